@@ -1,0 +1,122 @@
+"""Installing the project's dependencies (standard library only: it runs before they exist).
+
+Two cases share this module:
+- development: a ``.venv`` with everything the project and its tests need (``requirements/dev.txt``
+  pinned by ``requirements/constraints.txt``), plus the Debian libraries ``import bpy`` needs;
+- a real Blender: the backend's run-time packages installed with Blender's own Python into a
+  folder the add-on puts on ``sys.path`` (under the extension's user directory), never into
+  Blender's program folder, and keeping the numpy that Blender ships.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS = ROOT / "requirements"
+# Folder name, under the extension's user directory, that the add-on adds to sys.path.
+SITE_PACKAGES_DIRNAME = "site-packages"
+# What ``import bpy`` (the PyPI module) needs from Debian/Ubuntu.
+BPY_DEBIAN_PACKAGES = ("libx11-6", "libxrender1", "libxfixes3", "libxi6", "libxkbcommon0", "libsm6", "libice6",
+                       "libxext6", "libgl1", "libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libgomp1", "libxxf86vm1")
+
+
+class DepsError(RuntimeError):
+    """Installation cannot go on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of an installation plan, with what it is for."""
+
+    title: str
+    argv: tuple[str, ...]
+
+
+def read_requirements(name: str) -> list[str]:
+    """Requirement lines of ``requirements/<name>``, following ``-r`` includes."""
+    out: list[str] = []
+    for line in (REQUIREMENTS / name).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-r "):
+            out += read_requirements(line[3:].strip())
+        else:
+            out.append(line)
+    return out
+
+
+def requirement_name(line: str) -> str:
+    for sep in ("==", ">=", "<=", "~=", "!=", "<", ">", "[", ";", " "):
+        line = line.split(sep, 1)[0]
+    return line.strip().lower().replace("_", "-")
+
+
+def missing_debian_packages(packages: Sequence[str] = BPY_DEBIAN_PACKAGES) -> list[str]:
+    """Packages dpkg does not know as installed; empty where there is no dpkg (not Debian)."""
+    if shutil.which("dpkg-query") is None:
+        return []
+    missing = []
+    for pkg in packages:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+        if "install ok installed" not in r.stdout:
+            missing.append(pkg)
+    return missing
+
+
+def dev_plan(venv: Path, python: str = sys.executable) -> list[Step]:
+    """Steps that make ``venv`` hold everything the project and its tests need."""
+    vpy = venv / "bin" / "python"
+    steps = []
+    if not vpy.exists():
+        steps.append(Step(f"create {venv}", (python, "-m", "venv", str(venv))))
+    steps.append(Step("install pinned requirements",
+                      (str(vpy), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                       "-r", str(REQUIREMENTS / "dev.txt"), "-c", str(REQUIREMENTS / "constraints.txt"))))
+    return steps
+
+
+def blender_numpy_version(blender_python: str) -> str | None:
+    r = subprocess.run([blender_python, "-c", "import numpy; print(numpy.__version__)"], capture_output=True, text=True)
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+def blender_plan(blender_python: str, target: Path, numpy_version: str | None,
+                 extra_pip_args: Sequence[str] = ()) -> list[Step]:
+    """Steps that install the backend's run-time packages for a real Blender into ``target``."""
+    target = target.resolve()
+    program = Path(blender_python).resolve().parent.parent  # .../<version>/python
+    if program in target.parents or target == program:
+        raise DepsError(f"refusing to install into Blender's program folder ({target}); "
+                        "choose a folder under the extension's user directory")
+    reqs = [r for r in read_requirements("backend.txt") if requirement_name(r) != "numpy"]
+    # Keep the numpy Blender ships: its own modules are built against it.
+    pins = [f"numpy=={numpy_version}"] if numpy_version else []
+    pip = (blender_python, "-m", "pip")
+    return [
+        Step("make sure pip is available", (blender_python, "-m", "ensurepip", "--upgrade")),
+        Step(f"install into {target}", (*pip, "install", "--disable-pip-version-check", "--upgrade",
+                                        "--target", str(target), *extra_pip_args, *reqs, *pins)),
+    ]
+
+
+def run_plan(steps: Sequence[Step], progress: Callable[[int, int, str], None] | None = None,
+             cancelled: Callable[[], bool] | None = None) -> None:
+    """Run each step, reporting (index, total, title); stops with DepsError on the first failure."""
+    for i, step in enumerate(steps):
+        if cancelled is not None and cancelled():
+            raise DepsError("installation cancelled")
+        if progress is not None:
+            progress(i, len(steps), step.title)
+        r = subprocess.run(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"})
+        if r.returncode != 0:
+            raise DepsError(f"step '{step.title}' failed (exit {r.returncode}): {' '.join(step.argv)}")
+    if progress is not None:
+        progress(len(steps), len(steps), "done")

@@ -1,0 +1,39 @@
+"""Shared fixtures: small real generators built by the tests themselves."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from backend.generator import Generator, GeneratorConfig  # noqa: E402
+
+
+def tiny_config(**overrides) -> GeneratorConfig:
+    """A 32x32 generator that runs in milliseconds."""
+    base = dict(img_resolution=32, z_dim=32, w_dim=32, channel_base=512, channel_max=32, mapping_layers=2)
+    base.update(overrides)
+    return GeneratorConfig(**base)
+
+
+def randomize_(G: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every parameter and buffer non-trivial values, so that each one matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in list(G.named_parameters()) + list(G.named_buffers()):
+            if name.endswith("resample_filter"):
+                continue
+            t.copy_(torch.randn(t.shape, generator=g) * (0.3 if t.ndim <= 1 else 1.0))
+    return G
+
+
+@pytest.fixture
+def tiny_G() -> Generator:
+    torch.manual_seed(0)
+    return randomize_(Generator(tiny_config())).eval()
