@@ -1,0 +1,53 @@
+"""The command line, run as a user would: a real process, real files."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+
+from backend.checkpoints import fingerprint, load_generator, save_generator
+
+from .conftest import ROOT
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_info_describes_a_checkpoint(tiny_G, tmp_path):
+    path = save_generator(tiny_G, tmp_path / "g.safetensors")
+    r = run("info", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "format:       latent-emotion" in r.stdout and "num_ws:       8" in r.stdout
+    assert fingerprint(tiny_G) in r.stdout
+
+
+def test_sample_writes_one_png_per_seed(tiny_G, tmp_path):
+    path = save_generator(tiny_G, tmp_path / "g.safetensors")
+    r = run("sample", "--model", str(path), "--seeds", "3-4,9", "--device", "cpu", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    files = sorted((tmp_path / "out").glob("*.png"))
+    assert [f.name for f in files] == ["seed0003.png", "seed0004.png", "seed0009.png"]
+    img = iio.imread(files[0])
+    assert img.shape == (32, 32, 3) and img.dtype == np.uint8 and img.std() > 0
+    assert not np.array_equal(img, iio.imread(files[1]))
+
+
+def test_convert_keeps_the_fingerprint(tiny_G, tmp_path):
+    src = save_generator(tiny_G, tmp_path / "g.safetensors")
+    r = run("convert", str(src), str(tmp_path / "copy.safetensors"))
+    assert r.returncode == 0, r.stderr
+    assert load_generator(tmp_path / "copy.safetensors")[1].fingerprint == fingerprint(tiny_G)
+
+
+def test_bad_checkpoint_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": print}))
+    r = run("info", str(path))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert str(path) in r.stderr and "builtins.print" in r.stderr

@@ -1,0 +1,59 @@
+"""The set-up: pinned requirements, a working headless Blender, and the Blender install plan."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from backend import deps
+
+from .conftest import ROOT
+
+
+def test_backend_requirements_are_pinned_and_locked():
+    locked = {deps.requirement_name(line): line for line in deps.read_requirements("constraints.txt")}
+    for line in deps.read_requirements("dev.txt"):
+        assert "==" in line, f"{line} is not pinned"
+        name = deps.requirement_name(line)
+        assert locked.get(name) == line, f"{line} differs from constraints.txt ({locked.get(name)})"
+
+
+def test_headless_blender_imports():
+    # bpy must be importable by the tests; in a subprocess because importing it is heavy.
+    r = subprocess.run([sys.executable, "-c", "import bpy; print(bpy.app.version_string)"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().split()[0].startswith(("4.", "5."))
+
+
+def test_backend_package_imports_without_torch():
+    # The add-on imports backend (and backend.deps) before the dependencies exist.
+    code = ("import sys; sys.modules['torch'] = None; sys.path.insert(0, %r); "
+            "import backend, backend.deps, backend.script; print('ok')" % str(ROOT))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_blender_plan_installs_into_target_and_keeps_blender_numpy(tmp_path):
+    blender_python = tmp_path / "blender" / "4.2" / "python" / "bin" / "python3.11"
+    steps = deps.blender_plan(str(blender_python), tmp_path / "user" / "site-packages", "1.24.3")
+    install = steps[-1].argv
+    assert install[:3] == (str(blender_python), "-m", "pip")
+    assert "--target" in install and install[install.index("--target") + 1] == str(tmp_path / "user" / "site-packages")
+    assert "numpy==1.24.3" in install and not any(a.startswith("numpy==1.26") for a in install)
+    assert any(a.startswith("torch==") for a in install)
+
+
+def test_blender_plan_refuses_blender_program_folder(tmp_path):
+    blender_python = tmp_path / "blender" / "4.2" / "python" / "bin" / "python3.11"
+    with pytest.raises(deps.DepsError, match="program folder"):
+        deps.blender_plan(str(blender_python), tmp_path / "blender" / "4.2" / "python" / "lib" / "site-packages", None)
+
+
+def test_install_script_dry_run_for_blender(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "install_deps.py"), "--blender-python", sys.executable,
+                        "--target", str(tmp_path / "deps"), "--dry-run"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"--target {tmp_path / 'deps'}" in r.stdout and "ensurepip" in r.stdout
