@@ -290,12 +290,10 @@ def _from_rosinality(path: Path, sd: Any, latent_avg: Any, lr_mlp: float) -> _We
     except (ValueError, KeyError) as e:
         raise CheckpointError(path, f"'g_ema' does not look like a rosinality StyleGAN2 generator ({e})") from None
     resolution = 2 ** ((n_convs + 1) // 2 + 1)
-    # rosinality's channel table is 512 up to 32px, then 256·m, 128·m, ... (m = channel_multiplier).
-    ch64 = sd["convs.7.conv.weight"].shape[1] if resolution >= 64 else 512
-    channel_base = 64 * ch64 if resolution >= 64 else 16384
+    channel_base, channel_max = _channel_table(path, sd, resolution)
     config = GeneratorConfig(img_resolution=resolution, z_dim=style_dim, w_dim=style_dim, img_channels=img_channels,
                              mapping_layers=n_mlp, mapping_lr_multiplier=lr_mlp, channel_base=channel_base,
-                             channel_max=512)
+                             channel_max=channel_max)
     out: dict[str, torch.Tensor] = {}
 
     def take(key: str) -> torch.Tensor:
@@ -332,6 +330,27 @@ def _from_rosinality(path: Path, sd: Any, latent_avg: Any, lr_mlp: float) -> _We
         styled_conv(f"synthesis.b{res}.conv1", f"convs.{2 * k + 1}", 2 * k + 2)
         to_rgb(f"synthesis.b{res}.torgb", f"to_rgbs.{k}")
     return _Weights("rosinality", config, out)
+
+
+def _channel_table(path: Path, sd: Mapping[str, torch.Tensor], resolution: int) -> tuple[int, int]:
+    """channel_base and channel_max that reproduce the checkpoint's channels per resolution.
+
+    rosinality's table (512 up to 32 px, then 256·m, 128·m, ... for channel_multiplier m) is
+    NVIDIA's min(base // res, max) with base = 16384·m; other tables are read off the weights.
+    """
+    channels = {4: sd["conv1.conv.weight"].shape[1]}
+    res = 8
+    while res <= resolution:
+        key = f"convs.{2 * (int(math.log2(res)) - 3) + 1}.conv.weight"
+        channels[res] = sd[key].shape[1] if key in sd else 0
+        res *= 2
+    channel_max = max(channels.values())
+    below = [r for r, c in channels.items() if c < channel_max]
+    channel_base = channels[min(below)] * min(below) if below else channel_max * resolution
+    if any(min(channel_base // r, channel_max) != c for r, c in channels.items()):
+        raise CheckpointError(path, f"its channels per resolution {channels} do not follow a StyleGAN2 "
+                                    "channel table (min(base / resolution, max))")
+    return channel_base, channel_max
 
 
 # --- building --------------------------------------------------------------------------------------

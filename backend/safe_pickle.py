@@ -108,6 +108,13 @@ def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     return np.frombuffer(data, dtype=dtype, count=1)[0]
 
 
+def _codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
+    # Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1'); nothing else is needed.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError("_codecs.encode is allowed only for latin-1 text")
+    return text.encode("latin-1")
+
+
 _ALLOWED: dict[tuple[str, str], Callable[..., Any] | type] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDict,
@@ -115,6 +122,9 @@ _ALLOWED: dict[tuple[str, str], Callable[..., Any] | type] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
+    ("__builtin__", "set"): set,  # protocol 2 keeps Python 2's module name
+    ("__builtin__", "frozenset"): frozenset,
+    ("_codecs", "encode"): _codecs_encode,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,

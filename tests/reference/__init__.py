@@ -1,0 +1,1 @@
+"""Independent, test-only reference implementations (see README.md in this directory)."""

@@ -1,0 +1,1 @@
+"""Test-only stand-in for NVIDIA's ``training`` package (see tests/reference/README.md)."""
