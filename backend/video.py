@@ -1,0 +1,236 @@
+"""Frames out and in: H.264 MP4 through imageio-ffmpeg's bundled ffmpeg, and lossless PNG files.
+
+Frames are uint8 arrays (H, W, 3) in RGB order everywhere in this module. PNG coding lives
+here too, so the frame cache and PNG sequences share one encoder and one strict decoder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+Progress = Callable[[int], None]
+"""Called with the number of frames done so far."""
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A complete PNG ends with an empty IEND chunk: length 0, type, CRC.
+_PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_PNG_COMPRESSION = 3  # zlib level: 3 is OpenCV's default, a fair trade of time for size.
+
+
+class VideoInfo(NamedTuple):
+    """What a video is; a tuple so that ``n, fps, w, h = video_info(p)`` works."""
+
+    n_frames: int
+    fps: float | None  # None for a PNG folder, which has no rate
+    width: int
+    height: int
+
+
+def check_frame(frame: np.ndarray, name: str = "frame") -> np.ndarray:
+    """``frame`` if it is a uint8 (H, W, 3) array; otherwise a ValueError saying what it is."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"{name} must be a uint8 array of shape (H, W, 3), got {frame.dtype} {frame.shape}")
+    return frame
+
+
+def encode_png(frame: np.ndarray) -> bytes:
+    """Lossless PNG bytes of an RGB frame."""
+    frame = check_frame(frame)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, _PNG_COMPRESSION])
+    if not ok:
+        raise ValueError(f"could not encode a {frame.shape} frame as PNG")
+    return buf.tobytes()
+
+
+def decode_png(data: bytes) -> np.ndarray | None:
+    """The RGB frame in ``data``, or None where it is not a complete PNG (truncated, garbage).
+
+    The trailer check comes first because a truncated file is the usual damage (a killed
+    writer, a full disk) and libpng may decode part of one without complaint.
+    """
+    if not data.startswith(_PNG_SIGNATURE) or not data.endswith(_PNG_TRAILER):
+        return None
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+    if img is None or img.ndim != 3 or img.shape[2] != 3:
+        return None
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def is_complete_png(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file with a PNG's signature and end marker, read without decoding."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_PNG_SIGNATURE))
+            if f.seek(0, os.SEEK_END) < len(head) + len(_PNG_TRAILER):
+                return False
+            f.seek(-len(_PNG_TRAILER), os.SEEK_END)
+            return head == _PNG_SIGNATURE and f.read() == _PNG_TRAILER
+    except OSError:
+        return False
+
+
+def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[str],
+                       pattern: str = "frame_{:05d}.png", *, progress: Progress | None = None) -> list[Path]:
+    """Write frames as numbered lossless PNG files (``pattern.format(index)``); returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, frame in enumerate(frames):
+        path = folder / pattern.format(i)
+        path.write_bytes(encode_png(check_frame(frame, f"frame {i}")))
+        paths.append(path)
+        if progress is not None:
+            progress(i + 1)
+    if not paths:
+        raise ValueError(f"no frames to write to {folder}")
+    return paths
+
+
+def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, *, crf: int = 18,
+              pad_odd: bool = True, progress: Progress | None = None) -> int:
+    """Encode frames as an H.264 (yuv420p) MP4 at ``fps``; returns the number of frames written.
+
+    yuv420p, which every player reads, needs even sizes: odd ones get one edge-replicated
+    row/column (``pad_odd``) or a ValueError. No other resizing happens (imageio's default
+    macro block of 16 would rescale silently). ``crf`` 18 is visually lossless for x264. The
+    file appears at ``path`` only when complete; ffmpeg stores fps to two decimals.
+    """
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError(f"no frames to write to {path}")
+    first = check_frame(first, "frame 0")
+    h, w = first.shape[:2]
+    if (h % 2 or w % 2) and not pad_odd:
+        raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h} (or pass pad_odd=True)")
+    out_w, out_h = w + w % 2, h + h % 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder so that os.replace is a rename; the suffix tells ffmpeg the container.
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.partial{path.suffix or '.mp4'}")
+    writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec="libx264", quality=None,
+                                         pix_fmt_in="rgb24", pix_fmt_out="yuv420p", macro_block_size=1,
+                                         output_params=["-crf", str(int(crf))])
+    n = 0
+    try:
+        writer.send(None)
+        for frame in _chain(first, it):
+            frame = check_frame(frame, f"frame {n}")
+            if frame.shape[:2] != (h, w):
+                raise ValueError(f"frame {n} is {frame.shape[1]}x{frame.shape[0]}, frame 0 was {w}x{h}")
+            if (out_h, out_w) != (h, w):
+                frame = np.pad(frame, ((0, out_h - h), (0, out_w - w), (0, 0)), mode="edge")
+            writer.send(np.ascontiguousarray(frame))
+            n += 1
+            if progress is not None:
+                progress(n)
+        writer.close()
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            writer.close()
+        except Exception:
+            pass  # the first error is the one to report
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
+
+
+def read_frames(source: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """RGB uint8 frames of a video file or of a folder of PNG files (in natural name order)."""
+    source = Path(source)
+    if source.is_dir():
+        return _read_png_folder(source)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such video file or frame folder")
+    return _read_video_file(source)
+
+
+def video_info(source: str | os.PathLike[str]) -> VideoInfo:
+    """Frame count (exact: the video is decoded to count), fps, width and height."""
+    source = Path(source)
+    if source.is_dir():
+        files = png_files(source)
+        first = _read_png(files[0])
+        return VideoInfo(len(files), None, first.shape[1], first.shape[0])
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such video file or frame folder")
+    import imageio_ffmpeg
+
+    gen, meta = _open_video(source)
+    gen.close()
+    try:
+        n, _ = imageio_ffmpeg.count_frames_and_secs(str(source))
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"{source}: ffmpeg cannot count its frames ({e})") from None
+    width, height = meta["size"]
+    return VideoInfo(int(n), float(meta["fps"]), int(width), int(height))
+
+
+def png_files(folder: Path) -> list[Path]:
+    """The folder's PNG files in natural order (frame_2 before frame_10)."""
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
+                   key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)])
+    if not files:
+        raise ValueError(f"{folder}: no PNG frames in this folder")
+    return files
+
+
+def _read_png(path: Path) -> np.ndarray:
+    img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: not a readable PNG")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
+    for path in png_files(folder):
+        yield _read_png(path)
+
+
+def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    try:
+        meta = next(gen)
+    except (OSError, RuntimeError, StopIteration) as e:
+        gen.close()
+        raise ValueError(f"{path}: not a video ffmpeg can read ({e})") from None
+    return gen, meta
+
+
+def _read_video_file(path: Path) -> Iterator[np.ndarray]:
+    gen, meta = _open_video(path)  # now, so that a bad file fails at the call, not at first use
+    width, height = meta["size"]
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            for buf in gen:
+                yield np.frombuffer(buf, np.uint8).reshape(height, width, 3).copy()
+        finally:
+            gen.close()  # stops ffmpeg when the caller stops early
+
+    return frames()
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
