@@ -267,8 +267,12 @@ def generator_synthesizer(G: Generator, noise_mode: str = "const") -> Synthesize
     from .generator import images_to_uint8
 
     def synthesize(ws: np.ndarray) -> np.ndarray:
-        return images_to_uint8(G.synthesize(torch.from_numpy(np.ascontiguousarray(ws, np.float32)),
-                                            noise_mode=noise_mode))
+        # One frame at a time: convolution kernels differ with the batch size, so a frame's
+        # bytes would otherwise depend on which frames share its batch. On CPUs batching is
+        # no faster (measured: scripts/bench_generator.py).
+        ws = np.ascontiguousarray(ws, np.float32)
+        return np.concatenate([images_to_uint8(G.synthesize(torch.from_numpy(w[None]), noise_mode=noise_mode))
+                               for w in ws])
 
     return synthesize
 

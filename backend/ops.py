@@ -45,20 +45,27 @@ def bias_act(
     clamp: float | None = None,
 ) -> torch.Tensor:
     """Add bias (along dim 1), activate, scale by gain, clamp: in that order."""
+    default_gain = activation_gain(activation)  # also rejects unknown activations
+    gain = default_gain if gain is None else gain
     if b is not None:
         x = x + b.reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
+    # After the bias add x is a fresh tensor: outside autograd, update it in place and spare
+    # the full-size temporaries.
+    fresh = b is not None and _owned(x)
     if activation == "lrelu":
-        x = F.leaky_relu(x, 0.2)
+        x = F.leaky_relu(x, 0.2, inplace=fresh)
     elif activation == "relu":
-        x = F.relu(x)
-    elif activation != "linear":
-        activation_gain(activation)  # raises the helpful error
-    gain = activation_gain(activation) if gain is None else gain
+        x = F.relu(x, inplace=fresh)
     if gain != 1:
-        x = x * gain
+        x = x.mul_(gain) if fresh else x * gain
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if fresh else x.clamp(-clamp, clamp)
     return x
+
+
+def _owned(x: torch.Tensor) -> bool:
+    """True where in-place updates are safe: no autograd graph records x."""
+    return not (torch.is_grad_enabled() and x.requires_grad)
 
 
 def upfirdn2d(
@@ -184,10 +191,9 @@ def modulated_conv2d(
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
         if dcoefs is not None:
-            x = x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
-        if noise is not None:
-            x = x + noise.to(x.dtype)
-        return x
+            dcoefs = dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
+            x = x.mul_(dcoefs) if _owned(x) else x * dcoefs
+        return x.add_(noise.to(x.dtype)) if noise is not None else x
 
     w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)
     if demodulate:
@@ -196,6 +202,5 @@ def modulated_conv2d(
     w = w.reshape(-1, in_channels, kh, kw)
     x = conv2d_resample(x, w.to(x.dtype), f=resample_filter, up=up, padding=padding, groups=batch, flip_weight=flip_weight)
     x = x.reshape(batch, -1, *x.shape[2:])
-    if noise is not None:
-        x = x + noise.to(x.dtype)
-    return x
+    # The convolution's output is ours, and addition needs no saved inputs: in place is safe.
+    return x.add_(noise.to(x.dtype)) if noise is not None else x
