@@ -7,6 +7,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+# Where the project's own default model lives once it is trained (see models/).
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "generator.safetensors"
+DEFAULT_DIRECTIONS = DEFAULT_MODEL.with_name("directions.json")
+
 
 def _seeds(text: str) -> list[int]:
     """'0-3,7' → [0, 1, 2, 3, 7]."""
@@ -20,7 +24,39 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+def _existing(path: Path | None, default: Path, what: str) -> Path:
+    if path is not None:
+        return path
+    if default.is_file():
+        return default
+    raise ValueError(f"no {what} given and no default at {default}; pass --{what}")
+
+
+class _Progress:
+    """A one-line progress counter on stderr."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label = total, label
+
+    def __call__(self, done: int) -> None:
+        print(f"\r{self.label} {done}/{self.total}", end="" if done < self.total else "\n", file=sys.stderr,
+              flush=True)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
+    with open(args.model, "rb") as f:
+        head = f.read(64).lstrip()
+    if head.startswith(b"{"):
+        from .directions import load_directions
+
+        d = load_directions(args.model)
+        print(f"file:         {args.model}\nformat:       directions\ngenerator:    {d.generator_fingerprint}\n"
+              f"num_ws:       {d.num_ws}\nw_dim:        {d.w_dim}")
+        for x in d.directions:
+            acc = f"{x.accuracy:.3f}" if x.accuracy is not None else "-"
+            print(f"  {x.name:12s} layers {x.layers[0]}-{x.layers[1]}  strength {x.strength:.4g}  "
+                  f"({x.calibration})  {x.method}  accuracy {acc}")
+        return
     from .checkpoints import checkpoint_info
 
     info = checkpoint_info(args.model)
@@ -37,7 +73,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .devices import pick_device
     from .generator import images_to_uint8
 
-    G, _ = load_generator(args.model, device=pick_device(args.device))
+    G, _ = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         ws = G.w_from_seed(seed, truncation_psi=args.truncation)
@@ -55,34 +91,148 @@ def cmd_convert(args: argparse.Namespace) -> None:
     print(f"{args.out} (fingerprint of the source: {info.fingerprint})")
 
 
+def cmd_render(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .channels import CHANNEL_NAMES
+    from .checkpoints import load_generator
+    from .devices import pick_device
+    from .directions import load_directions
+    from .frame_cache import FrameCache
+    from .render import default_cache_dir, render_frames_cached, write_frames
+    from .script import load_script
+    from .timeline import latents_for_timeline, load_values, timeline_from_clip
+
+    G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
+                                 expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
+    if args.script is not None:
+        extra = [n for n in directions.names if n not in CHANNEL_NAMES]
+        script = load_script(args.script, frames_between=args.frames_between, extra_channels=extra)
+        clips = {c.index: c for c in script.clips}
+        clip = clips.get(args.clip) if args.clip is not None else script.clips[0]
+        if clip is None:
+            raise ValueError(f"{args.script} has no clip {args.clip} (it has {', '.join(map(str, clips))})")
+        timeline = timeline_from_clip(clip, script.channels, args.interpolation)
+    else:
+        timeline = load_values(args.values)
+    if args.w is not None:
+        w_face = np.load(args.w, allow_pickle=False)
+    else:
+        w_face = G.w_from_seed(args.seed, truncation_psi=args.truncation).cpu().numpy()
+    ws = latents_for_timeline(w_face, timeline, directions)
+    cache = FrameCache(args.cache or default_cache_dir())
+    frames = render_frames_cached(G, info.fingerprint, ws, cache, size=args.size,
+                                  progress=_Progress(len(ws), "frames"))
+    n = write_frames(frames, args.out, args.fps)
+    computed = cache.writes
+    print(f"{args.out}: {n} frames at {args.fps:g} fps ({computed} computed, {n - computed} from cache)")
+
+
+def cmd_train_directions(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .checkpoints import checkpoint_info
+    from .directions import save_directions, train_directions
+
+    latents = np.load(args.latents, allow_pickle=False)
+    if args.labels.suffix == ".npy":
+        labels = np.load(args.labels, allow_pickle=False)
+    else:
+        labels = np.array([line.strip() for line in args.labels.read_text().splitlines() if line.strip()])
+    info = checkpoint_info(args.model)
+    names = args.names.split(",") if args.names else None
+    result = train_directions(latents, labels, names, generator_fingerprint=info.fingerprint, num_ws=info.num_ws,
+                              method=args.method, seed=args.seed)
+    save_directions(result.directions, args.out)
+    for r in result.reports:
+        print(f"{r.name:12s} held-out accuracy {r.accuracy:.3f}  (train {r.train_accuracy:.3f}, "
+              f"{r.n_positive} positive of {r.n_train + r.n_test})")
+    print(args.out)
+
+
+def cmd_acd(args: argparse.Namespace) -> None:
+    from .acd import acd_result
+
+    result = acd_result([str(v) for v in args.videos], variant=args.variant)
+    for video, value in zip(args.videos, result.per_video):
+        print(f"{video}: {value:.6f}")
+    print(f"ACD ({result.variant}, placeholder pixel embedding): {result.value:.6f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Latent Emotion backend")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("info", help="what a checkpoint is")
+
+    s = sub.add_parser("info", help="what a checkpoint or directions file is")
     s.add_argument("model", type=Path)
     s.set_defaults(func=cmd_info)
+
     s = sub.add_parser("sample", help="faces from seeds, as PNG files")
-    s.add_argument("--model", type=Path, required=True)
+    s.add_argument("--model", type=Path)
     s.add_argument("--seeds", type=_seeds, default=[0])
     s.add_argument("--truncation", type=float, default=0.7)
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, default=Path("faces"))
     s.set_defaults(func=cmd_sample)
+
     s = sub.add_parser("convert", help="save any supported checkpoint in our safetensors format")
     s.add_argument("model", type=Path)
     s.add_argument("out", type=Path)
     s.add_argument("--half", action="store_true", help="store weights as fp16 (half the size)")
     s.set_defaults(func=cmd_convert)
+
+    s = sub.add_parser("render", help="a face performing an emotion script (or per-frame values) → mp4 or PNGs")
+    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    s.add_argument("--directions", type=Path, help="directions file for that generator")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--script", type=Path, help="emotion script (the paper's text format)")
+    src.add_argument("--values", type=Path, help="per-frame values: CSV (frame,joy,...) or JSON")
+    s.add_argument("--clip", type=int, help="which '# Video N:' clip of the script (default: the first)")
+    s.add_argument("--frames-between", type=int, default=32, help="in-between frames per keyframe (paper: 32)")
+    s.add_argument("--interpolation", choices=("linear", "slerp", "constant"), default="linear")
+    s.add_argument("--seed", type=int, default=0, help="the face: a seed of the generator")
+    s.add_argument("--truncation", type=float, default=0.7)
+    s.add_argument("--w", type=Path, help="the face as a W or W+ code (.npy) instead of a seed")
+    s.add_argument("--size", type=int, help="output size in pixels (default: the model's)")
+    s.add_argument("--fps", type=float, default=25.0)
+    s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    s.add_argument("--out", type=Path, required=True, help="an .mp4 file, or a folder for PNG frames")
+    s.set_defaults(func=cmd_render)
+
+    s = sub.add_parser("train-directions", help="latent codes + labels → directions file (paper §3)")
+    s.add_argument("--latents", type=Path, required=True, help=".npy: (N, w_dim) W or (N, num_ws, w_dim) W+")
+    s.add_argument("--labels", type=Path, required=True, help=".npy labels, or a text file with one label a line")
+    s.add_argument("--model", type=Path, required=True, help="the generator the latents belong to")
+    s.add_argument("--names", help="comma-separated labels to learn (default: all)")
+    s.add_argument("--method", choices=("logistic", "svm"), default="logistic")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, required=True)
+    s.set_defaults(func=cmd_train_directions)
+
+    s = sub.add_parser("acd", help="Average Content Distance of videos or PNG folders")
+    s.add_argument("videos", type=Path, nargs="+")
+    s.add_argument("--variant", choices=("pairwise", "consecutive"), default="pairwise")
+    s.set_defaults(func=cmd_acd)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoints import CheckpointError
+    from .directions import DirectionsError
+    from .script import ScriptError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (CheckpointError, OSError, ValueError) as e:
+    except ScriptError as e:
+        print(f"error: {getattr(args, 'script', '')}: {e}", file=sys.stderr)
+        return 2
+    except (CheckpointError, DirectionsError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return 0
