@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.channels import CHANNEL_NAMES
 from backend.procedural.identity import snap_float32
 
 
@@ -25,8 +26,23 @@ def _check_range(obj: object, lo: float, hi: float, names: tuple[str, ...]) -> N
         object.__setattr__(obj, name, value)
 
 
+class _FloatFields:
+    """Frozen dataclasses of floats ↔ float32 arrays in field order."""
+
+    def as_array(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in dataclasses.fields(self)], dtype=np.float32)
+
+    @classmethod
+    def from_array(cls, values: np.ndarray):  # type: ignore[no-untyped-def]
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = np.asarray(values, dtype=np.float32)
+        if values.shape != (len(names),):
+            raise ValueError(f"expected {len(names)} values for {cls.__name__}, got shape {values.shape}")
+        return cls(**{n: float(v) for n, v in zip(names, values, strict=True)})
+
+
 @dataclass(frozen=True)
-class ActionUnits:
+class ActionUnits(_FloatFields):
     """Intensities in [0, 1] of the FACS action units the renderer draws."""
 
     au1: float = 0.0  # inner brow raiser
@@ -47,25 +63,15 @@ class ActionUnits:
     def __post_init__(self) -> None:
         _check_range(self, 0.0, 1.0, AU_NAMES)
 
-    def as_array(self) -> np.ndarray:
-        return np.array([getattr(self, n) for n in AU_NAMES], dtype=np.float32)
-
-    @classmethod
-    def from_array(cls, values: np.ndarray) -> ActionUnits:
-        values = np.asarray(values, dtype=np.float32)
-        if values.shape != (len(AU_NAMES),):
-            raise ValueError(f"expected {len(AU_NAMES)} AU intensities, got shape {values.shape}")
-        return cls(**{n: float(v) for n, v in zip(AU_NAMES, values, strict=True)})
 
 
 AU_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ActionUnits))
 
-EMOTION_NAMES: tuple[str, ...] = ("joy", "sadness", "anger", "fear", "surprise", "disgust")
-CHANNEL_NAMES: tuple[str, ...] = EMOTION_NAMES + ("eye_close", "mouth_open", "head_turn")
+EMOTION_NAMES: tuple[str, ...] = CHANNEL_NAMES[:6]  # the six basic emotions
 
 
 @dataclass(frozen=True)
-class Emotions:
+class Emotions(_FloatFields):
     """The animation channels: six emotions, two direct AU channels (all in [0, 1]) and head turn.
 
     ``head_turn`` is in [-1, 1]; positive turns the face towards the image's right.
@@ -85,15 +91,6 @@ class Emotions:
         _check_range(self, 0.0, 1.0, CHANNEL_NAMES[:-1])
         _check_range(self, -1.0, 1.0, ("head_turn",))
 
-    def as_array(self) -> np.ndarray:
-        return np.array([getattr(self, n) for n in CHANNEL_NAMES], dtype=np.float32)
-
-    @classmethod
-    def from_array(cls, values: np.ndarray) -> Emotions:
-        values = np.asarray(values, dtype=np.float32)
-        if values.shape != (len(CHANNEL_NAMES),):
-            raise ValueError(f"expected {len(CHANNEL_NAMES)} channel values, got shape {values.shape}")
-        return cls(**{n: float(v) for n, v in zip(CHANNEL_NAMES, values, strict=True)})
 
 
 # EMFACS prototypes (Friesen & Ekman 1983) with the AU intensity each reaches at emotion 1.0.
