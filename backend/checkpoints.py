@@ -110,8 +110,13 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
     reader = next((read for sniff, read in _READERS if sniff(head)), None)
     if reader is None:
         raise CheckpointError(path, "unknown format: not a safetensors file, a pickle or a PyTorch file")
-    weights = reader(path)
-    G = _build(path, weights.config, weights.tensors)
+    try:
+        weights = reader(path)
+        G = _build(path, weights.config, weights.tensors)
+    except CheckpointError:
+        raise
+    except Exception as e:  # allow-listed contents of unexpected types or shapes
+        raise CheckpointError(path, f"malformed checkpoint ({type(e).__name__}: {_first_line(e)})") from None
     return G.to(device), CheckpointInfo(str(path), weights.format, weights.config, fingerprint(G))
 
 
@@ -169,8 +174,8 @@ def _sniff_pickle(head: bytes) -> bool:
 def _read_pickle(path: Path) -> _Weights:
     """A plain pickle: NVIDIA's network pickle, or a legacy (pre-zip) torch file."""
     try:
-        with open(path, "rb") as f:
-            first = safe_load(f)
+        # From memory, so a corrupt length field fails as truncation instead of a huge read.
+        first = safe_load(path.read_bytes())
     except UnsafePickleError as e:
         raise CheckpointError(path, f"refused pickle: {_first_line(e)}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,

@@ -250,3 +250,47 @@ def _fake_global(monkeypatch, module: str, name: str, obj=None):
     setattr(mod, name, obj)
     monkeypatch.setitem(sys.modules, module, mod)
     return obj
+
+
+# --- fuzzing: any corruption of a valid file is a CheckpointError or a working generator -------------
+
+@pytest.fixture(scope="module")
+def valid_files(tmp_path_factory):
+    from .reference import fixtures as fx
+
+    root = tmp_path_factory.mktemp("valid")
+    torch.manual_seed(0)
+    G = randomize_(Generator(tiny_config(img_resolution=8, channel_max=8, mapping_layers=1))).eval()
+    files = {"ours": save_generator(G, root / "g.safetensors")}
+    fx.make_nvidia_pickle(root / "n.pkl", img_resolution=8, z_dim=8, w_dim=8, with_discriminator=False,
+                          synthesis_kwargs=dict(channel_base=64, channel_max=8))
+    fx.make_rosinality_checkpoint(root / "r.pt", size=8, style_dim=8, n_mlp=1, channel_max=8)
+    fx.make_rosinality_checkpoint(root / "legacy.pt", size=8, style_dim=8, n_mlp=1, channel_max=8, legacy_format=True)
+    files.update(nvidia=root / "n.pkl", rosinality=root / "r.pt", legacy=root / "legacy.pt")
+    return {k: open(v, "rb").read() for k, v in files.items()}
+
+
+@pytest.mark.parametrize("kind", ["ours", "nvidia", "rosinality", "legacy"])
+def test_corrupted_files_fail_cleanly(valid_files, kind, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    data = valid_files[kind]
+
+    @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+           st.integers(1, len(data)))
+    def check(edits, keep):
+        buf = bytearray(data[:keep])
+        for pos, byte in edits:
+            if pos < len(buf):
+                buf[pos] = byte
+        path = tmp_path / f"mutant.{kind}"
+        path.write_bytes(bytes(buf))
+        try:
+            G, _ = load_generator(path)
+        except CheckpointError:
+            return
+        assert torch.isfinite(G.synthesize(G.w_from_seed(0))).all()
+
+    check()
