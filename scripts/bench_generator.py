@@ -4,13 +4,17 @@
     .venv/bin/python scripts/bench_generator.py [--configs f1024,p256] [--batches 1,8] [--repeat 3] [--device cpu]
 
 Random weights (speed does not depend on them). Configs: config-F 1024 (FFHQ) and the
-stylegan2-ada "paper256" 256 config. Also times the fused and non-fused modulated convolution.
+stylegan2-ada "paper256" 256 config. Times the fused and non-fused modulated convolution.
+Each config runs in its own process, so peak memory is that config's. Best-of-N is the figure
+least disturbed by other work on the machine; the load average is printed for the same reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,22 +32,33 @@ CONFIGS = {
 }
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def bench(G: Generator, batch: int, repeat: int, fused: bool | None) -> float:
+def times(G: Generator, batch: int, repeat: int, fused: bool) -> list[float]:
+    """Seconds per frame of each repeat (after a warm-up)."""
     ws = G.mapping(torch.randn(batch, G.config.z_dim, device=G.device), truncation_psi=0.7)
+    out = []
     with torch.inference_mode():
-        G.synthesis(ws, fused=fused)  # warm-up
-        if G.device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        G.synthesis(ws, fused=fused)
         for _ in range(repeat):
+            if G.device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
             G.synthesis(ws, fused=fused)
-        if G.device.type == "cuda":
-            torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / (repeat * batch)
+            if G.device.type == "cuda":
+                torch.cuda.synchronize()
+            out.append((time.perf_counter() - t0) / batch)
+    return out
+
+
+def run_config(name: str, batches: list[int], repeat: int, device: str) -> None:
+    torch.manual_seed(0)
+    G = Generator(CONFIGS[name]).eval().requires_grad_(False).to(device)
+    for batch in batches:
+        for fused in (True, False):
+            t = times(G, batch, repeat, fused)
+            best, mean = min(t), sum(t) / len(t)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{name:>6} {batch:>5} {'fused' if fused else 'unfused':>8} {best * 1000:10.1f} {mean * 1000:10.1f} "
+                  f"{1 / best:9.2f} {rss:12.0f}", flush=True)
 
 
 def main() -> None:
@@ -52,18 +67,20 @@ def main() -> None:
     p.add_argument("--batches", default="1,8")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config in this process
     args = p.parse_args()
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
-    print(f"{'config':>6} {'batch':>5} {'modconv':>9} {'ms/frame':>9} {'frames/s':>9} {'peak RSS MB':>11}")
+    batches = [int(b) for b in args.batches.split(",")]
+    if args.one:
+        run_config(args.one, batches, args.repeat, args.device)
+        return
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(f"{'config':>6} {'batch':>5} {'modconv':>8} {'best ms/f':>10} {'mean ms/f':>10} {'frames/s':>9} "
+          f"{'peak RSS MB':>12}", flush=True)
     for name in args.configs.split(","):
-        torch.manual_seed(0)
-        G = Generator(CONFIGS[name]).eval().requires_grad_(False).to(args.device)
-        for batch in (int(b) for b in args.batches.split(",")):
-            for fused in (True, False):
-                s = bench(G, batch, args.repeat, fused)
-                print(f"{name:>6} {batch:>5} {'fused' if fused else 'unfused':>9} {s * 1000:9.1f} {1 / s:9.2f} "
-                      f"{peak_rss_mb():11.0f}", flush=True)
-        del G
+        subprocess.run([sys.executable, __file__, "--one", name, "--batches", args.batches, "--repeat",
+                        str(args.repeat), "--device", args.device], check=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
