@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from .generator import Generator, GeneratorConfig
+from .files import replacing
 from .safe_pickle import PersistentRecord, UnsafePickleError, safe_load
 
 OUR_FORMAT = "latent-emotion.generator"
@@ -82,19 +83,25 @@ def save_generator(G: Generator, path: str | os.PathLike[str], *, half: bool = F
 
     ``half`` stores parameters as fp16 to halve the file; they are fp32 again once loaded.
     """
-    from safetensors.torch import save_file
-
     tensors = {}
     for name, t in G.state_dict().items():
         t = t.detach().to("cpu").contiguous()
         tensors[name] = t.half() if half and t.is_floating_point() else t.float()
-    meta = {"format": OUR_FORMAT, "format_version": OUR_FORMAT_VERSION,
-            "config": json.dumps(G.config.to_dict(), sort_keys=True)}
+    return write_tagged_safetensors(path, tensors, OUR_FORMAT, OUR_FORMAT_VERSION, G.config.to_dict(), metadata)
+
+
+def write_tagged_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor], fmt: str,
+                             version: str, config: Mapping[str, Any],
+                             metadata: Mapping[str, str] | None = None) -> str:
+    """Write tensors with ``format``/``format_version``/``config`` metadata (plus ``metadata``),
+    atomically; ``read_tagged_safetensors`` reads them back."""
+    from safetensors.torch import save_file
+
+    meta = {"format": fmt, "format_version": version, "config": json.dumps(dict(config), sort_keys=True)}
     meta.update(metadata or {})
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    save_file(tensors, tmp, metadata=meta)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        save_file(dict(tensors), tmp, metadata=meta)
     return path
 
 
@@ -143,23 +150,32 @@ def _sniff_safetensors(head: bytes) -> bool:
     return 0 < n < _MAX_SAFETENSORS_HEADER and head[8:9] == b"{"
 
 
-def _read_ours(path: Path) -> _Weights:
+def read_tagged_safetensors(path: str | os.PathLike[str], fmt: str, version: str,
+                            what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Metadata and tensors of a safetensors file whose metadata says ``format=fmt`` at
+    ``format_version=version``; anything else raises ``CheckpointError`` (``what`` names the kind
+    of file in the message). Our generators and probes share this one check."""
     from safetensors import safe_open
 
     try:
         with safe_open(os.fspath(path), framework="pt") as f:
             meta = f.metadata() or {}
-            if meta.get("format") != OUR_FORMAT:
-                raise CheckpointError(path, "a safetensors file, but not a Latent Emotion generator "
+            if meta.get("format") != fmt:
+                raise CheckpointError(path, f"a safetensors file, but not a Latent Emotion {what} "
                                             f"(metadata format={meta.get('format')!r})")
-            if meta.get("format_version") != OUR_FORMAT_VERSION:
-                raise CheckpointError(path, f"generator format version {meta.get('format_version')!r} is not "
-                                            f"supported (this version reads {OUR_FORMAT_VERSION})")
+            if meta.get("format_version") != version:
+                raise CheckpointError(path, f"{what} format version {meta.get('format_version')!r} is not "
+                                            f"supported (this version reads {version})")
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except CheckpointError:
         raise
     except Exception as e:  # safetensors raises its own error types for corrupt files
         raise CheckpointError(path, f"corrupt safetensors file ({_first_line(e)})") from None
+    return meta, tensors
+
+
+def _read_ours(path: Path) -> _Weights:
+    meta, tensors = read_tagged_safetensors(path, OUR_FORMAT, OUR_FORMAT_VERSION, "generator")
     try:
         config = GeneratorConfig.from_dict(json.loads(meta["config"]))
     except (KeyError, ValueError, TypeError) as e:

@@ -33,7 +33,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .files import write_atomic
 from .latent import default_layer_range
 
 FORMAT = "latent-emotion.directions"
@@ -340,16 +340,7 @@ def save_directions(directions: DirectionSet, path: str | os.PathLike[str]) -> s
         # One line per vector; the shortest repr of a float32 reads back as the same float32.
         numbers = ", ".join(repr(float(str(v))) for v in d.vector)
         text = text.replace(json.dumps(f"\0vector{i}"), f"[{numbers}]", 1)
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text + "\n")
     return path
 
 

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .files import write_atomic
 from .video import check_frame, decode_png, encode_png, is_complete_png
 
 if TYPE_CHECKING:
@@ -145,15 +145,7 @@ class FrameCache:
         """Store ``frame`` (uint8 H×W×3) under ``key``, atomically; returns its path."""
         path = self.path(key)
         data = encode_png(check_frame(frame))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
         self.writes += 1
         return path
 

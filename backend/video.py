@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
+
+from .files import replacing
 
 Progress = Callable[[int], None]
 """Called with the number of frames done so far."""
@@ -122,34 +123,30 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: f
     if (h % 2 or w % 2) and not pad_odd:
         raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h} (or pass pad_odd=True)")
     out_w, out_h = w + w % 2, h + h % 2
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder so that os.replace is a rename; the suffix tells ffmpeg the container.
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.partial{path.suffix or '.mp4'}")
-    writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec="libx264", quality=None,
-                                         pix_fmt_in="rgb24", pix_fmt_out="yuv420p", macro_block_size=1,
-                                         output_params=["-crf", str(int(crf))])
     n = 0
-    try:
-        writer.send(None)
-        for frame in _chain(first, it):
-            frame = check_frame(frame, f"frame {n}")
-            if frame.shape[:2] != (h, w):
-                raise ValueError(f"frame {n} is {frame.shape[1]}x{frame.shape[0]}, frame 0 was {w}x{h}")
-            if (out_h, out_w) != (h, w):
-                frame = np.pad(frame, ((0, out_h - h), (0, out_w - w), (0, 0)), mode="edge")
-            writer.send(np.ascontiguousarray(frame))
-            n += 1
-            if progress is not None:
-                progress(n)
-        writer.close()
-        os.replace(tmp, path)
-    except BaseException:
+    with replacing(path, suffix=f".partial{path.suffix or '.mp4'}") as tmp:  # ffmpeg goes by the suffix
+        writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec="libx264", quality=None,
+                                             pix_fmt_in="rgb24", pix_fmt_out="yuv420p", macro_block_size=1,
+                                             output_params=["-crf", str(int(crf))])
         try:
-            writer.close()
-        except Exception:
-            pass  # the first error is the one to report
-        tmp.unlink(missing_ok=True)
-        raise
+            writer.send(None)
+            for frame in _chain(first, it):
+                frame = check_frame(frame, f"frame {n}")
+                if frame.shape[:2] != (h, w):
+                    raise ValueError(f"frame {n} is {frame.shape[1]}x{frame.shape[0]}, frame 0 was {w}x{h}")
+                if (out_h, out_w) != (h, w):
+                    frame = np.pad(frame, ((0, out_h - h), (0, out_w - w), (0, 0)), mode="edge")
+                writer.send(np.ascontiguousarray(frame))
+                n += 1
+                if progress is not None:
+                    progress(n)
+        except BaseException:
+            try:
+                writer.close()
+            except Exception:
+                pass  # the error already on its way is the one to report
+            raise
+        writer.close()  # waits for ffmpeg; its failure fails the write
     return n
 
 

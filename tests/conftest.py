@@ -9,6 +9,16 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Video 1 of the paper's Figure 7 (all of it is in examples/fig7.txt).
+FIG7_VIDEO1 = """# Video 1:
+joy disgusting
+joy eye-open
+surprise joy turning-right
+joy turning-right
+joy anger
+"""
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

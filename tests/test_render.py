@@ -17,15 +17,7 @@ from backend.script import parse_script
 from backend.timeline import Timeline, latents_for_timeline, load_values, timeline_from_clip
 from backend.video import read_frames, video_info
 
-from .conftest import ROOT
-
-FIG7_VIDEO1 = """# Video 1:
-joy disgusting
-joy eye-open
-surprise joy turning-right
-joy turning-right
-joy anger
-"""
+from .conftest import FIG7_VIDEO1, ROOT
 
 
 def random_directions(G, names=CHANNEL_NAMES, strength=2.0, seed=0) -> DirectionSet:

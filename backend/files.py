@@ -1,0 +1,43 @@
+"""Writing files so that a reader never sees half of one.
+
+Every file the project writes (frames, videos, checkpoints, directions, indexes) goes through a
+temporary file in the same folder that is renamed over the target only once it is complete: a
+killed or failing writer leaves at worst a hidden temporary file, never a truncated file under
+the real name, and a file that another process is reading is swapped whole.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["replacing", "write_atomic"]
+
+
+@contextmanager
+def replacing(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; on success it replaces ``path``, on an
+    exception (Ctrl-C included) it is deleted. ``suffix`` lets writers that go by the file
+    extension (ffmpeg) see the right one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through ``replacing``; returns the path."""
+    path = Path(path)
+    with replacing(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
