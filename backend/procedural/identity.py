@@ -119,7 +119,7 @@ class Identity:
             object.__setattr__(self, field.name, value)
 
 
-_SKIN_TONES = np.array(
+SKIN_TONES = np.array(
     [
         (0.98, 0.87, 0.78),
         (0.94, 0.77, 0.64),
@@ -128,7 +128,7 @@ _SKIN_TONES = np.array(
         (0.40, 0.26, 0.17),
     ]
 )
-_HAIR_COLORS = np.array(
+HAIR_COLORS = np.array(
     [
         (0.07, 0.06, 0.06),  # black
         (0.22, 0.13, 0.08),  # dark brown
@@ -138,8 +138,8 @@ _HAIR_COLORS = np.array(
         (0.68, 0.67, 0.66),  # grey
     ]
 )
-_HAIR_COLOR_P = np.array([0.26, 0.24, 0.16, 0.1, 0.12, 0.07]) / 0.95  # plus 5 % dyed
-_EYE_COLORS = np.array(
+HAIR_COLOR_P = np.array([0.26, 0.24, 0.16, 0.1, 0.12, 0.07]) / 0.95  # plus 5 % dyed
+EYE_COLORS = np.array(
     [
         (0.33, 0.19, 0.09),  # brown
         (0.14, 0.09, 0.06),  # dark brown
@@ -149,7 +149,7 @@ _EYE_COLORS = np.array(
         (0.48, 0.54, 0.60),  # grey
     ]
 )
-_HAIR_STYLE_P = np.array([0.1, 0.18, 0.15, 0.15, 0.2, 0.12, 0.1])
+HAIR_STYLE_P = np.array([0.1, 0.18, 0.15, 0.15, 0.2, 0.12, 0.1])
 
 
 def _jitter(rng: np.random.Generator, base: np.ndarray, amount: float) -> Color:
@@ -167,15 +167,15 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     # Most people are lit from above: fold the light angle towards the top.
     scalars["light_angle"] = float(rng.uniform(-0.6, 0.6))
 
-    tone = rng.uniform(0.0, len(_SKIN_TONES) - 1)
-    i = min(int(tone), len(_SKIN_TONES) - 2)
-    skin = _SKIN_TONES[i] + (tone - i) * (_SKIN_TONES[i + 1] - _SKIN_TONES[i])
+    tone = rng.uniform(0.0, len(SKIN_TONES) - 1)
+    i = min(int(tone), len(SKIN_TONES) - 2)
+    skin = SKIN_TONES[i] + (tone - i) * (SKIN_TONES[i + 1] - SKIN_TONES[i])
 
     if rng.uniform() < 0.05:
         hair = _hsv(rng.uniform(), rng.uniform(0.5, 0.8), rng.uniform(0.45, 0.8))
     else:
-        hair = _HAIR_COLORS[rng.choice(len(_HAIR_COLORS), p=_HAIR_COLOR_P)]
-    eye = _EYE_COLORS[rng.integers(len(_EYE_COLORS))]
+        hair = HAIR_COLORS[rng.choice(len(HAIR_COLORS), p=HAIR_COLOR_P)]
+    eye = EYE_COLORS[rng.integers(len(EYE_COLORS))]
     lip = skin * np.array([0.86, 0.56, 0.56]) + np.array([0.05, 0.0, 0.02])
 
     glasses = GlassesStyle(rng.choice(3, p=[0.78, 0.11, 0.11]))
@@ -183,7 +183,7 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     hue = rng.uniform()
     return Identity(
         skin_color=_jitter(rng, skin, 0.025),
-        hair_style=HairStyle(rng.choice(len(HairStyle), p=_HAIR_STYLE_P)),
+        hair_style=HairStyle(rng.choice(len(HairStyle), p=HAIR_STYLE_P)),
         hair_color=_jitter(rng, hair, 0.03),
         eye_color=_jitter(rng, eye, 0.04),
         lip_color=_jitter(rng, lip, 0.04),

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Train the project's default generator on procedural faces and export it.
+
+    python scripts/train_default_model.py --out runs/default --minutes 110 [--resume]
+
+Trains ``DEFAULT_GENERATOR`` with ``backend.fit_generator`` (a supervised fit of G(z) to
+render(decode(z)), see there) until ``--minutes`` of training or ``--steps`` steps, both counted
+over all sessions of the run, or until Ctrl-C / SIGTERM. Checkpoints go to ``OUT/checkpoint.pt``
+every ``--checkpoint-minutes`` and at the end; ``--resume`` continues from there exactly. Then it
+writes ``MODEL_DIR/generator.safetensors`` (G_ema, fp16), ``MODEL_DIR/training.json`` and
+``OUT/samples.png`` (per seed: the render, G(z), and G at ψ = 0.7).
+
+The result depends only on the step count (``--steps`` reproduces a run); a minutes budget
+stops at whatever step this machine reaches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cv2  # noqa: E402
+import torch  # noqa: E402
+
+from backend.checkpoints import load_generator  # noqa: E402
+from backend.fit_generator import (  # noqa: E402
+    CHECKPOINT_NAME,
+    FitConfig,
+    export_model,
+    fit,
+    load_checkpoint,
+    new_fit,
+    sample_sheet,
+)
+
+MAX_MODEL_BYTES = 25 * 1024 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, log.jsonl, samples.png")
+    p.add_argument("--minutes", type=float, default=None, help="training-time budget over all sessions")
+    p.add_argument("--steps", type=int, default=None, help="step budget over all sessions")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--model-dir", type=Path, default=Path("models/default"))
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--batch", type=int, default=FitConfig.batch_size, help="images per step (new runs only)")
+    p.add_argument("--render-workers", type=int, default=0,
+                   help="processes rendering targets (0: in-process, fastest on 2 cores)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = p.parse_args(argv)
+    if args.minutes is None and args.steps is None:
+        p.error("give --minutes and/or --steps")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    checkpoint = args.out / CHECKPOINT_NAME
+    if args.resume:
+        if not checkpoint.is_file():
+            p.error(f"--resume: {checkpoint} does not exist")
+        state = load_checkpoint(checkpoint, render_workers=args.render_workers)
+    else:
+        if checkpoint.exists():
+            p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
+        state = new_fit(dataclasses.replace(FitConfig(), batch_size=args.batch, render_workers=args.render_workers))
+
+    result = fit(state, args.out, minutes=args.minutes, max_steps=args.steps,
+                 checkpoint_minutes=args.checkpoint_minutes)
+    print(f"stopped by {result.stopped_by} after {result.step} steps, {result.nimg} images, "
+          f"{result.minutes:.1f} min; G_ema held-out L1 {result.eval_loss.full:.4f}", flush=True)
+
+    generator_path, json_path = export_model(state, result, args.model_dir)
+    size = generator_path.stat().st_size
+    print(f"wrote {generator_path} ({size / 2**20:.1f} MiB) and {json_path}")
+    G, _ = load_generator(generator_path)
+    sheet = sample_sheet(G, state.config.prior, list(range(16)))
+    sheet_path = args.out / "samples.png"
+    cv2.imwrite(str(sheet_path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    print(f"wrote {sheet_path}")
+    if size > MAX_MODEL_BYTES:
+        print(f"error: {generator_path} is larger than {MAX_MODEL_BYTES / 2**20:.0f} MiB", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The default model's face prior: deterministic, valid faces, the intended expression shares, hidden axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from backend.face_prior import N_COORDINATES, PRIOR_VERSION, FacePrior
+from backend.generator import Generator
+from backend.procedural import CHANNEL_NAMES, EMOTION_NAMES, VECTOR_NAMES, GlassesStyle, render_face
+from backend.procedural.identity import SCALAR_RANGES
+from tests.conftest import tiny_config
+
+Z_DIM = 128
+
+
+@pytest.fixture(scope="module")
+def prior() -> FacePrior:
+    return FacePrior(z_dim=Z_DIM, seed=7)
+
+
+@pytest.fixture(scope="module")
+def many_z() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((20_000, Z_DIM))
+
+
+def test_decode_is_deterministic_and_depends_on_the_seed(prior: FacePrior) -> None:
+    z = np.random.default_rng(1).standard_normal((8, Z_DIM))
+    again = FacePrior(z_dim=Z_DIM, seed=7)
+    assert prior.decode(z) == again.decode(z)
+    assert np.array_equal(prior.rotation, again.rotation)
+    assert prior.rotation_fingerprint == again.rotation_fingerprint
+    assert FacePrior(z_dim=Z_DIM, seed=8).decode(z) != prior.decode(z)
+
+
+def test_rotation_is_orthogonal(prior: FacePrior) -> None:
+    q = prior.rotation
+    assert np.allclose(q.T @ q, np.eye(Z_DIM), atol=1e-10)
+
+
+def test_expression_shares_are_neutral_single_and_mixed(prior: FacePrior, many_z: np.ndarray) -> None:
+    channels = prior.channels(many_z)
+    active = (channels[:, :len(EMOTION_NAMES)] > 0).sum(axis=1)
+    # Each emotion is on with p = 0.2, independently: (0.8)^6 = 0.26 neutral, 0.39 single, 0.35 mixed.
+    assert 0.23 < np.mean(active == 0) < 0.29
+    assert 0.36 < np.mean(active == 1) < 0.43
+    assert 0.31 < np.mean(active >= 2) < 0.38
+    emotions = channels[:, :len(EMOTION_NAMES)]
+    on = emotions[emotions > 0]
+    assert 0.1 < np.mean(on == 1.0) < 0.2  # some full-strength faces
+    assert 0.3 < np.median(on) < 0.7  # and the rest spread over (0, 1)
+    for name, share in (("eye_close", 0.12), ("mouth_open", 0.12)):
+        assert abs(np.mean(channels[:, CHANNEL_NAMES.index(name)] > 0) - share) < 0.015
+    turn = channels[:, CHANNEL_NAMES.index("head_turn")]
+    assert abs(np.mean(turn == 0) - 0.6) < 0.015
+    assert turn.min() < -0.95 and turn.max() > 0.95
+
+
+def test_no_latent_axis_is_an_emotion(prior: FacePrior, many_z: np.ndarray) -> None:
+    channels = prior.channels(many_z)
+    corr = np.corrcoef(np.concatenate([many_z, channels], axis=1).T)[:Z_DIM, Z_DIM:]
+    assert np.abs(corr).max() < 0.9
+    # In fact every channel is spread over many axes (a Haar rotation gives about 1/sqrt(z_dim) each).
+    assert np.abs(corr).max() < 0.5
+
+
+def test_decoded_faces_are_valid_even_for_extreme_latents(prior: FacePrior) -> None:
+    rng = np.random.default_rng(2)
+    z = np.concatenate([rng.standard_normal((200, Z_DIM)), 40 * rng.standard_normal((50, Z_DIM)),
+                        np.zeros((1, Z_DIM)), np.eye(Z_DIM)[:20] * 1e6])
+    params = prior.decode(z)  # FaceParams and Identity validate every range on construction
+    assert len(params) == len(z)
+    vectors = np.stack([p.to_vector() for p in params])
+    for name, (lo, hi) in SCALAR_RANGES.items():
+        column = vectors[:, VECTOR_NAMES.index(f"identity.{name}")]
+        assert lo <= column.min() and column.max() <= hi
+    image = render_face(params[0], 64)
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+
+
+def test_the_scale_of_z_does_not_change_the_face(prior: FacePrior) -> None:
+    # The mapping network normalises z, so the prior must too: G cannot see |z|.
+    z = np.random.default_rng(3).standard_normal((4, Z_DIM))
+    a = np.stack([p.to_vector() for p in prior.decode(z)])
+    b = np.stack([p.to_vector() for p in prior.decode(3.0 * z)])
+    assert np.allclose(a, b, atol=1e-6)
+
+
+def test_categories_follow_sample_identity_probabilities(prior: FacePrior, many_z: np.ndarray) -> None:
+    glasses = np.array([int(i.glasses) for i in prior.identities(many_z[:4000])])
+    assert abs(np.mean(glasses == GlassesStyle.NONE) - 0.78) < 0.03
+
+
+def test_seed_gives_the_generators_z(prior: FacePrior) -> None:
+    G = Generator(tiny_config(z_dim=Z_DIM))
+    assert torch.equal(G.z_from_seed(5), torch.from_numpy(prior.z_from_seed(5)).float())
+
+
+def test_dict_round_trip_and_refusals(prior: FacePrior) -> None:
+    d = prior.to_dict()
+    assert d["version"] == PRIOR_VERSION
+    assert FacePrior.from_dict(d) == prior
+    with pytest.raises(ValueError, match="version"):
+        FacePrior.from_dict({**d, "version": PRIOR_VERSION + 1})
+    with pytest.raises(ValueError, match="fingerprint"):
+        FacePrior.from_dict({**d, "rotation_fingerprint": "0" * 64})
+    with pytest.raises(ValueError, match="z_dim must be at least"):
+        FacePrior(z_dim=N_COORDINATES - 1)
+    with pytest.raises(ValueError, match="shape"):
+        prior.decode(np.zeros((2, Z_DIM + 1)))

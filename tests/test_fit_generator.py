@@ -1,0 +1,175 @@
+"""Fitting the default generator: the loss goes down, resuming is exact, export sets w_avg, files are safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from backend.checkpoints import CheckpointError, load_generator
+from backend.face_prior import FacePrior
+from backend.fit_generator import (
+    CHECKPOINT_NAME,
+    LOG_NAME,
+    FitConfig,
+    TargetSource,
+    export_model,
+    fit,
+    load_checkpoint,
+    mean_w,
+    new_fit,
+    sample_sheet,
+    save_checkpoint,
+    train_step,
+    update_ema,
+)
+from tests.conftest import tiny_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_fit_config(**overrides) -> FitConfig:
+    """32x32 faces; z_dim 96 because the prior reads 80 coordinates."""
+    generator = tiny_config(z_dim=96, w_dim=32, use_noise=False, mapping_lr_multiplier=0.1)
+    return FitConfig(generator=generator, batch_size=8, **overrides)
+
+
+def run(state, path: Path, steps: int):
+    return fit(state, path, max_steps=steps, handle_signals=False, stream=None)
+
+
+def assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_a_few_steps_reduce_the_loss_on_a_fixed_batch() -> None:
+    state = new_fit(tiny_fit_config(lr=5e-3))
+    with TargetSource(state.config) as source:
+        z, target = source.batch(0)
+    losses = [train_step(state, z, target).total for _ in range(40)]
+    assert losses[-1] < 0.6 * losses[0]
+    assert state.step == 40 and state.nimg == 40 * 8
+
+
+def test_resume_continues_bit_identically(tmp_path: Path) -> None:
+    straight = new_fit(tiny_fit_config())
+    run(straight, tmp_path / "straight", 6)
+
+    first = new_fit(tiny_fit_config())
+    run(first, tmp_path / "split", 3)
+    resumed = load_checkpoint(tmp_path / "split" / CHECKPOINT_NAME)
+    assert (resumed.step, resumed.nimg) == (3, 24)
+    assert_same_tensors(resumed.G.state_dict(), first.G.state_dict())
+    assert_same_tensors(resumed.G_ema.state_dict(), first.G_ema.state_dict())
+    result = run(resumed, tmp_path / "split", 6)
+
+    assert (result.step, result.nimg) == (6, 48)
+    assert_same_tensors(resumed.G.state_dict(), straight.G.state_dict())
+    assert_same_tensors(resumed.G_ema.state_dict(), straight.G_ema.state_dict())
+    log = [json.loads(line) for line in (tmp_path / "split" / LOG_NAME).read_text().splitlines()]
+    assert [e["step"] for e in log if e["event"] == "start"] == [0, 3]
+    train = [e for e in log if e["event"] == "train"]
+    assert train[-1]["step"] == 6 and train[-1]["nimg"] == 48 and train[-1]["img_per_s"] > 0
+
+
+def test_ema_follows_the_half_life() -> None:
+    state = new_fit(tiny_fit_config(ema_nimg=8, ema_rampup=None))
+    before = {k: v.clone() for k, v in state.G_ema.named_parameters()}
+    with torch.no_grad():
+        for p in state.G.parameters():
+            p.add_(1.0)
+    update_ema(state, batch=8)  # one half-life: halfway between the old average and G
+    for name, p in state.G_ema.named_parameters():
+        assert torch.allclose(p, before[name] + 0.5, atol=1e-5), name
+
+
+def test_export_writes_a_loadable_generator_whose_w_avg_is_the_mean_w(tmp_path: Path) -> None:
+    state = new_fit(tiny_fit_config())
+    result = run(state, tmp_path / "run", 2)
+    generator_path, json_path = export_model(state, result, tmp_path / "model")
+    G, info = load_generator(generator_path)
+    assert info.format == "latent-emotion" and info.config == state.config.generator
+    # mean_w draws the same 20k z as the export did; fp16 storage limits the agreement.
+    expected = mean_w(G, 20_000)
+    assert torch.allclose(G.w_avg, expected, atol=2e-3, rtol=2e-3)
+    assert G.w_avg.abs().max() > 0.01  # really set, not left at zero
+    facts = json.loads(json_path.read_text())
+    assert facts["steps"] == 2 and facts["images_seen"] == 16
+    assert facts["generator_fingerprint"] == info.fingerprint
+    assert FacePrior.from_dict(facts["face_prior"]) == state.config.prior
+    sheet = sample_sheet(G, state.config.prior, list(range(4)), columns=4)
+    assert sheet.shape == (3 * 32, 90 + 4 * 32, 3)
+
+
+class _Hostile:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("writer", ["torch", "pickle"])
+def test_training_checkpoint_refuses_a_hostile_file(tmp_path: Path, writer: str) -> None:
+    marker = tmp_path / "pwned"
+    payload = _Hostile()
+    payload.marker = marker
+    path = tmp_path / "checkpoint.pt"
+    if writer == "torch":
+        torch.save({"format": "latent-emotion.fit-checkpoint", "G": payload}, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(CheckpointError, match="refused or corrupt"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_training_checkpoint_refuses_other_files(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(CheckpointError, match="not a Latent Emotion training checkpoint"):
+        load_checkpoint(path)
+    state = new_fit(tiny_fit_config())
+    save_checkpoint(state, path)
+    data = torch.load(path, weights_only=True)
+    data["version"] = 99
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_checkpoint(path)
+
+
+def test_a_spent_budget_stops_at_once_and_still_checkpoints(tmp_path: Path) -> None:
+    result = fit(new_fit(tiny_fit_config()), tmp_path, minutes=0.0, handle_signals=False, stream=None)
+    assert result.stopped_by == "minutes" and result.step == 0
+    assert (tmp_path / CHECKPOINT_NAME).is_file()
+
+
+def test_render_pool_gives_the_same_targets_as_in_process() -> None:
+    with TargetSource(tiny_fit_config()) as inline, TargetSource(tiny_fit_config(render_workers=2)) as pool:
+        for step in (0, 1, 5):
+            z0, t0 = inline.batch(step)
+            z1, t1 = pool.batch(step)
+            assert torch.equal(z0, z1) and torch.equal(t0, t1)
+
+
+@pytest.mark.slow
+def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "train_default_model.py"
+    out, model = tmp_path / "run", tmp_path / "model"
+    base = [sys.executable, str(script), "--out", str(out), "--model-dir", str(model), "--batch", "2"]
+    subprocess.run(base + ["--steps", "1"], check=True, capture_output=True, timeout=300)
+    again = subprocess.run(base + ["--steps", "2"], capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "--resume" in again.stderr
+    subprocess.run(base + ["--steps", "2", "--resume"], check=True, capture_output=True, timeout=300)
+    facts = json.loads((model / "training.json").read_text())
+    assert facts["steps"] == 2 and facts["images_seen"] == 4
+    assert (model / "generator.safetensors").stat().st_size < 25 * 2**20
+    assert (out / "samples.png").is_file()
+    np.testing.assert_equal(load_generator(model / "generator.safetensors")[1].config.img_resolution, 128)
