@@ -1,0 +1,47 @@
+"""Latent Emotion: keyframe facial emotions on a face and get frames of a StyleGAN face performing them.
+
+Modules (this package is the Blender layer; ``backend/`` is the pure Python core it ships with):
+
+- ``compat``: the one place for differences between Blender versions;
+- ``dependencies``, ``install``: finding the backend's packages, installing them;
+- ``preferences``: model, directions, device, cache folder;
+- ``properties``: the ``latent_emotion`` settings of faces (channels, seed, tuning);
+- ``faces``: making face planes and strips; ``targets``: reading faces for baking;
+- ``rig``: the loaded generator + directions; ``baking``: cached frames → image sequences;
+- ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
+- ``keyframes``, ``script_import``: keying channels and emotion scripts;
+- ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
+"""
+
+import bpy
+
+from . import dependencies
+
+
+def register() -> None:
+    # Before anything imports a backend package: installed packages live in the user folder.
+    dependencies.add_site_packages(__package__)
+    dependencies.missing(refresh=True)
+
+    from . import handlers, install, operators, preferences, properties, script_import, ui
+
+    properties.register()
+    for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *ui.CLASSES):
+        bpy.utils.register_class(cls)
+    ui.register_menus()
+    handlers.register()
+
+
+def unregister() -> None:
+    from . import handlers, install, operators, preferences, properties, rig, script_import, ui
+
+    operators.stop_modal()
+    install.stop()
+    handlers.unregister()
+    ui.unregister_menus()
+    for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
+                         *ui.CLASSES)):
+        bpy.utils.unregister_class(cls)
+    properties.unregister()
+    rig.forget_rig()
+    dependencies.remove_site_packages()

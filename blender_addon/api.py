@@ -1,0 +1,161 @@
+"""Python API of Latent Emotion, for scripts and the Python console.
+
+The extension's package name depends on the repository it was installed into, so import it
+through the add-on's own module name::
+
+    import importlib
+    le = importlib.import_module("bl_ext.user_default.latent_emotion.api")
+
+    face = le.add_face(seed=3)                        # a plane in the active scene
+    le.key_channels(face, 1, joy=0.0)
+    le.key_channels(face, 33, joy=1.0, surprise=0.5)  # linear in-betweens, as in the paper
+    le.channel_values_at(face, 17)                    # {'joy': 0.5, 'surprise': 0.25, ...}
+    le.bake(face, 1, 33)                              # frames into the cache and the face's folder
+    le.frame_array(face, 17)                          # (H, W, 3) uint8
+
+    strip = le.add_strip(frame_start=1, length=100)   # the same in the sequencer
+    le.import_script(strip, "fig7.txt", start=1)
+
+Targets are emotion-face objects or strips (``faces()`` lists a scene's). Channels are named as
+``backend.channels`` (joy, sadness, anger, fear, surprise, disgust, eye_close, mouth_open,
+head_turn) plus the extra channels of the directions file. Functions that need the model
+raise ``RigError`` when none is set (Preferences › Add-ons › Latent Emotion).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import compat, keyframes
+from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script
+from .baking import BakeStats
+from .faces import new_face_object, new_face_strip
+from .handlers import is_rendering
+from .properties import channel_ref, settings_of
+from .rig import RigError  # noqa: F401  (part of the API)
+from .targets import channel_values, displayed_files, folder, scene_targets
+
+
+def faces(scene: bpy.types.Scene | None = None) -> list:
+    """The emotion faces (objects, then strips) of ``scene`` (default: the active scene)."""
+    return scene_targets(scene or bpy.context.scene)
+
+
+def add_face(*, name: str = "Emotion Face", seed: int = 0, truncation: float = 0.7, resolution: int = 0,
+             location=(0.0, 0.0, 0.0), scene: bpy.types.Scene | None = None,
+             collection: bpy.types.Collection | None = None) -> bpy.types.Object:
+    """A new emotion-face plane, linked into ``collection`` (default: the scene's)."""
+    scene = scene or bpy.context.scene
+    return new_face_object(scene, collection or scene.collection, name=name, seed=seed, truncation=truncation,
+                           resolution=resolution, location=location)
+
+
+def add_strip(*, name: str = "Emotion Face", channel: int = 1, frame_start: int = 1, length: int | None = None,
+              seed: int = 0, truncation: float = 0.7, resolution: int = 0,
+              scene: bpy.types.Scene | None = None):
+    """A new emotion-face image strip of ``length`` frames (default: to the scene's end)."""
+    return new_face_strip(scene or bpy.context.scene, name=name, channel=channel, frame_start=frame_start,
+                          length=length, seed=seed, truncation=truncation, resolution=resolution)
+
+
+def set_channels(target, frame: float | None = None, **values: float) -> None:
+    """Set channel values. Without ``frame`` they are set now (an animated channel takes its keys'
+    value again at the next frame change, as in the UI); with ``frame`` they hold at that frame:
+    animated channels get a key there, the others are simply set."""
+    if frame is None:
+        keyframes.set_channels(target, values)
+        return
+    _settings(target)
+    keyed, plain = {}, {}
+    for name, value in values.items():
+        animated = compat.find_fcurve(target.id_data, channel_ref(target, name).paths) is not None
+        (keyed if animated else plain)[name] = value
+    keyframes.set_channels(target, plain)
+    if keyed:
+        keyframes.key_channels(target, frame, keyed)
+
+
+def key_channels(target, frame: float, interpolation: str | None = None, **values: float) -> None:
+    """Key channel values at ``frame`` (interpolation LINEAR, BEZIER or CONSTANT; default: the
+    user's preference)."""
+    keyframes.key_channels(target, frame, values, interpolation)
+
+
+def channel_values_at(target, frame: float) -> dict[str, float]:
+    """Every channel's value at ``frame``: F-curves evaluated, set values for un-animated channels."""
+    _settings(target)
+    return {name: float(v[0]) for name, v in channel_values(target, [frame]).items()}
+
+
+def import_script(target, script: str | Path, *, start: int = 1, frames_between: int = DEFAULT_FRAMES_BETWEEN,
+                  interpolation: str = "LINEAR", clip: int = 0, replace: bool = True) -> list[int]:
+    """Key an emotion script — a file path, or the text itself when it has a line break — and return
+    the keyed frames. Raises ``ScriptError`` (with ``.line``/``.column``) for a bad script."""
+    extra = [item.name for item in _settings(target).extra]
+    if isinstance(script, str) and "\n" in script:
+        parsed = parse_script(script, frames_between=frames_between, extra_channels=extra)
+    else:
+        parsed = load_script(script, frames_between=frames_between, extra_channels=extra)
+    return keyframes.key_script(target, parsed, start=start, clip=clip, frames_between=frames_between,
+                                interpolation=interpolation, replace=replace)
+
+
+def bake(target, frame_start: int | None = None, frame_end: int | None = None, *, preview: bool = False,
+         scene: bpy.types.Scene | None = None) -> BakeStats:
+    """Compute frames ``frame_start``–``frame_end`` (default: the scene's range where the face shows)
+    into the cache and the face's image sequence; only frames whose W+ code changed are computed."""
+    from .jobs import bake_range, finish, make_job
+
+    if is_rendering():
+        raise RuntimeError("cannot bake while a render runs")
+    _settings(target)
+    scene = _scene(target, scene)
+    if frame_start is None or frame_end is None:
+        default = bake_range(target, scene)
+        frame_start = default.start if frame_start is None else frame_start
+        frame_end = default.stop - 1 if frame_end is None else frame_end
+    job = make_job(scene, [target], range(frame_start, frame_end + 1), preview=preview, interactive=True)
+    stats = job.run()
+    finish(job, scene)
+    return stats
+
+
+def frame_path(target, frame: int) -> Path | None:
+    """The file the face shows at ``frame`` (whether or not it is baked), or None if it shows none."""
+    shown, names = displayed_files(target, [frame])
+    where = folder(target)
+    return where / names[0] if shown and where is not None else None
+
+
+def frame_array(target, frame: int) -> np.ndarray:
+    """The face's frame at ``frame`` as (H, W, 3) uint8 RGB, at the face's resolution; computed
+    into the cache if it is not there yet."""
+    from .backend.render import resize
+    from .jobs import load_rig, open_cache
+    from .targets import face_spec
+
+    settings = _settings(target)
+    rig = load_rig()
+    values = channel_values(target, [frame])
+    ws = rig.latents(face_spec(settings), values)
+    cache = open_cache()
+    rig.ensure_frames(ws, cache)
+    image = cache.get(rig.target.key(ws[0]))
+    size = settings.resolution or rig.resolution
+    return image if size == image.shape[0] else resize(image, size)
+
+
+def _scene(target, scene):
+    if compat.is_strip(target):
+        return target.id_data
+    return scene or bpy.context.scene
+
+
+def _settings(target):
+    settings = settings_of(target)
+    if settings is None:
+        raise TypeError(f"{target!r} is not an emotion face (make one with add_face or add_strip)")
+    return settings

@@ -1,0 +1,200 @@
+"""Baking: the numbered image files a face shows, made from the backend's frame cache (no bpy here).
+
+A face shows a folder of numbered PNG files (an image sequence). Baking a frame means: compose
+its W+ code, compute it into the frame cache if the cache lacks it (only frames whose W+ code
+changed are ever computed), then make the file the face shows for that frame — a hard link to
+the cached PNG (``FrameCache.link_sequence``), or a resized copy when the face's resolution is
+not the model's.
+
+Each folder has an index (``.latent_emotion.json``): file name → the frame key and size it holds,
+with the file's inode and size, so a file already holding the right frame is left alone and a
+file rewritten by anyone else is redone.
+
+``BakeJob`` works one file per ``step()``, so that a modal operator can show progress and be
+cancelled between steps; render handlers call ``run()``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .backend.files import write_atomic
+from .rig import FaceSpec, Rig
+
+if TYPE_CHECKING:
+    from .backend.frame_cache import FrameCache
+
+INDEX_NAME = ".latent_emotion.json"
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceRequest:
+    """Frames one face needs: scene ``frames`` shown from ``filenames`` in ``folder``."""
+
+    label: str
+    folder: Path
+    frames: tuple[int, ...]
+    filenames: tuple[str, ...]
+    face: FaceSpec
+    values: Mapping[str, np.ndarray]  # channel → (F,) values at ``frames``
+    resolution: int = 0  # output size in pixels; 0: the model's
+
+
+@dataclass
+class BakeStats:
+    frames: int = 0  # frames looked at
+    computed: int = 0  # synthesized (the cache lacked them)
+    written: int = 0  # files (re)made in a sequence folder
+
+
+class SequenceIndex:
+    """A folder's record of which frame each file holds."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.entries: dict[str, dict] = self._read()
+        self._changed: dict[str, dict] = {}
+
+    def _read(self) -> dict[str, dict]:
+        try:
+            data = json.loads((self.folder / INDEX_NAME).read_text(encoding="utf-8"))
+            return {k: v for k, v in data.get("files", {}).items() if isinstance(v, dict)}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def holds(self, filename: str, key: str, resolution: int) -> bool:
+        entry = self.entries.get(filename)
+        if entry is None or entry.get("key") != key or entry.get("resolution") != resolution:
+            return False
+        try:
+            st = (self.folder / filename).stat()
+        except OSError:
+            return False
+        return entry.get("inode") == st.st_ino and entry.get("size") == st.st_size
+
+    def record(self, filename: str, key: str, resolution: int) -> None:
+        st = (self.folder / filename).stat()
+        entry = {"key": key, "resolution": resolution, "inode": st.st_ino, "size": st.st_size}
+        self.entries[filename] = entry
+        self._changed[filename] = entry
+
+    def save(self) -> None:
+        """Write the index, merged with what another process may have written meanwhile."""
+        if not self._changed:
+            return
+        merged = {**self._read(), **self._changed}
+        text = json.dumps({"format": "latent-emotion.sequence", "files": merged}, indent=0, sort_keys=True)
+        write_atomic(self.folder / INDEX_NAME, text)
+        self._changed = {}
+
+
+@dataclass
+class _Item:
+    request: int
+    frame: int
+    filename: str
+    key: str
+    w: np.ndarray
+
+
+@dataclass
+class BakeJob:
+    """The files some faces need, made one per ``step()``."""
+
+    rig: Rig
+    cache: FrameCache
+    requests: Sequence[SequenceRequest]
+    stats: BakeStats = field(default_factory=BakeStats)
+    changed: set[int] = field(default_factory=set)  # indices of requests whose files were remade
+
+    def __post_init__(self) -> None:
+        self._indexes: list[SequenceIndex] = []
+        self._todo: list[_Item] = []
+        for r, req in enumerate(self.requests):
+            req.folder.mkdir(parents=True, exist_ok=True)
+            index = SequenceIndex(req.folder)
+            self._indexes.append(index)
+            if not req.frames:
+                continue
+            ws = self.rig.latents(req.face, req.values)
+            res = self.resolution(req)
+            seen: set[str] = set()
+            for frame, filename, w in zip(req.frames, req.filenames, ws):
+                self.stats.frames += 1
+                key = self.rig.target.key(w)
+                if filename in seen or index.holds(filename, key, res):
+                    continue
+                seen.add(filename)
+                self._todo.append(_Item(r, frame, filename, key, w))
+        self.total = len(self._todo)
+        self.done = 0
+
+    def resolution(self, req: SequenceRequest) -> int:
+        return req.resolution or self.rig.resolution
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+    @property
+    def current(self) -> str:
+        """What the next step works on, for progress messages."""
+        if self.finished:
+            return "done"
+        item = self._todo[self.done]
+        return f"{self.requests[item.request].label}, frame {item.frame}"
+
+    def step(self) -> bool:
+        """Make the next file (computing its frame first if the cache lacks it); False when done."""
+        if self.finished:
+            return False
+        item = self._todo[self.done]
+        req = self.requests[item.request]
+        if not self.cache.contains(item.key):
+            self.rig.ensure_frames(item.w[None], self.cache)
+            self.stats.computed += 1
+        res = self.resolution(req)
+        if res == self.rig.resolution:
+            pattern = item.filename.replace("{", "{{").replace("}", "}}")
+            self.cache.link_sequence([item.key], req.folder, pattern=pattern)
+        else:
+            _write_resized(self.cache, item.key, req.folder / item.filename, res)
+        self._indexes[item.request].record(item.filename, item.key, res)
+        self.stats.written += 1
+        self.changed.add(item.request)
+        self.done += 1
+        return not self.finished
+
+    def close(self) -> None:
+        """Save the folders' indexes (also after a cancelled or failed bake)."""
+        for index in self._indexes:
+            index.save()
+
+    def run(self, progress: Callable[[int, int], None] | None = None,
+            cancelled: Callable[[], bool] | None = None) -> BakeStats:
+        try:
+            while not self.finished:
+                if cancelled is not None and cancelled():
+                    break
+                self.step()
+                if progress is not None:
+                    progress(self.done, self.total)
+        finally:
+            self.close()
+        return self.stats
+
+
+def _write_resized(cache: FrameCache, key: str, path: Path, size: int) -> None:
+    from .backend.render import resize
+    from .backend.video import encode_png
+
+    frame = cache.get(key)
+    if frame is None:
+        raise FileNotFoundError(f"frame {key} vanished from the cache at {cache.root}")
+    write_atomic(path, encode_png(resize(frame, size)))

@@ -1,0 +1,156 @@
+"""Making emotion faces: a textured plane object, or an image strip in the sequencer.
+
+Each face gets its own folder of numbered frames under the cache's ``sequences/`` folder
+(named by the face's ``uid``). A plane's material shows the folder as an image sequence whose
+file number is the scene frame (image user: start 1, offset 0), so frame 37 shows
+``frame_00037.png``; a strip lists one file per frame of its content, ``frame_00000.png`` first.
+"""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+
+from . import compat, preferences
+from .properties import init_face, new_strip_settings, new_uid, settings_of, sync_extra_channels
+from .targets import FILE_PATTERN, NODE_NAME
+
+PLANE_SIZE = 2.0
+
+
+def _folder(uid: str) -> str:
+    path = preferences.sequences_dir() / uid
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def _extra_channels(settings) -> None:
+    """Give a new face the extra channels of the chosen directions file, when one can be read."""
+    from .backend.directions import load_directions
+
+    try:
+        names = load_directions(preferences.rig_paths().directions).names
+    except Exception:  # no model chosen yet, or an unreadable file: the channels come at bake time
+        return
+    sync_extra_channels(settings, names)
+
+
+def _plane_mesh(name: str) -> bpy.types.Mesh:
+    h = PLANE_SIZE / 2
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(-h, -h, 0), (h, -h, 0), (h, h, 0), (-h, h, 0)], [], [(0, 1, 2, 3)])
+    uv = mesh.uv_layers.new(name="UVMap")
+    for loop, co in zip(uv.data, ((0, 0), (1, 0), (1, 1), (0, 1))):
+        loop.uv = co
+    mesh.update()
+    return mesh
+
+
+def _material(name: str, image: bpy.types.Image, duration: int) -> bpy.types.Material:
+    """An emission material showing ``image`` as an image sequence (lighting leaves the face alone)."""
+    mat = bpy.data.materials.new(name)
+    compat.use_nodes(mat)
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.name = tex.label = NODE_NAME
+    tex.image = image
+    tex.location = (-400, 0)
+    user = tex.image_user
+    user.frame_start, user.frame_offset, user.frame_duration = 1, 0, max(1, duration)
+    user.use_auto_refresh = True
+    emit = nodes.new("ShaderNodeEmission")
+    emit.location = (-100, 0)
+    out = nodes.new("ShaderNodeOutputMaterial")
+    out.location = (150, 0)
+    links.new(tex.outputs["Color"], emit.inputs["Color"])
+    links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    return mat
+
+
+def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *, name: str = "Emotion Face",
+                    seed: int = 0, truncation: float = 0.7, resolution: int = 0,
+                    location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
+    """A plane standing upright, facing the front view (-Y), showing the face's frames."""
+    obj = bpy.data.objects.new(name, _plane_mesh(name))
+    collection.objects.link(obj)
+    obj.location = location
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    settings = obj.latent_emotion
+    uid = new_uid()
+    init_face(settings, uid, seed, truncation, resolution)
+    settings.name = "Emotion"  # the Graph Editor names channels "Joy (Emotion)"
+    image = _sequence_image(f"{name} Frames", uid)
+    settings.image = image
+    obj.data.materials.append(_material(name, image, max(scene.frame_end, 1)))
+    _extra_channels(settings)
+    return obj
+
+
+def _sequence_image(name: str, uid: str) -> bpy.types.Image:
+    """An image sequence of the numbered files in the folder of ``uid`` (which need not exist yet)."""
+    image = bpy.data.images.new(name, 4, 4)
+    image.source = "FILE"
+    image.filepath = f"{_folder(uid)}/{FILE_PATTERN.format(1)}"
+    image.source = "SEQUENCE"
+    return image
+
+
+def separate_duplicates(scene: bpy.types.Scene) -> list:
+    """Give each face object that shares its frames folder with an earlier one (a duplicated object)
+    a folder, image and material of its own; returns those objects. Main thread, not while rendering."""
+    seen, separated = set(), []
+    for obj in scene.objects:
+        settings = settings_of(obj)
+        if settings is None:
+            continue
+        if settings.uid not in seen:
+            seen.add(settings.uid)
+            continue
+        old = settings.image
+        settings.uid = new_uid()
+        settings.image = _sequence_image(f"{obj.name} Frames", settings.uid)
+        seen.add(settings.uid)
+        for slot in obj.material_slots:
+            if slot.material is None or slot.material.node_tree is None:
+                continue
+            nodes = slot.material.node_tree.nodes
+            if any(n.bl_idname == "ShaderNodeTexImage" and n.image == old for n in nodes):
+                material = slot.material.copy()
+                slot.link = "OBJECT"  # the mesh may be shared with the original (Alt+D)
+                slot.material = material
+                for node in material.node_tree.nodes:
+                    if node.bl_idname == "ShaderNodeTexImage" and node.image == old:
+                        node.image = settings.image
+        separated.append(obj)
+    return separated
+
+
+def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channel: int = 1, frame_start: int = 1,
+                   length: int | None = None, seed: int = 0, truncation: float = 0.7, resolution: int = 0):
+    """An image strip of ``length`` frames (default: to the scene's end) showing the face's frames."""
+    if length is None:
+        length = max(1, scene.frame_end - frame_start + 1)
+    if length < 1:
+        raise ValueError(f"a strip needs at least one frame, got length {length}")
+    uid = new_uid()
+    folder = _folder(uid)
+    strip = compat.new_image_strip(scene, name, f"{folder}/{FILE_PATTERN.format(0)}", channel, frame_start)
+    for i in range(1, length):
+        strip.elements.append(FILE_PATTERN.format(i))
+    settings = new_strip_settings(strip, uid)
+    init_face(settings, uid, seed, truncation, resolution)
+    _extra_channels(settings)
+    return strip
+
+
+def set_display_length(target, scene: bpy.types.Scene, last_frame: int) -> None:
+    """Let a plane face show its own frames up to ``last_frame`` (main thread, not while rendering)."""
+    if compat.is_strip(target) or settings_of(target) is None:
+        return
+    from .targets import image_user
+
+    user = image_user(target)
+    if user is not None and user.frame_start - 1 + user.frame_duration < last_frame:
+        user.frame_duration = last_frame - user.frame_start + 1

@@ -1,0 +1,75 @@
+"""Bake jobs for faces in a scene: the rig and frame cache from the preferences, one request per face."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+import bpy
+
+from . import compat, preferences
+from .baking import BakeJob
+from .faces import separate_duplicates, set_display_length
+from .properties import settings_of, sync_extra_channels
+from .rig import Rig, get_rig
+from .targets import displayed_files, displayed_range, driven_channels, label, refresh_display, scene_targets, \
+    sequence_request, values_with_depsgraph
+
+
+def open_cache():
+    from .backend.frame_cache import FrameCache
+
+    return FrameCache(preferences.frames_dir())
+
+
+def load_rig() -> Rig:
+    """The rig of the preferences (RigError says what is missing)."""
+    return get_rig(preferences.rig_paths())
+
+
+def bake_range(target, scene: bpy.types.Scene) -> range:
+    """The frames a bake covers by default: where the face shows its frames, within the scene's range."""
+    first, last = displayed_range(target, scene)
+    return range(max(first, scene.frame_start), min(last, scene.frame_end) + 1)
+
+
+def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | None = None, *,
+             preview: bool = False, rig: Rig | None = None, interactive: bool = False) -> BakeJob:
+    """A job baking ``frames`` (default: ``bake_range``) of each target.
+
+    ``interactive``: called from the UI or a script on the main thread, so channel values may come
+    from stepping the scene (drivers count) and the faces' extra channels may be added to.
+    """
+    rig = rig or load_rig()
+    if interactive:
+        separate_duplicates(scene)
+    requests = []
+    preview_size = preferences.preview_resolution() if preview else 0
+    for target in targets:
+        settings = settings_of(target)
+        if interactive:
+            sync_extra_channels(settings, rig.extra_channels)
+            if compat.is_strip(target) and settings.name != target.name:
+                settings.name = target.name  # the Graph Editor shows strip channels by this name
+        span = list(frames) if frames is not None else list(bake_range(target, scene))
+        if interactive and span:
+            set_display_length(target, scene, max(span))
+        final_size = settings.resolution or rig.resolution
+        size = preview_size if 0 < preview_size < final_size else settings.resolution
+        values = None
+        if interactive and driven_channels(target) and threading.current_thread() is threading.main_thread():
+            shown, _ = displayed_files(target, span)
+            values = values_with_depsgraph(scene, target, shown)
+        req = sequence_request(target, span, resolution=size, values=values)
+        if req is not None:
+            requests.append(req)
+    return BakeJob(rig, open_cache(), requests)
+
+
+def finish(job: BakeJob, scene: bpy.types.Scene) -> None:
+    """Show the new files (main thread, never during a render). Faces are looked up again by name:
+    references held since the job began may have been freed by an undo."""
+    labels = {req.label for i, req in enumerate(job.requests) if i in job.changed}
+    for target in scene_targets(scene):
+        if label(target) in labels:
+            refresh_display(target)

@@ -1,0 +1,93 @@
+"""Keying emotion channels, one keyframe at a time or a whole emotion script.
+
+Keys go through ``keyframe_insert`` on the struct holding the channel, so Blender picks the ID
+(the object, or the strip's scene), the action and — from 4.4 — the slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import compat
+from .backend.script import Script
+from .properties import channel_names, channel_ref, settings_of
+
+INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in the paper"),
+                  ("BEZIER", "Bézier", "Smooth ease in and out of each keyframe"),
+                  ("CONSTANT", "Constant", "Hold each keyframe until the next"))
+
+
+def group_name(target) -> str:
+    return f"Emotion: {target.name}" if compat.is_strip(target) else "Emotion"
+
+
+def set_channels(target, values: Mapping[str, float]) -> None:
+    """Set channel values (what an un-animated channel holds)."""
+    _settings(target)
+    for name, value in values.items():
+        ref = channel_ref(target, name)
+        setattr(ref.struct, ref.prop, float(value))
+
+
+def key_channels(target, frame: float, values: Mapping[str, float], interpolation: str | None = None) -> None:
+    """Set and key channel values at ``frame``; ``interpolation`` (LINEAR, BEZIER, CONSTANT) for the
+    new keys, else the user's default."""
+    _settings(target)
+    group = group_name(target)
+    for name, value in values.items():
+        ref = channel_ref(target, name)
+        setattr(ref.struct, ref.prop, float(value))
+        ref.struct.keyframe_insert(ref.prop, frame=frame, group=group)
+        if interpolation is not None:
+            fc = compat.find_fcurve(target.id_data, ref.paths)
+            for kp in fc.keyframe_points:
+                if kp.co[0] == frame:
+                    kp.interpolation = interpolation
+
+
+def clear_channel_keys(target) -> None:
+    """Remove the F-curves of all the face's channels."""
+    settings = _settings(target)
+    for name in channel_names(settings):
+        fc = compat.find_fcurve(target.id_data, channel_ref(target, name).paths)
+        if fc is not None:
+            compat.remove_fcurve(target.id_data, fc)
+
+
+def clip_offsets(script: Script, frames_between: int) -> list[int]:
+    """Where each clip starts when all clips play one after another: each clip's start face comes
+    ``frames_between`` in-betweens after the previous clip's last keyframe."""
+    offsets, at = [], 0
+    for clip in script.clips:
+        offsets.append(at)
+        at += clip.keyframes[-1].frame + frames_between + 1
+    return offsets
+
+
+def key_script(target, script: Script, *, start: int, clip: int = 0, frames_between: int = 32,
+               interpolation: str = "LINEAR", replace: bool = True) -> list[int]:
+    """Key every keyframe of a parsed script (one clip, or with ``clip=0`` all of them in a row)
+    from scene frame ``start``; returns the keyed frames."""
+    clips = script.clips
+    offsets = clip_offsets(script, frames_between)
+    if clip:
+        chosen = [i for i, c in enumerate(clips) if c.index == clip]
+        if not chosen:
+            raise ValueError(f"the script has no clip {clip} (it has {', '.join(str(c.index) for c in clips)})")
+        clips, offsets = [clips[chosen[0]]], [0]
+    if replace:
+        clear_channel_keys(target)
+    keyed = []
+    for c, offset in zip(clips, offsets):
+        for kf in c.keyframes:
+            frame = start + offset + kf.frame
+            key_channels(target, frame, dict(kf.values), interpolation)
+            keyed.append(frame)
+    return keyed
+
+
+def _settings(target):
+    settings = settings_of(target)
+    if settings is None:
+        raise TypeError(f"{target!r} is not an emotion face (add one with Add › Emotion Face)")
+    return settings

@@ -1,0 +1,252 @@
+"""Operators: add a face (object or strip), bake its frames, pick up the directions' channels."""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.types import Operator
+
+from . import compat, dependencies
+from .faces import new_face_object, new_face_strip
+from .handlers import is_rendering
+from .properties import settings_of, sync_extra_channels
+from .rig import RigError
+
+# The modal bake running now, if any: (operator, timer, window manager) — removed on unregister.
+_modal: dict = {}
+
+
+def active_target(context):
+    """The face the UI works on: in the Sequencer its active strip, elsewhere the active object."""
+    space = getattr(context, "space_data", None)
+    if space is not None and space.type == "SEQUENCE_EDITOR":
+        scene = compat.sequencer_scene(context)
+        editor = scene.sequence_editor if scene else None
+        strip = editor.active_strip if editor else None
+        return strip if strip is not None and settings_of(strip) else None
+    obj = context.active_object
+    if obj is not None and settings_of(obj):
+        return obj
+    return None
+
+
+def _face_props():
+    return {
+        "seed": IntProperty(name="Seed", default=0, min=0, max=2**31 - 1, description="Which face"),
+        "truncation": FloatProperty(name="Truncation", default=0.7, min=0.0, max=1.0),
+        "resolution": IntProperty(name="Resolution", default=0, min=0, max=8192, subtype="PIXEL",
+                                  description="Frame size in pixels (0: the model's own)"),
+        "name": StringProperty(name="Name", default="Emotion Face"),
+    }
+
+
+class LATENT_EMOTION_OT_add_face(Operator):
+    """Add a plane showing a generated face whose emotion channels can be keyframed"""
+
+    bl_idname = "latent_emotion.add_face"
+    bl_label = "Emotion Face"
+    bl_options = {"REGISTER", "UNDO"}
+
+    __annotations__ = _face_props()
+
+    @classmethod
+    def poll(cls, context):
+        return context.mode == "OBJECT" and not is_rendering()
+
+    def execute(self, context):
+        obj = new_face_object(context.scene, context.collection or context.scene.collection, name=self.name,
+                              seed=self.seed, truncation=self.truncation, resolution=self.resolution,
+                              location=context.scene.cursor.location.copy())
+        for other in context.selected_objects:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+        return {"FINISHED"}
+
+
+class LATENT_EMOTION_OT_add_strip(Operator):
+    """Add an image strip showing a generated face whose emotion channels can be keyframed"""
+
+    bl_idname = "latent_emotion.add_strip"
+    bl_label = "Emotion Face Strip"
+    bl_options = {"REGISTER", "UNDO"}
+
+    __annotations__ = {
+        **_face_props(),
+        "channel": IntProperty(name="Channel", default=1, min=1, max=128),
+        "frame_start": IntProperty(name="Start Frame", default=1),
+        "length": IntProperty(name="Length", default=0, min=0, description="Frames (0: to the scene's end)"),
+    }
+
+    @classmethod
+    def poll(cls, context):
+        return compat.sequencer_scene(context) is not None and not is_rendering()
+
+    def invoke(self, context, event):
+        scene = compat.sequencer_scene(context)
+        self.frame_start = scene.frame_current
+        return self.execute(context)
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        strip = new_face_strip(scene, name=self.name, channel=self.channel, frame_start=self.frame_start,
+                               length=self.length or None, seed=self.seed, truncation=self.truncation,
+                               resolution=self.resolution)
+        editor = scene.sequence_editor
+        for s in compat.strips(editor):
+            s.select = False
+        strip.select = True
+        editor.active_strip = strip
+        return {"FINISHED"}
+
+
+class LATENT_EMOTION_OT_bake(Operator):
+    """Compute the face's frames for the scene range (only frames whose emotion changed); Esc cancels"""
+
+    bl_idname = "latent_emotion.bake"
+    bl_label = "Bake Emotion Frames"
+
+    __annotations__ = {
+        "scope": EnumProperty(name="Faces", default="ACTIVE",
+                              items=[("ACTIVE", "Active Face", "The active object or strip"),
+                                     ("ALL", "All Faces", "Every emotion face of the scene")]),
+        "preview": BoolProperty(name="Preview", default=False,
+                                description="Put frames at the preview resolution of the preferences in the "
+                                            "viewport (renders replace them with full-size frames)"),
+    }
+
+    @classmethod
+    def poll(cls, context):
+        if is_rendering() or _modal or dependencies.missing():
+            return False
+        return True
+
+    def _targets(self, context):
+        from .targets import scene_targets
+
+        if self.scope == "ALL":
+            return scene_targets(self._scene(context))
+        target = active_target(context)
+        return [target] if target is not None else []
+
+    def _scene(self, context):
+        space = getattr(context, "space_data", None)
+        if space is not None and space.type == "SEQUENCE_EDITOR":
+            return compat.sequencer_scene(context)
+        return context.scene
+
+    def _job(self, context):
+        from .jobs import make_job
+
+        targets = self._targets(context)
+        if not targets:
+            self.report({"ERROR"}, "No emotion face to bake: select a face object or strip")
+            return None
+        try:
+            return make_job(self._scene(context), targets, preview=self.preview, interactive=True)
+        except (RigError, ValueError) as e:
+            self.report({"ERROR"}, str(e))
+            return None
+
+    def execute(self, context):
+        job = self._job(context)
+        if job is None:
+            return {"CANCELLED"}
+        from .jobs import finish
+
+        stats = job.run()
+        finish(job, self._scene(context))
+        self.report({"INFO"}, f"Baked {stats.frames} frames ({stats.computed} computed, {stats.written} updated)")
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        job = self._job(context)
+        if job is None:
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._job_ref, self._scene_name = job, self._scene(context).name
+        wm.progress_begin(0, max(1, job.total))
+        timer = wm.event_timer_add(0.01, window=context.window)
+        _modal.update(op=self, timer=timer, wm=wm)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job_ref
+        if event.type == "ESC" or "op" not in _modal:
+            return self._end(context, cancelled=True)
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            job.step()
+        except Exception as e:
+            self.report({"ERROR"}, f"Baking stopped at {job.current}: {e}")
+            return self._end(context, cancelled=True)
+        context.window_manager.progress_update(job.done)
+        _status(context, f"Baking emotion frames: {job.done}/{job.total} — Esc to cancel")
+        if job.finished:
+            return self._end(context, cancelled=False)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context, cancelled: bool):
+        from .jobs import finish
+
+        job = self._job_ref
+        stop_modal()
+        _status(context, None)
+        job.close()
+        scene = bpy.data.scenes.get(self._scene_name)
+        if scene is not None:
+            finish(job, scene)
+        what = "cancelled" if cancelled else "done"
+        self.report({"WARNING" if cancelled else "INFO"},
+                    f"Bake {what}: {job.done}/{job.total} files ({job.stats.computed} frames computed)")
+        return {"CANCELLED" if cancelled else "FINISHED"}
+
+
+def _status(context, text: str | None) -> None:
+    if context.workspace is not None:
+        context.workspace.status_text_set(text)
+
+
+def stop_modal() -> None:
+    """Remove the modal bake's timer and progress (when it ends, and on unregister)."""
+    if not _modal:
+        return
+    wm, timer = _modal.get("wm"), _modal.get("timer")
+    _modal.clear()
+    try:
+        if timer is not None:
+            wm.event_timer_remove(timer)
+        wm.progress_end()
+    except (ReferenceError, RuntimeError):
+        pass
+
+
+class LATENT_EMOTION_OT_sync_channels(Operator):
+    """Add the channels of the directions file that this face lacks"""
+
+    bl_idname = "latent_emotion.sync_channels"
+    bl_label = "Load Channels from Directions"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return active_target(context) is not None and not is_rendering()
+
+    def execute(self, context):
+        from . import preferences
+        from .backend.directions import DirectionsError, load_directions
+
+        try:
+            names = load_directions(preferences.rig_paths().directions).names
+        except (RigError, DirectionsError) as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        added = sync_extra_channels(settings_of(active_target(context)), names)
+        self.report({"INFO"}, f"Added channels: {', '.join(added)}" if added else "No new channels")
+        return {"FINISHED"}
+
+
+CLASSES = (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
+           LATENT_EMOTION_OT_sync_channels)

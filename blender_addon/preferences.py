@@ -1,0 +1,98 @@
+"""Add-on preferences: which face model and directions, where frames are cached, on what device."""
+
+import os
+from pathlib import Path
+
+import bpy
+from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.types import AddonPreferences
+
+from .rig import DEFAULT_MODEL, RigPaths, resolve_paths
+
+PACKAGE = __package__
+
+
+class LATENT_EMOTION_AP_preferences(AddonPreferences):
+    bl_idname = PACKAGE
+
+    __annotations__ = {
+        "model_path": StringProperty(
+            name="Model", subtype="FILE_PATH", default="",
+            description="Face generator: ours (.safetensors), an NVIDIA StyleGAN2-ADA network pickle (.pkl) or a "
+                        "rosinality stylegan2-pytorch checkpoint (.pt). Empty: the default model"),
+        "directions_path": StringProperty(
+            name="Directions", subtype="FILE_PATH", default="",
+            description="Emotion directions learned for this model (.json). Empty: directions.json next to the model"),
+        "device": EnumProperty(
+            name="Device", default="auto",
+            items=[("auto", "Automatic", "CUDA, then Apple Metal, then the CPU"),
+                   ("cpu", "CPU", "Always the CPU"),
+                   ("cuda", "CUDA", "An NVIDIA GPU"),
+                   ("mps", "Apple Metal", "The GPU of an Apple Silicon Mac")]),
+        "cache_dir": StringProperty(
+            name="Cache Folder", subtype="DIR_PATH", default="",
+            description="Where computed frames and the faces' image sequences are kept. Empty: the extension's "
+                        "user folder"),
+        "preview_resolution": IntProperty(
+            name="Preview Resolution", subtype="PIXEL", default=256, min=0, max=4096,
+            description="Size of the frames 'Bake Preview' puts in the viewport and sequencer (0: full size); "
+                        "renders always use the full size"),
+    }
+
+    def draw(self, context):
+        layout = self.layout
+        from .install import draw_install
+
+        if draw_install(layout):
+            layout.separator()
+        col = layout.column()
+        col.prop(self, "model_path")
+        if not self.model_path and not os.environ.get("LATENT_EMOTION_MODEL"):
+            col.label(text="Default model: " + ("included" if DEFAULT_MODEL.is_file() else "not installed — "
+                                                "choose a model file"), icon="INFO")
+        col.prop(self, "directions_path")
+        col.prop(self, "device")
+        col.prop(self, "cache_dir")
+        col.label(text=f"Frames are cached in {cache_dir()}")
+        col.prop(self, "preview_resolution")
+
+
+def get() -> LATENT_EMOTION_AP_preferences | None:
+    addon = bpy.context.preferences.addons.get(PACKAGE)
+    return addon.preferences if addon is not None else None
+
+
+def rig_paths() -> RigPaths:
+    """The model, directions and device chosen (RigError when there is none)."""
+    prefs = get()
+    model = bpy.path.abspath(prefs.model_path) if prefs and prefs.model_path else ""
+    directions = bpy.path.abspath(prefs.directions_path) if prefs and prefs.directions_path else ""
+    return resolve_paths(model, directions, prefs.device if prefs else "auto")
+
+
+def cache_dir() -> Path:
+    """The cache folder: the preference, else $LATENT_EMOTION_CACHE, else the extension's user folder."""
+    prefs = get()
+    if prefs is not None and prefs.cache_dir:
+        return Path(bpy.path.abspath(prefs.cache_dir)).resolve()
+    if os.environ.get("LATENT_EMOTION_CACHE"):
+        return Path(os.environ["LATENT_EMOTION_CACHE"]).resolve()
+    return Path(bpy.utils.extension_path_user(PACKAGE, path="cache", create=True))
+
+
+def frames_dir() -> Path:
+    """The frame cache (``backend.frame_cache.FrameCache`` root)."""
+    return cache_dir() / "frames"
+
+
+def sequences_dir() -> Path:
+    """Where each face's image sequence folder is made."""
+    return cache_dir() / "sequences"
+
+
+def preview_resolution() -> int:
+    prefs = get()
+    return prefs.preview_resolution if prefs is not None else 0
+
+
+CLASSES = (LATENT_EMOTION_AP_preferences,)

@@ -1,0 +1,190 @@
+"""The loaded face rig: generator + directions, kept across operators (no bpy here).
+
+Loading a generator takes seconds, so the rig is loaded once per (model, directions, device)
+and reused until one of the files changes on disk. Everything that decides a frame is plain data:
+``FaceSpec`` (seed, truncation, per-channel tuning) and a channel-value dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .backend.channels import CHANNEL_NAMES
+from .backend.directions import DirectionSet, load_directions
+from .backend.latent import compose_latent
+
+if TYPE_CHECKING:  # these import torch and cv2, which may not be installed yet
+    from .backend.frame_cache import FrameCache
+
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
+DEFAULT_MODEL = MODEL_DIR / "generator.safetensors"
+DEFAULT_DIRECTIONS = MODEL_DIR / "directions.json"
+
+
+class RigError(Exception):
+    """The rig cannot be set up or used; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A face's change to one channel's direction: strength × ``scale``, and optionally other rows."""
+
+    scale: float = 1.0
+    layers: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class FaceSpec:
+    """What a face is besides its channel values."""
+
+    seed: int
+    truncation: float
+    tuning: Mapping[str, Tuning] = dataclasses.field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class RigPaths:
+    model: Path
+    directions: Path
+    device: str
+
+
+def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
+    """Absolute paths of the model and directions: the given ones, else $LATENT_EMOTION_MODEL /
+    $LATENT_EMOTION_DIRECTIONS, else the default model shipped with the extension."""
+    model = model or os.environ.get("LATENT_EMOTION_MODEL", "")
+    directions = directions or os.environ.get("LATENT_EMOTION_DIRECTIONS", "")
+    if not model:
+        if not DEFAULT_MODEL.is_file():
+            raise RigError("no face model chosen: set one in the add-on preferences (Latent Emotion › Model)")
+        model = str(DEFAULT_MODEL)
+    if not directions:
+        sibling = Path(model).with_name("directions.json")
+        if Path(model).parent == MODEL_DIR and DEFAULT_DIRECTIONS.is_file():
+            directions = str(DEFAULT_DIRECTIONS)
+        elif sibling.is_file():
+            directions = str(sibling)
+        else:
+            raise RigError("no directions file chosen: set one in the add-on preferences (Latent Emotion › Directions)")
+    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "auto")
+
+
+class Rig:
+    """A generator and its emotion directions, checked against each other."""
+
+    def __init__(self, paths: RigPaths) -> None:
+        from .backend.checkpoints import load_generator
+        from .backend.devices import pick_device
+        from .backend.frame_cache import RenderTarget, generator_synthesizer
+
+        self.paths = paths
+        self.G, self.info = load_generator(paths.model, pick_device(paths.device))
+        self.directions: DirectionSet = load_directions(
+            paths.directions, expect_fingerprint=self.info.fingerprint, num_ws=self.info.num_ws, w_dim=self.info.w_dim)
+        self.target = RenderTarget(self.info.fingerprint, self.info.resolution)
+        self.synthesize = generator_synthesizer(self.G)
+        self._faces: dict[tuple[int, float], np.ndarray] = {}
+
+    @property
+    def resolution(self) -> int:
+        return self.info.resolution
+
+    @property
+    def extra_channels(self) -> tuple[str, ...]:
+        """Channels of the directions file beyond the built-in ones."""
+        return tuple(n for n in self.directions.names if n not in CHANNEL_NAMES)
+
+    def face_latent(self, seed: int, truncation: float) -> np.ndarray:
+        """The W+ code (num_ws, w_dim) of a seed's face."""
+        key = (int(seed), float(truncation))
+        if key not in self._faces:
+            self._faces[key] = self.G.w_from_seed(key[0], truncation_psi=key[1]).cpu().numpy()[0]
+        return self._faces[key]
+
+    def tuned_directions(self, tuning: Mapping[str, Tuning]) -> DirectionSet:
+        """The directions with a face's strength scales and layer ranges applied."""
+        if not tuning:
+            return self.directions
+        out = []
+        for d in self.directions:
+            t = tuning.get(d.name)
+            if t is None or (t.scale == 1.0 and t.layers is None):
+                out.append(d)
+                continue
+            layers = d.layers if t.layers is None else t.layers
+            if not 0 <= layers[0] < layers[1] <= self.directions.num_ws:
+                raise RigError(f"channel {d.name!r}: layer range {layers[0]}-{layers[1]} must lie within "
+                               f"0-{self.directions.num_ws} with start < stop")
+            if t.scale <= 0:
+                raise RigError(f"channel {d.name!r}: strength must be positive, got {t.scale:g}")
+            out.append(dataclasses.replace(d, strength=d.strength * t.scale, layers=layers))
+        return dataclasses.replace(self.directions, directions=tuple(out))
+
+    def latents(self, face: FaceSpec, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """W+ codes (F, num_ws, w_dim) for per-frame channel ``values`` (channel → (F,) array)."""
+        directions = self.tuned_directions(face.tuning)
+        unknown = sorted(c for c, v in values.items() if c not in directions and np.any(np.asarray(v) != 0))
+        if unknown:
+            raise RigError(f"the directions file has no channel {', '.join(unknown)} "
+                           f"(it has {', '.join(directions.names)}); set those channels to 0")
+        used = {c: np.asarray(v, dtype=np.float64) for c, v in values.items() if c in directions}
+        n = len(next(iter(values.values()))) if values else 1
+        w = self.face_latent(face.seed, face.truncation)
+        if not used:
+            return np.broadcast_to(w, (n, *w.shape)).astype(np.float32)
+        return compose_latent(w, used, directions).reshape(n, *w.shape)
+
+    def keys(self, ws: np.ndarray) -> list[str]:
+        return [self.target.key(w) for w in ws]
+
+    def ensure_frames(self, ws: np.ndarray, cache: FrameCache) -> None:
+        """Compute the frames of ``ws`` that the cache lacks (one per call, in order)."""
+        from .backend.frame_cache import iter_frames
+
+        for _ in iter_frames(ws, self.target, self.synthesize, cache, batch_size=1):
+            pass
+
+
+_lock = threading.Lock()
+_rig: Rig | None = None
+_stamp: tuple | None = None
+
+
+def _file_stamp(paths: RigPaths) -> tuple:
+    def stat(p: Path) -> tuple:
+        try:
+            st = p.stat()
+            return (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return (None, None)
+    return (paths, stat(paths.model), stat(paths.directions))
+
+
+def get_rig(paths: RigPaths) -> Rig:
+    """The rig for ``paths``, loaded once and reloaded when a file changes on disk."""
+    global _rig, _stamp
+    with _lock:
+        stamp = _file_stamp(paths)
+        if _rig is None or _stamp != stamp:
+            _rig, _stamp = None, None
+            try:
+                _rig = Rig(paths)
+            except Exception as e:  # CheckpointError, DirectionsError, ValueError from devices...
+                raise RigError(str(e)) from e
+            _stamp = stamp
+        return _rig
+
+
+def forget_rig() -> None:
+    """Drop the loaded rig (on unregister), so its memory can go."""
+    global _rig, _stamp
+    with _lock:
+        _rig, _stamp = None, None

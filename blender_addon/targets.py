@@ -1,0 +1,174 @@
+"""Faces in a scene — emotion-face objects and strips — and what baking needs from them.
+
+A target is a face object or strip (``properties.settings_of`` finds its settings). This module reads
+Blender data (F-curves, strips, image users) into plain ``SequenceRequest`` values for
+``baking.BakeJob``; it only reads, so render handlers may call it while a render runs.
+``refresh_display`` is the one writer (main thread, never during a render).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import compat
+from .baking import SequenceRequest
+from .properties import channel_refs, settings_of
+from .rig import FaceSpec, Tuning
+
+FILE_PATTERN = "frame_{:05d}.png"
+NODE_NAME = "Latent Emotion Frames"
+
+
+def is_face(owner) -> bool:
+    return settings_of(owner) is not None
+
+
+def scene_targets(scene: bpy.types.Scene) -> list:
+    """Every emotion face the scene renders: its objects, then its strips."""
+    objects = [ob for ob in scene.objects if is_face(ob)]
+    strips = [s for s in compat.all_strips(scene) if is_face(s)]
+    return objects + strips
+
+
+def label(target) -> str:
+    return f"strip '{target.name}'" if compat.is_strip(target) else f"object '{target.name}'"
+
+
+# --- channel values -------------------------------------------------------------------------------
+
+def channel_values(target, frames: Sequence[float]) -> dict[str, np.ndarray]:
+    """channel → values (F,) at ``frames``: the F-curve evaluated where the channel is animated, its
+    set value elsewhere. Drivers and NLA strips are not evaluated here (see ``driven_channels``)."""
+    id_data = target.id_data
+    out = {}
+    for name, ref in channel_refs(target).items():
+        fc = compat.find_fcurve(id_data, ref.paths)
+        if fc is not None and not fc.mute and len(fc.keyframe_points):
+            out[name] = np.array([fc.evaluate(f) for f in frames], dtype=np.float64)
+        else:
+            out[name] = np.full(len(frames), getattr(ref.struct, ref.prop), dtype=np.float64)
+    return out
+
+
+def driven_channels(target) -> list[str]:
+    """Channels of the target that have a driver."""
+    return [name for name, ref in channel_refs(target).items()
+            if compat.find_driver(target.id_data, ref.paths) is not None]
+
+
+def values_with_depsgraph(scene: bpy.types.Scene, target, frames: Sequence[int]) -> dict[str, np.ndarray]:
+    """Like ``channel_values`` but by stepping the scene through ``frames``, so drivers and NLA count.
+    Changes the current frame (restored after): main thread only, never while rendering."""
+    refs = channel_refs(target)
+    rows = {name: np.empty(len(frames)) for name in refs}
+    current = scene.frame_current, scene.frame_subframe
+    try:
+        for i, f in enumerate(frames):
+            scene.frame_set(int(f))
+            for name, ref in refs.items():
+                rows[name][i] = getattr(ref.struct, ref.prop)
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
+    return rows
+
+
+def face_spec(settings) -> FaceSpec:
+    tuning = {}
+    for item in settings.tuning:
+        layers = (item.layer_start, item.layer_stop) if item.use_layers else None
+        if item.strength != 1.0 or layers is not None:
+            tuning[item.name] = Tuning(float(item.strength), layers)
+    return FaceSpec(int(settings.seed), float(settings.truncation), tuning)
+
+
+# --- what a face shows ----------------------------------------------------------------------------
+
+def face_image(target) -> bpy.types.Image | None:
+    return None if compat.is_strip(target) else settings_of(target).image
+
+
+def image_user(obj) -> bpy.types.ImageUser | None:
+    """The image user of the face's frames node (its first material that shows the face's image)."""
+    image = settings_of(obj).image
+    for slot in obj.material_slots:
+        mat = slot.material
+        if mat is None or mat.node_tree is None:
+            continue
+        for node in mat.node_tree.nodes:
+            if node.bl_idname == "ShaderNodeTexImage" and node.image == image:
+                return node.image_user
+    return None
+
+
+def folder(target) -> Path | None:
+    """The folder of numbered files the face shows."""
+    if compat.is_strip(target):
+        return Path(bpy.path.abspath(target.directory)) if target.directory else None
+    image = face_image(target)
+    if image is None or not image.filepath:
+        return None
+    return Path(bpy.path.abspath(image.filepath)).parent
+
+
+def displayed_range(target, scene: bpy.types.Scene) -> tuple[int, int]:
+    """First and last scene frame at which the face shows its own frames."""
+    if compat.is_strip(target):
+        start = max(int(target.frame_final_start), int(round(target.frame_start)))
+        end = min(int(target.frame_final_end), int(round(target.frame_start)) + len(target.elements)) - 1
+        return start, end
+    user = image_user(target)
+    duration = user.frame_duration if user is not None else scene.frame_end
+    sfra = user.frame_start if user is not None else 1
+    return sfra - 1, sfra - 1 + duration
+
+
+def displayed_files(target, frames: Iterable[int]) -> tuple[list[int], list[str]]:
+    """The frames among ``frames`` that the face shows from a file of its own, and those files."""
+    shown, names = [], []
+    if compat.is_strip(target):
+        start = int(round(target.frame_start))
+        elements = target.elements
+        lo, hi = int(target.frame_final_start), int(target.frame_final_end)
+        for f in frames:
+            i = f - start
+            if lo <= f < hi and 0 <= i < len(elements):
+                shown.append(f)
+                names.append(elements[i].filename)
+        return shown, names
+    user = image_user(target)
+    if user is None:
+        return shown, names
+    for f in frames:
+        n = f - user.frame_start + 1  # Blender's image-user frame mapping, without its clamping
+        if 0 <= n <= user.frame_duration and not user.use_cyclic:
+            shown.append(f)
+            names.append(FILE_PATTERN.format(n + user.frame_offset))
+    return shown, names
+
+
+def sequence_request(target, frames: Iterable[int], *, resolution: int | None = None,
+                     values: dict[str, np.ndarray] | None = None) -> SequenceRequest | None:
+    """What baking ``frames`` of the target needs, or None if it shows none of them."""
+    settings = settings_of(target)
+    where = folder(target)
+    shown, names = displayed_files(target, frames)
+    if where is None or not shown:
+        return None
+    if values is None:
+        values = channel_values(target, shown)
+    return SequenceRequest(label(target), where, tuple(shown), tuple(names), face_spec(settings), values,
+                           settings.resolution if resolution is None else resolution)
+
+
+def refresh_display(target) -> None:
+    """Make Blender re-read the face's files (main thread; never during a render)."""
+    if compat.is_strip(target):
+        compat.invalidate_strip(target)
+        return
+    image = face_image(target)
+    if image is not None:
+        image.reload()

@@ -1,0 +1,138 @@
+"""Panels (3D View and Sequencer sidebars, tab "Emotion") and menu entries."""
+
+import bpy
+from bpy.types import Panel
+
+from .backend.channels import CHANNELS
+from .install import draw_install
+from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
+                        LATENT_EMOTION_OT_sync_channels, active_target)
+from .properties import channel_names, settings_of
+from .script_import import LATENT_EMOTION_OT_import_script
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def draw_face(layout, context, add_operator: str) -> None:
+    """The main panel: installation state, or the active face's settings and channels."""
+    if draw_install(layout):
+        return
+    target = active_target(context)
+    if target is None:
+        layout.label(text="No emotion face selected")
+        layout.operator(add_operator, icon="ADD")
+        return
+    settings = settings_of(target)
+    col = layout.column()
+    col.prop(settings, "seed")
+    col.prop(settings, "truncation")
+    col.prop(settings, "resolution")
+    col = layout.column(align=True)
+    col.label(text="Channels")
+    for c in CHANNELS:
+        col.prop(settings, c.name)
+    for item in settings.extra:
+        col.prop(item, "value", text=_label(item.name))
+    layout.operator(LATENT_EMOTION_OT_sync_channels.bl_idname, icon="FILE_REFRESH")
+    row = layout.row(align=True)
+    op = row.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake", icon="RENDER_ANIMATION")
+    op.scope, op.preview = "ACTIVE", False
+    op = row.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake Preview")
+    op.scope, op.preview = "ACTIVE", True
+    op = layout.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake All Faces")
+    op.scope, op.preview = "ALL", False
+    layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
+
+
+def draw_advanced(layout, context) -> None:
+    """Per-channel strength and W+ rows."""
+    target = active_target(context)
+    if target is None:
+        return
+    settings = settings_of(target)
+    for name in channel_names(settings):
+        item = settings.tuning.get(name)
+        if item is None:
+            continue
+        box = layout.box()
+        row = box.row()
+        row.label(text=_label(name))
+        row.prop(item, "strength")
+        row = box.row(align=True)
+        row.prop(item, "use_layers")
+        sub = row.row(align=True)
+        sub.active = item.use_layers
+        sub.prop(item, "layer_start", text="From")
+        sub.prop(item, "layer_stop", text="To")
+
+
+class _FacePanel:
+    bl_region_type = "UI"
+    bl_category = "Emotion"
+    bl_label = "Emotion Face"
+
+
+class _AdvancedPanel(_FacePanel):
+    bl_label = "Advanced"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context):
+        return active_target(context) is not None
+
+    def draw(self, context):
+        draw_advanced(self.layout, context)
+
+
+class VIEW3D_PT_latent_emotion(_FacePanel, Panel):
+    bl_space_type = "VIEW_3D"
+
+    def draw(self, context):
+        draw_face(self.layout, context, LATENT_EMOTION_OT_add_face.bl_idname)
+
+
+class VIEW3D_PT_latent_emotion_advanced(_AdvancedPanel, Panel):
+    bl_space_type = "VIEW_3D"
+    bl_parent_id = "VIEW3D_PT_latent_emotion"
+
+
+class SEQUENCER_PT_latent_emotion(_FacePanel, Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+
+    def draw(self, context):
+        draw_face(self.layout, context, LATENT_EMOTION_OT_add_strip.bl_idname)
+
+
+class SEQUENCER_PT_latent_emotion_advanced(_AdvancedPanel, Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_parent_id = "SEQUENCER_PT_latent_emotion"
+
+
+def _menu_add_face(self, context):
+    self.layout.operator(LATENT_EMOTION_OT_add_face.bl_idname, icon="USER")
+
+
+def _menu_add_strip(self, context):
+    self.layout.operator(LATENT_EMOTION_OT_add_strip.bl_idname, icon="USER")
+
+
+def _menu_import(self, context):
+    self.layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Emotion Script (.txt)")
+
+
+CLASSES = (VIEW3D_PT_latent_emotion, VIEW3D_PT_latent_emotion_advanced, SEQUENCER_PT_latent_emotion,
+           SEQUENCER_PT_latent_emotion_advanced)
+MENUS = (("VIEW3D_MT_add", _menu_add_face), ("SEQUENCER_MT_add", _menu_add_strip),
+         ("TOPBAR_MT_file_import", _menu_import))
+
+
+def register_menus() -> None:
+    for menu, fn in MENUS:
+        getattr(bpy.types, menu).append(fn)
+
+
+def unregister_menus() -> None:
+    for menu, fn in MENUS:
+        getattr(bpy.types, menu).remove(fn)

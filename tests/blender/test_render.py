@@ -1,0 +1,217 @@
+"""Rendering faces: the sequencer to PNG and MP4, split renders, saved files opened again.
+
+Nothing is baked before these renders: the render handlers compute each frame as it is needed.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from backend.video import decode_png, read_frames
+
+from .harness import Blender
+
+pytestmark = pytest.mark.slow
+
+# Scene set-up shared by the scripts: sequencer output equal to its input (no view transform, no
+# dithering), a strip face keyed with a different value every frame so every frame differs.
+SCENE = '''
+compat = addon("compat")
+scene = bpy.context.scene
+
+def setup(length, seed=4):
+    r = scene.render
+    r.resolution_x = r.resolution_y = 32
+    r.resolution_percentage = 100
+    r.dither_intensity = 0.0
+    r.use_sequencer = True
+    r.use_compositing = False
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+    scene.frame_start, scene.frame_end = 1, length
+    strip = api.add_strip(name="Face", frame_start=1, length=length, seed=seed)
+    rng = __import__("random").Random(seed)
+    for f in range(1, length + 1):
+        api.key_channels(strip, f, interpolation="CONSTANT", joy=rng.uniform(-1, 1), anger=rng.uniform(-1, 1),
+                         head_turn=rng.uniform(-1, 1))
+    return strip
+
+def render_png(folder, first, last):
+    scene.frame_start, scene.frame_end = first, last
+    compat.set_output_png(scene.render)
+    scene.render.filepath = os.path.join(folder, "####")
+    bpy.ops.render.render(animation=True)
+
+def sequence_files(strip, frames):
+    return {f: str(api.frame_path(strip, f)) for f in frames}
+'''
+
+PNG_AND_MP4 = SCENE + '''
+api = enable()
+strip = setup(6)
+out = sys.argv[1]
+render_png(os.path.join(out, "png"), 1, 6)
+compat.set_output_mp4(scene.render)
+scene.frame_start, scene.frame_end = 1, 6
+scene.render.filepath = os.path.join(out, "mp4", "clip_")
+bpy.ops.render.render(animation=True)
+result(files=sequence_files(strip, range(1, 7)))
+'''
+
+
+def _png(path) -> np.ndarray:
+    with open(path, "rb") as f:
+        frame = decode_png(f.read())
+    assert frame is not None, path
+    return frame
+
+
+def test_sequencer_renders_png_and_mp4_with_the_cached_frames(blender, tmp_path):
+    out = blender.run(PNG_AND_MP4, str(tmp_path))
+    expected = {int(f): _png(p) for f, p in out["files"].items()}
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert [p.name for p in pngs] == [f"{f:04d}.png" for f in range(1, 7)]
+    for f, path in zip(range(1, 7), pngs):
+        assert np.array_equal(_png(path), expected[f]), f"frame {f} differs from the cache"
+    assert len({e.tobytes() for e in expected.values()}) == 6  # every frame differs
+
+    movies = list((tmp_path / "mp4").glob("*.mp4"))
+    assert len(movies) == 1, movies
+    frames = list(read_frames(movies[0]))
+    assert len(frames) == 6
+    for i, frame in enumerate(frames):  # lossy, but each frame is nearest to its own cached frame
+        dist = [np.abs(frame.astype(int) - expected[f].astype(int)).mean() for f in range(1, 7)]
+        assert int(np.argmin(dist)) == i, dist
+        assert dist[i] < 20
+
+
+# --- a saved file: opened again, and rendered in two halves -----------------------------------------
+
+SAVE = SCENE + '''
+api = enable()
+strip = setup(30)
+face = api.add_face(name="Plane Face", seed=7)
+api.key_channels(face, 1, interpolation="LINEAR", joy=0.0, brow_raise=0.0)
+api.key_channels(face, 30, interpolation="LINEAR", joy=1.0, brow_raise=-0.7)
+face.latent_emotion.tuning["joy"].strength = 1.5
+face.latent_emotion.tuning["surprise"].use_layers = True
+face.latent_emotion.tuning["surprise"].layer_stop = 2
+stats = api.bake(face, 1, 30)
+path = sys.argv[1]
+bpy.ops.wm.save_as_mainfile(filepath=path)
+result(strip_folder=str(api.frame_path(strip, 1).parent), face_files=sequence_files(face, [1, 15, 30]),
+       values={f: api.channel_values_at(face, f) for f in (1, 15, 30)},
+       strip_values={f: api.channel_values_at(strip, f) for f in (1, 15, 30)}, baked=stats.written)
+'''
+
+REOPEN = '''
+api = enable()
+bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
+compat = addon("compat")
+face = bpy.data.objects["Plane Face"]
+strip = next(s for s in compat.all_strips(bpy.context.scene) if s.name == "Face")
+settings = face.latent_emotion
+image = settings.image
+user = addon("targets").image_user(face)
+result(faces=[t.name for t in api.faces()], seed=settings.seed, strip_seed=addon("properties").settings_of(strip).seed,
+       extra=[i.name for i in settings.extra], joy_strength=settings.tuning["joy"].strength,
+       surprise_layers=[settings.tuning["surprise"].use_layers, settings.tuning["surprise"].layer_stop],
+       keys=[kp.co[0] for kp in compat.find_fcurve(face, "latent_emotion.joy").keyframe_points],
+       values={f: api.channel_values_at(face, f) for f in (1, 15, 30)},
+       strip_values={f: api.channel_values_at(strip, f) for f in (1, 15, 30)},
+       image=[image.source, image.filepath, user.frame_start, user.frame_duration],
+       files=addon("targets").displayed_files(face, [1, 15, 30])[1],
+       strip_elements=len(strip.elements))
+'''
+
+RENDER_RANGE = SCENE + '''
+api = enable()
+bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
+scene = bpy.context.scene
+render_png(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+result(rendered=sorted(os.listdir(sys.argv[2])))
+'''
+
+
+@pytest.fixture(scope="module")
+def saved(installed, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved")
+    blender = Blender(installed.home, {**installed.extra_env, "LE_TEST_CACHE": str(folder / "cache0")})
+    out = blender.run(SAVE, str(folder / "scene.blend"))
+    return blender, folder, out
+
+
+def test_saved_file_keeps_faces_channels_keys_and_image_sequence(saved):
+    blender, folder, made = saved
+    assert made["baked"] == 30
+    out = blender.run(REOPEN, str(folder / "scene.blend"))
+    assert out["faces"] == ["Plane Face", "Face"]
+    assert out["seed"] == 7 and out["strip_seed"] == 4
+    assert out["extra"] == ["brow_raise"]
+    assert out["joy_strength"] == 1.5 and out["surprise_layers"] == [True, 2]
+    assert out["keys"] == [1.0, 30.0]
+    assert out["values"] == made["values"] and out["strip_values"] == made["strip_values"]
+    assert out["image"][0] == "SEQUENCE" and out["image"][2:] == [1, 30]
+    assert out["files"] == ["frame_00001.png", "frame_00015.png", "frame_00030.png"]
+    for f, path in made["face_files"].items():
+        assert _png(path).shape == (32, 32, 3)
+    assert out["strip_elements"] == 30
+
+
+def test_split_render_in_two_processes_is_bit_identical_on_the_overlap(saved):
+    blender, folder, made = saved
+    blend = str(folder / "scene.blend")
+    halves = {}
+    for name, first, last in (("a", 1, 20), ("b", 10, 30)):
+        # Each half starts from nothing: its own empty cache, no sequence files left by the other.
+        shutil.rmtree(made["strip_folder"], ignore_errors=True)
+        runner = Blender(blender.home, {**blender.extra_env, "LE_TEST_CACHE": str(folder / f"cache_{name}")})
+        out = runner.run(RENDER_RANGE, blend, str(folder / name), str(first), str(last))
+        assert out["rendered"] == [f"{f:04d}.png" for f in range(first, last + 1)]
+        halves[name] = {f: _png(folder / name / f"{f:04d}.png") for f in range(first, last + 1)}
+    for f in range(10, 21):
+        assert np.array_equal(halves["a"][f], halves["b"][f]), f"frame {f} differs between the halves"
+    assert not np.array_equal(halves["a"][10], halves["a"][11])
+
+
+PLANE = '''
+import math
+api = enable()
+compat = addon("compat")
+scene = bpy.context.scene
+for obj in list(bpy.data.objects):  # the startup cube would hide the face
+    bpy.data.objects.remove(obj)
+r = scene.render
+r.engine = compat.CYCLES
+scene.cycles.samples = 1
+scene.cycles.device = "CPU"
+r.resolution_x = r.resolution_y = 32
+r.filter_size = 0.01
+r.dither_intensity = 0.0
+scene.view_settings.view_transform = "Standard"
+scene.frame_start, scene.frame_end = 1, 3
+face = api.add_face(seed=2)
+api.key_channels(face, 1, joy=-1.0)
+api.key_channels(face, 3, joy=1.0)
+camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+scene.collection.objects.link(camera)
+scene.camera = camera
+camera.location, camera.rotation_euler = (0, -5, 0), (math.pi / 2, 0, 0)
+camera.data.type, camera.data.ortho_scale = "ORTHO", 2.0  # the 2×2 plane fills the frame
+compat.set_output_png(r)
+r.filepath = os.path.join(sys.argv[1], "####")
+bpy.ops.render.render(animation=True)
+result(files={f: str(api.frame_path(face, f)) for f in (1, 2, 3)})
+'''
+
+
+def test_plane_face_shows_each_frames_own_image_in_a_cycles_render(blender, tmp_path):
+    out = blender.run(PLANE, str(tmp_path))
+    expected = {int(f): _png(p).astype(int) for f, p in out["files"].items()}
+    for f in (1, 2, 3):
+        rendered = _png(tmp_path / f"{f:04d}.png").astype(int)
+        dist = {g: np.abs(rendered - e).mean() for g, e in expected.items()}
+        assert min(dist, key=dist.get) == f and dist[f] < 4, dist  # 1 sample: edges are noisy
