@@ -9,6 +9,7 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``faces``: making face planes and strips; ``targets``: reading faces for baking;
 - ``rig``: the loaded generator + directions; ``baking``: cached frames → image sequences;
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
+- ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
 - ``keyframes``, ``script_import``: keying channels and emotion scripts;
 - ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
 """
@@ -23,20 +24,22 @@ def register() -> None:
     dependencies.add_site_packages(__package__)
     dependencies.missing(refresh=True)
 
-    from . import handlers, install, operators, preferences, properties, script_import, ui
+    from . import handlers, install, operators, preferences, preview, properties, script_import, ui
 
     properties.register()
     for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
+    preview.register()
 
 
 def unregister() -> None:
-    from . import handlers, install, operators, preferences, properties, rig, script_import, ui
+    from . import handlers, install, operators, preferences, preview, properties, rig, script_import, ui
 
     operators.stop_modal()
     install.stop()
+    preview.unregister()  # before the rig is dropped: its thread may be using it
     handlers.unregister()
     ui.unregister_menus()
     for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,

@@ -68,9 +68,10 @@ class SequenceIndex:
         except (OSError, ValueError, AttributeError):
             return {}
 
-    def holds(self, filename: str, key: str, resolution: int) -> bool:
+    def holds(self, filename: str, key: str, resolution: int | None) -> bool:
+        """Whether the file holds the frame ``key`` at ``resolution`` (None: at any size)."""
         entry = self.entries.get(filename)
-        if entry is None or entry.get("key") != key or entry.get("resolution") != resolution:
+        if entry is None or entry.get("key") != key or resolution is not None and entry.get("resolution") != resolution:
             return False
         try:
             st = (self.folder / filename).stat()
@@ -112,6 +113,9 @@ class BakeJob:
     requests: Sequence[SequenceRequest]
     stats: BakeStats = field(default_factory=BakeStats)
     changed: set[int] = field(default_factory=set)  # indices of requests whose files were remade
+    # Preview: a file holding the frame at another size stays (a baked full-size frame is not
+    # replaced by a smaller one while scrubbing).
+    any_size: bool = False
 
     def __post_init__(self) -> None:
         self._indexes: list[SequenceIndex] = []
@@ -128,7 +132,7 @@ class BakeJob:
             for frame, filename, w in zip(req.frames, req.filenames, ws):
                 self.stats.frames += 1
                 key = self.rig.target.key(w)
-                if filename in seen or index.holds(filename, key, res):
+                if filename in seen or index.holds(filename, key, None if self.any_size else res):
                     continue
                 seen.add(filename)
                 self._todo.append(_Item(r, frame, filename, key, w))
@@ -137,6 +141,10 @@ class BakeJob:
 
     def resolution(self, req: SequenceRequest) -> int:
         return req.resolution or self.rig.resolution
+
+    def uncached(self) -> list[str]:
+        """Keys of the frames still to make that the cache lacks: those need the generator."""
+        return [item.key for item in self._todo[self.done:] if not self.cache.contains(item.key)]
 
     @property
     def finished(self) -> bool:

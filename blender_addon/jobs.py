@@ -33,6 +33,12 @@ def bake_range(target, scene: bpy.types.Scene) -> range:
     return range(max(first, scene.frame_start), min(last, scene.frame_end) + 1)
 
 
+def file_size(settings, rig: Rig, preview_size: int = 0) -> int:
+    """Size of a face's files: ``preview_size`` where smaller than its final size, else its own (0: the model's)."""
+    final_size = settings.resolution or rig.resolution
+    return preview_size if 0 < preview_size < final_size else settings.resolution
+
+
 def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | None = None, *,
              preview: bool = False, rig: Rig | None = None, interactive: bool = False) -> BakeJob:
     """A job baking ``frames`` (default: ``bake_range``) of each target.
@@ -54,8 +60,7 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
         span = list(frames) if frames is not None else list(bake_range(target, scene))
         if interactive and span:
             set_display_length(target, scene, max(span))
-        final_size = settings.resolution or rig.resolution
-        size = preview_size if 0 < preview_size < final_size else settings.resolution
+        size = file_size(settings, rig, preview_size)
         values = None
         if interactive and driven_channels(target) and threading.current_thread() is threading.main_thread():
             shown, _ = displayed_files(target, span)

@@ -183,6 +183,17 @@ def get_rig(paths: RigPaths) -> Rig:
         return _rig
 
 
+def loaded_rig(paths: RigPaths) -> Rig | None:
+    """The rig for ``paths`` if it is loaded and current, else None; never loads, never waits
+    (the main thread asks this while a worker thread may be loading the rig)."""
+    if not _lock.acquire(blocking=False):
+        return None
+    try:
+        return _rig if _rig is not None and _stamp == _file_stamp(paths) else None
+    finally:
+        _lock.release()
+
+
 def forget_rig() -> None:
     """Drop the loaded rig (on unregister), so its memory can go."""
     global _rig, _stamp

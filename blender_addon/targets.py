@@ -63,16 +63,19 @@ def driven_channels(target) -> list[str]:
 def values_with_depsgraph(scene: bpy.types.Scene, target, frames: Sequence[int]) -> dict[str, np.ndarray]:
     """Like ``channel_values`` but by stepping the scene through ``frames``, so drivers and NLA count.
     Changes the current frame (restored after): main thread only, never while rendering."""
+    from .preview import suspended
+
     refs = channel_refs(target)
     rows = {name: np.empty(len(frames)) for name in refs}
     current = scene.frame_current, scene.frame_subframe
-    try:
-        for i, f in enumerate(frames):
-            scene.frame_set(int(f))
-            for name, ref in refs.items():
-                rows[name][i] = getattr(ref.struct, ref.prop)
-    finally:
-        scene.frame_set(current[0], subframe=current[1])
+    with suspended():  # stepping frames is no scrubbing: the live preview stays out
+        try:
+            for i, f in enumerate(frames):
+                scene.frame_set(int(f))
+                for name, ref in refs.items():
+                    rows[name][i] = getattr(ref.struct, ref.prop)
+        finally:
+            scene.frame_set(current[0], subframe=current[1])
     return rows
 
 

@@ -1,0 +1,243 @@
+"""Live preview: while scrubbing or playing, each face shows the current frame's channel values.
+
+On ``frame_change_post`` (main thread) each face's channel values — as Blender evaluated them for
+the new frame: keys, drivers, NLA — become a W+ code and a frame key (numpy and a hash, no
+generator). When the frame cache holds the frame, the face's file for that frame is made at once
+(a hard link, or a copy at the preview resolution of the preferences) and Blender re-reads it.
+Otherwise the faces' requests go to the worker thread (``worker``: no bpy there, the latest request
+wins) and a ``bpy.app.timers`` callback shows the frame the scene is at when the worker is done.
+The rig is loaded by the worker too: the main thread never waits for the generator.
+
+Until its frame is made, a face shows a stand-in: the newest frame it showed or the worker made,
+in the file of the current frame (so no missing-file image while scrubbing, and a face that
+follows playback at the worker's pace). The folder's index records what the file holds, so the
+stand-in is replaced when the real frame is made and never taken for it by a bake or a render.
+
+Nothing here runs while a render runs: renders make full-size frames themselves (``handlers``).
+``stats`` records the time spent on the main thread, for ``scripts/bench_preview.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy.app.handlers import persistent
+
+from . import preferences
+from .baking import BakeJob, SequenceRequest
+from .handlers import is_rendering
+from .jobs import file_size
+from .properties import channel_refs, settings_of
+from .rig import Rig, RigError, loaded_rig
+from .targets import refresh_display, scene_targets, sequence_request
+from .worker import LatestWorker, PreviewOrder, compute_frames
+
+POLL_SECONDS = 0.02  # how often the timer looks for finished frames while the worker is busy
+_HISTORY = 4096
+
+
+@dataclass
+class PreviewStats:
+    """Main-thread timings (seconds, ``time.perf_counter``) of the recent frame changes."""
+
+    handler_s: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # each frame_change_post call
+    timer_s: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # each timer call that applied results
+    shown: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # (scene, frame, time) all faces show
+    stand_ins: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # (face, frame, time)
+
+    def clear(self) -> None:
+        for d in (self.handler_s, self.timer_s, self.shown, self.stand_ins):
+            d.clear()
+
+
+stats = PreviewStats()
+_worker: LatestWorker[PreviewOrder] | None = None
+_suspended = 0
+_reported: set[str] = set()
+_newest: dict[Path, SequenceRequest] = {}  # face folder → the newest frame shown or made for it (main thread)
+
+
+def worker() -> LatestWorker[PreviewOrder]:
+    global _worker
+    if _worker is None:
+        _worker = LatestWorker(compute_frames)
+    return _worker
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """No preview for the frame changes inside (code stepping through frames to read values)."""
+    global _suspended
+    _suspended += 1
+    try:
+        yield
+    finally:
+        _suspended -= 1
+
+
+def _rendering() -> bool:
+    return is_rendering() or bpy.app.is_job_running("RENDER")
+
+
+def _report_once(message: str) -> None:
+    if message not in _reported:
+        _reported.add(message)
+        print(f"Latent Emotion preview: {message}", flush=True)
+
+
+def current_values(target) -> dict[str, np.ndarray]:
+    """channel → (1,) value the face has now (after a frame change: keys, drivers and NLA evaluated)."""
+    return {name: np.array([float(getattr(ref.struct, ref.prop))]) for name, ref in channel_refs(target).items()}
+
+
+def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stand_ins: bool = False) -> bool:
+    """Show each face's frame for the scene's current frame where the cache has it; send the rest to
+    the worker if ``submit``. A face still waiting gets a stand-in where its file is missing (or
+    always, with ``replace_stand_ins``). True when every face shows its frame. Main thread, not
+    while rendering."""
+    targets = scene_targets(scene)
+    if not targets:
+        return True
+    try:
+        paths = preferences.rig_paths()
+    except RigError as e:
+        _report_once(str(e))
+        return False
+    rig = loaded_rig(paths)
+    cache_root = preferences.frames_dir()
+    frame = scene.frame_current
+    waiting: list[SequenceRequest] = []
+    for target in targets:
+        req = _request(target, frame, rig)
+        if req is None:
+            continue
+        if rig is not None and _show_cached(rig, cache_root, req, target):
+            _newest[req.folder] = req
+            continue
+        waiting.append(req)
+        if rig is not None and (replace_stand_ins or not (req.folder / req.filenames[0]).exists()):
+            _stand_in(rig, cache_root, req, target)
+    if waiting and submit:
+        worker().submit(PreviewOrder(scene.name, frame, paths, cache_root, tuple(waiting)))
+        if not bpy.app.timers.is_registered(_poll):
+            bpy.app.timers.register(_poll, first_interval=POLL_SECONDS)
+    if not waiting:
+        stats.shown.append((scene.name, frame, time.perf_counter()))
+    return not waiting
+
+
+def _request(target, frame: int, rig: Rig | None) -> SequenceRequest | None:
+    # Without a rig the size is unknown; the worker does not need it, only the file made later.
+    size = file_size(settings_of(target), rig, preferences.preview_resolution()) if rig is not None else 0
+    return sequence_request(target, [frame], resolution=size, values=current_values(target))
+
+
+def _show_cached(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> bool:
+    """Make the face's file for the frame if the cache has the frame; False if it needs the generator."""
+    from .backend.frame_cache import FrameCache
+
+    job = BakeJob(rig, FrameCache(cache_root), [req], any_size=True)
+    if job.uncached():
+        job.close()
+        return False
+    if not job.finished:
+        job.run()
+        refresh_display(target)
+    return True
+
+
+def _stand_in(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> None:
+    """Put the face's newest frame in the file of the frame it waits for."""
+    newest = _newest.get(req.folder)
+    if newest is None:
+        return
+    stand_in = replace(newest, frames=req.frames, filenames=req.filenames, resolution=req.resolution)
+    if _show_cached(rig, cache_root, stand_in, target):
+        stats.stand_ins.append((req.label, req.frames[0], time.perf_counter()))
+
+
+def _redraw() -> None:
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm is not None else ():
+        for area in window.screen.areas:
+            if area.type in {"VIEW_3D", "SEQUENCE_EDITOR", "IMAGE_EDITOR"}:
+                area.tag_redraw()
+
+
+@persistent
+def on_frame_change(scene, *_args) -> None:
+    if _suspended or _rendering():
+        return
+    start = time.perf_counter()
+    try:
+        show_current_frame(scene)
+    except Exception as e:  # a handler must not raise into playback
+        _report_once(f"{type(e).__name__}: {e}")
+    finally:
+        stats.handler_s.append(time.perf_counter() - start)
+
+
+def _poll() -> float | None:
+    """Timer: show what the worker finished, for the frame each scene is at now."""
+    if _worker is None:
+        return None
+    if _rendering():
+        return POLL_SECONDS  # results wait: nothing changes data during a render
+    finished = _worker.done()
+    if finished:
+        start = time.perf_counter()
+        scenes = set()
+        for f in finished:
+            if f.error is not None:
+                _report_once(f"{type(f.error).__name__}: {f.error}")
+                continue
+            scenes.add(f.order.scene)
+            for req in f.order.requests:
+                _newest[req.folder] = req
+        for name in sorted(scenes):
+            scene = bpy.data.scenes.get(name)
+            if scene is None:
+                continue
+            try:
+                # The frame changes since submitted their own orders: never submit from here.
+                show_current_frame(scene, submit=False, replace_stand_ins=True)
+            except Exception as e:
+                _report_once(f"{type(e).__name__}: {e}")
+        _redraw()
+        stats.timer_s.append(time.perf_counter() - start)
+    return None if _worker.idle else POLL_SECONDS
+
+
+def _same(h, fn) -> bool:
+    # After a reload of the add-on an old function object with the same name may be registered.
+    return h is fn or (getattr(h, "__module__", None) == fn.__module__ and getattr(h, "__name__", None) == fn.__name__)
+
+
+def register() -> None:
+    handlers = bpy.app.handlers.frame_change_post
+    if not any(_same(h, on_frame_change) for h in handlers):
+        handlers.append(on_frame_change)
+
+
+def unregister() -> None:
+    """Remove the handler and the timer, stop the worker thread (Blender 4.2/4.5 hang at exit otherwise)."""
+    global _worker
+    handlers = bpy.app.handlers.frame_change_post
+    for h in [h for h in handlers if _same(h, on_frame_change)]:
+        handlers.remove(h)
+    if bpy.app.timers.is_registered(_poll):
+        bpy.app.timers.unregister(_poll)
+    if _worker is not None:
+        if not _worker.stop():
+            _report_once("the preview thread did not stop in time")
+        _worker = None
+    stats.clear()
+    _reported.clear()
+    _newest.clear()
