@@ -14,7 +14,8 @@ follows playback at the worker's pace). The folder's index records what the file
 stand-in is replaced when the real frame is made and never taken for it by a bake or a render.
 
 Nothing here runs while a render runs: renders make full-size frames themselves (``handlers``).
-``stats`` records the time spent on the main thread, for ``scripts/bench_preview.py``.
+Editing a face's settings without changing the frame (a slider, the console) refreshes it the
+same way, from a short timer (``schedule_refresh``). ``stats`` records the time spent on the main thread, for ``scripts/bench_preview.py``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .targets import refresh_display, scene_targets, sequence_request
 from .worker import LatestWorker, PreviewOrder, compute_frames
 
 POLL_SECONDS = 0.02  # how often the timer looks for finished frames while the worker is busy
+EDIT_SECONDS = 0.05  # edits within this time (a dragged slider, a script setting nine channels) refresh once
 _HISTORY = 4096
 
 
@@ -184,6 +186,26 @@ def on_frame_change(scene, *_args) -> None:
         stats.handler_s.append(time.perf_counter() - start)
 
 
+def schedule_refresh() -> None:
+    """After a face setting is edited: show the current frame with the new values, soon (one timer
+    for a burst of edits). Frame changes refresh by themselves; this covers edits at the same frame."""
+    if _suspended or _rendering() or bpy.app.timers.is_registered(_after_edit):
+        return
+    bpy.app.timers.register(_after_edit, first_interval=EDIT_SECONDS)
+
+
+def _after_edit() -> None:
+    """Timer: the edited faces' current frames, as a frame change would show them."""
+    scene = bpy.context.scene
+    if scene is None or _rendering():
+        return None
+    try:
+        show_current_frame(scene)
+    except Exception as e:
+        _report_once(f"{type(e).__name__}: {e}")
+    return None
+
+
 def _poll() -> float | None:
     """Timer: show what the worker finished, for the frame each scene is at now."""
     if _worker is None:
@@ -232,8 +254,9 @@ def unregister() -> None:
     handlers = bpy.app.handlers.frame_change_post
     for h in [h for h in handlers if _same(h, on_frame_change)]:
         handlers.remove(h)
-    if bpy.app.timers.is_registered(_poll):
-        bpy.app.timers.unregister(_poll)
+    for timer in (_poll, _after_edit):
+        if bpy.app.timers.is_registered(timer):
+            bpy.app.timers.unregister(timer)
     if _worker is not None:
         if not _worker.stop():
             _report_once("the preview thread did not stop in time")

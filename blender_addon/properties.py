@@ -35,9 +35,16 @@ STRIP_KEY = "latent_emotion_face"  # on a strip: the uid of its settings in SCEN
 HARD_LIMIT = 10.0  # values past ±1 exaggerate; past this they only break the face
 
 
+def _edited(_settings, _context) -> None:
+    """A face setting was edited (UI, console; not animation playback): refresh the preview."""
+    from .preview import schedule_refresh
+
+    schedule_refresh()
+
+
 def _channel_property(label: str, description: str, minimum: float, maximum: float):
     return FloatProperty(name=label, description=description, default=0.0, soft_min=minimum, soft_max=maximum,
-                         min=-HARD_LIMIT, max=HARD_LIMIT, precision=3, step=5)
+                         min=-HARD_LIMIT, max=HARD_LIMIT, precision=3, step=5, update=_edited)
 
 
 class LATENT_EMOTION_PG_extra_channel(PropertyGroup):
@@ -53,13 +60,13 @@ class LATENT_EMOTION_PG_channel_tuning(PropertyGroup):
 
     __annotations__ = {
         "strength": FloatProperty(name="Strength", description="Multiplies the direction's calibrated strength",
-                                  default=1.0, min=0.001, soft_max=3.0, options=set()),
+                                  default=1.0, min=0.001, soft_max=3.0, options=set(), update=_edited),
         "use_layers": BoolProperty(name="Custom Layers", description="Add the direction to other W+ rows than "
-                                   "the directions file says", default=False, options=set()),
+                                   "the directions file says", default=False, options=set(), update=_edited),
         "layer_start": IntProperty(name="First Row", description="First W+ row the direction is added to",
-                                   default=0, min=0, max=63, options=set()),
+                                   default=0, min=0, max=63, options=set(), update=_edited),
         "layer_stop": IntProperty(name="End Row", description="W+ row after the last one the direction is added to",
-                                  default=8, min=1, max=64, options=set()),
+                                  default=8, min=1, max=64, options=set(), update=_edited),
     }
 
 
@@ -70,11 +77,11 @@ class LATENT_EMOTION_PG_face(PropertyGroup):
         "enabled": BoolProperty(name="Emotion Face", default=False, options=set()),
         "uid": StringProperty(name="Frames Folder ID", default="", options=set()),
         "seed": IntProperty(name="Seed", description="Which face: a seed of the generator", default=0, min=0,
-                            max=2**31 - 1, options=set()),
+                            max=2**31 - 1, options=set(), update=_edited),
         "truncation": FloatProperty(name="Truncation", description="Closer to the average face (0) or more varied "
-                                    "(1)", default=0.7, min=0.0, max=1.0, options=set()),
+                                    "(1)", default=0.7, min=0.0, max=1.0, options=set(), update=_edited),
         "resolution": IntProperty(name="Resolution", description="Size of the frames in pixels (0: the model's own)",
-                                  default=0, min=0, max=8192, subtype="PIXEL", options=set()),
+                                  default=0, min=0, max=8192, subtype="PIXEL", options=set(), update=_edited),
         "image": PointerProperty(name="Frames", type=bpy.types.Image, options=set(),
                                  description="The image sequence showing this face (objects only)"),
         **{c.name: _channel_property(c.label, c.description, c.minimum, c.maximum) for c in CHANNELS},

@@ -122,6 +122,16 @@ drive()
 out["reopened"] = dict(shown=last_shown(), equal=shows(face, 45, 3),
                        handler=preview.on_frame_change in bpy.app.handlers.frame_change_post)
 
+# Editing a channel at the same frame (a slider, the console) refreshes the face from a timer.
+before = api.frame_path(face, 45).read_bytes()
+face.latent_emotion.anger = 0.8
+timer = bpy.app.timers.is_registered(preview._after_edit)
+bpy.app.timers.unregister(preview._after_edit)  # run it now, as the event loop would
+preview._after_edit()
+drive()
+out["edited"] = dict(timer=timer, shown=last_shown(), equal=shows(face, 45, 3),
+                     changed=api.frame_path(face, 45).read_bytes() != before)
+
 # Unregistering stops the thread and removes the handler and the timer.
 scene.frame_set(50)  # an order in flight while the add-on goes
 import addon_utils
@@ -150,6 +160,8 @@ def test_scrubbing_shows_the_backends_frame_latest_request_first(blender):
     assert latest["stand_ins"] == [*range(12, 32), 31] and latest["between"]
     assert out["render"] == {"new_orders": 0, "file": False}
     assert out["reopened"] == {"shown": 45, "equal": True, "handler": True}
+    assert out["edited"]["timer"] and out["edited"]["shown"] == 45 and out["edited"]["equal"], out["edited"]
+    assert out["edited"]["changed"]
     assert out["unregistered"] == {"thread": False, "timer": False, "handler": False, "threads": []}
 
 
