@@ -82,6 +82,24 @@ def cmd_sample(args: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_sheet(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .checkpoints import load_generator
+    from .devices import pick_device
+    from .directions import load_directions
+    from .files import write_atomic
+    from .sheet import channel_sheet
+    from .video import encode_png
+
+    G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
+                                 expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
+    faces = np.concatenate([G.w_from_seed(s, truncation_psi=args.truncation).cpu().numpy() for s in args.seeds])
+    write_atomic(args.out, encode_png(channel_sheet(G, faces, directions, args.value, args.cell)))
+    print(f"{args.out}: {len(args.seeds)} faces x (neutral + {len(directions)} channels at {args.value:g})")
+
+
 def cmd_convert(args: argparse.Namespace) -> None:
     from .checkpoints import load_generator, save_generator
 
@@ -175,6 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, default=Path("faces"))
     s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("sheet", help="faces x channels PNG: each face neutral and with each channel at --value")
+    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    s.add_argument("--directions", type=Path, help="directions file for that generator")
+    s.add_argument("--seeds", type=_seeds, default=list(range(8)))
+    s.add_argument("--truncation", type=float, default=0.7)
+    s.add_argument("--value", type=float, default=1.0, help="channel value in each column (paper: 1.0)")
+    s.add_argument("--cell", type=int, default=96, help="pixels per face in the sheet")
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    s.add_argument("--out", type=Path, default=Path("sheet.png"))
+    s.set_defaults(func=cmd_sheet)
 
     s = sub.add_parser("convert", help="save any supported checkpoint in our safetensors format")
     s.add_argument("model", type=Path)

@@ -254,17 +254,12 @@ def render_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, 
 
 def generator_synthesizer(G: Generator, noise_mode: str = "const") -> Synthesize:
     """A ``Synthesize`` that runs ``G`` (on its own device) and returns uint8 frames."""
-    import torch
-
-    from .generator import images_to_uint8
+    from .generator import synthesize_frames
 
     def synthesize(ws: np.ndarray) -> np.ndarray:
-        # One frame at a time: convolution kernels differ with the batch size, so a frame's
-        # bytes would otherwise depend on which frames share its batch. On CPUs batching is
-        # no faster (measured: scripts/bench_generator.py).
-        ws = np.ascontiguousarray(ws, np.float32)
-        return np.concatenate([images_to_uint8(G.synthesize(torch.from_numpy(w[None]), noise_mode=noise_mode))
-                               for w in ws])
+        # One frame at a time: a frame's bytes must not depend on which frames share its batch.
+        # On CPUs batching is no faster (measured: scripts/bench_generator.py).
+        return synthesize_frames(G, ws, batch=1, noise_mode=noise_mode)
 
     return synthesize
 

@@ -400,3 +400,17 @@ def _check_shape(t: torch.Tensor | None, shape: list[int | None], name: str) -> 
     if t.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, t.shape)):
         want = "(" + ", ".join("B" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+
+
+def synthesize_frames(G: Generator, ws: np.ndarray, batch: int = 1, noise_mode: NoiseMode = "const") -> np.ndarray:
+    """uint8 frames (N, H, W, C) of W+ codes (N, num_ws, w_dim), ``batch`` codes per call of ``G``.
+
+    ``batch=1`` makes each frame's bytes independent of its neighbours (convolution kernels differ
+    with the batch size); larger batches are for measurements, where that does not matter.
+    """
+    ws = np.ascontiguousarray(ws, np.float32)
+    if len(ws) == 0:
+        res = G.config.img_resolution
+        return np.zeros((0, res, res, G.config.img_channels), np.uint8)
+    return np.concatenate([images_to_uint8(G.synthesize(torch.from_numpy(ws[i:i + batch]), noise_mode=noise_mode))
+                           for i in range(0, len(ws), batch)])

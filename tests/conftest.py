@@ -25,6 +25,26 @@ if str(ROOT) not in sys.path:
 from backend.generator import Generator, GeneratorConfig  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    for many small ops a second thread's synchronisation costs more than it saves, and when
+    another process holds a core it stalls (measured up to 40x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def with_mean_w_avg(G: Generator, n: int = 2000, seed: int = 5) -> Generator:
+    """Set ``w_avg`` to the mean of mapping(z) over ``n`` z, as a trained generator's is (truncation
+    and inversion start from it)."""
+    with torch.no_grad():
+        z = torch.randn(n, G.config.z_dim, generator=torch.Generator().manual_seed(seed))
+        G.mapping.w_avg.copy_(G.mapping(z)[:, 0].mean(dim=0))
+    return G
+
+
 def tiny_config(**overrides) -> GeneratorConfig:
     """A 32x32 generator that runs in milliseconds."""
     base = dict(img_resolution=32, z_dim=32, w_dim=32, channel_base=512, channel_max=32, mapping_layers=2)

@@ -51,3 +51,23 @@ def test_bad_checkpoint_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
     assert str(path) in r.stderr and "builtins.print" in r.stderr
+
+
+def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
+    from backend.directions import save_directions
+    from backend.sheet import HEADER_PX
+
+    from .test_render import random_directions
+
+    model = save_generator(tiny_G, tmp_path / "g.safetensors")
+    directions = save_directions(random_directions(tiny_G, names=("joy", "anger")), tmp_path / "d.json")
+    out = tmp_path / "sheet.png"
+    r = run("sheet", "--model", str(model), "--directions", str(directions), "--seeds", "1-3", "--cell", "40",
+            "--device", "cpu", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    sheet = iio.imread(out)
+    assert sheet.shape == (HEADER_PX + 3 * 40, 3 * 40, 3)
+    cells = [sheet[HEADER_PX:HEADER_PX + 40, j * 40:(j + 1) * 40].astype(int) for j in range(3)]
+    assert np.abs(cells[0] - cells[1]).mean() > 1 and np.abs(cells[1] - cells[2]).mean() > 1
+    r = run("sheet", "--model", str(model), "--out", str(tmp_path / "x.png"))  # tiny model, default directions
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr

@@ -30,29 +30,18 @@ from backend.inversion import (
     learning_rate,
 )
 from backend.probe import FaceProbe, ProbeConfig
-from .conftest import tiny_config
+from .conftest import tiny_config, with_mean_w_avg
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SEEDS = (0, 1, 2, 3)
 PSI = 0.3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Hundreds of small steps: with two intra-op threads each op's synchronisation costs more
-    than it saves, and when another process holds a core it stalls (measured 40x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def G(one_thread) -> Generator:
     torch.manual_seed(0)
-    G = Generator(tiny_config())  # requires_grad stays on: inversion must not need it off
-    with torch.no_grad():
-        z = torch.randn(2000, G.config.z_dim, generator=torch.Generator().manual_seed(5))
-        G.mapping.w_avg.copy_(G.mapping(z)[:, 0].mean(dim=0))
+    G = with_mean_w_avg(Generator(tiny_config()))  # requires_grad stays on: inversion must not need it off
     return G.eval()
 
 

@@ -30,16 +30,9 @@ from backend.probe import (
 )
 from .conftest import tiny_config
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL = ProbeConfig(input_size=64, width=8, depth=4, embed_dim=16, seed=3)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Many small ops: a second intra-op thread costs more than it saves (see test_inversion)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,163 @@
+"""The shipped default model: its directions, its probes, inversion of its own images, the main job.
+
+These tests read ``models/default/`` (written by scripts/train_default_model.py,
+scripts/train_probe.py and scripts/make_default_directions.py); a missing file fails with the
+command that makes it rather than skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from backend.channels import CHANNEL_NAMES
+from backend.checkpoints import load_generator
+from backend.directions import DirectionSet, load_directions
+from backend.generator import Generator, synthesize_frames
+from backend.inversion import invert_batch, w_statistics
+from backend.latent import compose_latent
+from backend.probe import load_probe, probe_predict
+from backend.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
+from backend.script import load_script
+from backend.timeline import timeline_from_clip
+from backend.video import read_frames, video_info
+from .conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+MODEL_DIR = ROOT / "models" / "default"
+GENERATOR = MODEL_DIR / "generator.safetensors"
+DIRECTIONS = MODEL_DIR / "directions.json"
+PROBES = {role: MODEL_DIR / f"probe_{role}.safetensors" for role in ("features", "eval")}
+MAKES = {GENERATOR: "python scripts/train_default_model.py --out runs/default --minutes 150",
+         DIRECTIONS: "python scripts/make_default_directions.py",
+         **{path: f"python scripts/train_probe.py --role {role} --out {path.relative_to(ROOT)} --half"
+            for role, path in PROBES.items()}}
+
+
+def _need(path):
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: the default model ships it (made by `{MAKES[path]}`)",
+                    pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped(one_thread) -> tuple[Generator, str]:
+    G, info = load_generator(_need(GENERATOR))
+    return G.eval().requires_grad_(False), info.fingerprint
+
+
+@pytest.fixture(scope="module")
+def directions(shipped) -> DirectionSet:
+    G, fingerprint = shipped
+    # Raises DirectionsError if the file was made for another generator (fingerprint) or shape.
+    return load_directions(_need(DIRECTIONS), expect_fingerprint=fingerprint, num_ws=G.num_ws, w_dim=G.w_dim)
+
+
+def test_shipped_directions_are_the_nine_channels_for_the_shipped_generator(directions):
+    assert directions.names == CHANNEL_NAMES
+
+
+def test_shipped_directions_are_unit_vectors_with_sane_rows_and_strengths(shipped, directions):
+    G, _ = shipped
+    _, _, w_std = w_statistics(G)
+    for d in directions:
+        assert np.linalg.norm(d.vector) == pytest.approx(1.0, abs=1e-5), d.name
+        start, stop = d.layers
+        assert start == 0 and 2 <= stop <= G.num_ws, (d.name, d.layers)  # coarse rows always: pose and shape
+        # Value 1 moves a face by a fraction of W's spread, neither nothing nor far off the distribution.
+        assert 0.05 * w_std < d.strength < 2.0 * w_std, (d.name, d.strength, w_std)
+        assert d.method == "logistic" and d.calibration.startswith("features-probe")
+        assert d.accuracy is not None and d.accuracy >= 0.7, (d.name, d.accuracy)
+
+
+def test_channel_directions_differ_from_each_other(directions):
+    vectors = np.stack([d.vector for d in directions])
+    cos = vectors @ vectors.T
+    np.fill_diagonal(cos, 0.0)
+    assert np.abs(cos).max() < 0.95, np.round(cos, 2)
+
+
+# Small-scale inversion of the shipped model's own faces: w = mapping(z) of seeds 0 and 1 at
+# ψ = 0.7, G(w) inverted in W from w_avg (100 steps, pixel loss). Measured on a 90-minute
+# snapshot of the model, seeds 0-7: pixel MAE 1.1-2.2 (0..255; from w_avg 10-28). W is not
+# identifiable from the image as a whole (many codes draw the same face: |w − w_true| stays at
+# 0.7-1.2 × |w_true − w_avg|), so the code error is measured where faces differ, in W's main
+# principal directions (80 % of its variance, 7 of 256 there): 0.18-0.58 of the start's error.
+# And what the rig needs: the inverted code edits like the true one — G at value 1.0 of joy,
+# surprise and head turn differs between the two by MAE 2.0-4.1.
+SEEDS = (0, 1)
+STEPS = 100
+MAX_PIXEL_MAE = 4.0
+MAX_RELATIVE_W_ERROR = 0.75
+MAX_EDIT_MAE = 6.0
+
+
+def test_inversion_recovers_known_latents_of_the_shipped_model(shipped, directions):
+    G, _ = shipped
+    ws = torch.cat([G.w_from_seed(s, truncation_psi=0.7) for s in SEEDS])
+    with torch.no_grad():
+        images = G.synthesis(ws)
+        W = G.mapping(torch.randn(2000, G.config.z_dim, generator=torch.Generator().manual_seed(0)))[:, 0].numpy()
+    result = invert_batch(G, images, space="w", steps=STEPS)
+    assert result.pixel_mae.max() < MAX_PIXEL_MAE, result.pixel_mae
+    start = invert_batch(G, images, space="w", steps=0)
+    assert (start.pixel_mae > 2 * MAX_PIXEL_MAE).all(), start.pixel_mae  # the average face is far off
+
+    _, s, vt = np.linalg.svd(W - W.mean(axis=0), full_matrices=False)
+    main = vt[:int(np.searchsorted(np.cumsum(s ** 2) / np.sum(s ** 2), 0.8)) + 1]
+    true, found, avg = ws[:, 0].numpy(), result.w_plus[:, 0], G.w_avg.numpy()
+    relative = np.linalg.norm((found - true) @ main.T, axis=1) / np.linalg.norm((true - avg) @ main.T, axis=1)
+    assert relative.max() < MAX_RELATIVE_W_ERROR, relative
+
+    for name in ("joy", "surprise", "head_turn"):
+        edited = [synthesize_frames(G, compose_latent(np.repeat(w[:, None], G.num_ws, axis=1), {name: 1.0}, directions))
+                  for w in (found, true)]
+        mae = np.abs(edited[0].astype(np.float64) - edited[1]).mean(axis=(1, 2, 3))
+        assert mae.max() < MAX_EDIT_MAE, (name, mae)
+
+
+@pytest.mark.parametrize("role", sorted(PROBES))
+def test_shipped_probes_read_the_channels_of_renders(role):
+    path = _need(PROBES[role])
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["role"] == role  # the eval probe is not the features net
+    probe = load_probe(path)
+    rng = np.random.default_rng([7, 7])  # identities neither probe was trained on in this order
+    identities = [sample_identity(rng) for _ in range(6)]
+    for c, name in enumerate(CHANNEL_NAMES):
+        v = np.zeros(len(CHANNEL_NAMES), np.float32)
+        images = {}
+        for value in (0.0, 1.0):
+            v[c] = value
+            images[value] = np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(v)), 128)
+                                      for p in identities])
+        off, on = (probe_predict(probe, images[x]).emotions[:, c] for x in (0.0, 1.0))
+        assert on.mean() - off.mean() > 0.5, (role, name, off.round(2), on.round(2))
+
+
+def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_script(tmp_path):
+    """The README's main job: the default model and directions, no network, an mp4 of Fig. 7's first clip."""
+    _need(GENERATOR), _need(DIRECTIONS)
+    out = tmp_path / "fig7.mp4"
+    r = subprocess.run([sys.executable, "-m", "backend", "render", "--script", "examples/fig7.txt", "--device", "cpu",
+                        "--cache", str(tmp_path / "cache"), "--out", str(out)], cwd=ROOT, capture_output=True,
+                       text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    clip = load_script(ROOT / "examples" / "fig7.txt").clips[0]
+    n = len(timeline_from_clip(clip).frames)
+    info = video_info(out)
+    assert (info.n_frames, info.width, info.height) == (n, 128, 128)
+    frames = list(read_frames(out))
+    # The face moves through the script: keyframes differ from each other, in-betweens are smooth.
+    key = [k.frame - clip.keyframes[0].frame for k in clip.keyframes]
+    diffs = [np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() for a, b in zip(key, key[1:])]
+    steps = [np.abs(frames[i + 1].astype(int) - frames[i].astype(int)).mean() for i in range(n - 1)]
+    assert min(diffs) > 1.0 and max(steps) < min(diffs), (diffs, max(steps))

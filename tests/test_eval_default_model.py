@@ -1,0 +1,108 @@
+"""scripts/eval_default_model.py: the protocol's numbers on a small real generator.
+
+The reader is known exactly (joy reads as brightness, the identity embedding is the grey-level
+picture), so each score has an answer to check against.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from backend.acd import content_distance, pixel_embedding
+from backend.channels import CHANNEL_NAMES
+from backend.direction_learning import Reading
+from backend.directions import Direction, DirectionSet
+from backend.generator import Generator, synthesize_frames
+from backend.latent import compose_latent
+from .conftest import ROOT, tiny_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+JOY = CHANNEL_NAMES.index("joy")
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("eval_default_model", ROOT / "scripts" / "eval_default_model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+ev = _load_script()
+
+
+@pytest.fixture(scope="module")
+def G(one_thread) -> Generator:
+    torch.manual_seed(0)
+    return Generator(tiny_config(img_resolution=64)).eval().requires_grad_(False)  # 10 rows: the mask is 8
+
+
+def brightness_reader(images: np.ndarray) -> Reading:
+    values = np.zeros((len(images), len(CHANNEL_NAMES)))
+    values[:, JOY] = images.astype(np.float64).mean(axis=(1, 2, 3)) / 255.0
+    return Reading(values, pixel_embedding(images, size=8))
+
+
+@pytest.fixture(scope="module")
+def brightening(G) -> DirectionSet:
+    """'joy' brightens the image (the gradient of its mean at w_avg), on the first 3 rows."""
+    w = G.w_avg.detach().clone().reshape(1, 1, -1).repeat(1, G.num_ws, 1).requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(G.synthesis(w).mean(), [w])
+    vector = grad[0, :3].sum(dim=0).numpy()
+    return DirectionSet("cd" * 32, G.num_ws, G.w_dim, (Direction("joy", vector, (0, 3), 0.5, "test", "logistic"),))
+
+
+def test_spearman_rows_matches_scipy_and_scores_constant_rows_zero():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 12)), rng.standard_normal((5, 12))
+    y[1] = np.round(y[1])  # ties
+    want = [spearmanr(a, b).statistic for a, b in zip(x, y)]
+    np.testing.assert_allclose(ev.spearman_rows(x, y), want, atol=1e-12)
+    assert ev.spearman_rows(x[:1], np.ones((1, 12)))[0] == 0.0
+    assert ev.spearman_rows(x[:1], 2 * x[:1] + 1)[0] == pytest.approx(1.0)
+
+
+def test_dominant_is_the_highest_emotion_or_a_reading_of_half_for_the_others():
+    r = np.zeros((3, 9))
+    r[0, JOY], r[0, 1] = 0.6, 0.5
+    r[1, JOY], r[1, 1] = 0.4, 0.5
+    r[2, 6] = 0.7  # eye_close on; joy ties at 0 with the others: argmax is joy
+    assert ev.dominant(r, "joy").tolist() == [True, False, True]
+    assert ev.dominant(r, "eye_close").tolist() == [False, False, True]
+
+
+def test_channel_scores_follow_the_readers_answers(G, brightening):
+    faces = G.mapping(torch.randn(3, G.config.z_dim, generator=torch.Generator().manual_seed(3))).numpy()
+    scores, ends = ev.evaluate_channel(G, brightening, brightness_reader, faces, "joy", frames=5)
+    assert (scores.videos, scores.frames, scores.layers) == (3, 5, (0, 3))
+    # Recompute from the frames themselves.
+    values = np.linspace(0, 1, 5)
+    frames = np.stack([synthesize_frames(G, compose_latent(f, {"joy": values}, brightening)) for f in faces])
+    read = [brightness_reader(v) for v in frames]
+    rho = [spearmanr(values, r.values[:, JOY]).statistic for r in read]
+    assert scores.spearman == pytest.approx(np.mean(rho)) and scores.spearman_min == pytest.approx(min(rho))
+    assert scores.reading_at_1 > scores.reading_at_0  # it brightens
+    assert scores.drift_masked == pytest.approx(np.mean([np.linalg.norm(r.embedding[-1] - r.embedding[0])
+                                                         for r in read]))
+    assert scores.acd_consecutive == pytest.approx(np.mean([content_distance(r.embedding, "consecutive")
+                                                            for r in read]))
+    start = np.stack([r.embedding[0] for r in read])
+    for rows, drift, reading in ((min(8, G.num_ws), scores.drift_paper_mask, scores.reading_at_1_paper_mask),
+                                 (G.num_ws, scores.drift_all_rows, scores.reading_at_1_all_rows)):
+        moved = DirectionSet("cd" * 32, G.num_ws, G.w_dim, (Direction(
+            "joy", brightening["joy"].vector, (0, rows), 0.5, "test", "logistic"),))
+        at_one = brightness_reader(np.stack([synthesize_frames(G, compose_latent(f, {"joy": 1.0}, moved)[None])[0]
+                                             for f in faces]))
+        assert drift == pytest.approx(np.linalg.norm(at_one.embedding - start, axis=1).mean())
+        assert reading == pytest.approx(at_one.values[:, JOY].mean())
+    # The script draws the frames in batches of MEASURE_BATCH: a pixel may round the other way.
+    np.testing.assert_allclose(ends[:, 0].astype(int), frames[:, 0], atol=1)
+    np.testing.assert_allclose(ends[:, 1].astype(int), frames[:, -1], atol=1)
