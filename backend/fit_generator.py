@@ -266,6 +266,29 @@ def new_fit(config: FitConfig) -> FitState:
     return FitState(config, G, G_ema, _optimizer(G, config))
 
 
+def warm_start(path: str | os.PathLike[str], render_workers: int | None = None) -> FitState:
+    """A fit that continues an exported model (``export_model``) when its run's checkpoint is gone:
+    its weights as both G and G_ema, the config and counters its metadata records (so the next
+    steps draw new z and a minutes budget counts the earlier time), and a fresh optimizer."""
+    from safetensors import safe_open
+
+    G, _ = load_generator(path)
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            facts = json.loads((f.metadata() or {})["training"])
+        config = FitConfig.from_dict(facts["config"])
+    except (KeyError, ValueError, TypeError, OSError) as e:
+        raise CheckpointError(os.fspath(path), f"not a model exported by a fit, cannot continue it ({e})") from None
+    if render_workers is not None:
+        config = dataclasses.replace(config, render_workers=render_workers)
+    if G.config != config.generator:
+        raise CheckpointError(os.fspath(path), "its weights do not match the generator config of its fit")
+    G = G.to(torch.float32).train().requires_grad_(True)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    return FitState(config, G, G_ema, _optimizer(G, config), step=int(facts["steps"]),
+                    nimg=int(facts["images_seen"]), seconds=60.0 * float(facts["training_minutes"]))
+
+
 def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
     return torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=1e-8)
 

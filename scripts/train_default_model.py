@@ -6,7 +6,9 @@
 Trains ``DEFAULT_GENERATOR`` with ``backend.fit_generator`` (a supervised fit of G(z) to
 render(decode(z)), see there) until ``--minutes`` of training or ``--steps`` steps, both counted
 over all sessions of the run, or until Ctrl-C / SIGTERM. Checkpoints go to ``OUT/checkpoint.pt``
-every ``--checkpoint-minutes`` and at the end; ``--resume`` continues from there exactly. Then it
+every ``--checkpoint-minutes`` and at the end; ``--resume`` continues from there exactly; when the checkpoint is gone (run
+folders are not kept between machines), ``--init MODEL_DIR/generator.safetensors`` continues
+the exported model instead (its weights and counters, a fresh optimizer). Then it
 writes ``MODEL_DIR/generator.safetensors`` (G_ema, fp16), ``MODEL_DIR/training.json`` and
 ``OUT/samples.png`` (per seed: the render, G(z), and G at ψ = 0.7).
 
@@ -35,6 +37,7 @@ from backend.fit_generator import (  # noqa: E402
     load_checkpoint,
     new_fit,
     sample_sheet,
+    warm_start,
 )
 
 MAX_MODEL_BYTES = 25 * 1024 * 1024
@@ -46,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=None, help="training-time budget over all sessions")
     p.add_argument("--steps", type=int, default=None, help="step budget over all sessions")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init", type=Path, default=None,
+                   help="continue an exported model (its checkpoint lost): its weights, config and counters, "
+                        "a fresh optimizer")
     p.add_argument("--model-dir", type=Path, default=Path("models/default"))
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--batch", type=int, default=FitConfig.batch_size, help="images per step (new runs only)")
@@ -59,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     checkpoint = args.out / CHECKPOINT_NAME
-    if args.resume:
+    if args.resume and args.init is not None:
+        p.error("--resume and --init exclude each other")
+    if args.init is not None:
+        if checkpoint.exists():
+            p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
+        state = warm_start(args.init, render_workers=args.render_workers)
+        print(f"continuing {args.init}: step {state.step}, {state.nimg} images, {state.seconds / 60:.1f} min so far")
+    elif args.resume:
         if not checkpoint.is_file():
             p.error(f"--resume: {checkpoint} does not exist")
         state = load_checkpoint(checkpoint, render_workers=args.render_workers)

@@ -29,6 +29,7 @@ from backend.fit_generator import (
     save_checkpoint,
     train_step,
     update_ema,
+    warm_start,
 )
 from tests.conftest import tiny_config
 
@@ -110,6 +111,27 @@ def test_export_writes_a_loadable_generator_whose_w_avg_is_the_mean_w(tmp_path: 
     assert sheet.shape == (3 * 32, 90 + 4 * 32, 3)
 
 
+def test_warm_start_continues_an_exported_model_with_its_counters(tmp_path: Path) -> None:
+    state = new_fit(tiny_fit_config(lr=1e-3))
+    result = run(state, tmp_path / "run", 3)
+    generator_path, _ = export_model(state, result, tmp_path / "model")
+    exported, _ = load_generator(generator_path)
+    again = warm_start(generator_path)
+    assert again.config == state.config and (again.step, again.nimg) == (3, 24)
+    assert again.seconds == pytest.approx(state.seconds, abs=0.6)  # minutes are recorded to 0.01
+    for G in (again.G, again.G_ema):
+        assert_same_tensors({k: v.float() for k, v in exported.state_dict().items()}, G.state_dict())
+    assert all(p.dtype == torch.float32 and p.requires_grad for p in again.G.parameters())
+    run(again, tmp_path / "run2", 5)  # two more steps: new z (steps 3 and 4), the loss is finite
+    assert again.step == 5 and not any(torch.equal(a, b) for a, b in
+                                         zip(again.G.parameters(), exported.parameters()) if a.numel() > 1)
+    # A generator that no fit exported (no training metadata) cannot be continued.
+    from backend.checkpoints import save_generator
+    bare = save_generator(exported, tmp_path / "bare.safetensors")
+    with pytest.raises(CheckpointError, match="not a model exported by a fit"):
+        warm_start(bare)
+
+
 class _Hostile:
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
@@ -173,3 +195,11 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     assert (model / "generator.safetensors").stat().st_size < 25 * 2**20
     assert (out / "samples.png").is_file()
     np.testing.assert_equal(load_generator(model / "generator.safetensors")[1].config.img_resolution, 128)
+    # The run folder lost: --init continues the exported model.
+    later = [sys.executable, str(script), "--out", str(tmp_path / "run2"), "--model-dir", str(model)]
+    r = subprocess.run(later + ["--steps", "3", "--init", str(model / "generator.safetensors")], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "continuing" in r.stdout and "step 2, 4 images" in r.stdout
+    facts = json.loads((model / "training.json").read_text())
+    assert facts["steps"] == 3 and facts["images_seen"] == 6
