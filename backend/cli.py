@@ -170,12 +170,19 @@ def cmd_train_directions(args: argparse.Namespace) -> None:
 
 
 def cmd_acd(args: argparse.Namespace) -> None:
-    from .acd import acd_result
+    from .acd import acd_result, pixel_embedding
 
-    result = acd_result([str(v) for v in args.videos], variant=args.variant)
+    if args.probe is not None:
+        from .probe import load_probe, probe_predict
+
+        probe = load_probe(args.probe)
+        embed, embedder = (lambda frames: probe_predict(probe, frames).embedding), f"identity embedding of {args.probe}"
+    else:
+        embed, embedder = pixel_embedding, "placeholder pixel embedding"
+    result = acd_result([str(v) for v in args.videos], embed=embed, variant=args.variant)
     for video, value in zip(args.videos, result.per_video):
         print(f"{video}: {value:.6f}")
-    print(f"ACD ({result.variant}, placeholder pixel embedding): {result.value:.6f}")
+    print(f"ACD ({result.variant}, {embedder}): {result.value:.6f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("acd", help="Average Content Distance of videos or PNG folders")
     s.add_argument("videos", type=Path, nargs="+")
     s.add_argument("--variant", choices=("pairwise", "consecutive"), default="pairwise")
+    s.add_argument("--probe", type=Path, help="embed frames with a face probe's identity embedding (e.g. the default "
+                   "model's models/default/probe_eval.safetensors; cartoon faces only) instead of grey levels")
     s.set_defaults(func=cmd_acd)
     return p
 

@@ -201,3 +201,20 @@ def test_acd_command_of_a_constant_video_is_zero(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("0.000000")
+
+
+def test_acd_command_with_a_probe_uses_its_identity_embedding(tmp_path):
+    from backend.acd import content_distance
+    from backend.probe import FaceProbe, ProbeConfig, probe_predict, save_probe
+    from backend.video import write_png_sequence
+
+    probe = FaceProbe(ProbeConfig(input_size=32, width=4, depth=2, embed_dim=8, seed=1)).eval()
+    path = save_probe(probe, tmp_path / "probe.safetensors")
+    frames = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    write_png_sequence(frames, tmp_path / "noise")
+    r = subprocess.run([sys.executable, "-m", "backend", "acd", str(tmp_path / "noise"), "--probe", str(path),
+                        "--variant", "consecutive"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"identity embedding of {path}" in r.stdout
+    want = content_distance(probe_predict(probe, frames).embedding, "consecutive")
+    assert float(r.stdout.strip().rsplit(" ", 1)[1]) == pytest.approx(want, abs=2e-6) and want > 0
