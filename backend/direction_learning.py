@@ -248,7 +248,7 @@ def channel_classes(values: np.ndarray, name: str, thresholds: Thresholds | Shar
 def learn_directions(data: LabeledLatents, *, generator_fingerprint: str, num_ws: int,
                      thresholds: Thresholds | Shares, names: Sequence[str] = CHANNEL_NAMES, method: Method = "logistic",
                      layers: tuple[int, int] | None = None, test_size: float = 0.2, seed: int = 0,
-                     min_examples: int = 10) -> LearnedDirections:
+                     min_examples: int = 10, C: float = 1.0) -> LearnedDirections:
     """One direction per channel (``train_directions``, one-vs-rest on that channel's classes).
 
     Each channel is fitted on its own rows (``channel_classes``); head turn is right against left,
@@ -265,7 +265,7 @@ def learn_directions(data: LabeledLatents, *, generator_fingerprint: str, num_ws
             continue
         result = train_directions(data.latents[used], positive[used, None].astype(np.int64), [name],
                                   generator_fingerprint=generator_fingerprint, num_ws=num_ws, layers=layers,
-                                  method=method, test_size=test_size, seed=seed)
+                                  method=method, test_size=test_size, seed=seed, C=C)
         directions.append(result.directions[name])
         reports.append(result.reports[0])
     dset = DirectionSet(generator_fingerprint, num_ws, data.latents.shape[1], tuple(directions))

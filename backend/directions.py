@@ -206,7 +206,8 @@ class Calibration:
 def train_directions(latents: ArrayLike, labels: ArrayLike, names: Sequence[str] | None = None, *,
                      generator_fingerprint: str, num_ws: int | None = None, layers: tuple[int, int] | None = None,
                      method: Method = "logistic", test_size: float = 0.2, seed: int = 0,
-                     calibration: CalibrationRule = "class-means", calibration_scale: float = 1.0) -> TrainingResult:
+                     calibration: CalibrationRule = "class-means", calibration_scale: float = 1.0,
+                     C: float = 1.0) -> TrainingResult:
     """Learn one direction per label, one-vs-rest (paper Sec. 3, stage 1).
 
     ``latents``: W codes (N, w_dim), or W+ codes (N, num_ws, w_dim), which are fitted on the mean of
@@ -216,7 +217,8 @@ def train_directions(latents: ArrayLike, labels: ArrayLike, names: Sequence[str]
     - (N,) integers: class indices, class i named ``names[i]``;
     - (N, L) 0/1: multi-label, column j named ``names[j]``.
     Latents are centred and divided by their overall standard deviation (one scalar, so directions
-    are unchanged) before the fit, which makes the default C=1 independent of the W scale. Each
+    are unchanged) before the fit, which makes ``C`` (sklearn's inverse regularisation strength,
+    default 1) independent of the W scale; a smaller C suits few latents in many dimensions. Each
     label gets its own stratified split; the direction is the unit weight vector of the classifier
     fitted on the training part (as InterFaceGAN does), its accuracy that of the held-out part.
     Strengths are calibrated on all latents (``calibrate_strength``), in W units.
@@ -227,6 +229,8 @@ def train_directions(latents: ArrayLike, labels: ArrayLike, names: Sequence[str]
     test_size = float(test_size)
     if not 0.0 <= test_size < 1.0:
         raise ValueError(f"test_size must be in [0, 1), got {test_size}")
+    if not C > 0:
+        raise ValueError(f"C must be positive, got {C}")
     x = np.asarray(latents, dtype=np.float64)
     if x.ndim == 3:
         if num_ws is not None and num_ws != x.shape[1]:
@@ -254,7 +258,7 @@ def train_directions(latents: ArrayLike, labels: ArrayLike, names: Sequence[str]
 
     directions, reports = [], []
     for j, name in enumerate(names):
-        vector, report = _fit_one(centred / spread, y[:, j], name, method, test_size, seed)
+        vector, report = _fit_one(centred / spread, y[:, j], name, method, test_size, seed, C)
         cal = calibrate_strength(x, y[:, j], vector, rule=calibration, scale=calibration_scale)
         directions.append(Direction(name, vector, layers, cal.strength, cal.rule, method, report.accuracy))
         reports.append(report)
@@ -440,7 +444,7 @@ def _binary_labels(labels: ArrayLike, names: Sequence[str] | None, n: int) -> tu
 
 
 def _fit_one(x: np.ndarray, y: np.ndarray, name: str, method: str, test_size: float,
-             seed: int) -> tuple[np.ndarray, LabelReport]:
+             seed: int, C: float = 1.0) -> tuple[np.ndarray, LabelReport]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.svm import LinearSVC
@@ -459,8 +463,8 @@ def _fit_one(x: np.ndarray, y: np.ndarray, name: str, method: str, test_size: fl
     else:
         train, test = idx, idx[:0]
     # The paper's models: sklearn defaults (L2, C=1); max_iter only so that unscaled latents converge.
-    model = (LogisticRegression(max_iter=1000) if method == "logistic"
-             else LinearSVC(random_state=seed, max_iter=10000))
+    model = (LogisticRegression(C=C, max_iter=1000) if method == "logistic"
+             else LinearSVC(C=C, random_state=seed, max_iter=10000))
     model.fit(x[train], y[train])
     # classes_ is [False, True], so coef_ points toward the positive class.
     vector = _unit(model.coef_[0], f"the {method} weights of label {name!r}").astype(np.float32)

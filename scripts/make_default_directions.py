@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faces", type=int, default=8, help="neutral faces for calibration")
     p.add_argument("--rows", type=_rows, default=_rows("0:4,0:6,0:8,0:12"), help="W+ row ranges to try")
     p.add_argument("--method", choices=("logistic", "svm"), default="logistic")
+    p.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength of the classifiers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latents", type=Path, default=None,
                    help="an .npz to reuse the labelled latents from (written there when missing)")
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     for source, latents in data.items():
         s = time.perf_counter()
         learned = learn_directions(latents, generator_fingerprint=info.fingerprint, num_ws=num_ws,
-                                   thresholds=thresholds[source], method=args.method, seed=args.seed)
+                                   thresholds=thresholds[source], method=args.method, seed=args.seed,
+                                   C=args.C)
         fit_s = time.perf_counter() - s
         calibrated, calibrations = calibrate_directions(G, learned.directions, read, faces, targets,
                                                         row_candidates=args.rows,

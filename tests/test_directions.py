@@ -147,12 +147,33 @@ X10 = np.random.default_rng(0).standard_normal((10, 4))
     (X10, np.arange(10) % 2, {"names": ("a", "b"), "layers": (0, 9)}, "layers must be"),
     (X10, np.arange(10) % 2, {"names": ("a", "b"), "method": "tree"}, "method must be one of"),
     (X10, np.arange(10) % 2, {"names": ("a", "b"), "test_size": 1.0}, "test_size"),
+    (X10, np.arange(10) % 2, {"names": ("a", "b"), "C": 0.0}, "C must be positive"),
     (X10, (np.arange(10) == 0).astype(int), {"names": ("a", "b")}, "label 'a': cannot split 9 positive and 1 negative"),
 ])
 def test_train_directions_rejects_bad_inputs_clearly(latents, labels, kwargs, match):
     kwargs = {"num_ws": 8, **kwargs}
     with pytest.raises(ValueError, match=match):
         train_directions(latents, labels, generator_fingerprint=FP, **kwargs)
+
+
+def test_strong_regularisation_leans_toward_the_class_mean_difference():
+    """Few latents in many dimensions separate along noise; a small C pulls the weight vector
+    toward the difference of the class means (its limit as C -> 0), which averages the noise out."""
+    rng = np.random.default_rng(4)
+    n, dim = 60, 200
+    y = np.arange(n) % 2
+    planted = np.zeros(dim)
+    planted[0] = 1.0
+    x = rng.standard_normal((n, dim)) + 1.5 * y[:, None] * planted
+    means = x[y == 1].mean(axis=0) - x[y == 0].mean(axis=0)
+
+    def direction(C: float, method: str = "logistic") -> np.ndarray:
+        return train_directions(x, y, ("off", "on"), generator_fingerprint=FP, num_ws=8, method=method,
+                                test_size=0.0, C=C).directions["on"].vector
+
+    assert direction(1e-4) @ planted > direction(1.0) @ planted
+    assert direction(1e-6) @ (means / np.linalg.norm(means)) > 0.999
+    assert not np.allclose(direction(1e-4, "svm"), direction(1.0, "svm"), atol=1e-3)  # C reaches the SVM too
 
 
 def test_class_means_calibration_is_the_gap_between_projected_class_means():
