@@ -17,6 +17,17 @@ from pathlib import Path
 __all__ = ["replacing", "write_atomic"]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes files only their owner can read (0600); a finished file gets the mode any new file
+# gets (0666 less the umask), so that render-farm nodes and other users can read frames and videos.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 @contextmanager
 def replacing(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write; on success it replaces ``path``, on an
@@ -29,6 +40,8 @@ def replacing(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Pa
     tmp = Path(name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

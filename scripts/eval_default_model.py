@@ -157,6 +157,12 @@ def print_table(scores: list[ChannelScores]) -> None:
               f"{s.acd_pairwise:>8.4f}{flag}")
 
 
+def between_faces(embedding: np.ndarray) -> float:
+    """Mean identity-embedding distance between different faces (N, D): the scale drift is read on."""
+    d = np.linalg.norm(embedding[:, None] - embedding[None], axis=2)
+    return float(d[np.triu_indices(len(embedding), 1)].mean()) if len(embedding) > 1 else 0.0
+
+
 def summary(scores: list[ChannelScores]) -> dict[str, float | int]:
     emo = [s for s in scores if s.name in EMOTIONS]
     return {
@@ -216,11 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     scores, neutral, edited = evaluate(G, directions, read, faces, args.frames, args.extra_frames, channels)
     print_table(scores)
     totals = summary(scores)
+    totals["identity_distance_between_faces"] = between_faces(read(neutral).embedding)
     seconds = time.perf_counter() - t0
     t = totals
     print(f"\nemotions: mean Spearman {t['emotions_spearman_mean']:.3f} ({t['emotions_meeting_spearman_target']}/"
           f"{t['emotions_measured']} >= {SPEARMAN_TARGET}), mean dominant {t['emotions_dominant_mean']:.0%} "
           f"({t['emotions_meeting_dominant_target']}/{t['emotions_measured']} >= {DOMINANT_TARGET:.0%})")
+    print(f"identity distance between different start faces (for scale): "
+          f"{t['identity_distance_between_faces']:.3f}")
     print(f"identity drift 0->1, mean over channels: own rows {t['drift_masked_mean']:.3f}, paper's mask "
           f"{t['drift_paper_mask_mean']:.3f}, all rows {t['drift_all_rows_mean']:.3f}")
     print(f"ACD of the emotion videos: {t['acd_consecutive_emotion_videos']:.4f} (consecutive), "

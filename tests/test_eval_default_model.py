@@ -106,3 +106,9 @@ def test_channel_scores_follow_the_readers_answers(G, brightening):
     # The script draws the frames in batches of MEASURE_BATCH: a pixel may round the other way.
     np.testing.assert_allclose(ends[:, 0].astype(int), frames[:, 0], atol=1)
     np.testing.assert_allclose(ends[:, 1].astype(int), frames[:, -1], atol=1)
+
+
+def test_between_faces_is_the_mean_pairwise_distance():
+    e = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 8.0]])
+    assert ev.between_faces(e) == pytest.approx((5.0 + 8.0 + 5.0) / 3)
+    assert ev.between_faces(e[:1]) == 0.0
