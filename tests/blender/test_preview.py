@@ -156,8 +156,10 @@ def test_scrubbing_shows_the_backends_frame_latest_request_first(blender):
     # The held order, then only the newest of the 19 that queued behind it.
     assert latest["ran"] == 2 and latest["dropped"] == 18 and latest["computed"] == 2, latest
     assert latest["shown"] == 31 and latest["equal"]
-    # Each frame passed shows frame 4 meanwhile; frame 31 showed frame 12 once that was made.
-    assert latest["stand_ins"] == [*range(12, 32), 31] and latest["between"]
+    # Each frame passed shows frame 4 meanwhile; frame 31 shows frame 12 once that is made, unless
+    # the timer first runs after frame 31 itself is made (then it shows at once: a race, both fine).
+    stand_ins = latest["stand_ins"]
+    assert stand_ins[:20] == list(range(12, 32)) and stand_ins[20:] in ([], [31]) and latest["between"], stand_ins
     assert out["render"] == {"new_orders": 0, "file": False}
     assert out["reopened"] == {"shown": 45, "equal": True, "handler": True}
     assert out["edited"]["timer"] and out["edited"]["shown"] == 45 and out["edited"]["equal"], out["edited"]
