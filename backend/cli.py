@@ -92,6 +92,8 @@ def cmd_sheet(args: argparse.Namespace) -> None:
     from .sheet import channel_sheet
     from .video import encode_png
 
+    if args.cell < 8:
+        raise ValueError(f"--cell must be at least 8 pixels, got {args.cell}")
     G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
     directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
                                  expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)

@@ -69,5 +69,7 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     assert sheet.shape == (HEADER_PX + 3 * 40, 3 * 40, 3)
     cells = [sheet[HEADER_PX:HEADER_PX + 40, j * 40:(j + 1) * 40].astype(int) for j in range(3)]
     assert np.abs(cells[0] - cells[1]).mean() > 1 and np.abs(cells[1] - cells[2]).mean() > 1
-    r = run("sheet", "--model", str(model), "--out", str(tmp_path / "x.png"))  # tiny model, default directions
-    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    for bad in (["--model", str(model)],  # the tiny model with the default model's directions
+                ["--model", str(model), "--directions", str(directions), "--cell", "0"]):
+        r = run("sheet", *bad, "--out", str(tmp_path / "x.png"))
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
