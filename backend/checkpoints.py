@@ -143,6 +143,18 @@ class _Weights:
     tensors: dict[str, torch.Tensor]
 
 
+def generator_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The metadata strings of one of our safetensors generators (what its training recorded:
+    ``face_prior``, ``training``...); empty for any other file, which is no error here."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # not safetensors (a foreign checkpoint), or unreadable: nothing recorded
+        return {}
+
+
 def _sniff_safetensors(head: bytes) -> bool:
     if len(head) < 9:
         return False

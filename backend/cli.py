@@ -32,6 +32,18 @@ def _existing(path: Path | None, default: Path, what: str) -> Path:
     raise ValueError(f"no {what} given and no default at {default}; pass --{what}")
 
 
+def _model_and_directions(args: argparse.Namespace):
+    """The generator (``--model`` or the default) on ``--device``, and ``--directions`` made for it."""
+    from .checkpoints import load_generator
+    from .devices import pick_device
+    from .directions import load_directions
+
+    G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
+                                 expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
+    return G, info, directions
+
+
 class _Progress:
     """A one-line progress counter on stderr."""
 
@@ -85,18 +97,13 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_sheet(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from .checkpoints import load_generator
-    from .devices import pick_device
-    from .directions import load_directions
     from .files import write_atomic
     from .sheet import channel_sheet
     from .video import encode_png
 
     if args.cell < 8:
         raise ValueError(f"--cell must be at least 8 pixels, got {args.cell}")
-    G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
-    directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
-                                 expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
+    G, info, directions = _model_and_directions(args)
     faces = np.concatenate([G.w_from_seed(s, truncation_psi=args.truncation).cpu().numpy() for s in args.seeds])
     write_atomic(args.out, encode_png(channel_sheet(G, faces, directions, args.value, args.cell)))
     print(f"{args.out}: {len(args.seeds)} faces x (neutral + {len(directions)} channels at {args.value:g})")
@@ -115,17 +122,12 @@ def cmd_render(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .channels import CHANNEL_NAMES
-    from .checkpoints import load_generator
-    from .devices import pick_device
-    from .directions import load_directions
     from .frame_cache import FrameCache
     from .render import default_cache_dir, render_frames_cached, write_frames
     from .script import load_script
     from .timeline import latents_for_timeline, load_values, timeline_from_clip
 
-    G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
-    directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
-                                 expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
+    G, info, directions = _model_and_directions(args)
     if args.script is not None:
         extra = [n for n in directions.names if n not in CHANNEL_NAMES]
         script = load_script(args.script, frames_between=args.frames_between, extra_channels=extra)

@@ -18,7 +18,6 @@ features probe only: the eval probe must stay independent of everything that mak
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -27,18 +26,18 @@ import numpy as np
 import torch
 
 from .channels import CHANNEL_NAMES
+from .checkpoints import generator_metadata
 from .directions import DirectionSet, LabelReport, Method, train_directions
 from .face_prior import FacePrior
 from .generator import Generator, synthesize_frames
 from .inversion import invert_batch, w_statistics
 from .latent import compose_latent
 from .probe import FaceProbe, probe_predict
-from .procedural import Emotions, face_params_from_emotions, render_face, sample_identity
+from .procedural import EMOTION_NAMES, Emotions, face_params_from_emotions, render_face, sample_identity
 
 Progress = Callable[[int, int], None]  # (items done, items in all)
 Cancel = Callable[[], bool]
 
-EMOTIONS: tuple[str, ...] = CHANNEL_NAMES[:6]
 SIGNED_CHANNEL = "head_turn"  # learned as right (+) against left (−); the others as on against off
 # Entropy tags of this module's random streams (labelled renders, self-labelled z, neutral faces),
 # so that none of them repeats a stream of the generator's or the probes' training.
@@ -147,8 +146,8 @@ def labeled_channel_values(n: int, seed: int = 0, min_intensity: float = 0.4) ->
     rng = np.random.default_rng([_RENDER_STREAM, seed, 0])
     values = np.zeros((n, len(CHANNEL_NAMES)), np.float32)
     intensity = lambda k: rng.uniform(min_intensity, 1.0, k)  # noqa: E731
-    primary = np.arange(n) % (len(EMOTIONS) + 1)  # 0 neutral, 1..6 the emotions
-    for k in range(1, len(EMOTIONS) + 1):
+    primary = np.arange(n) % (len(EMOTION_NAMES) + 1)  # 0 neutral, 1..6 the emotions
+    for k in range(1, len(EMOTION_NAMES) + 1):
         rows = np.flatnonzero(primary == k)
         values[rows, k - 1] = intensity(rows.size)
     for name in ("eye_close", "mouth_open"):
@@ -224,7 +223,7 @@ def self_labeled_latents(G: Generator, read: Reader, n: int = 1500, *, batch: in
             progress(start + len(ws), n)
     w_dim = G.w_dim
     return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),
-                          np.concatenate(values).astype(np.float32) if values else np.zeros((0, 9), np.float32),
+                          np.concatenate(values).astype(np.float32) if values else np.zeros((0, len(CHANNEL_NAMES)), np.float32),
                           "self-labeled", None, cancelled)
 
 
@@ -277,13 +276,7 @@ def learn_directions(data: LabeledLatents, *, generator_fingerprint: str, num_ws
 def model_prior(path: str | os.PathLike[str], z_dim: int) -> FacePrior:
     """The face prior a generator of ours was fitted to (its file's ``face_prior`` metadata), else
     ``FacePrior(z_dim)``, the prior of ``FitConfig``'s defaults."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(os.fspath(path), framework="pt") as f:
-            recorded = (f.metadata() or {}).get("face_prior")
-    except Exception:  # not a safetensors file (a foreign checkpoint): no recorded prior
-        recorded = None
+    recorded = generator_metadata(path).get("face_prior")
     return FacePrior.from_dict(json.loads(recorded)) if recorded else FacePrior(z_dim=z_dim)
 
 
@@ -421,7 +414,5 @@ def _first_crossing(strengths: np.ndarray, curve: np.ndarray, target: float) -> 
         return float(strengths[0]), float(curve[0]), True
     # Linear between the last grid point below and the first at or above.
     f = (target - curve[k - 1]) / (curve[k] - curve[k - 1])
-    s = strengths[k - 1] + f * (strengths[k] - strengths[k - 1])
-    if not math.isfinite(s):
-        s = strengths[k]
+    s = strengths[k - 1] + f * (strengths[k] - strengths[k - 1])  # curve[k - 1] < target <= curve[k]
     return float(s), float(target), True

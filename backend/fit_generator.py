@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoints import CheckpointError, load_generator, save_generator
+from .checkpoints import CheckpointError, generator_metadata, load_generator, save_generator
 from .face_prior import FacePrior
 from .files import replacing, write_atomic
 from .generator import Generator, GeneratorConfig, images_to_uint8
@@ -270,23 +270,20 @@ def warm_start(path: str | os.PathLike[str], render_workers: int | None = None) 
     """A fit that continues an exported model (``export_model``) when its run's checkpoint is gone:
     its weights as both G and G_ema, the config and counters its metadata records (so the next
     steps draw new z and a minutes budget counts the earlier time), and a fresh optimizer."""
-    from safetensors import safe_open
-
     G, _ = load_generator(path)
     try:
-        with safe_open(os.fspath(path), framework="pt") as f:
-            facts = json.loads((f.metadata() or {})["training"])
+        facts = json.loads(generator_metadata(path)["training"])
         config = FitConfig.from_dict(facts["config"])
-    except (KeyError, ValueError, TypeError, OSError) as e:
-        raise CheckpointError(os.fspath(path), f"not a model exported by a fit, cannot continue it ({e})") from None
+        step, nimg, seconds = int(facts["steps"]), int(facts["images_seen"]), 60.0 * float(facts["training_minutes"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(os.fspath(path), f"not a model exported by a fit, cannot continue it ({e!r})") from None
     if render_workers is not None:
         config = dataclasses.replace(config, render_workers=render_workers)
     if G.config != config.generator:
         raise CheckpointError(os.fspath(path), "its weights do not match the generator config of its fit")
     G = G.to(torch.float32).train().requires_grad_(True)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    return FitState(config, G, G_ema, _optimizer(G, config), step=int(facts["steps"]),
-                    nimg=int(facts["images_seen"]), seconds=60.0 * float(facts["training_minutes"]))
+    return FitState(config, G, G_ema, _optimizer(G, config), step=step, nimg=nimg, seconds=seconds)
 
 
 def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:

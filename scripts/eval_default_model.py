@@ -47,10 +47,9 @@ from backend.direction_learning import MEASURE_BATCH, Reader, model_prior, neutr
 from backend.generator import synthesize_frames  # noqa: E402
 from backend.directions import DirectionSet, load_directions  # noqa: E402
 from backend.latent import compose_latent  # noqa: E402
+from backend.procedural import EMOTION_NAMES as EMOTIONS  # noqa: E402
 from backend.sheet import sample_sheet  # noqa: E402
 
-EMOTIONS = CHANNEL_NAMES[:6]
-EXTRA = CHANNEL_NAMES[6:]
 FACE_SEED = 1000  # neutral_faces stream of the eval faces; make_default_directions calibrates on seed 0
 SPEARMAN_TARGET = 0.9
 DOMINANT_TARGET = 0.8
@@ -219,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.faces} neutral faces x 6 emotions x {args.frames} frames "
           f"(+ 3 channels x {args.extra_frames} frames), {args.threads} thread(s)")
     channels = tuple(n for n in CHANNEL_NAMES if n in directions)
+    if not channels:
+        print(f"error: {directions_path} has none of the channels {', '.join(CHANNEL_NAMES)}", file=sys.stderr)
+        return 2
     scores, neutral, edited = evaluate(G, directions, read, faces, args.frames, args.extra_frames, channels)
     print_table(scores)
     totals = summary(scores)
