@@ -120,12 +120,16 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
         req = _request(target, frame, rig)
         if req is None:
             continue
-        if rig is not None and _show_cached(rig, cache_root, req, target):
-            _newest[req.folder] = req
+        try:
+            if rig is not None and _show_cached(rig, cache_root, req, target):
+                _newest[req.folder] = req
+                continue
+            if rig is not None and (replace_stand_ins or not (req.folder / req.filenames[0]).exists()):
+                _stand_in(rig, cache_root, req, target)
+        except RigError as e:  # this face's settings (rows, channels) are wrong: the others go on
+            _report_once(f"{req.label}: {e}")
             continue
         waiting.append(req)
-        if rig is not None and (replace_stand_ins or not (req.folder / req.filenames[0]).exists()):
-            _stand_in(rig, cache_root, req, target)
     if waiting and submit:
         worker().submit(PreviewOrder(scene.name, frame, paths, cache_root, tuple(waiting)))
         if not bpy.app.timers.is_registered(_poll):
@@ -219,10 +223,13 @@ def _poll() -> float | None:
         for f in finished:
             if f.error is not None:
                 _report_once(f"{type(f.error).__name__}: {f.error}")
-                continue
+                if not isinstance(f.error, RigError):
+                    continue
+                # One face's settings failed; the order's other faces were made: show them.
+            else:
+                for req in f.order.requests:
+                    _newest[req.folder] = req
             scenes.add(f.order.scene)
-            for req in f.order.requests:
-                _newest[req.folder] = req
         for name in sorted(scenes):
             scene = bpy.data.scenes.get(name)
             if scene is None:

@@ -156,6 +156,7 @@ class Rig:
 _lock = threading.Lock()
 _rig: Rig | None = None
 _stamp: tuple | None = None
+_failed: tuple[tuple, RigError] | None = None  # (stamp, error) of the last failed load
 
 
 def _file_stamp(paths: RigPaths) -> tuple:
@@ -170,16 +171,19 @@ def _file_stamp(paths: RigPaths) -> tuple:
 
 def get_rig(paths: RigPaths) -> Rig:
     """The rig for ``paths``, loaded once and reloaded when a file changes on disk."""
-    global _rig, _stamp
+    global _rig, _stamp, _failed
     with _lock:
         stamp = _file_stamp(paths)
         if _rig is None or _stamp != stamp:
             _rig, _stamp = None, None
+            if _failed is not None and _failed[0] == stamp:
+                raise _failed[1]  # the same files fail the same way: no reload per frame change
             try:
                 _rig = Rig(paths)
             except Exception as e:  # CheckpointError, DirectionsError, ValueError from devices...
-                raise RigError(str(e)) from e
-            _stamp = stamp
+                _failed = (stamp, RigError(str(e)))
+                raise _failed[1] from e
+            _stamp, _failed = stamp, None
         return _rig
 
 
@@ -196,6 +200,6 @@ def loaded_rig(paths: RigPaths) -> Rig | None:
 
 def forget_rig() -> None:
     """Drop the loaded rig (on unregister), so its memory can go."""
-    global _rig, _stamp
+    global _rig, _stamp, _failed
     with _lock:
-        _rig, _stamp = None, None
+        _rig, _stamp, _failed = None, None, None

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from .baking import SequenceRequest
-from .rig import RigPaths, get_rig
+from .rig import RigError, RigPaths, get_rig
 
 Order = TypeVar("Order")
 
@@ -43,12 +45,19 @@ def compute_frames(order: PreviewOrder) -> int:
     rig = get_rig(order.paths)
     cache = FrameCache(order.cache_root)
     computed = 0
+    failed: RigError | None = None
     for req in order.requests:
-        ws = rig.latents(req.face, req.values)
+        try:
+            ws = rig.latents(req.face, req.values)
+        except RigError as e:  # one face's wrong settings: the other faces still get their frames
+            failed = failed or RigError(f"{req.label}: {e}")
+            continue
         missing = [w for w in ws if not cache.contains(rig.target.key(w))]
         if missing:
-            rig.ensure_frames(ws, cache)
+            rig.ensure_frames(np.stack(missing), cache)
             computed += len(missing)
+    if failed is not None:
+        raise failed  # reported by the main thread, after the others were made
     return computed
 
 

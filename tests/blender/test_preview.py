@@ -167,6 +167,29 @@ def test_scrubbing_shows_the_backends_frame_latest_request_first(blender):
     assert out["unregistered"] == {"thread": False, "timer": False, "handler": False, "threads": []}
 
 
+BAD_FACE = HELPERS + '''
+good, bad = api.add_face(seed=3), api.add_face(seed=5)
+api.key_channels(good, 1, interpolation="LINEAR", joy=0.0)
+api.key_channels(good, 30, interpolation="LINEAR", joy=1.0)
+item = bad.latent_emotion.tuning.add()
+item.name, item.use_layers, item.layer_start, item.layer_stop = "joy", True, 6, 2  # start after stop
+scene.frame_set(7)
+drive()
+printed = sorted(preview._reported)
+scene.frame_set(8)  # cached rig now: the main thread meets the bad face too
+drive()
+result(good=[shows(good, f, 3) for f in (7, 8)], bad=[api.frame_path(bad, f).is_file() for f in (7, 8)],
+       printed=printed, later=sorted(preview._reported))
+'''
+
+
+def test_a_face_with_wrong_settings_does_not_stop_the_others(blender):
+    out = blender.run(BAD_FACE)
+    assert out["good"] == [True, True], out
+    assert out["bad"] == [False, False]
+    assert any("layer range 6-2" in m for m in out["printed"] + out["later"]), out
+
+
 def _imports(path: Path) -> set[str]:
     """Modules ``path`` imports, relative ones as ``.name``."""
     names = set()
