@@ -12,15 +12,42 @@ turning-right.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 
+# One policy for channel values wherever they enter (scripts, value files, Blender properties, the
+# console API): finite and within ±VALUE_LIMIT. 1 is the calibrated full expression; up to 2
+# exaggerates it; further out the latent code leaves the generator's distribution and the frames
+# turn to noise, so such values are refused rather than rendered.
+VALUE_LIMIT = 2.0
+
+
+class ChannelValueError(ValueError):
+    """A channel value that is not a finite number within ±VALUE_LIMIT."""
+
+
+def check_channel_value(value: float, where: str = "channel value") -> float:
+    """``value`` as a float if it is finite and within ±VALUE_LIMIT, else a ChannelValueError
+    naming ``where`` (e.g. ``"joy at frame 12"``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ChannelValueError(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ChannelValueError(f"{where}: {number} is not a finite number")
+    if abs(number) > VALUE_LIMIT:
+        raise ChannelValueError(f"{where}: {number:g} is outside [-{VALUE_LIMIT:g}, {VALUE_LIMIT:g}] "
+                                f"(1 is the full expression, 2 exaggerates it)")
+    return number
+
+
 @dataclass(frozen=True)
 class Channel:
-    """One animatable latent direction; scripts may set it anywhere in [minimum, maximum]."""
+    """One animatable latent direction; [minimum, maximum] is its slider range, VALUE_LIMIT the hard one."""
 
     name: str
     label: str
