@@ -109,7 +109,7 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
     """Load any supported checkpoint; returns the generator (eval mode, fp32) and what it is."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(path, "no such file")
+        raise CheckpointError(path, "a folder, not a checkpoint file" if path.is_dir() else "no such file")
     with open(path, "rb") as f:
         head = f.read(16)
     if not head:

@@ -357,6 +357,8 @@ def load_directions(path: str | os.PathLike[str], *, expect_fingerprint: str | N
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DirectionsError(path, "no such file") from None
+    except IsADirectoryError:
+        raise DirectionsError(path, "a folder, not a directions file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DirectionsError(path, f"cannot read it ({e})") from None
     try:

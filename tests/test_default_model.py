@@ -152,7 +152,7 @@ def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_s
                        text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     clip = load_script(ROOT / "examples" / "fig7.txt").clips[0]
-    n = len(timeline_from_clip(clip).frames)
+    n = len(timeline_from_clip(clip))
     info = video_info(out)
     assert (info.n_frames, info.width, info.height) == (n, 128, 128)
     frames = list(read_frames(out))
