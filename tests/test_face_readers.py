@@ -11,7 +11,10 @@ import pytest
 import torch
 
 from backend.checkpoints import CheckpointError
+from backend.faces.densenet import faceapi_input
+from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
 from backend.faces.fer import FER_LABELS, fer_input, load_fer
+from backend.faces.landmarks import landmark_points, load_landmark_net
 from backend.faces.weights import load_reader_weights, reader_path
 
 FIXTURES = Path(__file__).resolve().parent / "face_reader_fixtures"
@@ -72,3 +75,28 @@ def test_fer_matches_keras_on_faces_and_patterns():
 def test_fer_refuses_a_wrong_input_size():
     with pytest.raises(ValueError, match=r"\[N, 1, 64, 64\]"):
         load_fer()(torch.zeros(1, 1, 48, 48))
+
+
+# --- face-api expression and landmark nets ----------------------------------------------------
+
+def test_expression_net_matches_face_api():
+    ref = reference("faceapi_face_expression_model.npz")
+    assert tuple(ref["labels"]) == EXPRESSION_LABELS
+    with torch.no_grad():
+        logits = load_expression_net()(faceapi_input(batch(ref["input_names"])))
+    np.testing.assert_allclose(logits.numpy(), ref["logits"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(logits.softmax(1).numpy(), ref["probs"], atol=1e-5, rtol=0)
+    assert [EXPRESSION_LABELS[i] for i in logits.argmax(1)[:2]] == ["happy", "happy"]
+
+
+def test_landmark_net_matches_face_api():
+    ref = reference("faceapi_face_landmark_68_model.npz")
+    with torch.no_grad():
+        raw = load_landmark_net()(faceapi_input(batch(ref["input_names"])))
+    np.testing.assert_allclose(raw.numpy(), ref["raw"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(landmark_points(raw, 112).numpy(), ref["positions"], atol=1e-3, rtol=0)
+
+
+def test_face_api_nets_refuse_a_wrong_input_size():
+    with pytest.raises(ValueError, match=r"\[N, 3, 112, 112\]"):
+        load_expression_net()(torch.zeros(1, 3, 100, 112))
