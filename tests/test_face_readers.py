@@ -14,6 +14,7 @@ from backend.checkpoints import CheckpointError
 from backend.faces.densenet import faceapi_input
 from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
 from backend.faces.fer import FER_LABELS, fer_input, load_fer
+from backend.faces.identity import identity_embedding, load_recognition_net
 from backend.faces.landmarks import landmark_points, load_landmark_net
 from backend.faces.weights import load_reader_weights, reader_path
 
@@ -100,3 +101,18 @@ def test_landmark_net_matches_face_api():
 def test_face_api_nets_refuse_a_wrong_input_size():
     with pytest.raises(ValueError, match=r"\[N, 3, 112, 112\]"):
         load_expression_net()(torch.zeros(1, 3, 100, 112))
+
+
+# --- face-api recognition net -----------------------------------------------------------------
+
+def test_recognition_net_matches_face_api():
+    ref = reference("faceapi_face_recognition_model.npz")
+    net = load_recognition_net()
+    with torch.no_grad():
+        x = faceapi_input(batch(ref["input_names"]))
+        descriptor = net(x)
+        unit = identity_embedding(net, x)
+    np.testing.assert_allclose(descriptor.numpy(), ref["descriptor"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(unit.norm(dim=1).numpy(), 1.0, atol=1e-6)
+    # face-api's own check: the astronaut and her mirror image are one person (distance < 0.6)
+    assert float((descriptor[0] - descriptor[1]).norm()) < 0.6
