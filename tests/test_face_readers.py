@@ -16,6 +16,7 @@ from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
 from backend.faces.fer import FER_LABELS, fer_input, load_fer
 from backend.faces.identity import identity_embedding, load_recognition_net
 from backend.faces.landmarks import landmark_points, load_landmark_net
+from backend.faces.mtcnn import load_mtcnn, mtcnn_input
 from backend.faces.weights import load_reader_weights, reader_path
 
 FIXTURES = Path(__file__).resolve().parent / "face_reader_fixtures"
@@ -116,3 +117,44 @@ def test_recognition_net_matches_face_api():
     np.testing.assert_allclose(unit.norm(dim=1).numpy(), 1.0, atol=1e-6)
     # face-api's own check: the astronaut and her mirror image are one person (distance < 0.6)
     assert float((descriptor[0] - descriptor[1]).norm()) < 0.6
+
+
+# --- MTCNN ------------------------------------------------------------------------------------
+
+@cache
+def mtcnn():
+    return load_mtcnn()
+
+
+@pytest.mark.parametrize("net, size", [("pnet", 12), ("pnet", 64), ("rnet", 24), ("onet", 48)])
+def test_mtcnn_subnets_match_facenet_pytorch(net, size):
+    ref = reference("facenet_pytorch_mtcnn.npz")
+    keys = ("reg", "landmarks", "prob") if net == "onet" else ("reg", "prob")
+    for seed in range(3):
+        image = torch.from_numpy(fixture_input(f"pattern{seed}_rgb{size}")).permute(2, 0, 1)[None].float()
+        with torch.no_grad():
+            outputs = getattr(mtcnn(), net)(mtcnn_input(image))
+        for key, out in zip(keys, outputs, strict=True):
+            np.testing.assert_allclose(out.numpy(), ref[f"{net}/pattern{seed}_rgb{size}/{key}"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["astronaut_rgb512", "astronaut_flip_rgb512"])
+def test_mtcnn_detection_matches_facenet_pytorch(name):
+    ref = reference("facenet_pytorch_mtcnn.npz")
+    faces = mtcnn().detect(fixture_input(name))
+    assert len(faces) == len(ref[f"{name}/probs"]) == 1
+    np.testing.assert_allclose(faces[0].box, ref[f"{name}/boxes_xyxy"][0], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(faces[0].points, ref[f"{name}/landmarks"][0], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(faces[0].score, ref[f"{name}/probs"][0], atol=1e-5, rtol=0)
+
+
+def test_mtcnn_finds_no_face_in_a_flat_or_tiny_image():
+    assert mtcnn().detect(np.full((200, 300, 3), 128, np.uint8)) == []
+    assert mtcnn().detect(np.zeros((10, 10, 3), np.uint8)) == []
+
+
+def test_mtcnn_refuses_what_is_not_a_uint8_rgb_image():
+    with pytest.raises(ValueError, match=r"uint8 \[H, W, 3\] RGB"):
+        mtcnn().detect(np.zeros((64, 64), np.uint8))
+    with pytest.raises(ValueError, match=r"uint8 \[H, W, 3\] RGB"):
+        mtcnn().detect(np.zeros((64, 64, 3), np.float32))
