@@ -227,6 +227,19 @@ def convert_fer(files: dict[str, bytes]) -> tuple[dict[str, torch.Tensor], dict[
     return tensors, source(FER, name)
 
 
+def canonical_header(path: Path) -> None:
+    """Rewrite a safetensors header with its JSON keys sorted: safetensors writes its metadata map
+    in hash order, which changes from run to run; the tensor bytes are already in a fixed order."""
+    data = bytearray(path.read_bytes())
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > n:
+        sys.exit(f"{path}: the sorted header is longer than the original")
+    data[8:8 + n] = text.ljust(n, b" ")  # safetensors pads headers with spaces
+    path.write_bytes(bytes(data))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=READERS_DIR, help="output folder (default %(default)s)")
@@ -242,8 +255,9 @@ def main() -> None:
         networks["faceapi_landmark68"] = convert_tfjs(face_api, "face_landmark_68_model")
         networks["faceapi_recognition"] = convert_tfjs(face_api, "face_recognition_model")
     for network, (tensors, src) in networks.items():
-        path = write_reader_weights(args.out / f"{network}.safetensors", network, tensors, src)
-        print(f"{path}: {Path(path).stat().st_size} bytes, sha256 {sha256(Path(path).read_bytes())}")
+        path = Path(write_reader_weights(args.out / f"{network}.safetensors", network, tensors, src))
+        canonical_header(path)
+        print(f"{path}: {path.stat().st_size} bytes, sha256 {sha256(path.read_bytes())}")
 
 
 if __name__ == "__main__":
