@@ -3,6 +3,7 @@ with the committed converted weights. Tolerances are those the fixtures' MANIFES
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from backend.checkpoints import CheckpointError
+from backend.faces.align import FacePoints, align_face
 from backend.faces.densenet import faceapi_input
 from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
 from backend.faces.fer import FER_LABELS, fer_input, load_fer
@@ -158,3 +160,75 @@ def test_mtcnn_refuses_what_is_not_a_uint8_rgb_image():
         mtcnn().detect(np.zeros((64, 64), np.uint8))
     with pytest.raises(ValueError, match=r"uint8 \[H, W, 3\] RGB"):
         mtcnn().detect(np.zeros((64, 64, 3), np.float32))
+
+
+# --- FFHQ alignment ---------------------------------------------------------------------------
+
+# a canonical face: eyes 40 px apart, mouth 40 px below them; by the recipe its crop is the square
+# of side 160 centred 4 px below the eye midpoint, so in a crop of side s the features land at
+# these fractions of s (continuous coordinates; pixel index = fraction * s - 0.5)
+CANONICAL = np.array([[-20, 0], [20, 0], [-15, 40], [15, 40]], np.float64)
+CANONICAL_IN_CROP = np.array([[60, 76], [100, 76], [65, 116], [95, 116]]) / 160
+
+
+def _blobs(points: np.ndarray, shape=(480, 520)) -> np.ndarray:
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    img = sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 3.0 ** 2)) for x, y in points)
+    return np.repeat((np.clip(img, 0, 1) * 255).round().astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def test_alignment_puts_eyes_and_mouth_at_the_recipes_positions_whatever_the_pose():
+    size = 128
+    for angle, scale, shift in ((0.0, 1.0, (200, 150)), (25.0, 2.3, (260, 230)), (-40.0, 1.6, (300, 260))):
+        a = math.radians(angle)
+        rot = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        points = CANONICAL @ rot.T + shift
+        aligned = align_face(_blobs(points), FacePoints(*map(tuple, points)), size)
+        want = CANONICAL_IN_CROP * size - 0.5
+        np.testing.assert_allclose(aligned.map_points(points), want, atol=1e-6)
+        grey = aligned.image[:, :, 0].astype(np.float64)
+        for x, y in want:  # the drawn blobs' centroids are where the recipe says
+            x0, y0 = int(round(x)), int(round(y))
+            patch = grey[y0 - 6:y0 + 7, x0 - 6:x0 + 7]
+            yy, xx = np.mgrid[y0 - 6:y0 + 7, x0 - 6:x0 + 7]
+            assert abs((patch * xx).sum() / patch.sum() - x) < 0.5
+            assert abs((patch * yy).sum() / patch.sum() - y) < 0.5
+
+
+def test_alignment_of_the_mirrored_photo_is_the_mirrored_alignment():
+    image = fixture_input("astronaut_rgb512")
+    face = mtcnn().detect(image)[0]
+    points = FacePoints.from_five(face.points)
+    width = image.shape[1]
+
+    def mirror(p):
+        return (width - 1 - p[0], p[1])
+
+    mirrored = FacePoints(mirror(points.eye_right), mirror(points.eye_left),
+                          mirror(points.mouth_right), mirror(points.mouth_left))
+    for size in (64, 256):
+        a = align_face(image, points, size).image.astype(int)
+        b = align_face(fixture_input("astronaut_flip_rgb512"), mirrored, size).image.astype(int)
+        assert a.shape == (size, size, 3)
+        assert np.abs(b - a[:, ::-1]).max() <= 1
+
+
+def test_aligned_photo_has_level_eyes_at_the_recipes_height():
+    image = fixture_input("astronaut_rgb512")
+    aligned = align_face(image, FacePoints.from_five(mtcnn().detect(image)[0].points), 256)
+    again = mtcnn().detect(aligned.image)[0]
+    (lx, ly), (rx, ry) = again.points[:2]
+    assert abs(ly - ry) < 3 and abs((lx + rx) / 2 - 127.5) < 4
+    # eye line at 0.5 - 0.1 * |m| / (2 * 1.8 |m|) ~= 0.47 of the side when the mouth sets the size
+    assert 0.40 * 256 < (ly + ry) / 2 < 0.50 * 256
+
+
+def test_alignment_refuses_bad_points_and_sizes():
+    image = np.zeros((64, 64, 3), np.uint8)
+    same = FacePoints((10, 10), (10, 10), (10, 10), (10, 10))
+    with pytest.raises(ValueError, match="coincide"):
+        align_face(image, same, 32)
+    with pytest.raises(ValueError, match="positive integer"):
+        align_face(image, FacePoints((10, 10), (30, 10), (12, 40), (28, 40)), 0)
+    with pytest.raises(ValueError, match="5 finite"):
+        FacePoints.from_five([[0, 0]] * 4)
