@@ -7,6 +7,7 @@ import math
 from functools import cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -19,6 +20,7 @@ from backend.faces.fer import FER_LABELS, fer_input, load_fer
 from backend.faces.identity import identity_embedding, load_recognition_net
 from backend.faces.landmarks import landmark_points, load_landmark_net
 from backend.faces.mtcnn import load_mtcnn, mtcnn_input
+from backend.faces.reading import FaceReaders, face_geometry
 from backend.faces.weights import load_reader_weights, reader_path
 
 FIXTURES = Path(__file__).resolve().parent / "face_reader_fixtures"
@@ -232,3 +234,83 @@ def test_alignment_refuses_bad_points_and_sizes():
         align_face(image, FacePoints((10, 10), (30, 10), (12, 40), (28, 40)), 0)
     with pytest.raises(ValueError, match="5 finite"):
         FacePoints.from_five([[0, 0]] * 4)
+
+
+# --- read_faces and the geometric measures ----------------------------------------------------
+
+# iBUG 68 index of each point's mirror image (image-left <-> image-right)
+MIRROR_68 = ([16 - i for i in range(17)] + [26 - i for i in range(10)] + [27, 28, 29, 30]
+             + [35, 34, 33, 32, 31] + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+             + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
+
+
+@cache
+def readers():
+    return FaceReaders(crop_size=128)
+
+
+@cache
+def astronaut_reading():
+    return readers().read(fixture_input("astronaut_rgb512"))
+
+
+def test_read_faces_reads_the_astronaut():
+    (face,) = astronaut_reading()
+    assert face.expression.top == "happy" and face.fer_expression.top == "happy"
+    assert face.expression.labels == EXPRESSION_LABELS and abs(sum(face.fer_expression.values) - 1) < 1e-5
+    # the 68-point eyes and mouth corners agree with MTCNN's 5 points
+    eyes68 = np.stack([face.landmarks[36:42].mean(0), face.landmarks[42:48].mean(0)])
+    assert np.abs(eyes68 - face.points5[:2]).max() < 5
+    assert np.abs(face.landmarks[[48, 54]] - face.points5[3:]).max() < 5
+    assert face.aligned.image.shape == (128, 128, 3)
+    g = face.geometry
+    assert 0.2 < g.eye_open_left < 0.4 and 0.2 < g.eye_open_right < 0.4  # eyes open
+    assert 0.05 < g.mouth_open < 0.4  # a smile showing teeth
+    assert abs(g.yaw) < 0.1  # frontal
+    np.testing.assert_allclose(np.linalg.norm(face.identity), 1.0, atol=1e-6)
+
+
+def test_read_faces_finds_both_faces_side_by_side_and_one_identity():
+    both = np.concatenate([fixture_input("astronaut_rgb512"), fixture_input("astronaut_flip_rgb512")], axis=1)
+    faces = readers().read(both)
+    assert len(faces) == 2
+    assert sorted(f.box[0] < 512 for f in faces) == [False, True]
+    assert float(faces[0].identity @ faces[1].identity) > 0.9  # the same person
+
+
+def test_read_faces_on_no_face_and_on_grey_images():
+    assert readers().read(np.full((120, 160), 90, np.uint8)) == []
+    grey = cv2.cvtColor(fixture_input("astronaut_rgb512"), cv2.COLOR_RGB2GRAY)
+    (face,) = readers().read(grey)
+    assert face.fer_expression.top == "happy"
+
+
+def test_read_faces_refuses_16_bit_and_odd_channel_counts():
+    with pytest.raises(ValueError, match="8-bit"):
+        readers().read(np.zeros((64, 64, 3), np.uint16))
+    with pytest.raises(ValueError, match=r"\[H, W, 4\]"):
+        readers().read(np.zeros((64, 64, 2), np.uint8))
+
+
+def test_geometry_of_the_mirrored_face_is_the_mirrored_geometry():
+    landmarks = astronaut_reading()[0].landmarks
+    g = face_geometry(landmarks)
+    m = face_geometry((landmarks * [-1, 1] + [511, 0])[MIRROR_68])
+    assert m.yaw == pytest.approx(-g.yaw, abs=1e-9)
+    assert (m.eye_open_left, m.eye_open_right) == pytest.approx((g.eye_open_right, g.eye_open_left), abs=1e-9)
+    assert m.mouth_open == pytest.approx(g.mouth_open, abs=1e-9)
+
+
+def test_geometry_follows_a_turned_nose_a_shut_eye_and_a_shut_mouth():
+    landmarks = astronaut_reading()[0].landmarks.copy()
+    turned = landmarks.copy()
+    turned[30, 0] += 0.3 * (landmarks[16, 0] - landmarks[30, 0])  # nose tip toward image-right
+    assert face_geometry(turned).yaw > face_geometry(landmarks).yaw + 0.2 > 0
+    shut = landmarks.copy()
+    corner_a, corner_b = shut[36], shut[39]
+    for i, t in ((37, 1 / 3), (38, 2 / 3), (41, 1 / 3), (40, 2 / 3)):  # lids onto the corner line
+        shut[i] = corner_a + t * (corner_b - corner_a)
+    shut[61:64] = shut[[67, 66, 65]]  # upper inner lip onto the lower one
+    g = face_geometry(shut)
+    assert g.eye_open_left == pytest.approx(0, abs=1e-9) and g.eye_open_right > 0.2
+    assert g.mouth_open == pytest.approx(0, abs=1e-9)
