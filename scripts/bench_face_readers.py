@@ -29,7 +29,7 @@ from backend.faces.fer import FER_SIZE, fer_input  # noqa: E402
 from backend.faces.identity import IDENTITY_SIZE  # noqa: E402
 from backend.faces.reading import FER_MARGIN, FaceReaders, as_rgb, square_crop  # noqa: E402
 
-FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "face_reader_fixtures" / "astronaut_inputs.npz"
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "face_readers" / "astronaut_inputs.npz"
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

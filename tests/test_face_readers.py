@@ -1,4 +1,4 @@
-"""The PyTorch face readers against their original engines' outputs (tests/face_reader_fixtures),
+"""The PyTorch face readers against their original engines' outputs (tests/data/face_readers),
 with the committed converted weights. Tolerances are those the fixtures' MANIFEST observed."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from backend.faces.mtcnn import load_mtcnn, mtcnn_input
 from backend.faces.reading import FaceReaders, face_geometry
 from backend.faces.weights import load_reader_weights, reader_path
 
-FIXTURES = Path(__file__).resolve().parent / "face_reader_fixtures"
+FIXTURES = Path(__file__).resolve().parent / "data" / "face_readers"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
