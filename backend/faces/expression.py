@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.faces.densenet import DenseHeadNet
-from backend.faces.weights import load_reader_weights
+from backend.faces.weights import load_network
 
 EXPRESSION_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 
@@ -11,6 +11,4 @@ EXPRESSION_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted",
 def load_expression_net() -> DenseHeadNet:
     """face-api 1.7.15's expression net: ``faceapi_input`` images -> ``[N, 7]`` logits
     (``EXPRESSION_LABELS`` order; softmax for face-api's probabilities)."""
-    net = DenseHeadNet(len(EXPRESSION_LABELS))
-    net.load_state_dict(load_reader_weights("faceapi_expression"))
-    return net.eval()
+    return load_network(DenseHeadNet(len(EXPRESSION_LABELS)), "faceapi_expression")

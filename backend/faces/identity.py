@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backend.faces.layers import checked_image_batch
-from backend.faces.weights import load_reader_weights
+from backend.faces.weights import load_network
 
 IDENTITY_SIZE = 150
 IDENTITY_DIM = 128
@@ -93,9 +93,7 @@ class RecognitionNet(nn.Module):
 
 def load_recognition_net() -> RecognitionNet:
     """face-api 1.7.15's recognition net with its converted weights, in eval mode."""
-    net = RecognitionNet()
-    net.load_state_dict(load_reader_weights("faceapi_recognition"))
-    return net.eval()
+    return load_network(RecognitionNet(), "faceapi_recognition")
 
 
 def identity_embedding(net: RecognitionNet, x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from backend.faces.densenet import DenseHeadNet
-from backend.faces.weights import load_reader_weights
+from backend.faces.weights import load_network
 
 LANDMARK_COUNT = 68
 # iBUG/300-W 68-point scheme: index ranges of the parts (image-left eye first)
@@ -16,9 +16,7 @@ LEFT_EYE, RIGHT_EYE, MOUTH = range(36, 42), range(42, 48), range(48, 68)
 def load_landmark_net() -> DenseHeadNet:
     """face-api 1.7.15's landmark net: ``faceapi_input`` images -> ``[N, 136]`` raw output,
     x0, y0, x1, y1... in units of the input side (``landmark_points`` makes ``[N, 68, 2]``)."""
-    net = DenseHeadNet(2 * LANDMARK_COUNT)
-    net.load_state_dict(load_reader_weights("faceapi_landmark68"))
-    return net.eval()
+    return load_network(DenseHeadNet(2 * LANDMARK_COUNT), "faceapi_landmark68")
 
 
 def landmark_points(raw: torch.Tensor, size: float = 1.0) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.faces.weights import load_reader_weights
+from backend.faces.weights import load_network
 
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 0.0078125  # (x - 127.5) / 128, RGB
 POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # image-left first
@@ -121,7 +121,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, by_min: boo
         inter = w * h
         overlap = inter / (torch.minimum(area[i], area[rest]) if by_min else area[i] + area[rest] - inter)
         order = rest[overlap <= threshold]
-    return torch.tensor(keep, dtype=torch.long)
+    return torch.tensor(keep, dtype=torch.long, device=boxes.device)
 
 
 def regress(boxes: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
@@ -158,7 +158,7 @@ def _crops(image: torch.Tensor, boxes: torch.Tensor, size: int) -> tuple[torch.T
     crops = [F.interpolate(image[:, :, y1[k] - 1:y2[k], x1[k] - 1:x2[k]], size=(size, size), mode="area")
              for k in range(len(b)) if ok[k]]
     if not crops:
-        return torch.zeros(0, 3, size, size), ok
+        return torch.zeros(0, 3, size, size, device=image.device), ok
     return mtcnn_input(torch.cat(crops)), ok
 
 
@@ -201,7 +201,7 @@ class MTCNN(nn.Module):
             q2 = ((2 * cell + 12) / scale).floor()
             boxes = torch.cat([q1, q2, face[mask][:, None], reg[0][:, mask].T], dim=1)
             found.append(boxes[nms(boxes[:, :4], boxes[:, 4], 0.5)])
-        boxes = torch.cat(found) if found else torch.zeros(0, 9)
+        boxes = torch.cat(found) if found else torch.zeros(0, 9, device=image.device)
         boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
         w_, h_ = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         moved = boxes[:, :4] + boxes[:, 5:9] * torch.stack([w_, h_, w_, h_], dim=1)
@@ -221,7 +221,7 @@ class MTCNN(nn.Module):
             reg = reg[keep]
             pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
             boxes = squared(regress(boxes[pick], reg[pick]))
-        points = torch.zeros(0, 5, 2)
+        points = torch.zeros(0, 5, 2, device=image.device)
         if len(boxes):  # stage 3: O-Net scores, refines and places the points
             crops, ok = _crops(image, boxes, 48)
             boxes = boxes[ok]
@@ -244,7 +244,7 @@ class MTCNN(nn.Module):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"MTCNN takes a uint8 [H, W, 3] RGB image, got {image.dtype} {list(image.shape)}")
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        boxes, points = self.detect_boxes(x)
+        boxes, points = (t.cpu() for t in self.detect_boxes(x.to(self.pnet.conv1.weight.device)))
         return [DetectedFace(tuple(float(v) for v in b[:4]), float(b[4]), tuple((float(px), float(py)) for px, py in p))
                 for b, p in zip(boxes, points)]
 
@@ -253,6 +253,6 @@ def load_mtcnn(**settings) -> MTCNN:
     """MTCNN with facenet-pytorch 2.6.0's converted weights (``settings``: ``MTCNN``'s arguments)."""
     net = MTCNN(**settings)
     for name in ("pnet", "rnet", "onet"):
-        getattr(net, name).load_state_dict(load_reader_weights(f"mtcnn_{name}"))
+        load_network(getattr(net, name), f"mtcnn_{name}")
     return net.eval()
 

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 
+from backend.devices import pick_device
 from backend.faces.align import AlignedFace, FacePoints, align_face
 from backend.faces.densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
 from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
@@ -129,13 +130,17 @@ def square_crop(image: np.ndarray, box: tuple[float, float, float, float], size:
 class FaceReaders:
     """All the nets, loaded once (about a second), and ``read`` to run them on an image."""
 
-    def __init__(self, crop_size: int = 256):
+    def __init__(self, crop_size: int = 256, device: str = "cpu"):
         self.crop_size = crop_size
-        self.detector: MTCNN = load_mtcnn()
-        self.landmark_net: DenseHeadNet = load_landmark_net()
-        self.expression_net: DenseHeadNet = load_expression_net()
-        self.fer_net: MiniXception = load_fer()
-        self.recognition_net: RecognitionNet = load_recognition_net()
+        self.device = pick_device(device)
+        self.detector: MTCNN = load_mtcnn().to(self.device)
+        self.landmark_net: DenseHeadNet = load_landmark_net().to(self.device)
+        self.expression_net: DenseHeadNet = load_expression_net().to(self.device)
+        self.fer_net: MiniXception = load_fer().to(self.device)
+        self.recognition_net: RecognitionNet = load_recognition_net().to(self.device)
+
+    def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(crops)).to(self.device)
 
     @torch.no_grad()
     def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
@@ -144,15 +149,14 @@ class FaceReaders:
         faces = self.detector.detect(rgb) if faces is None else faces
         if not faces:
             return []
-        crops = np.stack([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces])
-        x = faceapi_input(torch.from_numpy(crops))
-        raw = landmark_points(self.landmark_net(x)).numpy().astype(np.float64)
-        expression = self.expression_net(x).softmax(1).numpy()
-        ids = np.stack([square_crop(rgb, f.box, IDENTITY_SIZE) for f in faces])
-        identity = identity_embedding(self.recognition_net, faceapi_input(torch.from_numpy(ids))).numpy()
+        x = faceapi_input(self._batch([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces]))
+        raw = landmark_points(self.landmark_net(x)).cpu().numpy().astype(np.float64)
+        expression = self.expression_net(x).softmax(1).cpu().numpy()
+        ids = faceapi_input(self._batch([square_crop(rgb, f.box, IDENTITY_SIZE) for f in faces]))
+        identity = identity_embedding(self.recognition_net, ids).cpu().numpy()
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        greys = np.stack([square_crop(grey, f.box, FER_SIZE, FER_MARGIN) for f in faces])
-        fer = self.fer_net(fer_input(torch.from_numpy(greys))).softmax(1).numpy()
+        greys = fer_input(self._batch([square_crop(grey, f.box, FER_SIZE, FER_MARGIN) for f in faces]))
+        fer = self.fer_net(greys).softmax(1).cpu().numpy()
         out = []
         for k, face in enumerate(faces):
             x1, y1, x2, y2 = face.box

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TypeVar
 
 import torch
+from torch import nn
 
 from backend.checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
 
@@ -21,6 +22,7 @@ READERS_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "face_r
 READER_FORMAT = "latent-emotion-face-reader"
 READER_FORMAT_VERSION = "1"
 QUANT_SUFFIXES = ("@q", "@scale", "@min")
+Net = TypeVar("Net", bound=nn.Module)
 
 
 def reader_path(network: str) -> Path:
@@ -47,7 +49,22 @@ def load_reader_weights(network: str, path: str | os.PathLike[str] | None = None
     found = json.loads(meta.get("config", "{}")).get("network")
     if found != network:
         raise CheckpointError(path, f"holds the {found!r} network, not {network!r}")
-    return dequantised(tensors)
+    try:
+        return dequantised(tensors)
+    except KeyError as e:
+        raise CheckpointError(path, f"a quantised tensor lacks its {e.args[0]!r}") from None
+
+
+def load_network(net: Net, network: str, path: str | os.PathLike[str] | None = None) -> Net:
+    """``net`` with the weights of ``network`` loaded, in eval mode; weights that do not fit the
+    architecture raise ``CheckpointError``."""
+    state = load_reader_weights(network, path)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(path or reader_path(network),
+                              f"does not fit the {network} network ({str(e).strip().splitlines()[0]})") from None
+    return net.eval()
 
 
 def dequantised(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
