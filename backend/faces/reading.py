@@ -131,6 +131,8 @@ class FaceReaders:
     """All the nets, loaded once (about a second), and ``read`` to run them on an image."""
 
     def __init__(self, crop_size: int = 256, device: str = "cpu"):
+        if not isinstance(crop_size, int) or crop_size < 1:
+            raise ValueError(f"the aligned crop size must be a positive integer, got {crop_size!r}")
         self.crop_size = crop_size
         self.device = pick_device(device)
         self.detector: MTCNN = load_mtcnn().to(self.device)

@@ -46,7 +46,10 @@ def load_reader_weights(network: str, path: str | os.PathLike[str] | None = None
         raise CheckpointError(path, f"no such file (the {network} face reader's weights; "
                                     "scripts/convert_face_readers.py makes them)")
     meta, tensors = read_tagged_safetensors(path, READER_FORMAT, READER_FORMAT_VERSION, "face-reader weights file")
-    found = json.loads(meta.get("config", "{}")).get("network")
+    try:
+        found = json.loads(meta.get("config", "{}")).get("network")
+    except (ValueError, AttributeError):
+        raise CheckpointError(path, "bad face-reader config in metadata") from None
     if found != network:
         raise CheckpointError(path, f"holds the {found!r} network, not {network!r}")
     try:
