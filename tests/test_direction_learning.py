@@ -14,8 +14,6 @@ import torch
 from backend.acd import pixel_embedding
 from backend.channels import CHANNEL_NAMES
 from backend.direction_learning import (
-    _FACE_STREAM,
-    EXACT_THRESHOLDS,
     MEASURE_BATCH,
     Cancelled,
     LabeledLatents,
@@ -25,18 +23,22 @@ from backend.direction_learning import (
     calibrate_directions,
     channel_classes,
     choose_rows,
-    inverted_latents,
-    labeled_channel_values,
-    labeled_renders,
     learn_directions,
-    neutral_faces,
     self_labeled_latents,
 )
 from backend.directions import Direction, DirectionSet
-from backend.face_prior import FacePrior
 from backend.generator import Generator, synthesize_frames
 from backend.latent import compose_latent
 from backend.probe import FaceProbe, ProbeConfig
+from lab.default_directions import (
+    _FACE_STREAM,
+    EXACT_THRESHOLDS,
+    inverted_latents,
+    labeled_channel_values,
+    labeled_renders,
+    neutral_faces,
+)
+from lab.face_prior import FacePrior
 from .conftest import tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
