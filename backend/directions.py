@@ -153,7 +153,6 @@ class DirectionSet:
         return len(self.directions)
 
 
-
 def save_directions(directions: DirectionSet, path: str | os.PathLike[str]) -> str:
     """Write ``directions`` as a JSON directions file, atomically (temp file, then rename)."""
     doc: dict[str, Any] = {
@@ -236,7 +235,6 @@ def load_directions(path: str | os.PathLike[str], *, expect_fingerprint: str | N
         return DirectionSet(fp, file_num_ws, file_w_dim, tuple(directions))
     except ValueError as e:
         raise DirectionsError(path, str(e)) from None
-
 
 
 def _field(path: Path, obj: dict[str, Any], key: str, kind: type, where: str = "the file") -> Any:

@@ -36,6 +36,7 @@ PROBE_FORMAT_VERSION = "1"
 N_AUS = 14  # the FACS action units of lab.procedural.AU_NAMES, in that order (tests pin the match)
 N_CHANNELS = len(CHANNEL_NAMES)  # the last one, head_turn, is in [-1, 1]; the others in [0, 1]
 
+
 @dataclass(frozen=True)
 class ProbeConfig:
     """A probe's architecture, plus the seed of its weights and of its training data."""

@@ -24,6 +24,7 @@ from backend.direction_learning import (
     channel_classes,
     choose_rows,
     learn_directions,
+    run_in_batches,
     self_labeled_latents,
 )
 from backend.directions import Direction, DirectionSet
@@ -228,3 +229,16 @@ def test_calibration_can_be_cancelled(G, brightening):
     with pytest.raises(Cancelled):
         calibrate_directions(G, brightening, brightness_reader, faces, np.zeros(9), row_candidates=[(0, 2)],
                              cancel=lambda: True)
+
+
+def test_run_in_batches_reports_progress_and_stops_on_cancel_or_a_refused_batch():
+    calls, seen = [], []
+    work = lambda start, stop: calls.append((start, stop)) or True  # noqa: E731
+    assert not run_in_batches(7, 3, work, progress=lambda done, n: seen.append((done, n)))
+    assert calls == [(0, 3), (3, 6), (6, 7)] and seen == [(3, 7), (6, 7), (7, 7)]
+    calls.clear()
+    assert run_in_batches(7, 3, work, cancel=lambda: len(calls) == 2)
+    assert calls == [(0, 3), (3, 6)]
+    seen.clear()
+    assert run_in_batches(7, 3, lambda start, stop: start == 0, progress=lambda done, n: seen.append(done))
+    assert seen == [3]

@@ -18,6 +18,7 @@ from backend.generator import Generator
 from lab.fit.data import EVAL_SEED, eval_latents
 from lab.fit.state import FitResult, FitState
 
+
 @torch.no_grad()
 def mean_w(G: Generator, n: int = 20_000, seed: int = 0, batch: int = 1000) -> torch.Tensor:
     """The mean of mapping(z) over n z ~ N(0, I), accumulated in float64: the truncation centre."""

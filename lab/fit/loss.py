@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from lab.fit.config import LossWeights
 
+
 @dataclass(frozen=True)
 class LossParts:
     """One loss evaluation: the weighted total and each unweighted term."""

@@ -9,6 +9,7 @@ from backend.generator import Generator, images_to_uint8
 from lab.face_prior import FacePrior
 from lab.fit.data import render_batch
 
+
 @torch.no_grad()
 def sample_sheet(G: Generator, prior: FacePrior, seeds: list[int], columns: int = 8,
                  truncation_psi: float | None = 0.7) -> np.ndarray:

@@ -15,6 +15,7 @@ from backend.generator import Generator
 from lab.fit.config import FitConfig, LossWeights
 from lab.fit.loss import LossParts, fit_loss
 
+
 @dataclass
 class FitState:
     """A fit in progress: the trained and averaged generators, the optimizer and the counters."""

@@ -9,6 +9,7 @@ import numpy as np
 from backend.probe import FaceProbe, probe_predict
 from lab.probes.data import HELDOUT_SEED, heldout_batch
 
+
 @dataclass(frozen=True)
 class ProbeScores:
     """Accuracy on held-out renders."""
