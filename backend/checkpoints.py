@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import torch
 
 from .generator import Generator, GeneratorConfig
-from .files import replacing
+from .files import FileError, replacing
 from .safe_pickle import PersistentRecord, UnsafePickleError, safe_load
 
 OUR_FORMAT = "latent-emotion.generator"
@@ -36,13 +36,8 @@ _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 
 
-class CheckpointError(Exception):
-    """A file that is not a generator we can load; the message names the file and why."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class CheckpointError(FileError):
+    """A file that is not a generator (or probe) we can load; the message names the file and why."""
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,8 @@ def cmd_train_directions(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .checkpoints import checkpoint_info
-    from .directions import save_directions, train_directions
+    from .direction_training import train_directions
+    from .directions import save_directions
 
     latents = np.load(args.latents, allow_pickle=False)
     if args.labels.suffix == ".npy":

@@ -99,10 +99,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GeneratorConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown generator config keys: {', '.join(unknown)}")
+        reject_unknown_keys(cls, d, "generator config")
         d = dict(d)
         if "resample_filter" in d:
             d["resample_filter"] = tuple(float(t) for t in d["resample_filter"])
@@ -414,6 +411,18 @@ def images_to_uint8(img: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) floats in [-1, 1] → (B, H, W, C) uint8, rounding as NVIDIA's generate.py."""
     img = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
     return img.cpu().numpy()
+
+
+def images_from_uint8(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) uint8 → (N, C, H, W) float32 in [-1, 1], the generator's range: u / 127.5 − 1."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+
+
+def reject_unknown_keys(cls: type, d: Mapping[str, Any], what: str) -> None:
+    """Raise ValueError naming the keys of ``d`` that are not fields of the dataclass ``cls``."""
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {', '.join(unknown)}")
 
 
 def _check_shape(t: torch.Tensor | None, shape: list[int | None], name: str) -> None:

@@ -58,7 +58,7 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     from backend.directions import save_directions
     from backend.sheet import HEADER_PX
 
-    from .test_render import random_directions
+    from lab.rigs import random_directions
 
     model = save_generator(tiny_G, tmp_path / "g.safetensors")
     directions = save_directions(random_directions(tiny_G, names=("joy", "anger")), tmp_path / "d.json")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.generator import Generator, GeneratorConfig, images_to_uint8, truncate
+from backend.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8, truncate
 from backend.ops import modulated_conv2d, upfirdn2d, upsample2d, setup_filter
 
 from .conftest import ROOT, tiny_config
@@ -209,3 +209,18 @@ def test_preview_resolution_is_the_cheapest_block_at_least_that_big(tiny_G):
     assert orig.preview_resolution(8) == 32
     with pytest.raises(ValueError, match=r"stop_at must be one of \(32,\)"):
         orig.synthesize(orig.w_from_seed(0), stop_at=8)
+
+
+def test_images_from_uint8_is_the_exact_inverse_of_images_to_uint8():
+    u = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
+    x = images_from_uint8(u)
+    assert x.shape == (1, 3, 16, 16) and x.dtype == torch.float32
+    assert x.min() == -1.0 and x.max() == 1.0
+    assert np.array_equal(images_to_uint8(x), u)
+
+
+def test_probe_config_refuses_unknown_keys_like_the_generator_config():
+    from backend.probe import ProbeConfig
+
+    with pytest.raises(ValueError, match="unknown probe config keys: bogus"):
+        ProbeConfig.from_dict({"seed": 1, "bogus": 2})
