@@ -236,7 +236,7 @@ NEAR_BEST = 0.9  # rows reading at least this share of the best rows' reading co
 def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, faces: np.ndarray,
                          targets: np.ndarray, *, row_candidates: Sequence[tuple[int, int]],
                          strength_grid: Sequence[float] = DEFAULT_STRENGTH_GRID, w_spread: float | None = None,
-                         progress: Progress | None = None,
+                         reader_name: str = "features-probe", progress: Progress | None = None,
                          cancel: Cancel | None = None) -> tuple[DirectionSet, tuple[ChannelCalibration, ...]]:
     """Each direction's strength and W+ rows, by measurement on ``faces`` (W+ codes of start faces).
 
@@ -244,7 +244,8 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
     ``strength_grid`` × ``w_spread`` (default: W's total std); the strength at value 1.0 is where
     that curve first reaches the channel's ``targets`` entry (linear between grid points), or the
     grid's best when it never does. The rows are then picked by ``choose_rows``; every trial's
-    identity drift (embedding distance between value 0 and 1) is kept in the report.
+    identity drift (embedding distance between value 0 and 1) is kept in the report. Faces a
+    reader could not read (NaN, e.g. no face detected) are left out of the means.
     """
     if not row_candidates:
         raise ValueError("row_candidates must name at least one (start, stop) range")
@@ -268,20 +269,29 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
             strengths = grid * w_spread
             ws = np.concatenate([compose_latent(faces, {d.name: s}, trial_set) for s in strengths])
             reading = read(synthesize_frames(G, ws, MEASURE_BATCH))
-            curve = reading.values[:, c].reshape(len(grid), len(faces)).mean(axis=1)
+            curve = _mean_read(reading.values[:, c].reshape(len(grid), len(faces)))
             emb = reading.embedding.reshape(len(grid), len(faces), -1)
-            drift = np.linalg.norm(emb - base.embedding[None], axis=2).mean(axis=1)
+            drift = _mean_read(np.linalg.norm(emb - base.embedding[None], axis=2))
             strength, at, reached = _first_crossing(strengths, curve, float(targets[c]))
             trials.append(RowsTrial(tuple(layers), strength, at, reached, float(np.interp(strength, strengths, drift))))
             if progress is not None:
                 progress(len(trials) + len(reports) * len(row_candidates), total)
-        chosen = choose_rows(trials, float(base.values[:, c].mean()))
+        baseline = float(_mean_read(base.values[None, :, c])[0])
+        chosen = choose_rows(trials, baseline)
         out_dirs.append(replace(d, layers=chosen.layers, strength=chosen.strength,
-                                calibration=f"features-probe reading {chosen.reading:.2f} at value 1 "
+                                calibration=f"{reader_name} reading {chosen.reading:.2f} at value 1 "
                                             f"(target {float(targets[c]):.2f}, a full render's)"))
-        reports.append(ChannelCalibration(d.name, float(targets[c]), float(base.values[:, c].mean()),
+        reports.append(ChannelCalibration(d.name, float(targets[c]), baseline,
                                           tuple(trials), chosen))
     return replace(directions, directions=tuple(out_dirs)), tuple(reports)
+
+
+def _mean_read(x: np.ndarray) -> np.ndarray:
+    """Row means of (K, N) readings over the finite ones (a row with none: NaN, no warning)."""
+    ok = np.isfinite(x)
+    count = ok.sum(axis=1)
+    total = np.where(ok, x, 0.0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def choose_rows(trials: Sequence[RowsTrial], baseline: float) -> RowsTrial:

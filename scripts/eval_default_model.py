@@ -32,151 +32,28 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
 
-from backend.acd import content_distance  # noqa: E402
 from backend.channels import CHANNEL_NAMES  # noqa: E402
-from backend.direction_learning import MEASURE_BATCH, Reader, probe_reader  # noqa: E402
-from backend.generator import synthesize_frames  # noqa: E402
-from backend.directions import DirectionSet, load_directions  # noqa: E402
-from backend.latent import compose_latent  # noqa: E402
+from backend.direction_eval import (  # noqa: E402
+    DOMINANT_TARGET,
+    SPEARMAN_TARGET,
+    between_faces,
+    evaluate,
+    print_table,
+    summary,
+)
+from backend.direction_learning import probe_reader  # noqa: E402
+from backend.directions import load_directions  # noqa: E402
 from backend.sheet import sample_sheet  # noqa: E402
 from lab.default_directions import model_prior, neutral_faces  # noqa: E402
-from lab.procedural import EMOTION_NAMES as EMOTIONS  # noqa: E402
 
 FACE_SEED = 1000  # neutral_faces stream of the eval faces; make_default_directions calibrates on seed 0
-SPEARMAN_TARGET = 0.9
-DOMINANT_TARGET = 0.8
-PAPER_MASK_ROWS = 8  # the paper's first 8 W+ rows: the 4-32 px layers at any resolution from 32 px up
-
-
-@dataclass(frozen=True)
-class ChannelScores:
-    """One channel's numbers over its videos."""
-
-    name: str
-    videos: int
-    frames: int
-    spearman: float  # mean over videos
-    spearman_min: float
-    dominant: float  # share of faces
-    reading_at_0: float
-    reading_at_1: float
-    drift_masked: float  # identity drift 0 → 1 on the direction's own rows
-    drift_paper_mask: float  # ... on the paper's mask, the first PAPER_MASK_ROWS rows
-    drift_all_rows: float  # ... on every row
-    reading_at_1_paper_mask: float
-    reading_at_1_all_rows: float
-    acd_consecutive: float
-    acd_pairwise: float
-    layers: tuple[int, int]
-
-
-def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row pair of (V, T) arrays (ties get average ranks; a constant row 0)."""
-    rx, ry = rankdata(x, axis=1), rankdata(y, axis=1)
-    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
-    den = np.sqrt((rx ** 2).sum(axis=1) * (ry ** 2).sum(axis=1))
-    return np.where(den > 0, (rx * ry).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
-
-
-def dominant(readings: np.ndarray, name: str) -> np.ndarray:
-    """Per face (readings (N, 9) at value 1.0): does the channel show as the intended one?"""
-    c = CHANNEL_NAMES.index(name)
-    if name in EMOTIONS:
-        return np.argmax(readings[:, :len(EMOTIONS)], axis=1) == c
-    return readings[:, c] >= 0.5
-
-
-def evaluate_channel(G, directions: DirectionSet, read: Reader, faces: np.ndarray, name: str,
-                     frames: int) -> tuple[ChannelScores, np.ndarray]:
-    """Scores of one channel's videos from ``faces`` (W+ codes); also the frames at value 1.0."""
-    d = directions[name]
-    c = CHANNEL_NAMES.index(name)
-    values = np.linspace(0.0, 1.0, frames)
-    ws = np.stack([compose_latent(face, {name: values}, directions) for face in faces])  # (F, T, rows, w)
-    n, t = ws.shape[:2]
-    images = synthesize_frames(G, ws.reshape(n * t, *ws.shape[2:]), MEASURE_BATCH)
-    reading = read(images)
-    vals = reading.values.reshape(n, t, -1)
-    emb = reading.embedding.reshape(n, t, -1)
-    rho = spearman_rows(np.broadcast_to(values, (n, t)), vals[:, :, c])
-    def at_one(rows: int) -> object:
-        moved = replace(directions, directions=(replace(d, layers=(0, rows)),))
-        return read(synthesize_frames(G, np.stack([compose_latent(face, {name: 1.0}, moved) for face in faces]),
-                                     MEASURE_BATCH))
-
-    mask, full = at_one(min(PAPER_MASK_ROWS, directions.num_ws)), at_one(directions.num_ws)
-    scores = ChannelScores(
-        name, n, t, float(rho.mean()), float(rho.min()), float(dominant(vals[:, -1], name).mean()),
-        float(vals[:, 0, c].mean()), float(vals[:, -1, c].mean()),
-        float(np.linalg.norm(emb[:, -1] - emb[:, 0], axis=1).mean()),
-        float(np.linalg.norm(mask.embedding - emb[:, 0], axis=1).mean()),
-        float(np.linalg.norm(full.embedding - emb[:, 0], axis=1).mean()),
-        float(mask.values[:, c].mean()), float(full.values[:, c].mean()),
-        float(np.mean([content_distance(e, "consecutive") for e in emb])),
-        float(np.mean([content_distance(e, "pairwise") for e in emb])), d.layers)
-    last = images.reshape(n, t, *images.shape[1:])
-    return scores, np.stack([last[:, 0], last[:, -1]], axis=1)
-
-
-def evaluate(G, directions: DirectionSet, read: Reader, faces: np.ndarray, frames: int, extra_frames: int,
-             channels: tuple[str, ...] = CHANNEL_NAMES,
-             log=print) -> tuple[list[ChannelScores], np.ndarray, dict[str, np.ndarray]]:
-    """Every channel's scores, and the sheet's columns (neutral frames, frames at 1.0 per channel)."""
-    scores, edited = [], {}
-    neutral = None
-    for name in channels:
-        start = time.perf_counter()
-        s, ends = evaluate_channel(G, directions, read, faces, name, frames if name in EMOTIONS else extra_frames)
-        scores.append(s)
-        neutral = ends[:, 0] if neutral is None else neutral
-        edited[name] = ends[:, 1]
-        log(f"  {name}: {s.videos} videos x {s.frames} frames, {time.perf_counter() - start:.0f} s")
-    return scores, neutral, edited
-
-
-def print_table(scores: list[ChannelScores]) -> None:
-    print(f"\n{'':<26}{'':>25}{'identity drift 0->1 (reading at 1)':^39}{'ACD':^16}")
-    print(f"{'channel':<11}{'rows':>6}{'videos':>7}{'Spearman':>9}{'(min)':>7}{'dominant':>9}{'read 0':>7}"
-          f"{'own rows':>13}{f'0-{PAPER_MASK_ROWS}':>13}{'all rows':>13}{'consec':>8}{'pairs':>8}")
-    for s in scores:
-        flag = "" if s.spearman >= SPEARMAN_TARGET and s.dominant >= DOMINANT_TARGET else "  *"
-        print(f"{s.name:<11}{f'{s.layers[0]}-{s.layers[1]}':>6}{s.videos:>7}{s.spearman:>9.3f}{s.spearman_min:>7.2f}"
-              f"{s.dominant:>8.0%} {s.reading_at_0:>7.2f}"
-              f"{s.drift_masked:>7.3f} ({s.reading_at_1:4.2f})"
-              f"{s.drift_paper_mask:>7.3f} ({s.reading_at_1_paper_mask:4.2f})"
-              f"{s.drift_all_rows:>7.3f} ({s.reading_at_1_all_rows:4.2f}){s.acd_consecutive:>8.4f}"
-              f"{s.acd_pairwise:>8.4f}{flag}")
-
-
-def between_faces(embedding: np.ndarray) -> float:
-    """Mean identity-embedding distance between different faces (N, D): the scale drift is read on."""
-    d = np.linalg.norm(embedding[:, None] - embedding[None], axis=2)
-    return float(d[np.triu_indices(len(embedding), 1)].mean()) if len(embedding) > 1 else 0.0
-
-
-def summary(scores: list[ChannelScores]) -> dict[str, float | int]:
-    emo = [s for s in scores if s.name in EMOTIONS]
-    return {
-        "emotions_measured": len(emo),
-        "emotions_spearman_mean": float(np.mean([s.spearman for s in emo])),
-        "emotions_dominant_mean": float(np.mean([s.dominant for s in emo])),
-        "emotions_meeting_spearman_target": sum(s.spearman >= SPEARMAN_TARGET for s in emo),
-        "emotions_meeting_dominant_target": sum(s.dominant >= DOMINANT_TARGET for s in emo),
-        "drift_masked_mean": float(np.mean([s.drift_masked for s in scores])),
-        "drift_paper_mask_mean": float(np.mean([s.drift_paper_mask for s in scores])),
-        "drift_all_rows_mean": float(np.mean([s.drift_all_rows for s in scores])),
-        "acd_consecutive_emotion_videos": float(np.mean([s.acd_consecutive for s in emo])),
-        "acd_pairwise_emotion_videos": float(np.mean([s.acd_pairwise for s in emo])),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

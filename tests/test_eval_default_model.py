@@ -1,4 +1,5 @@
-"""scripts/eval_default_model.py: the protocol's numbers on a small real generator.
+"""backend.direction_eval (the protocol of scripts/eval_default_model.py and eval-directions):
+its numbers on a small real generator.
 
 The reader is known exactly (joy reads as brightness, the identity embedding is the grey-level
 picture), so each score has an answer to check against.
@@ -6,36 +7,25 @@ picture), so each score has an answer to check against.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
 
+from backend import direction_eval as ev
 from backend.acd import content_distance, pixel_embedding
 from backend.channels import CHANNEL_NAMES
 from backend.direction_learning import Reading
 from backend.directions import Direction, DirectionSet
 from backend.generator import Generator, synthesize_frames
 from backend.latent import compose_latent
-from .conftest import ROOT, tiny_config
+from .conftest import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 JOY = CHANNEL_NAMES.index("joy")
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("eval_default_model", ROOT / "scripts" / "eval_default_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-ev = _load_script()
 
 
 @pytest.fixture(scope="module")
