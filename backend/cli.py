@@ -249,6 +249,108 @@ def cmd_cache(args: argparse.Namespace) -> None:
     print(f"{cache.root}: {n} frames, {size / 2**20:.1f} MiB")
 
 
+class _Eta:
+    """Progress with an ETA on stderr, one line per stage: the rate is that of this run's work
+    (the first report of a stage, e.g. samples found stored, sets the starting point)."""
+
+    def __init__(self) -> None:
+        self.stage, self.start, self.first, self.last = "", 0.0, 0, 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        import time
+
+        now = time.perf_counter()
+        if stage != self.stage:
+            if self.stage:
+                print(file=sys.stderr)
+            self.stage, self.start, self.first, self.last = stage, now, done, 0.0
+        if done < total and now - self.last < 1.0:
+            return
+        self.last = now
+        rate = (done - self.first) / (now - self.start) if now > self.start else 0.0
+        eta = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
+        print(f"\r{stage} {done}/{total} ({now - self.start:.0f} s{eta})   ", end="" if done < total else "\n",
+              file=sys.stderr, flush=True)
+        if done >= total:
+            self.stage = ""
+
+
+def cmd_learn_directions(args: argparse.Namespace) -> None:
+    import json
+
+    from .channel_readers import reader_from_spec
+    from .direction_learning import Shares
+    from .directions import save_directions
+    from .files import write_atomic
+    from .generator_directions import LearnSettings, learn_generator_directions, learning_report
+
+    G, info = _load_model(args)
+    reader = reader_from_spec(args.reader, "labeller", str(G.device))
+    work = args.work or args.out.with_name(args.out.name.removesuffix(".json") + ".work")
+    settings = LearnSettings(samples=args.samples, truncation=args.truncation, method=args.method,
+                             shares=Shares(args.top, args.bottom), faces=args.faces,
+                             orthogonalise=not args.no_orthogonalise, batch=args.batch, seed=args.seed)
+    print(f"learning directions for {info.path} ({info.resolution} px, {info.num_ws} W+ rows) on {G.device}; "
+          f"reader: {reader.description}; samples stored in {work}", file=sys.stderr)
+    result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, work, settings,
+                                        reader_name=args.reader, progress=_Eta())
+    save_directions(result.directions, args.out)
+    report_path = args.out.with_name(args.out.name.removesuffix(".json") + ".report.json")
+    report = learning_report(result, settings, model=str(info.path), generator_fingerprint=info.fingerprint,
+                             reader=reader.description, device=str(G.device), work=str(work))
+    write_atomic(report_path, json.dumps(report, indent=2) + "\n")
+    print(f"{result.readable} of {result.samples} samples read ({result.made} made now); "
+          f"{', '.join(f'{k} {v:.0f} s' for k, v in result.seconds.items())}")
+    print(f"{'channel':<11}{'pos/used':>10}{'held-out':>9}{'rows':>7}{'strength':>9}{'reading':>8}{'target':>7}")
+    for row in report["channels"]:
+        c = row["chosen"]
+        print(f"{row['name']:<11}{row['n_positive']:>5}/{row['n_used']:<4}{row['held_out_accuracy']:>9.3f}"
+              f"{c['layers'][0]:>4}-{c['layers'][1]:<2}{c['strength']:>9.3f}{c['reading']:>8.2f}"
+              f"{row['target_reading']:>7.2f}{'' if c['reached'] else '  (target not reached)'}")
+    for name, why in result.learned.skipped:
+        print(f"{name:<11}no direction: {why}")
+    print(f"wrote {args.out} and {report_path}")
+
+
+def cmd_eval_directions(args: argparse.Namespace) -> None:
+    import json
+    from dataclasses import asdict
+
+    from .channel_readers import reader_from_spec
+    from .channels import CHANNEL_NAMES
+    from .direction_eval import between_faces, evaluate, print_table, summary
+    from .files import write_atomic
+    from .generator_directions import EVALUATION_STREAM, held_out_faces
+
+    G, info, directions = _model_and_directions(args)
+    reader = reader_from_spec(args.reader, "evaluator", str(G.device))
+    channels = tuple(n for n in CHANNEL_NAMES if n in directions)
+    if not channels:
+        raise ValueError(f"{args.directions} has none of the channels {', '.join(CHANNEL_NAMES)}")
+    faces = held_out_faces(G, args.faces, args.truncation, args.seed, EVALUATION_STREAM)
+    print(f"{args.faces} held-out faces (seed {args.seed}, truncation {args.truncation}) x {len(channels)} channels; "
+          f"reader: {reader.description}", file=sys.stderr)
+    scores, neutral, _ = evaluate(G, directions, reader.read, faces, args.frames, args.extra_frames, channels,
+                                  log=lambda line: print(line, file=sys.stderr))
+    print_table(scores)
+    totals = summary(scores)
+    between = between_faces(reader.read(neutral).embedding)
+    totals["identity_distance_between_faces"] = between
+    for key in ("drift_masked_mean", "drift_paper_mask_mean", "drift_all_rows_mean"):
+        totals[key.replace("_mean", "_relative")] = totals[key] / between if between > 0 else float("nan")
+    print(f"\nemotions: mean Spearman {totals['emotions_spearman_mean']:.3f}, mean dominant "
+          f"{totals['emotions_dominant_mean']:.0%}; identity drift 0->1 relative to the distance between two faces "
+          f"({between:.3f}): own rows {totals['drift_masked_relative']:.2f}, paper's mask "
+          f"{totals['drift_paper_mask_relative']:.2f}, all rows {totals['drift_all_rows_relative']:.2f}")
+    if args.json is not None:
+        doc = {"model": str(info.path), "generator_fingerprint": info.fingerprint, "directions": str(args.directions),
+               "reader": reader.description, "protocol": {"faces": args.faces, "frames": args.frames,
+               "extra_frames": args.extra_frames, "truncation": args.truncation, "seed": args.seed},
+               "channels": [asdict(s) for s in scores], "summary": totals}
+        write_atomic(args.json, json.dumps(doc, indent=2, default=float) + "\n")
+        print(f"wrote {args.json}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Latent Emotion backend")
     sub = p.add_subparsers(dest="command", required=True)
@@ -312,6 +414,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=cmd_train_directions)
+
+    s = sub.add_parser("learn-directions", help="learn the nine channel directions of any generator, self-labelled")
+    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    s.add_argument("--out", type=Path, required=True, help="the directions file to write (a .report.json goes beside)")
+    s.add_argument("--samples", type=_number_in(int, 20, 10_000_000, "--samples"), default=2000,
+                   help="generated faces to label")
+    s.add_argument("--truncation", type=_TRUNCATION, default=0.7, help="ψ of the sampled faces")
+    s.add_argument("--method", choices=("logistic", "svm"), default="logistic",
+                   help="logistic regression (the paper) or a linear SVM (InterFaceGAN)")
+    s.add_argument("--reader", default="faces", help="'faces' (face-api expression + landmark measures) or "
+                   "'probe:PATH' (e.g. probe:models/default/probe_features.safetensors for the default model)")
+    s.add_argument("--top", type=_number_in(float, 0.01, 0.49, "--top"), default=0.15,
+                   help="share of the faces, by reading, that are a channel's positives")
+    s.add_argument("--bottom", type=_number_in(float, 0.01, 0.98, "--bottom"), default=0.5,
+                   help="share of the faces, by reading, that are its negatives")
+    s.add_argument("--faces", type=_number_in(int, 1, 10_000, "--faces"), default=8,
+                   help="held-out faces for calibration")
+    s.add_argument("--no-orthogonalise", action="store_true", help="keep the fitted directions as they are")
+    s.add_argument("--batch", type=_number_in(int, 1, 4096, "--batch"), default=16, help="faces per generator call")
+    s.add_argument("--work", type=Path, help="where samples are stored as they are made (default: OUT.work)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    s.set_defaults(func=cmd_learn_directions)
+
+    s = sub.add_parser("eval-directions", help="score directions with an independent reader (Spearman, dominance, "
+                       "identity drift)")
+    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    s.add_argument("--directions", type=Path, help="directions file for that generator")
+    s.add_argument("--reader", default="faces", help="'faces' (fer expression + landmark measures, identity net) "
+                   "or 'probe:PATH' (e.g. probe:models/default/probe_eval.safetensors)")
+    s.add_argument("--faces", type=_number_in(int, 1, 100_000, "--faces"), default=16, help="held-out start faces")
+    s.add_argument("--frames", type=_number_in(int, 2, 1000, "--frames"), default=16, help="frames per emotion video")
+    s.add_argument("--extra-frames", type=_number_in(int, 2, 1000, "--extra-frames"), default=8,
+                   help="frames per eye-close/mouth-open/head-turn video")
+    s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
+    s.add_argument("--seed", type=int, default=0, help="which held-out faces")
+    s.add_argument("--json", type=Path, help="write the numbers here")
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    s.set_defaults(func=cmd_eval_directions)
 
     s = sub.add_parser("acd", help="Average Content Distance of videos or PNG folders")
     s.add_argument("videos", type=Path, nargs="+")

@@ -236,7 +236,8 @@ NEAR_BEST = 0.9  # rows reading at least this share of the best rows' reading co
 def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, faces: np.ndarray,
                          targets: np.ndarray, *, row_candidates: Sequence[tuple[int, int]],
                          strength_grid: Sequence[float] = DEFAULT_STRENGTH_GRID, w_spread: float | None = None,
-                         reader_name: str = "features-probe", progress: Progress | None = None,
+                         reader_name: str = "features-probe", target_name: str = "a full render's",
+                         progress: Progress | None = None,
                          cancel: Cancel | None = None) -> tuple[DirectionSet, tuple[ChannelCalibration, ...]]:
     """Each direction's strength and W+ rows, by measurement on ``faces`` (W+ codes of start faces).
 
@@ -280,7 +281,7 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
         chosen = choose_rows(trials, baseline)
         out_dirs.append(replace(d, layers=chosen.layers, strength=chosen.strength,
                                 calibration=f"{reader_name} reading {chosen.reading:.2f} at value 1 "
-                                            f"(target {float(targets[c]):.2f}, a full render's)"))
+                                            f"(target {float(targets[c]):.2f}, {target_name})"))
         reports.append(ChannelCalibration(d.name, float(targets[c]), baseline,
                                           tuple(trials), chosen))
     return replace(directions, directions=tuple(out_dirs)), tuple(reports)

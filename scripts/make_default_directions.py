@@ -35,13 +35,13 @@ from backend.checkpoints import load_generator  # noqa: E402
 from backend.direction_learning import (  # noqa: E402
     PROBE_SHARES,
     LabeledLatents,
-    RowsTrial,
     calibrate_directions,
     learn_directions,
     probe_reader,
     self_labeled_latents,
 )
 from backend.directions import save_directions  # noqa: E402
+from backend.generator_directions import trial_record  # noqa: E402
 from backend.files import write_atomic  # noqa: E402
 from backend.probe import load_probe  # noqa: E402
 from lab.default_directions import (  # noqa: E402
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"name": d.name, "held_out_accuracy": rep.accuracy, "train_accuracy": rep.train_accuracy,
                          "n_positive": rep.n_positive, "n_used": rep.n_train + rep.n_test,
                          "baseline_reading": cal.baseline, "target": cal.target,
-                         "chosen": _trial(c), "trials": [_trial(t) for t in cal.trials]})
+                         "chosen": trial_record(c), "trials": [trial_record(t) for t in cal.trials]})
         for name, why in learned.skipped:
             print(f"  {name:<11}no direction: {why}")
         report["methods"][source] = {"file": outputs[source].name, "n_latents": len(latents.latents),
@@ -179,11 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntimings: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     print(f"wrote {outputs['inversion']} (shipped), {outputs['self-labeled']}, {model_dir / 'directions_report.json'}")
     return 0
-
-
-def _trial(t: RowsTrial) -> dict[str, object]:
-    return {"layers": list(t.layers), "strength": round(t.strength, 4), "reading": round(t.reading, 4),
-            "reached": t.reached, "identity_drift": round(t.identity_drift, 4)}
 
 
 if __name__ == "__main__":
