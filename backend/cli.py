@@ -186,7 +186,9 @@ def cmd_render(args: argparse.Namespace) -> None:
     else:
         timeline = load_values(args.values)
     if args.w is not None:
-        w_face = np.load(args.w, allow_pickle=False)
+        from .photo import load_face_code
+
+        w_face = load_face_code(args.w, expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
     else:
         w_face = G.w_from_seed(args.seed, truncation_psi=args.truncation).cpu().numpy()
     cache = FrameCache(args.cache or default_cache_dir())
@@ -351,6 +353,41 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
         print(f"wrote {args.json}")
 
 
+def cmd_invert(args: argparse.Namespace) -> None:
+    from .photo import (FaceFeatures, central_box, fit_to_resolution, invert_aligned, photo_face, read_photo,
+                        save_face_code)
+
+    G, info = _load_model(args)
+    res = G.config.img_resolution
+    image, sha256 = read_photo(args.photo)
+    if args.aligned:
+        aligned, box, index, found = fit_to_resolution(image, res), central_box(res), 0, 1
+    else:
+        from .faces.reading import FaceReaders
+
+        face = photo_face(image, res, args.face, FaceReaders(crop_size=res, device=str(G.device)))
+        aligned, box, index, found = face.aligned, face.box, face.index, face.found
+    faces = FaceFeatures(box, G.device)
+    if args.features == "faces":
+        features = faces
+    elif args.features == "none":
+        features = None
+    elif args.features.startswith("probe:"):
+        from .probe import load_probe
+
+        features = load_probe(args.features[len("probe:"):], G.device).features
+    else:
+        raise ValueError(f"--features is 'faces', 'none' or 'probe:PATH', got {args.features!r}")
+    print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
+          f"{args.steps // 2} in W+ on {G.device}", file=sys.stderr)
+    result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding,
+                            seed=args.seed, progress=_Eta())
+    save_face_code(args.out, result, fingerprint=info.fingerprint, photo_sha256=sha256, face_index=index)
+    print(f"{args.out}: pixel error {result.pixel_mae:.1f} (W only: {result.pixel_mae_w:.1f}) of 255, identity "
+          f"distance photo <-> reconstruction {result.identity_distance:.3f} (unit face-api descriptors), "
+          f"{result.seconds:.1f} s")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Latent Emotion backend")
     sub = p.add_subparsers(dest="command", required=True)
@@ -396,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--interpolation", choices=("linear", "slerp", "constant"), default="linear")
     s.add_argument("--seed", type=int, default=0, help="the face: a seed of the generator")
     s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
-    s.add_argument("--w", type=Path, help="the face as a W or W+ code (.npy) instead of a seed")
+    s.add_argument("--w", type=Path, help="the face as a W or W+ code (.npy), or a face code from invert "
+                   "(.npz), instead of a seed")
     s.add_argument("--size", type=_number_in(int, 8, 8192, "--size"), help="output size in pixels (default: the model's)")
     s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"), default=25.0)
     s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
@@ -454,6 +492,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.set_defaults(func=cmd_eval_directions)
 
+    s = sub.add_parser("invert", help="a face from a photo: detect, FFHQ-align, invert into W then W+ (.npz for "
+                       "render --w)")
+    s.add_argument("photo", type=Path)
+    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    s.add_argument("--out", type=Path, required=True, help="the face code file (.npz)")
+    s.add_argument("--face", type=_number_in(int, 0, 10_000, "--face"), help="which face, 0 = the largest (default)")
+    s.add_argument("--steps", type=_number_in(int, 1, 100_000, "--steps"), default=300,
+                   help="steps in W (half as many follow in W+)")
+    s.add_argument("--features", default="faces", help="feature loss: 'faces' (face-api identity, expression, "
+                   "landmarks), 'none' (pixels only) or 'probe:PATH' (a probe's feature maps, for cartoon models)")
+    s.add_argument("--aligned", action="store_true", help="the image is already an aligned face: no detection")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    s.set_defaults(func=cmd_invert)
+
     s = sub.add_parser("acd", help="Average Content Distance of videos or PNG folders")
     s.add_argument("videos", type=Path, nargs="+")
     s.add_argument("--variant", choices=("pairwise", "consecutive"), default="pairwise")
@@ -480,6 +533,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoints import CheckpointError
     from .directions import DirectionsError
+    from .photo import FaceCodeError
     from .script import ScriptError
 
     args = build_parser().parse_args(argv)
@@ -490,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScriptError as e:
         print(f"error: {getattr(args, 'script', '')}: {e}", file=sys.stderr)
         return 2
-    except (CheckpointError, DirectionsError, OSError, ValueError) as e:
+    except (CheckpointError, DirectionsError, FaceCodeError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
