@@ -290,7 +290,7 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     reader = reader_from_spec(args.reader, "labeller", str(G.device))
     work = args.work or args.out.with_name(args.out.name.removesuffix(".json") + ".work")
     settings = LearnSettings(samples=args.samples, truncation=args.truncation, method=args.method,
-                             shares=Shares(args.top, args.bottom), faces=args.faces,
+                             shares=Shares(args.top, args.bottom, turn_by_rank=True), faces=args.faces,
                              orthogonalise=not args.no_orthogonalise, batch=args.batch, seed=args.seed)
     print(f"learning directions for {info.path} ({info.resolution} px, {info.num_ws} W+ rows) on {G.device}; "
           f"reader: {reader.description}; samples stored in {work}", file=sys.stderr)

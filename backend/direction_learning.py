@@ -78,11 +78,14 @@ class Shares:
     """Classes from soft readings, by rank: the ``top`` share of the faces (that read at least
     ``floor``) is on, the ``bottom`` share off, the rest left out. Ranks rather than fixed cuts,
     because how strongly a generator draws an expression, and so how high a probe reads it,
-    differs from model to model. Head turn: the ``top`` share each way, by sign of the reading."""
+    differs from model to model. Head turn: the ``top`` share each way, by sign of the reading
+    (``turn_by_rank``: the top and bottom shares whatever their sign, for readers whose zero
+    is not a frontal face of this generator)."""
 
     top: float = 0.15
     bottom: float = 0.5
     floor: float = 0.05
+    turn_by_rank: bool = False
 
     def __post_init__(self) -> None:
         if not (0.0 < self.top < 0.5 and 0.0 < self.bottom <= 1.0 - self.top and 0.0 <= self.floor < 1.0):
@@ -91,8 +94,10 @@ class Shares:
     def classes(self, v: np.ndarray, signed: bool) -> tuple[np.ndarray, np.ndarray]:
         """(rows used, positive) for one channel's readings ``v`` (N,)."""
         if signed:
-            right = (v >= np.quantile(v, 1.0 - self.top)) & (v > 0)
-            left = (v <= np.quantile(v, self.top)) & (v < 0)
+            right = v >= np.quantile(v, 1.0 - self.top)
+            left = v <= np.quantile(v, self.top)
+            if not self.turn_by_rank:
+                right, left = right & (v > 0), left & (v < 0)
             return right | left, right
         positive = (v >= np.quantile(v, 1.0 - self.top)) & (v >= self.floor)
         return positive | (v <= np.quantile(v, self.bottom)), positive

@@ -13,14 +13,16 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
    what is there; faces the reader could not read (no face found) are left out of the fit;
 3. classes per channel by rank (``direction_learning.Shares``): the top ``top`` share of the
    readings (at least ``floor``) positive, the bottom ``bottom`` share negative, the rest left
-   out; head turn: the top share each way, right against left;
+   out; head turn: the top share each way by rank (right against left; a reader's zero need not
+   be this generator's frontal face);
 4. fit per channel: logistic regression (the paper) or a linear SVM (InterFaceGAN), 80/20
    held-out split (``direction_learning.learn_directions``);
 5. conditional orthogonalisation (InterFaceGAN) where it reduces entanglement
    (``orthogonalise_where_entangled``);
 6. calibration on ``faces`` held-out faces (their own z stream): per channel, the strength at
-   which value 1.0 reads as the mean reading of that channel's positives, and the fewest W+ rows
-   that read within 10 % of the best rows (``direction_learning.calibrate_directions``).
+   which value 1.0 reads as the generator's strongest faces do (``channel_targets``: the 98th
+   percentile of the samples' readings), and the fewest W+ rows that read within 10 % of the best
+   rows (``direction_learning.calibrate_directions``).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ _CALIBRATION_STREAM = 0x414e5943  # "ANYC"
 EVALUATION_STREAM = 0x414e5945  # "ANYE"
 ENTANGLED_COSINE = 0.2  # |cos| with another channel's direction above which that channel is projected out
 KEEP_COSINE = 0.5  # a projected direction must keep at least this cosine with the classifier's own
+TARGET_QUANTILE = 0.98  # value 1.0 reads as strongly as the generator's own strongest 2 % of faces
 ROW_FRACTIONS = (4, 6, 8, 12)  # row ranges tried, (0, round(k · num_ws / 18)): the paper's 8 of 18 among them
 
 
@@ -181,14 +184,15 @@ def held_out_faces(G: Generator, n: int, truncation: float = DEFAULT_TRUNCATION,
     return mapped(G, rng.standard_normal((n, G.config.z_dim)).astype(np.float32), truncation)
 
 
-def positive_targets(values: np.ndarray, shares: Shares) -> np.ndarray:
-    """(9,) the mean reading of each channel's positives (head turn: of the right-turned): what
-    value 1.0 should read as. NaN for a channel without positives."""
+def channel_targets(values: np.ndarray, shares: Shares, quantile: float = TARGET_QUANTILE) -> np.ndarray:
+    """(9,) what value 1.0 should read as: per channel, the ``quantile`` of the readings (head
+    turn: toward the right), or the mean reading of the channel's positives where that is higher.
+    NaN for a channel without positives."""
     out = np.full(len(CHANNEL_NAMES), np.nan)
     for c, name in enumerate(CHANNEL_NAMES):
         used, positive = channel_classes(values, name, shares)
         if (used & positive).any():
-            out[c] = float(values[used & positive, c].mean())
+            out[c] = max(float(np.quantile(values[:, c], quantile)), float(values[used & positive, c].mean()))
     return out
 
 
@@ -245,7 +249,8 @@ class LearnSettings:
     samples: int = 2000
     truncation: float = DEFAULT_TRUNCATION
     method: Method = "logistic"
-    shares: Shares = Shares()
+    shares: Shares = Shares(turn_by_rank=True)
+    target_quantile: float = TARGET_QUANTILE
     faces: int = 8  # held-out faces for calibration
     rows: tuple[tuple[int, int], ...] | None = None  # default: row_candidates(num_ws)
     orthogonalise: bool = True
@@ -296,11 +301,12 @@ def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, rea
                          else (learned.directions, ()))
     seconds["fit"] = time.perf_counter() - t
     t = time.perf_counter()
-    targets = positive_targets(data.values, s.shares)
+    targets = channel_targets(data.values, s.shares, s.target_quantile)
     faces = held_out_faces(G, s.faces, s.truncation, s.seed)
     rows = list(s.rows) if s.rows else row_candidates(G.num_ws)
     calibrated, calibration = calibrate_directions(G, directions, read, faces, targets, row_candidates=rows,
-                                                   reader_name=reader_name, target_name="the positives' mean",
+                                                   reader_name=reader_name,
+                                                   target_name=f"the samples' {s.target_quantile:.0%} quantile",
                                                    progress=stage("calibration"),
                                                    cancel=cancel)
     seconds["calibration"] = time.perf_counter() - t

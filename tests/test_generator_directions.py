@@ -28,7 +28,7 @@ from backend.generator_directions import (
     SampleStore,
     learn_generator_directions,
     orthogonalise_where_entangled,
-    positive_targets,
+    channel_targets,
     row_candidates,
     sample_readings,
 )
@@ -96,7 +96,7 @@ def test_planted_directions_are_recovered(planted, tmp_path, method):
     # This W is far from isotropic (covariance condition number ~140): the regularised fits lean
     # toward its wide axes, less so with more samples and wider classes (measured: logistic 0.82
     # at 300 samples with 15 % / 50 % shares, 0.97 at 600 with 40 % / 60 %).
-    settings = replace(SETTINGS, samples=600, shares=Shares(top=0.4, bottom=0.6), method=method)
+    settings = replace(SETTINGS, samples=600, shares=Shares(top=0.4, bottom=0.6, turn_by_rank=True), method=method)
     result = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path, settings)
     d = result.directions
     assert d.names == ("joy", "head_turn")  # the channels the reader never sees change are skipped
@@ -178,13 +178,22 @@ def test_orthogonalisation_only_where_it_lowers_entanglement():
     assert all(r.against == () for r in report) and kept == twin
 
 
-def test_targets_are_the_positives_mean_reading():
-    values = np.zeros((100, len(CHANNEL_NAMES)))
-    values[:, JOY] = np.linspace(0, 1, 100)
-    values[:, TURN] = np.linspace(-1, 1, 100)
-    t = positive_targets(values, Shares(top=0.1))
-    assert t[JOY] == pytest.approx(values[values[:, JOY] >= np.quantile(values[:, JOY], 0.9), JOY].mean())
-    assert t[TURN] > 0.8 and np.isnan(t[CHANNEL_NAMES.index("fear")])
+def test_targets_are_the_strongest_samples_reading():
+    values = np.zeros((101, len(CHANNEL_NAMES)))
+    values[:, JOY] = np.linspace(0, 1, 101)
+    values[:, TURN] = np.linspace(-1, 1, 101)
+    t = channel_targets(values, Shares(top=0.1), quantile=0.9)
+    assert t[JOY] == pytest.approx(0.95)  # the positives' mean (0.9..1) is above the 90 % quantile
+    assert channel_targets(values, Shares(top=0.1), quantile=0.99)[JOY] == pytest.approx(0.99)
+    assert t[TURN] == pytest.approx(0.9) and np.isnan(t[CHANNEL_NAMES.index("fear")])
+
+
+def test_head_turn_classes_by_rank_when_the_reader_reads_every_face_turned():
+    v = np.linspace(0.2, 0.8, 100)  # every face reads right of the reader's zero
+    used, right = Shares(top=0.1).classes(v, signed=True)
+    assert (used & ~right).sum() == 0  # by sign: no left-turned face at all
+    used, right = Shares(top=0.1, turn_by_rank=True).classes(v, signed=True)
+    assert right.sum() == 10 and (used & ~right).sum() == 10
 
 
 def test_row_candidates_scale_the_papers_mask():
