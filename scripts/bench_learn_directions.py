@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Time per self-labelled sample of ``learn-directions``: measured at 128 px, extrapolated to 1024 px.
+
+    .venv/bin/python scripts/bench_learn_directions.py [--samples 64] [--threads 1]
+
+Measured on this machine: the default model (128 px) drawing a sample (batch 16) and the features
+probe reading it; the face readers (the ``faces`` labeller) reading a 1024 px face (the fixtures'
+astronaut photo, upscaled); the upstream 1024 px slim fixture drawing a frame (its convolution
+work is known, ``threads.synthesis_flops``). Extrapolated, and printed as such: a config-F
+StyleGAN2 at 1024 px (FFHQ's, 32768/512 channels) drawing a frame at the slim fixture's
+throughput per GFLOP, plus the face readers. Least CPU time of three rounds: with one thread,
+the time on an idle core (the wall time on a shared machine is longer by its load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from backend.channel_readers import face_reader  # noqa: E402
+from backend.checkpoints import load_generator  # noqa: E402
+from backend.direction_learning import probe_reader  # noqa: E402
+from backend.generator import GeneratorConfig, synthesize_frames  # noqa: E402
+from backend.generator_directions import mapped  # noqa: E402
+from backend.probe import load_probe  # noqa: E402
+from backend.threads import synthesis_flops  # noqa: E402
+
+CONFIG_F = GeneratorConfig(img_resolution=1024, z_dim=512, w_dim=512, channel_base=32768, channel_max=512)
+
+
+def best(fn, rounds: int = 3) -> float:
+    """Least CPU time of this process over ``rounds`` calls: on one thread, the wall time of an
+    idle core, whatever else the machine runs (wall clocks on a shared machine measure the load)."""
+    fn()  # warm-up
+    times = []
+    for _ in range(rounds):
+        t = time.process_time()
+        fn()
+        times.append(time.process_time() - t)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samples", type=int, default=64, help="samples per round at 128 px")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    G, _ = load_generator(ROOT / "models" / "default" / "generator.safetensors")
+    G.eval().requires_grad_(False)
+    ws = mapped(G, np.random.default_rng(0).standard_normal((args.samples, G.config.z_dim)), 0.7)
+    draw = best(lambda: synthesize_frames(G, ws, 16)) / args.samples
+    images = synthesize_frames(G, ws, 16)
+    probe = probe_reader(load_probe(ROOT / "models" / "default" / "probe_features.safetensors"))
+    read_probe = best(lambda: probe(images)) / args.samples
+    with np.load(ROOT / "tests" / "data" / "face_readers" / "astronaut_inputs.npz") as f:
+        face = cv2.resize(f["astronaut_rgb512"], (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    labeller = face_reader("labeller").read
+    read_faces = best(lambda: labeller(face[None]))
+    slim, _ = load_generator(ROOT / "tests" / "data" / "upstream" / "sg2ada-1024-slim.pkl")
+    slim.eval().requires_grad_(False)
+    w1 = mapped(slim, np.random.default_rng(0).standard_normal((2, slim.config.z_dim)), 0.7)
+    slim_frame = best(lambda: synthesize_frames(slim, w1, 2)) / 2
+    gflop_s = synthesis_flops(slim.config) / 1e9 / slim_frame
+    default_gflop_s = synthesis_flops(G.config) / 1e9 / draw
+    f_gflop = synthesis_flops(CONFIG_F) / 1e9
+    print(f"{args.threads} thread(s), CPU time, least of 3 rounds")
+    print(f"measured  128 px default model: draw {draw * 1e3:.1f} ms + probe read {read_probe * 1e3:.1f} ms "
+          f"= {(draw + read_probe) * 1e3:.1f} ms per sample")
+    print(f"measured  face readers (labeller) on a 1024 px face: {read_faces * 1e3:.0f} ms per sample")
+    print(f"measured  1024 px slim fixture: {slim_frame * 1e3:.0f} ms per frame, "
+          f"{synthesis_flops(slim.config) / 1e9:.1f} GFLOP, {gflop_s:.1f} GFLOP/s")
+    print(f"measured  128 px default model: {synthesis_flops(G.config) / 1e9:.2f} GFLOP, {default_gflop_s:.1f} GFLOP/s")
+    # Config-F's layers are wide at low resolution (like the default model's) and narrow at high
+    # resolution (like the slim fixture's): its throughput lies between the two.
+    fast, slow = f_gflop / default_gflop_s + read_faces, f_gflop / gflop_s + read_faces
+    print(f"EXTRAPOLATED 1024 px config-F ({f_gflop:.0f} GFLOP a frame) with the face readers: "
+          f"{fast:.0f}-{slow:.0f} s per sample (at the default model's and the slim fixture's GFLOP/s); "
+          f"2000 samples: {fast * 2000 / 3600:.0f}-{slow * 2000 / 3600:.0f} h on one thread")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
