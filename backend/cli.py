@@ -345,7 +345,8 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
           f"({between:.3f}): own rows {totals['drift_masked_relative']:.2f}, paper's mask "
           f"{totals['drift_paper_mask_relative']:.2f}, all rows {totals['drift_all_rows_relative']:.2f}")
     if args.json is not None:
-        doc = {"model": str(info.path), "generator_fingerprint": info.fingerprint, "directions": str(args.directions),
+        doc = {"model": str(info.path), "generator_fingerprint": info.fingerprint,
+               "directions": str(_existing(args.directions, DEFAULT_DIRECTIONS, "directions")),
                "reader": reader.description, "protocol": {"faces": args.faces, "frames": args.frames,
                "extra_frames": args.extra_frames, "truncation": args.truncation, "seed": args.seed},
                "channels": [asdict(s) for s in scores], "summary": totals}

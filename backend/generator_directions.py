@@ -31,6 +31,7 @@ import hashlib
 import io
 import json
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -110,8 +111,8 @@ class SampleStore:
         try:
             with np.load(self.path(k), allow_pickle=False) as f:
                 latents, values = f["latents"], f["values"]
-        except (OSError, KeyError, ValueError):
-            return None  # missing, or a file cut short: made again
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            return None  # missing, or a damaged file: made again
         if len(latents) < count or len(values) != len(latents):
             return None
         return latents[:count], values[:count]
@@ -167,6 +168,10 @@ def sample_readings(G: Generator, read: Reader, n: int, store: SampleStore, *, b
         run_in_batches(count, batch, label)
         chunks[k] = (ws[:, 0].astype(np.float32), np.concatenate(values).astype(np.float32))
         store.save(k, *chunks[k])
+        if k == 0 and not np.isfinite(chunks[k][1]).all(axis=1).any():
+            raise ValueError(f"the reader read none of the first {count} faces (no face found): it does not suit "
+                             "this generator; for cartoon faces such as the default model's use a probe "
+                             "(--reader probe:models/default/probe_features.safetensors)")
         done += count
         if progress is not None:
             progress(done, n)

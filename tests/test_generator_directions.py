@@ -156,6 +156,26 @@ def test_unreadable_faces_are_left_out(planted, tmp_path):
     assert len(data.latents) == 10 and np.isfinite(data.values).all()
 
 
+def test_a_reader_that_finds_no_face_stops_the_run_early(planted, tmp_path):
+    G, _, _ = planted
+
+    def blind(images: np.ndarray) -> Reading:
+        return Reading(np.full((len(images), len(CHANNEL_NAMES)), np.nan), np.full((len(images), 4), np.nan))
+    with pytest.raises(ValueError, match="read none of the first 64 faces"):
+        sample_readings(G, blind, 3 * CHUNK, SampleStore(tmp_path, SampleKey(FINGERPRINT, "blind", 0.7, 0)))
+
+
+def test_damaged_chunks_are_made_again(planted, tmp_path):
+    G, _, _ = planted
+    store = SampleStore(tmp_path, SampleKey(FINGERPRINT, "planted", 0.7, 0))
+    first = sample_readings(G, planted_reader, 2 * CHUNK, store)
+    store.path(1).write_bytes(store.path(1).read_bytes()[:100])
+    again = SampleStore(tmp_path, store.key)
+    second = sample_readings(G, planted_reader, 2 * CHUNK, again)
+    assert again.made == CHUNK
+    np.testing.assert_array_equal(first.latents, second.latents)
+
+
 def test_orthogonalisation_only_where_it_lowers_entanglement():
     rng = np.random.default_rng(0)
     a = unit(rng.standard_normal(16))
