@@ -27,7 +27,7 @@ from scipy.stats import rankdata
 
 from .acd import content_distance
 from .channels import CHANNEL_NAMES
-from .direction_learning import MEASURE_BATCH, Reader
+from .direction_learning import MEASURE_BATCH, Reader, finite_mean
 from .directions import DirectionSet
 from .generator import synthesize_frames
 from .latent import compose_latent
@@ -99,14 +99,14 @@ def evaluate_channel(G, directions: DirectionSet, read: Reader, faces: np.ndarra
     mask, full = at_one(min(PAPER_MASK_ROWS, directions.num_ws)), at_one(directions.num_ws)
     at_end = np.isfinite(vals[:, -1]).all(axis=1)
     scores = ChannelScores(
-        name, n, t, _mean(rho), float(rho.min()) if rho.size else float("nan"),
-        _mean(dominant(vals[at_end, -1], name)), _mean(vals[:, 0, c]), _mean(vals[:, -1, c]),
-        _mean(np.linalg.norm(emb[:, -1] - emb[:, 0], axis=1)),
-        _mean(np.linalg.norm(mask.embedding - emb[:, 0], axis=1)),
-        _mean(np.linalg.norm(full.embedding - emb[:, 0], axis=1)),
-        _mean(mask.values[:, c]), _mean(full.values[:, c]),
-        _mean(np.array([content_distance(e, "consecutive") for e in emb[readable]])),
-        _mean(np.array([content_distance(e, "pairwise") for e in emb[readable]])), d.layers)
+        name, n, t, _finite(rho), float(rho.min()) if rho.size else float("nan"),
+        _finite(dominant(vals[at_end, -1], name)), _finite(vals[:, 0, c]), _finite(vals[:, -1, c]),
+        _finite(np.linalg.norm(emb[:, -1] - emb[:, 0], axis=1)),
+        _finite(np.linalg.norm(mask.embedding - emb[:, 0], axis=1)),
+        _finite(np.linalg.norm(full.embedding - emb[:, 0], axis=1)),
+        _finite(mask.values[:, c]), _finite(full.values[:, c]),
+        _finite(np.array([content_distance(e, "consecutive") for e in emb[readable]])),
+        _finite(np.array([content_distance(e, "pairwise") for e in emb[readable]])), d.layers)
     last = images.reshape(n, t, *images.shape[1:])
     return scores, np.stack([last[:, 0], last[:, -1]], axis=1)
 
@@ -167,8 +167,6 @@ def summary(scores: list[ChannelScores]) -> dict[str, float | int]:
 
 
 
-def _mean(x: np.ndarray) -> float:
-    """Mean of the finite values (NaN when there are none, without a warning)."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else float("nan")
+
+def _finite(x: np.ndarray) -> float:
+    return float(finite_mean(np.asarray(x, dtype=np.float64).ravel()))

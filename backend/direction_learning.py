@@ -275,14 +275,14 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
             strengths = grid * w_spread
             ws = np.concatenate([compose_latent(faces, {d.name: s}, trial_set) for s in strengths])
             reading = read(synthesize_frames(G, ws, MEASURE_BATCH))
-            curve = _mean_read(reading.values[:, c].reshape(len(grid), len(faces)))
+            curve = finite_mean(reading.values[:, c].reshape(len(grid), len(faces)))
             emb = reading.embedding.reshape(len(grid), len(faces), -1)
-            drift = _mean_read(np.linalg.norm(emb - base.embedding[None], axis=2))
+            drift = finite_mean(np.linalg.norm(emb - base.embedding[None], axis=2))
             strength, at, reached = _first_crossing(strengths, curve, float(targets[c]))
             trials.append(RowsTrial(tuple(layers), strength, at, reached, float(np.interp(strength, strengths, drift))))
             if progress is not None:
                 progress(len(trials) + len(reports) * len(row_candidates), total)
-        baseline = float(_mean_read(base.values[None, :, c])[0])
+        baseline = float(finite_mean(base.values[:, c]))
         chosen = choose_rows(trials, baseline)
         out_dirs.append(replace(d, layers=chosen.layers, strength=chosen.strength,
                                 calibration=f"{reader_name} reading {chosen.reading:.2f} at value 1 "
@@ -292,12 +292,13 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
     return replace(directions, directions=tuple(out_dirs)), tuple(reports)
 
 
-def _mean_read(x: np.ndarray) -> np.ndarray:
-    """Row means of (K, N) readings over the finite ones (a row with none: NaN, no warning)."""
+def finite_mean(x: np.ndarray) -> np.ndarray:
+    """Means over the last axis of the finite values only (unreadable faces are NaN); NaN, without
+    a warning, where there are none."""
+    x = np.asarray(x, dtype=np.float64)
     ok = np.isfinite(x)
-    count = ok.sum(axis=1)
-    total = np.where(ok, x, 0.0).sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    count = ok.sum(axis=-1)
+    return np.where(count > 0, np.where(ok, x, 0.0).sum(axis=-1) / np.maximum(count, 1), np.nan)
 
 
 def choose_rows(trials: Sequence[RowsTrial], baseline: float) -> RowsTrial:

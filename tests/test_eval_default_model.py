@@ -102,3 +102,21 @@ def test_between_faces_is_the_mean_pairwise_distance():
     e = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 8.0]])
     assert ev.between_faces(e) == pytest.approx((5.0 + 8.0 + 5.0) / 3)
     assert ev.between_faces(e[:1]) == 0.0
+
+
+def test_faces_a_reader_cannot_read_are_left_out(G, brightening):
+    faces = G.mapping(torch.randn(3, G.config.z_dim, generator=torch.Generator().manual_seed(3))).numpy()
+    whole, _ = ev.evaluate_channel(G, brightening, brightness_reader, faces, "joy", frames=5)
+
+    def misses_the_first_face(images: np.ndarray) -> Reading:
+        r = brightness_reader(images)
+        n = len(images) // 3  # every call reads the 3 faces' frames in turn, face 0's first
+        r.values[:n], r.embedding[:n] = np.nan, np.nan
+        return r
+    part, _ = ev.evaluate_channel(G, brightening, misses_the_first_face, faces, "joy", frames=5)
+    alone, _ = ev.evaluate_channel(G, brightening, brightness_reader, faces[1:], "joy", frames=5)
+    assert np.isfinite(whole.spearman) and part.spearman == pytest.approx(alone.spearman)
+    assert part.reading_at_1 == pytest.approx(alone.reading_at_1)
+    assert part.drift_masked == pytest.approx(alone.drift_masked)
+    assert part.drift_all_rows == pytest.approx(alone.drift_all_rows)
+    assert ev.between_faces(np.array([[0.0, 0.0], [np.nan, np.nan], [3.0, 4.0]])) == pytest.approx(5.0)
