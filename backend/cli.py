@@ -290,7 +290,8 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     reader = reader_from_spec(args.reader, "labeller", str(G.device))
     work = args.work or args.out.with_name(args.out.name.removesuffix(".json") + ".work")
     settings = LearnSettings(samples=args.samples, truncation=args.truncation, method=args.method,
-                             shares=Shares(args.top, args.bottom, turn_by_rank=True), faces=args.faces,
+                             shares=Shares(args.top, args.bottom, turn_by_rank=True),
+                             target_quantile=args.target_quantile, faces=args.faces,
                              orthogonalise=not args.no_orthogonalise, batch=args.batch, seed=args.seed)
     print(f"learning directions for {info.path} ({info.resolution} px, {info.num_ws} W+ rows) on {G.device}; "
           f"reader: {reader.description}; samples stored in {work}", file=sys.stderr)
@@ -470,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the faces, by reading, that are its negatives")
     s.add_argument("--faces", type=_number_in(int, 1, 10_000, "--faces"), default=8,
                    help="held-out faces for calibration")
+    s.add_argument("--target-quantile", type=_number_in(float, 0.5, 1.0, "--target-quantile"), default=0.98,
+                   help="value 1.0 reads as this quantile of the samples' readings (the strongest faces drawn)")
     s.add_argument("--no-orthogonalise", action="store_true", help="keep the fitted directions as they are")
     s.add_argument("--batch", type=_number_in(int, 1, 4096, "--batch"), default=16, help="faces per generator call")
     s.add_argument("--work", type=Path, help="where samples are stored as they are made (default: OUT.work)")
