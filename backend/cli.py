@@ -319,8 +319,12 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
     import json
     from dataclasses import asdict
 
+    import numpy as np
+
     from .channel_readers import reader_from_spec
     from .channels import CHANNEL_NAMES
+    from .direction_learning import MEASURE_BATCH
+    from .generator import synthesize_frames
     from .direction_eval import between_faces, evaluate, print_table, summary
     from .files import write_atomic
     from .generator_directions import EVALUATION_STREAM, held_out_faces
@@ -331,13 +335,17 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
     if not channels:
         raise ValueError(f"{args.directions} has none of the channels {', '.join(CHANNEL_NAMES)}")
     faces = held_out_faces(G, args.faces, args.truncation, args.seed, EVALUATION_STREAM)
+    start = reader.read(synthesize_frames(G, faces, MEASURE_BATCH))
+    if not np.isfinite(start.values).all(axis=1).any():
+        raise ValueError(f"the reader ({reader.description}) read none of the {args.faces} start faces (no face "
+                         "found); for cartoon faces such as the default model's use --reader probe:PATH")
     print(f"{args.faces} held-out faces (seed {args.seed}, truncation {args.truncation}) x {len(channels)} channels; "
           f"reader: {reader.description}", file=sys.stderr)
-    scores, neutral, _ = evaluate(G, directions, reader.read, faces, args.frames, args.extra_frames, channels,
-                                  log=lambda line: print(line, file=sys.stderr))
+    scores, _, _ = evaluate(G, directions, reader.read, faces, args.frames, args.extra_frames, channels,
+                            log=lambda line: print(line, file=sys.stderr))
     print_table(scores)
     totals = summary(scores)
-    between = between_faces(reader.read(neutral).embedding)
+    between = between_faces(start.embedding)
     totals["identity_distance_between_faces"] = between
     for key in ("drift_masked_mean", "drift_paper_mask_mean", "drift_all_rows_mean"):
         totals[key.replace("_mean", "_relative")] = totals[key] / between if between > 0 else float("nan")

@@ -19,7 +19,8 @@ import torch
 from backend.acd import pixel_embedding
 from backend.channels import CHANNEL_NAMES
 from backend.direction_learning import Reading, Shares
-from backend.directions import Direction, DirectionSet, load_directions
+from backend.checkpoints import checkpoint_info
+from backend.directions import Direction, DirectionSet, load_directions, save_directions
 from backend.generator import Generator
 from backend.generator_directions import (
     CHUNK,
@@ -233,8 +234,6 @@ def test_default_model_end_to_end_with_the_probe_reader(tmp_path):
              "--faces", "2", "--device", "cpu", "--reader", f"probe:{FEATURES_PROBE}")
     assert r.returncode == 0, r.stderr
     assert "sampling 100/100" in r.stderr and "calibration" in r.stderr
-    from backend.checkpoints import checkpoint_info
-
     info = checkpoint_info(DEFAULT_MODEL)
     learned = load_directions(out, expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
     assert "joy" in learned.names and len(learned) >= 3
@@ -267,6 +266,18 @@ def test_upstream_nvidia_pickle_learns_directions(tmp_path):
     d = load_directions(out)
     assert d.num_ws == 8 and d.w_dim == 64 and len(d) >= 1
     assert all(x.method == "svm" for x in d)
+
+
+def test_eval_with_a_reader_that_finds_no_face_is_a_clear_error(tmp_path):
+    # 32-pixel random faces: too small for MTCNN, so the real-face evaluator reads nothing.
+    pkl = ROOT / "tests" / "data" / "upstream" / "sg2ada-32.pkl"
+    info = checkpoint_info(pkl)
+    directions = DirectionSet(info.fingerprint, info.num_ws, info.w_dim,
+                              (Direction("joy", np.ones(info.w_dim), (0, 2), 1.0, "test", "logistic"),))
+    save_directions(directions, tmp_path / "d.json")
+    r = _cli("eval-directions", "--model", str(pkl), "--directions", str(tmp_path / "d.json"), "--faces", "2",
+             "--device", "cpu")
+    assert r.returncode == 2 and "read none of the 2 start faces" in r.stderr
 
 
 def test_bad_reader_is_a_clear_error(tmp_path):
