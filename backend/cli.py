@@ -323,10 +323,10 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
 
     from .channel_readers import reader_from_spec
     from .channels import CHANNEL_NAMES
-    from .direction_learning import MEASURE_BATCH
-    from .generator import synthesize_frames
     from .direction_eval import between_faces, evaluate, print_table, summary
+    from .direction_learning import MEASURE_BATCH
     from .files import write_atomic
+    from .generator import synthesize_frames
     from .generator_directions import EVALUATION_STREAM, held_out_faces
 
     G, info, directions = _model_and_directions(args)

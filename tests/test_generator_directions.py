@@ -18,8 +18,8 @@ import torch
 
 from backend.acd import pixel_embedding
 from backend.channels import CHANNEL_NAMES
-from backend.direction_learning import Reading, Shares
 from backend.checkpoints import checkpoint_info
+from backend.direction_learning import Reading, Shares
 from backend.directions import Direction, DirectionSet, load_directions, save_directions
 from backend.generator import Generator
 from backend.generator_directions import (
