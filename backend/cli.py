@@ -284,7 +284,8 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     from .direction_learning import Shares
     from .directions import save_directions
     from .files import write_atomic
-    from .generator_directions import LearnSettings, learn_generator_directions, learning_report
+    from .generator_directions import (LearnSettings, learn_generator_directions, learn_photo_directions,
+                                       learning_report)
 
     G, info = _load_model(args)
     reader = reader_from_spec(args.reader, "labeller", str(G.device))
@@ -292,17 +293,25 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     settings = LearnSettings(samples=args.samples, truncation=args.truncation, method=args.method,
                              shares=Shares(args.top, args.bottom, turn_by_rank=True),
                              target_quantile=args.target_quantile, faces=args.faces,
-                             orthogonalise=not args.no_orthogonalise, batch=args.batch, seed=args.seed)
+                             orthogonalise=not args.no_orthogonalise, batch=args.batch, seed=args.seed,
+                             min_examples=args.min_examples)
+    what = f"photos in {args.photos}" if args.photos else "samples"
     print(f"learning directions for {info.path} ({info.resolution} px, {info.num_ws} W+ rows) on {G.device}; "
-          f"reader: {reader.description}; samples stored in {work}", file=sys.stderr)
-    result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, work, settings,
+          f"reader: {reader.description}; {what} stored in {work}", file=sys.stderr)
+    if args.photos is not None:
+        result = learn_photo_directions(G, info.fingerprint, args.photos, reader.read, work, settings,
+                                        steps=args.steps, aligned=args.aligned, features=args.features == "faces",
                                         reader_name=args.reader, progress=_Eta())
+    else:
+        result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, work, settings,
+                                            reader_name=args.reader, progress=_Eta())
     save_directions(result.directions, args.out)
     report_path = args.out.with_name(args.out.name.removesuffix(".json") + ".report.json")
     report = learning_report(result, settings, model=str(info.path), generator_fingerprint=info.fingerprint,
                              reader=reader.description, device=str(G.device), work=str(work))
     write_atomic(report_path, json.dumps(report, indent=2) + "\n")
-    print(f"{result.readable} of {result.samples} samples read ({result.made} made now); "
+    print(f"{result.readable} of {result.samples} {'photos' if args.photos else 'samples'} used "
+          f"({result.made} made now); "
           f"{', '.join(f'{k} {v:.0f} s' for k, v in result.seconds.items())}")
     print(f"{'channel':<11}{'pos/used':>10}{'held-out':>9}{'rows':>7}{'strength':>9}{'reading':>8}{'target':>7}")
     for row in report["channels"]:
@@ -482,6 +491,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target-quantile", type=_number_in(float, 0.5, 1.0, "--target-quantile"), default=0.98,
                    help="value 1.0 reads as this quantile of the samples' readings (the strongest faces drawn)")
     s.add_argument("--no-orthogonalise", action="store_true", help="keep the fitted directions as they are")
+    s.add_argument("--min-examples", type=_number_in(int, 1, 1_000_000, "--min-examples"), default=10,
+                   help="positives and negatives a channel needs to get a direction")
+    s.add_argument("--photos", type=Path, help="the paper's way: a folder of labelled photos, one sub-folder per "
+                   "label (joy/, sadness/, ..., head_turn/ (right), head_turn_left/, neutral/), each photo "
+                   "inverted into W, instead of self-labelled samples")
+    s.add_argument("--steps", type=_number_in(int, 1, 100_000, "--steps"), default=100,
+                   help="--photos: inversion steps per photo")
+    s.add_argument("--aligned", action="store_true", help="--photos: the photos are aligned faces already")
+    s.add_argument("--features", choices=("faces", "none"), default="faces",
+                   help="--photos: inversion loss of pixels and face-api features, or pixels only")
     s.add_argument("--batch", type=_number_in(int, 1, 4096, "--batch"), default=16, help="faces per generator call")
     s.add_argument("--work", type=Path, help="where samples are stored as they are made (default: OUT.work)")
     s.add_argument("--seed", type=int, default=0)

@@ -262,6 +262,9 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
         w_spread = w_statistics(G)[2]
     faces = np.asarray(faces, dtype=np.float32)
     base = read(synthesize_frames(G, faces, MEASURE_BATCH))
+    if not np.isfinite(base.values).all(axis=1).any():
+        raise ValueError(f"the reader read none of the {len(faces)} calibration faces (no face found): it cannot "
+                         "calibrate this generator's directions; use a reader that reads its faces")
     total = len(directions) * len(row_candidates)
     out_dirs, reports = [], []
     for d in directions:
@@ -306,8 +309,11 @@ def choose_rows(trials: Sequence[RowsTrial], baseline: float) -> RowsTrial:
     gain, the one with the fewest rows (ties: the least identity drift). Fewer rows leave more
     of the face alone, the reason for the paper's mask; a range that reaches the target reads
     the target, so the smallest such range wins."""
-    best = max(t.reading for t in trials) - baseline
-    good = [t for t in trials if t.reading - baseline >= best - (1.0 - NEAR_BEST) * abs(best)]
+    readable = [t for t in trials if np.isfinite(t.reading)]
+    if not readable:
+        raise ValueError("no row range gave a reading (the reader read none of the edited faces)")
+    best = max(t.reading for t in readable) - baseline
+    good = [t for t in readable if t.reading - baseline >= best - (1.0 - NEAR_BEST) * abs(best)]
     return min(good, key=lambda t: (t.layers[1] - t.layers[0], t.identity_drift))
 
 

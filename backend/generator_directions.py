@@ -32,7 +32,7 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,10 @@ from .direction_learning import (
     Reader,
     RowsTrial,
     Shares,
+    Thresholds,
     calibrate_directions,
     channel_classes,
+    finite_mean,
     learn_directions,
     run_in_batches,
 )
@@ -262,6 +264,7 @@ class LearnSettings:
     batch: int = MEASURE_BATCH
     seed: int = 0
     C: float = 1.0
+    min_examples: int = 10  # positives and negatives a channel needs
 
 
 @dataclass(frozen=True)
@@ -285,38 +288,189 @@ def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, rea
                                cancel: Cancel | None = None) -> GeneratorDirections:
     """The whole recipe of the module docstring; ``progress(stage, done, total)``."""
     s = settings
-    seconds: dict[str, float] = {}
     t = time.perf_counter()
     store = SampleStore(work, SampleKey(fingerprint, reader_key, float(s.truncation), int(s.seed)))
-    stage = (lambda name: (lambda done, total: progress(name, done, total))) if progress else (lambda name: None)
-    data = sample_readings(G, read, s.samples, store, batch=s.batch, progress=stage("sampling"), cancel=cancel)
-    seconds["sampling"] = time.perf_counter() - t
+    data = sample_readings(G, read, s.samples, store, batch=s.batch, progress=_stage(progress, "sampling"),
+                           cancel=cancel)
+    seconds = {"sampling": time.perf_counter() - t}
     if data.cancelled:
         raise KeyboardInterrupt("sampling cancelled")
     if len(data.latents) < 2:
         raise ValueError(f"the reader read {len(data.latents)} of {s.samples} sampled faces (no face found in "
                          "the others): nothing to learn from; try another --reader or --truncation")
+    targets = channel_targets(data.values, s.shares, s.target_quantile)
+    return fit_and_calibrate(G, fingerprint, data, s.shares, targets, read, s, seconds=seconds, drawn=s.samples,
+                             made=store.made,
+                             reader_name=reader_name, target_name=f"the samples' {s.target_quantile:.0%} quantile",
+                             progress=progress, cancel=cancel)
+
+
+def fit_and_calibrate(G: Generator, fingerprint: str, data: LabeledLatents, classes: Shares | Thresholds,
+                      targets: np.ndarray, read: Reader, settings: LearnSettings, *, seconds: dict[str, float],
+                      drawn: int, made: int, reader_name: str, target_name: str,
+                      progress: Callable[[str, int, int], None] | None = None,
+                      cancel: Cancel | None = None) -> GeneratorDirections:
+    """Steps 4-6 of the recipe on labelled latents: fit, orthogonalise, calibrate."""
+    s = settings
     t = time.perf_counter()
-    learned = learn_directions(data, generator_fingerprint=fingerprint, num_ws=G.num_ws, thresholds=s.shares,
-                               method=s.method, seed=s.seed, C=s.C)
+    learned = learn_directions(data, generator_fingerprint=fingerprint, num_ws=G.num_ws, thresholds=classes,
+                               method=s.method, seed=s.seed, C=s.C, min_examples=s.min_examples)
     if not len(learned.directions):
         why = "; ".join(f"{n}: {w}" for n, w in learned.skipped)
-        raise ValueError(f"no channel had enough positives and negatives to learn from ({why}); sample more faces")
+        raise ValueError(f"no channel had enough positives and negatives to learn from ({why})")
     directions, ortho = (orthogonalise_where_entangled(learned.directions) if s.orthogonalise
                          else (learned.directions, ()))
     seconds["fit"] = time.perf_counter() - t
     t = time.perf_counter()
-    targets = channel_targets(data.values, s.shares, s.target_quantile)
     faces = held_out_faces(G, s.faces, s.truncation, s.seed)
     rows = list(s.rows) if s.rows else row_candidates(G.num_ws)
     calibrated, calibration = calibrate_directions(G, directions, read, faces, targets, row_candidates=rows,
-                                                   reader_name=reader_name,
-                                                   target_name=f"the samples' {s.target_quantile:.0%} quantile",
-                                                   progress=stage("calibration"),
-                                                   cancel=cancel)
+                                                   reader_name=reader_name, target_name=target_name,
+                                                   progress=_stage(progress, "calibration"), cancel=cancel)
     seconds["calibration"] = time.perf_counter() - t
-    return GeneratorDirections(calibrated, learned, ortho, calibration, targets, s.samples, len(data.latents),
-                               store.made, seconds)
+    return GeneratorDirections(calibrated, learned, ortho, calibration, targets, drawn, len(data.latents), made,
+                               seconds)
+
+
+def _stage(progress: Callable[[str, int, int], None] | None, name: str) -> Progress | None:
+    return None if progress is None else (lambda done, total: progress(name, done, total))
+
+
+# --- the paper's way: labelled photos -----------------------------------------------------------------
+
+PHOTO_LABELS: tuple[str, ...] = (*CHANNEL_NAMES, "neutral", "head_turn_left")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+PHOTO_CLASSES = Thresholds(positive=0.5, negative=0.0, turn=0.5)  # labels are exactly 0 or ±1
+
+
+def labelled_photos(root: str | Path) -> list[tuple[Path, str]]:
+    """(photo, label) for every image in ``root``'s sub-folders, each named for its label:
+    a channel (``joy/`` …, ``head_turn/`` for right), ``head_turn_left/`` or ``neutral/``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root}: not a folder of labelled photos")
+    out: list[tuple[Path, str]] = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        if sub.name not in PHOTO_LABELS:
+            raise ValueError(f"{sub}: a folder must be named for its label, one of {', '.join(PHOTO_LABELS)}")
+        out += [(f, sub.name) for f in sorted(sub.iterdir()) if f.suffix.lower() in PHOTO_SUFFIXES]
+    if not out:
+        raise ValueError(f"{root}: no photos ({', '.join(PHOTO_SUFFIXES)}) in sub-folders named for their labels")
+    return out
+
+
+def photo_values(labels: Sequence[str]) -> np.ndarray:
+    """(N, 9) exact channel values of labels: 1 on the label's channel (head_turn_left: −1)."""
+    values = np.zeros((len(labels), len(CHANNEL_NAMES)), np.float32)
+    for i, label in enumerate(labels):
+        if label == "head_turn_left":
+            values[i, CHANNEL_NAMES.index(SIGNED_CHANNEL)] = -1.0
+        elif label != "neutral":
+            values[i, CHANNEL_NAMES.index(label)] = 1.0
+    return values
+
+
+@dataclass(frozen=True)
+class PhotoLatents:
+    """Labelled photos inverted into W."""
+
+    data: LabeledLatents
+    aligned: np.ndarray  # (N, res, res, 3) uint8, the aligned photos
+    labels: tuple[str, ...]
+    made: int  # photos inverted in this run (the others were stored)
+
+
+def photo_latents(G: Generator, photos: Sequence[tuple[Path, str]], work: str | Path, *, fingerprint: str,
+                  steps: int = 100, aligned: bool = False, features: bool = True, seed: int = 0,
+                  progress: Progress | None = None, cancel: Cancel | None = None) -> PhotoLatents:
+    """Each photo detected, FFHQ-aligned (or taken as ``aligned``) and inverted into W (``steps``
+    steps; pixels plus, with ``features``, face-api's identity, expression and landmark features:
+    ``backend.photo``); stored per photo (by its sha256) under ``work`` as it is made."""
+    from .inversion import invert_batch
+    from .photo import FEATURE_WEIGHT, FaceFeatures, central_box, fit_to_resolution, photo_face, read_photo
+
+    res = G.config.img_resolution
+    text = json.dumps({"fingerprint": fingerprint, "steps": steps, "aligned": aligned, "features": features,
+                       "seed": seed}, sort_keys=True)
+    folder = Path(work) / f"photos-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    readers = face_features = None
+    latents, errors, crops, labels = [], [], [], []
+    made = 0
+    for i, (path, label) in enumerate(photos):
+        if cancel is not None and cancel():
+            break
+        image, sha = read_photo(path)
+        stored = folder / f"{sha}.npz"
+        try:
+            with np.load(stored, allow_pickle=False) as f:
+                w, mae, crop = f["w"], float(f["pixel_mae"]), f["aligned"]
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            if aligned:
+                crop, box = fit_to_resolution(image, res), central_box(res)
+            else:
+                if readers is None:
+                    from .faces.reading import FaceReaders
+
+                    readers = FaceReaders(crop_size=res, device=str(G.device))
+                try:
+                    face = photo_face(image, res, None, readers)
+                except ValueError as e:
+                    raise ValueError(f"{path}: {e}") from None
+                crop, box = face.aligned, face.box
+            if features:
+                face_features = face_features or FaceFeatures(box, G.device)
+                face_features.box = box
+            r = invert_batch(G, crop[None], space="w", steps=steps, features=face_features if features else None,
+                             feature_weight=FEATURE_WEIGHT, seed=seed)
+            w, mae = r.w_plus[0, 0], float(r.pixel_mae[0])
+            buffer = io.BytesIO()
+            np.savez(buffer, w=w, pixel_mae=np.float32(mae), aligned=crop)
+            write_atomic(stored, buffer.getvalue())
+            made += 1
+        latents.append(w)
+        errors.append(mae)
+        crops.append(crop)
+        labels.append(label)
+        if progress is not None:
+            progress(i + 1, len(photos))
+    n = len(latents)
+    data = LabeledLatents(np.stack(latents) if n else np.zeros((0, G.w_dim), np.float32), photo_values(labels),
+                          "inversion", np.asarray(errors, np.float32), n < len(photos))
+    return PhotoLatents(data, np.stack(crops) if n else np.zeros((0, res, res, 3), np.uint8), tuple(labels), made)
+
+
+def photo_targets(read: Reader, result: PhotoLatents) -> np.ndarray:
+    """(9,) the labeller's mean reading of each channel on that channel's own photos (head turn:
+    the right-turned ones): what value 1.0 should read as. NaN for a channel without photos."""
+    out = np.full(len(CHANNEL_NAMES), np.nan)
+    labels = np.asarray(result.labels)
+    for c, name in enumerate(CHANNEL_NAMES):
+        mine = labels == name
+        if mine.any():
+            out[c] = float(finite_mean(read(result.aligned[mine]).values[:, c]))
+    return out
+
+
+def learn_photo_directions(G: Generator, fingerprint: str, photos_root: str | Path, read: Reader, work: str | Path,
+                           settings: LearnSettings = LearnSettings(), *, steps: int = 100, aligned: bool = False,
+                           features: bool = True, reader_name: str = "labeller",
+                           progress: Callable[[str, int, int], None] | None = None,
+                           cancel: Cancel | None = None) -> GeneratorDirections:
+    """The paper's way: labelled photos (``labelled_photos``) inverted into W (``photo_latents``),
+    then the same fit, orthogonalisation and calibration as the self-labelled recipe, with value
+    1.0 reading as the channel's own photos do."""
+    t = time.perf_counter()
+    photos = photo_latents(G, labelled_photos(photos_root), work, fingerprint=fingerprint, steps=steps,
+                           aligned=aligned, features=features, seed=settings.seed,
+                           progress=_stage(progress, "inverting photos"), cancel=cancel)
+    seconds = {"inversion": time.perf_counter() - t}
+    if photos.data.cancelled:
+        raise KeyboardInterrupt("inversion cancelled")
+    return fit_and_calibrate(G, fingerprint, photos.data, PHOTO_CLASSES, photo_targets(read, photos), read,
+                             settings, seconds=seconds, drawn=len(photos.labels), made=photos.made,
+                             reader_name=reader_name,
+                             target_name="the mean reading of its photos", progress=progress, cancel=cancel)
 
 
 def learning_report(result: GeneratorDirections, settings: LearnSettings, **about: Any) -> dict[str, Any]:

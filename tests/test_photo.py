@@ -134,3 +134,33 @@ def test_unreadable_photo_is_a_clear_error(tiny_model, tmp_path):
     r = _cli("invert", tmp_path / "x.jpg", "--model", root / "g.safetensors", "--out", tmp_path / "o.npz",
              "--device", "cpu")
     assert r.returncode == 2 and "not an image file" in r.stderr
+
+
+@pytest.mark.slow
+def test_learn_directions_from_labelled_photos_runs_end_to_end(tiny_model, tmp_path):
+    """--photos with real photos (the fixture, shifted and scaled: five faces a label) and a tiny
+    generator: detection, alignment, inversion and fitting run, and a directions file is written."""
+    G, root = tiny_model
+    with np.load(FIXTURES / "astronaut_inputs.npz") as f:
+        photo = f["astronaut_rgb512"]
+    for label, flip in (("joy", False), ("neutral", True)):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for k in range(5):
+            image = cv2.resize(photo[8 * k:, 4 * k:], (400 + 20 * k, 400 + 20 * k), interpolation=cv2.INTER_AREA)
+            image = image[:, ::-1] if flip else image
+            cv2.imwrite(str(tmp_path / "photos" / label / f"{k}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "g.directions.json"
+    r = _cli("learn-directions", "--model", root / "g.safetensors", "--out", out, "--photos", tmp_path / "photos",
+             "--steps", "5", "--min-examples", "2", "--faces", "1", "--device", "cpu")
+    # The face readers find no face in this generator's 64-pixel noise, so they cannot calibrate...
+    assert r.returncode == 2 and "read none of the 1 calibration faces" in r.stderr
+    # ...a probe reads anything: the stored inversions are reused.
+    r = _cli("learn-directions", "--model", root / "g.safetensors", "--out", out, "--photos", tmp_path / "photos",
+             "--steps", "5", "--min-examples", "2", "--faces", "1", "--device", "cpu",
+             "--reader", f"probe:{ROOT / 'models' / 'default' / 'probe_features.safetensors'}")
+    assert r.returncode == 0, r.stderr
+    assert "inverting photos 10/10" in r.stderr and "10 of 10 photos used (0 made now)" in r.stdout
+    from backend.directions import load_directions
+
+    d = load_directions(out, expect_fingerprint=fingerprint(G))
+    assert d.names == ("joy",) and d["joy"].method == "logistic"
