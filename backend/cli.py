@@ -477,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="the directions file to write (a .report.json goes beside)")
     s.add_argument("--samples", type=_number_in(int, 20, 10_000_000, "--samples"), default=2000,
                    help="generated faces to label")
-    s.add_argument("--truncation", type=_TRUNCATION, default=0.7, help="ψ of the sampled faces")
+    s.add_argument("--truncation", type=_TRUNCATION, default=1.0,
+                   help="ψ of the sampled and calibration faces (1: the generator's whole range)")
     s.add_argument("--method", choices=("logistic", "svm"), default="logistic",
                    help="logistic regression (the paper) or a linear SVM (InterFaceGAN)")
     s.add_argument("--reader", default="faces", help="'faces' (face-api expression + landmark measures) or "
