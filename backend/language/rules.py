@@ -117,7 +117,7 @@ _add({"joy": 1.6, "mouth_open": 0.8}, "laugh", "laughing", "laughter", "burst ou
 _add({"joy": 1.2, "mouth_open": 0.5}, "giggle", "chuckle", "snicker")
 # sadness
 _add({"sadness": 1.0}, "sad", "sadness", "unhappy", "sorrow", "sorrowful", "gloomy", "downcast", "dejected", "glum",
-     "blue", "down", "upset", "mournful", "sadden", "sullen", "forlorn", "lonely", "tearful", "wistful")
+     "blue", "down", "downhearted", "down-hearted", "heavy-hearted", "upset", "mournful", "sadden", "sullen", "forlorn", "lonely", "tearful", "wistful")
 _add({"sadness": 1.5}, "miserable", "heartbroken", "devastated", "despair", "grief", "grieve", "anguish",
      "despondent", "cry", "sob", "weep", "burst into tear", "in tear", "tear up")
 _add({"sadness": 0.6}, "disappointed", "disappointment", "hurt", "pout", "sulk", "melancholy", "moody", "regret",
@@ -168,7 +168,8 @@ _add({"eye_close": 0.5}, "squint", "narrow <poss> eye", "eye narrow", "half-clos
 # mouth: 1 open, 0 closed, negative pressed shut
 _add({"mouth_open": 1.0}, "open <poss> mouth", "mouth open", "mouth fall open", "mouth drop open")
 _add({"mouth_open": 0.5}, "speak", "talk", "say", "sing", "whisper", "mutter", "murmur")
-_add({"mouth_open": 0.0}, "close <poss> mouth", "shut <poss> mouth", "mouth close", "mouth shut")
+_add({"mouth_open": 0.0}, "close <poss> mouth", "shut <poss> mouth", "mouth close", "mouth shut", "close it",
+     "shut it")  # "it" is the mouth, "them" the eyes
 _add({"mouth_open": -0.7}, "press <poss> lip together", "purse <poss> lip", "tight-lipped", "pursed lip",
      "lip pressed together", "clamp <poss> mouth shut")
 _add({"mouth_open": 1.5, "eye_close": 0.6}, "yawn")
@@ -205,9 +206,10 @@ SPEEDS: dict[str, float] = {  # ramp seconds
     **dict.fromkeys(["slowly", "slow", "gradually", "gradual", "little by little", "bit by bit", "steadily",
                      "gently", "softly", "lazily", "creep", "spread", "dawn", "fade in", "unhurriedly"], 2.5),
 }
-NEGATIONS = ("not", "n't", "no", "never", "no longer", "no more", "stop", "cease", "quit", "fade", "fade away",
-             "vanish", "disappear", "drop", "lose", "wipe off", "without", "nor", "neither", "anymore", "any more",
-             "die", "die down", "subside")
+NEGATIONS = ("not", "n't", "no", "never", "no longer", "stop", "cease", "quit", "lose", "wipe off", "without", "nor",
+             "neither")  # the action after them (or, with none after, before them)
+AFTER_NEGATIONS = ("fade", "fade away", "vanish", "disappear", "drop", "die", "die down", "subside", "anymore",
+                   "any more", "no more", "go away", "wear off")  # the action before them ("her smile fades")
 SEQUENCERS = ("then", "and then", "afterwards", "afterward", "after that", "next", "later", "finally",
               "eventually", "before", "at last", "in the end", "soon after", "after which", "until")
 HOLDS = ("hold", "hold it", "hold that", "keep", "keep it", "stay", "remain", "linger", "freeze", "still")
@@ -311,6 +313,8 @@ def _build_lexicon() -> dict[str, list[_Entry]]:
         put("speed", phrase, value)
     for phrase in NEGATIONS:
         put("negation", phrase, None)
+    for phrase in AFTER_NEGATIONS:
+        put("negation_after", phrase, None)
     for phrase in SEQUENCERS:
         put("sequencer", phrase, None)
     for phrase in HOLDS:
@@ -327,7 +331,7 @@ def _build_lexicon() -> dict[str, list[_Entry]]:
 
 
 _LEXICON = _build_lexicon()
-_KIND_RANK = {"action": 0, "reset": 0, "gesture": 0, "unsupported": 0, "vague": 0, "sequencer": 1, "negation": 1,
+_KIND_RANK = {"action": 0, "reset": 0, "gesture": 0, "unsupported": 0, "vague": 0, "sequencer": 1, "negation": 1, "negation_after": 1,
               "direction": 2, "away": 2, "hold": 2, "wait": 2, "repeat": 2, "speed": 3, "intensity": 4}
 
 
@@ -588,8 +592,8 @@ class _Change:
         theirs = {c for c, v in other.values.items() if c in EMOTIONS and v != 0}
         if mine and theirs and mine != theirs:
             return True
-        return any(c in other.values and (v > 0) != (other.values[c] > 0) for c, v in self.values.items()
-                   if v != 0 and other.values[c] != 0) or (self.reset and bool(other.values))
+        both = [c for c, v in self.values.items() if v != 0 and other.values.get(c, 0.0) != 0]
+        return any((self.values[c] > 0) != (other.values[c] > 0) for c in both) or (self.reset and bool(other.values))
 
     def merge(self, other: _Change) -> None:
         for channel, value in other.values.items():
@@ -618,9 +622,12 @@ def _change(part: _Part) -> _Change:
         if item.kind == "intensity" and actions:
             target = min(actions, key=lambda a: (abs(a.index - item.index), a.index < item.index))
             scale[id(target)] = scale.get(id(target), 1.0) * float(item.value)  # type: ignore[arg-type]
-        elif item.kind == "negation" and actions:
+        elif item.kind in ("negation", "negation_after") and actions:
             after = [a for a in actions if a.index > item.index]
-            negated.add(id(after[0] if after else actions[-1]))
+            before = [a for a in actions if a.index < item.index]
+            if item.kind == "negation_after":
+                after, before = before[::-1], after[::-1]
+            negated.add(id(after[0] if after else before[-1]))
     for item in actions:
         factor = scale.get(id(item), 1.0)
         if item.kind == "reset":
@@ -661,8 +668,9 @@ def _change(part: _Part) -> _Change:
             change.wait_s = float(item.value)  # type: ignore[arg-type]
         elif item.kind == "wait":
             change.wait_s = change.wait_s if change.wait_s is not None else 1.0
-    if change.wait_s is not None and not change.changes_face and not change.gestures and change.hold_s is None:
-        change.hold_s = change.wait_s  # "waits two seconds" is a hold of the step before
+    if change.wait_s is not None and (change.changes_face or change.gestures):
+        change.delay_s += change.wait_s  # "she waits, smiling": the wait comes first
+        change.wait_s = None
     return change
 
 
@@ -673,14 +681,18 @@ def steps_from_parts(parts: list[_Part]) -> Iterator[Step]:
     for part in parts:
         change = _change(part)
         if not change.changes_face and not change.gestures:
-            if groups and not change.delay_s and (part.separator == "comma" or change.hold_s is not None):
+            if change.wait_s is not None and groups:
+                groups[-1].hold_s = change.wait_s  # "waits two seconds": a hold of the step before
+            elif groups and not change.delay_s and (part.separator == "comma" or change.hold_s is not None):
                 last = groups[-1]  # "She smiles, slowly." / "..., holds it, ..."
                 last.hold_s = change.hold_s if change.hold_s is not None else last.hold_s
                 last.ramp_s = change.ramp_s if change.ramp_s is not None else last.ramp_s
-            elif pending is None:
-                pending = change
-            else:
-                pending.merge(change)
+            else:  # applies to the next change: "Slowly, ...", "After a moment, ...", a first wait
+                change.delay_s += change.wait_s or 0.0
+                if pending is None:
+                    pending = change
+                else:
+                    pending.merge(change)
             continue
         if pending is not None:
             change.ramp_s = change.ramp_s if change.ramp_s is not None else pending.ramp_s
