@@ -108,7 +108,9 @@ def main() -> None:
     if not args.no_model:
         from backend.language.embedding import load_phrase_reader
 
-        interpret = load_phrase_reader(args.text_model)
+        interpret, note = load_phrase_reader(args.text_model)
+        if note:
+            print(note)
     rows = load_descriptions(args.data)
     print(f"{'part':8s} {'n':>3s} {'channels':>9s} {'intensity':>9s} {'order':>7s} {'timing':>10s}")
     for part in ("tuning", "heldout"):
