@@ -90,8 +90,8 @@ def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
     lines = [f"# Made from the description: {_one_line(text, 200)}" if text else "# Made from a description",
              f"# {fps:g} fps; each line says where it comes from. Edit freely.", "# Video 1:"]
     frame = 0
-    for key_frame, values, note in _keyframes(steps, fps):
-        step = max(1, key_frame - frame)
+    for seconds, values, note in _keyframes(steps):
+        step = max(1, int(seconds * fps + 0.5))  # each duration rounded on its own, so none drifts
         frame += step
         if frame > MAX_FRAME:
             raise LanguageError(f"the description lasts past frame {MAX_FRAME}, the last one Blender has")
@@ -105,36 +105,29 @@ def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
     return script
 
 
-def _keyframes(steps: tuple[Step, ...], fps: float) -> Iterator[tuple[int, Mapping[str, float], str]]:
-    """(frame, values, note) for each keyframe the steps make, frames from seconds at `fps`."""
+def _keyframes(steps: tuple[Step, ...]) -> Iterator[tuple[float, Mapping[str, float], str]]:
+    """(seconds after the keyframe before, values, note) for each keyframe the steps make."""
     state: Mapping[str, float] = {}
-    seconds = 0.0
-
-    def at(duration: float) -> int:
-        nonlocal seconds
-        seconds += duration
-        return round(seconds * fps)
-
     for step in steps:
         quote = f'"{_one_line(step.text, 60)}"'
         if step.delay_s > 0:
-            yield at(step.delay_s), state, f"waits {step.delay_s:g} s"
+            yield step.delay_s, state, f"waits {step.delay_s:g} s"
         if step.gesture == "blink":
             closed = {**state, "eye_close": 1.0}
-            yield at(BLINK_S), closed, f"{quote}: blink"
-            yield at(BLINK_S), state, "eyes open again"
+            yield BLINK_S, closed, f"{quote}: blink"
+            yield BLINK_S, state, "eyes open again"
         elif step.gesture == "head_shake":
             turn = state.get("head_turn", 0.0)
             for swing in (-SHAKE_SIZE, SHAKE_SIZE, -SHAKE_SIZE):
                 value = max(-VALUE_LIMIT, min(VALUE_LIMIT, turn + swing))
-                yield at(SHAKE_S), {**state, "head_turn": value}, f"{quote}: head shake"
-            yield at(SHAKE_S), state, "head back"
+                yield SHAKE_S, {**state, "head_turn": value}, f"{quote}: head shake"
+            yield SHAKE_S, state, "head back"
         else:
             state = step.state
             how = f"over {step.ramp_s:g} s" + (" (read by the sentence model)" if step.source == "model" else "")
-            yield at(step.ramp_s), state, f"{quote} {how}"
+            yield step.ramp_s, state, f"{quote} {how}"
             if step.hold_s > 0:
-                yield at(step.hold_s), state, f"held {step.hold_s:g} s"
+                yield step.hold_s, state, f"held {step.hold_s:g} s"
 
 
 def _word(name: str, value: float) -> str:

@@ -161,7 +161,7 @@ _add({"disgust": 0.6}, "contempt", "contemptuous", "disdain", "scorn", "sneer", 
 _add({"eye_close": 1.0}, "close <poss> eye", "shut <poss> eye", "eye close", "eye closed", "eye shut",
      "eyes shut", "close eye", "close them", "shut them", "fall asleep", "asleep", "doze off", "sleep")
 _add({"eye_close": 0.0}, "open <poss> eye", "eye open", "open eye", "open them", "wake up", "awake")
-_add({"eye_close": -1.0}, "open <poss> eye wide", "eye widen", "widen <poss> eye", "eye go wide", "wide eye",
+_add({"eye_close": -1.0}, "open <poss> eye wide", "open them wide", "eye wide open", "eye widen", "widen <poss> eye", "eye go wide", "wide eye",
      "eye wide", "eye bulge", "eye pop")
 _add({"eye_close": 0.5}, "squint", "narrow <poss> eye", "eye narrow", "half-closed", "droopy", "sleepy", "drowsy",
      "tired", "heavy-lidded")
