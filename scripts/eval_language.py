@@ -4,7 +4,8 @@
     python scripts/eval_language.py [--data FILE] [--no-model] [--text-model models/text]
         [--show-errors]
 
-Per part (tuning, heldout), comparing the reader's steps with the expected segments in order:
+Per part (tuning, heldout; and each part's free phrasing alone, the descriptions marked
+``"free"``: idioms without a word of the tables, or sentences with no expression at all), comparing the reader's steps with the expected segments in order:
 
 - channel accuracy: share of segment positions (over the longer of the two sequences) where the
   read step names the same channels with the same signs (|value| ≥ 0.05) and the same gesture;
@@ -112,10 +113,11 @@ def main() -> None:
         if note:
             print(note)
     rows = load_descriptions(args.data)
-    print(f"{'part':8s} {'n':>3s} {'channels':>9s} {'intensity':>9s} {'order':>7s} {'timing':>10s}")
-    for part in ("tuning", "heldout"):
-        s = score(rows, part, interpret)
-        print(f"{s.part:8s} {s.descriptions:3d} {s.channel_accuracy:9.1%} {s.intensity_accuracy:9.1%} "
+    print(f"{'part':12s} {'n':>3s} {'channels':>9s} {'intensity':>9s} {'order':>7s} {'timing':>10s}")
+    free = [{**r, "part": r["part"] + "/free"} for r in rows if r.get("free")]
+    for part in ("tuning", "heldout", "tuning/free", "heldout/free"):
+        s = score(rows + free, part, interpret)
+        print(f"{s.part:12s} {s.descriptions:3d} {s.channel_accuracy:9.1%} {s.intensity_accuracy:9.1%} "
               f"{s.order_accuracy:7.1%} {s.timing_error_s:7.2f} s ({s.timing_values} values)")
         if args.show_errors:
             print("\n".join(s.errors))
