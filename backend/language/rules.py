@@ -43,6 +43,7 @@ from ..channels import CHANNEL_NAMES, VALUE_LIMIT, check_channel_value
 DEFAULT_RAMP_S = 1.0
 DEFAULT_HOLD_S = 0.5
 HOLD_IT_S = 1.5  # "holds it" without a duration
+WAIT_S = 1.0  # "waits", "a moment later" without a duration
 MAX_DURATION_S = 300.0  # one duration; longer is no facial expression
 MAX_TEXT_CHARS = 4000  # a description, not a book
 EMOTIONS = ("joy", "sadness", "anger", "fear", "surprise", "disgust")
@@ -213,7 +214,7 @@ AFTER_NEGATIONS = ("fade", "fade away", "vanish", "disappear", "drop", "die", "d
 SEQUENCERS = ("then", "and then", "afterwards", "afterward", "after that", "next", "later", "finally",
               "eventually", "before", "at last", "in the end", "soon after", "after which", "until")
 HOLDS = ("hold", "hold it", "hold that", "keep", "keep it", "stay", "remain", "linger", "freeze", "still")
-WAITS = ("wait", "pause", "wait a moment", "a beat", "for a beat", "for a moment", "for a while", "moment")
+WAITS = ("moment", "meanwhile")  # "a moment later": a wait of WAIT_S ("waits", "pauses" are durations below)
 REPEATS = {"twice": 2, "two times": 2, "three times": 3, "thrice": 3, "again": 1, "once": 1, "repeatedly": 3}
 FUNCTION_WORDS = frozenset("""
 a an the this that these those it its she he they her his their him them hers theirs i me my mine you your we our
@@ -289,42 +290,18 @@ class _Entry:
 
 
 def _build_lexicon() -> dict[str, list[_Entry]]:
+    tables: dict[str, Mapping[str, object]] = {
+        "action": {phrase: MappingProxyType(value) for phrase, value in ACTIONS.items()},
+        "reset": dict.fromkeys(RESET), "gesture": GESTURES, "unsupported": UNSUPPORTED, "direction": DIRECTIONS,
+        "away": dict.fromkeys(AWAY), "intensity": INTENSITIES, "speed": SPEEDS, "negation": dict.fromkeys(NEGATIONS),
+        "negation_after": dict.fromkeys(AFTER_NEGATIONS), "sequencer": dict.fromkeys(SEQUENCERS),
+        "hold": dict.fromkeys(HOLDS), "wait": dict.fromkeys(WAITS), "repeat": REPEATS, "vague": VAGUE_DURATIONS,
+    }
     lexicon: dict[str, list[_Entry]] = {}
-
-    def put(kind: str, phrase: str, value: object) -> None:
-        words = tuple(phrase.split())
-        lexicon.setdefault(words[0], []).append(_Entry(kind, value, words))
-
-    for phrase, value in ACTIONS.items():
-        put("action", phrase, MappingProxyType(value))
-    for phrase in RESET:
-        put("reset", phrase, None)
-    for phrase, value in GESTURES.items():
-        put("gesture", phrase, value)
-    for phrase, value in UNSUPPORTED.items():
-        put("unsupported", phrase, value)
-    for phrase, value in DIRECTIONS.items():
-        put("direction", phrase, value)
-    for phrase in AWAY:
-        put("away", phrase, None)
-    for phrase, value in INTENSITIES.items():
-        put("intensity", phrase, value)
-    for phrase, value in SPEEDS.items():
-        put("speed", phrase, value)
-    for phrase in NEGATIONS:
-        put("negation", phrase, None)
-    for phrase in AFTER_NEGATIONS:
-        put("negation_after", phrase, None)
-    for phrase in SEQUENCERS:
-        put("sequencer", phrase, None)
-    for phrase in HOLDS:
-        put("hold", phrase, None)
-    for phrase in WAITS:
-        put("wait", phrase, None)
-    for phrase, value in REPEATS.items():
-        put("repeat", phrase, value)
-    for phrase, value in VAGUE_DURATIONS.items():
-        put("vague", phrase, value)
+    for kind, table in tables.items():
+        for phrase, value in table.items():
+            words = tuple(phrase.split())
+            lexicon.setdefault(words[0], []).append(_Entry(kind, value, words))
     for entries in lexicon.values():
         entries.sort(key=lambda e: -len(e.phrase))  # longest first
     return lexicon
@@ -379,7 +356,7 @@ class _Part:
     unknown: list[_Token] = field(default_factory=list)
     start: int = -1
     end: int = -1
-    separator: str = "start"  # what came before: start, comma, join, sequence
+    separator: str = "start"  # what came before: start, comma or sequence
 
     @property
     def has_change(self) -> bool:
@@ -388,12 +365,10 @@ class _Part:
 
 @dataclass(frozen=True)
 class Reading:
-    """What the rules made of a description: the steps, the words they did not understand, and the
-    parts (character ranges) that had no usable word, for a sentence model to try."""
+    """What the rules made of a description: the steps and the words they did not understand."""
 
     steps: tuple[Step, ...]
     unknown: tuple[Unknown, ...]
-    unread: tuple[tuple[int, int], ...]
 
 
 def check_text(text: object) -> str:
@@ -427,9 +402,8 @@ def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = N
     unknown += [Unknown(text[i.start:i.end], i.start + 1, str(i.value)) for p in parts for i in p.items
                 if i.kind == "unsupported"]
     unknown.sort(key=lambda u: u.position)
-    unread = tuple((p.start, p.end) for p in parts if p.unknown and not p.has_change)
     steps = tuple(replace(s, text=text[s.span[0]:s.span[1]]) for s in steps_from_parts(parts))
-    return Reading(steps, tuple(unknown), unread)
+    return Reading(steps, tuple(unknown))
 
 
 def _parts(text: str, fps: float) -> list[_Part]:
@@ -528,7 +502,7 @@ def _duration(words: list[_Token], i: int, fps: float) -> tuple[float, int, str]
     number, k = _number(words, j)
     if number is None or k >= len(words) or words[k].text not in UNITS:
         if kind == "wait_for":
-            return DEFAULT_HOLD_S * 2, 1, kind  # "waits", "pauses" alone: one second
+            return WAIT_S, 1, kind  # "waits", "pauses" alone
         return None
     unit = UNITS[words[k].text]
     seconds = number / fps if unit == 0 else number * unit
@@ -662,12 +636,12 @@ def _change(part: _Part) -> _Change:
             change.hold_s = change.hold_s if change.hold_s is not None else HOLD_IT_S
         elif item.kind == "delay_for":
             change.delay_s += float(item.value)  # type: ignore[arg-type]
-        elif item.kind == "vague" and any(i.kind == "wait" for i in items):
+        elif item.kind == "vague":  # "a moment later"
             change.wait_s = float(item.value)  # type: ignore[arg-type]
         elif item.kind == "wait_for":
             change.wait_s = float(item.value)  # type: ignore[arg-type]
         elif item.kind == "wait":
-            change.wait_s = change.wait_s if change.wait_s is not None else 1.0
+            change.wait_s = change.wait_s if change.wait_s is not None else WAIT_S
     if change.wait_s is not None and (change.changes_face or change.gestures):
         change.delay_s += change.wait_s  # "she waits, smiling": the wait comes first
         change.wait_s = None
