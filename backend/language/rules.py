@@ -619,7 +619,7 @@ def _change(part: _Part) -> _Change:
             value = 0.0 if id(item) in negated else max(-VALUE_LIMIT, min(VALUE_LIMIT, value * factor))
             old = change.values.get(channel)
             if old is None or abs(value) > abs(old):
-                change.values[channel] = check_channel_value(value, f"{channel} from the description")
+                change.values[channel] = check_channel_value(round(value, 2), f"{channel} from the description")
     first_change = min((a.index for a in actions), default=None)
     for item in items:
         if item.kind == "gesture":
