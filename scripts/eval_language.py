@@ -5,7 +5,8 @@
         [--show-errors]
 
 Per part (tuning, heldout; and each part's free phrasing alone, the descriptions marked
-``"free"``: idioms without a word of the tables, or sentences with no expression at all), comparing the reader's steps with the expected segments in order:
+``"free"``: idioms without a word of the tables, or sentences with no expression at all),
+comparing the reader's steps with the expected segments in order:
 
 - channel accuracy: share of segment positions (over the longer of the two sequences) where the
   read step names the same channels with the same signs (|value| ≥ 0.05) and the same gesture;

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.channels import CHANNEL_NAMES, VALUE_LIMIT
-from backend.language import MAX_TEXT_CHARS, LanguageError, describe, read_description
-from backend.language.embedding import (TEXT_MODEL_DIR, WordPiece, load_phrase_reader, load_sentence_model)
+from backend.language import MAX_TEXT_CHARS, LanguageError, describe
+from backend.language.embedding import TEXT_MODEL_DIR, WordPiece, load_phrase_reader, load_sentence_model
 from backend.language.rules import ACTIONS, DEFAULT_RAMP_S, INTENSITIES
 from backend.script import parse_script
 
@@ -47,9 +47,9 @@ def test_the_issue_example_reads_as_two_timed_steps():
     assert frames[3][1] == {"surprise": 1.3, "head_turn": -1.0} and frames[3][0] - frames[2][0] == 5  # 0.2 s
 
 
-@pytest.mark.parametrize("text, joy", [("She smiles.", 1.0), ("She smiles slightly.", 0.4), ("She smiles a little.", 0.4),
-                                       ("She smiles very happily.", 1.4), ("She is extremely happy.", 1.8),
-                                       ("He grins.", 1.4), ("He is beaming.", 1.5), ("A faint smile.", 0.4)])
+@pytest.mark.parametrize("text, joy", [
+    ("She smiles.", 1.0), ("She smiles slightly.", 0.4), ("She smiles a little.", 0.4),
+    ("She smiles very happily.", 1.4), ("She is extremely happy.", 1.8), ("He grins.", 1.4), ("He is beaming.", 1.5), ("A faint smile.", 0.4)])
 def test_intensity_words_scale_the_action(text, joy):
     assert states(text) == [{"joy": pytest.approx(joy)}]
 
@@ -250,6 +250,9 @@ def test_without_the_model_files_the_rules_still_work_and_say_so(tmp_path):
     (tmp_path / "minilm_l6.safetensors").write_bytes(b"not a model")
     (tmp_path / "vocab.txt").write_text("[PAD]\n")
     assert "corrupt" in load_phrase_reader(tmp_path)[1]
+    if HAS_MODEL:
+        (tmp_path / "minilm_l6.safetensors").write_bytes((TEXT_MODEL_DIR / "minilm_l6.safetensors").read_bytes())
+        assert "bad vocabulary (1 tokens for a model of 30522)" in load_phrase_reader(tmp_path)[1]
     d = describe("She smiles. Her heart sinks.", model_note=note)
     assert [dict(s.state) for s in d.steps] == [{"joy": 1.0}] and note in d.report()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -232,10 +231,14 @@ def load_sentence_model(folder: str | os.PathLike[str] | None = None) -> Sentenc
         encoder.load_state_dict(state)
     except RuntimeError as e:
         raise CheckpointError(path, f"does not fit the encoder ({str(e).strip().splitlines()[0]})") from None
-    vocab = vocab_path.read_text(encoding="utf-8").splitlines()
-    if len(vocab) != config.vocab_size:
-        raise CheckpointError(vocab_path, f"has {len(vocab)} tokens, the model {config.vocab_size}")
-    return SentenceModel(WordPiece(vocab), encoder)
+    try:
+        vocab = vocab_path.read_text(encoding="utf-8").splitlines()
+        if len(vocab) != config.vocab_size:
+            raise ValueError(f"{len(vocab)} tokens for a model of {config.vocab_size}")
+        tokenizer = WordPiece(vocab)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(vocab_path, f"bad vocabulary ({e})") from None
+    return SentenceModel(tokenizer, encoder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,9 +310,3 @@ def load_phrase_reader(folder: str | os.PathLike[str] | None = None) -> tuple[Ph
     except CheckpointError as e:
         return None, f"sentence model not used: {e}; only the word tables were read"
 
-
-def timed_load(folder: str | os.PathLike[str] | None = None) -> tuple[PhraseReader, float]:
-    """A phrase reader and the seconds it took to load (model and prototypes)."""
-    start = time.perf_counter()
-    reader = PhraseReader(load_sentence_model(folder))
-    return reader, time.perf_counter() - start

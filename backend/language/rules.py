@@ -118,7 +118,8 @@ _add({"joy": 1.6, "mouth_open": 0.8}, "laugh", "laughing", "laughter", "burst ou
 _add({"joy": 1.2, "mouth_open": 0.5}, "giggle", "chuckle", "snicker")
 # sadness
 _add({"sadness": 1.0}, "sad", "sadness", "unhappy", "sorrow", "sorrowful", "gloomy", "downcast", "dejected", "glum",
-     "blue", "down", "downhearted", "down-hearted", "heavy-hearted", "upset", "mournful", "sadden", "sullen", "forlorn", "lonely", "tearful", "wistful")
+     "blue", "down", "downhearted", "down-hearted", "heavy-hearted", "upset", "mournful", "sadden", "sullen",
+     "forlorn", "lonely", "tearful", "wistful")
 _add({"sadness": 1.5}, "miserable", "heartbroken", "devastated", "despair", "grief", "grieve", "anguish",
      "despondent", "cry", "sob", "weep", "burst into tear", "in tear", "tear up")
 _add({"sadness": 0.6}, "disappointed", "disappointment", "hurt", "pout", "sulk", "melancholy", "moody", "regret",
@@ -162,7 +163,8 @@ _add({"disgust": 0.6}, "contempt", "contemptuous", "disdain", "scorn", "sneer", 
 _add({"eye_close": 1.0}, "close <poss> eye", "shut <poss> eye", "eye close", "eye closed", "eye shut",
      "eyes shut", "close eye", "close them", "shut them", "fall asleep", "asleep", "doze off", "sleep")
 _add({"eye_close": 0.0}, "open <poss> eye", "eye open", "open eye", "open them", "wake up", "awake")
-_add({"eye_close": -1.0}, "open <poss> eye wide", "open them wide", "eye wide open", "eye widen", "widen <poss> eye", "eye go wide", "wide eye",
+_add({"eye_close": -1.0}, "open <poss> eye wide", "open them wide", "eye wide open", "eye widen", "widen <poss> eye",
+     "eye go wide", "wide eye",
      "eye wide", "eye bulge", "eye pop")
 _add({"eye_close": 0.5}, "squint", "narrow <poss> eye", "eye narrow", "half-closed", "droopy", "sleepy", "drowsy",
      "tired", "heavy-lidded")
@@ -308,7 +310,8 @@ def _build_lexicon() -> dict[str, list[_Entry]]:
 
 
 _LEXICON = _build_lexicon()
-_KIND_RANK = {"action": 0, "reset": 0, "gesture": 0, "unsupported": 0, "vague": 0, "sequencer": 1, "negation": 1, "negation_after": 1,
+_KIND_RANK = {"action": 0, "reset": 0, "gesture": 0, "unsupported": 0, "vague": 0, "sequencer": 1, "negation": 1,
+              "negation_after": 1,
               "direction": 2, "away": 2, "hold": 2, "wait": 2, "repeat": 2, "speed": 3, "intensity": 4}
 
 
@@ -627,7 +630,8 @@ def _change(part: _Part) -> _Change:
             before = first_change is None or item.index < first_change
             change.gestures.append((str(item.value), repeats, before))
         elif item.kind == "speed":
-            change.ramp_s = float(item.value) if change.ramp_s is None else min(change.ramp_s, float(item.value))  # type: ignore[arg-type]
+            ramp = float(item.value)  # type: ignore[arg-type]
+            change.ramp_s = ramp if change.ramp_s is None else min(change.ramp_s, ramp)
         elif item.kind == "ramp_for":
             change.ramp_s = float(item.value)  # type: ignore[arg-type]
         elif item.kind == "hold_for":
