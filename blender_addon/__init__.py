@@ -17,6 +17,7 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 import bpy
 
 from . import dependencies
+from .state import STATE
 
 
 def register() -> None:
@@ -47,4 +48,5 @@ def unregister() -> None:
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()
+    STATE.reset()
     dependencies.remove_site_packages()

@@ -206,3 +206,21 @@ def _write_resized(cache: FrameCache, key: str, path: Path, size: int) -> None:
     if frame is None:
         raise FileNotFoundError(f"frame {key} vanished from the cache at {cache.root}")
     write_atomic(path, encode_png(resize(frame, size)))
+
+
+ERROR_KEY = "error"  # index key of an error frame: never a frame's key, so always replaced by a bake
+ERROR_COLOUR = (255, 0, 255)
+
+
+def write_error_frames(folder: Path, filenames: Sequence[str], size: int) -> None:
+    """Fill ``filenames`` with a plain magenta frame of ``size`` pixels: what a render shows where a
+    face's frame could not be made, instead of a missing file or a stale frame."""
+    from .backend.video import encode_png
+
+    data = encode_png(np.broadcast_to(np.array(ERROR_COLOUR, np.uint8), (size, size, 3)).copy())
+    folder.mkdir(parents=True, exist_ok=True)
+    index = SequenceIndex(folder)
+    for name in filenames:
+        write_atomic(folder / name, data)
+        index.record(name, ERROR_KEY, size)
+    index.save()

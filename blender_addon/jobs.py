@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import bpy
 
@@ -12,8 +11,7 @@ from .baking import BakeJob
 from .faces import separate_duplicates, set_display_length
 from .properties import settings_of, sync_extra_channels
 from .rig import Rig, get_rig
-from .targets import displayed_files, displayed_range, driven_channels, label, refresh_display, scene_targets, \
-    sequence_request, values_with_depsgraph
+from .targets import displayed_range, frame_values, label, refresh_display, scene_targets, sequence_request
 
 
 def open_cache():
@@ -40,15 +38,19 @@ def file_size(settings, rig: Rig, preview_size: int = 0) -> int:
 
 
 def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | None = None, *,
-             preview: bool = False, rig: Rig | None = None, interactive: bool = False) -> BakeJob:
+             preview: bool = False, rig: Rig | None = None, interactive: bool = False,
+             values_of: Callable | None = None) -> BakeJob:
     """A job baking ``frames`` (default: ``bake_range``) of each target.
 
-    ``interactive``: called from the UI or a script on the main thread, so channel values may come
-    from stepping the scene (drivers count) and the faces' extra channels may be added to.
+    ``interactive``: called from the UI or a script on the main thread, so channel values come from
+    stepping the scene where drivers or NLA strips count (``frame_values``) and the faces' extra
+    channels may be added to. ``values_of(target, frames)``: the channel values otherwise (render
+    handlers read what Blender evaluated); default: the F-curves.
     """
     rig = rig or load_rig()
     if interactive:
         separate_duplicates(scene)
+        values_of = values_of or (lambda target, shown: frame_values(scene, target, shown))
     requests = []
     preview_size = preferences.preview_resolution() if preview else 0
     for target in targets:
@@ -61,11 +63,8 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
         if interactive and span:
             set_display_length(target, scene, max(span))
         size = file_size(settings, rig, preview_size)
-        values = None
-        if interactive and driven_channels(target) and threading.current_thread() is threading.main_thread():
-            shown, _ = displayed_files(target, span)
-            values = values_with_depsgraph(scene, target, shown)
-        req = sequence_request(target, span, resolution=size, values=values)
+        of_target = None if values_of is None else (lambda shown, t=target: values_of(t, shown))
+        req = sequence_request(target, span, resolution=size, values_of=of_target)
         if req is not None:
             requests.append(req)
     return BakeJob(rig, open_cache(), requests)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from . import compat
 from .backend.script import Script
-from .properties import channel_names, channel_ref, settings_of
+from .properties import channel_names, channel_ref, face_settings
 
 INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in the paper"),
                   ("BEZIER", "Bézier", "Smooth ease in and out of each keyframe"),
@@ -23,7 +23,7 @@ def group_name(target) -> str:
 
 def set_channels(target, values: Mapping[str, float]) -> None:
     """Set channel values (what an un-animated channel holds)."""
-    _settings(target)
+    face_settings(target)
     for name, value in values.items():
         ref = channel_ref(target, name)
         setattr(ref.struct, ref.prop, float(value))
@@ -32,7 +32,7 @@ def set_channels(target, values: Mapping[str, float]) -> None:
 def key_channels(target, frame: float, values: Mapping[str, float], interpolation: str | None = None) -> None:
     """Set and key channel values at ``frame``; ``interpolation`` (LINEAR, BEZIER, CONSTANT) for the
     new keys, else the user's default."""
-    _settings(target)
+    face_settings(target)
     group = group_name(target)
     for name, value in values.items():
         ref = channel_ref(target, name)
@@ -47,7 +47,7 @@ def key_channels(target, frame: float, values: Mapping[str, float], interpolatio
 
 def clear_channel_keys(target) -> None:
     """Remove the F-curves of all the face's channels."""
-    settings = _settings(target)
+    settings = face_settings(target)
     for name in channel_names(settings):
         fc = compat.find_fcurve(target.id_data, channel_ref(target, name).paths)
         if fc is not None:
@@ -84,10 +84,3 @@ def key_script(target, script: Script, *, start: int, clip: int = 0, frames_betw
             key_channels(target, frame, dict(kf.values), interpolation)
             keyed.append(frame)
     return keyed
-
-
-def _settings(target):
-    settings = settings_of(target)
-    if settings is None:
-        raise TypeError(f"{target!r} is not an emotion face (add one with Add › Emotion Face)")
-    return settings

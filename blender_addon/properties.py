@@ -128,6 +128,14 @@ def settings_of(owner) -> "LATENT_EMOTION_PG_face | None":
     return settings if settings is not None and settings.enabled else None
 
 
+def face_settings(target) -> "LATENT_EMOTION_PG_face":
+    """The face settings of ``target``; TypeError when it is not an emotion face."""
+    settings = settings_of(target)
+    if settings is None:
+        raise TypeError(f"{target!r} is not an emotion face (add one with Add › Emotion Face, or api.add_face)")
+    return settings
+
+
 def new_strip_settings(strip, uid: str):
     """Settings for a new face strip, in its scene's collection (named after the strip, for the
     Graph Editor's channel names)."""
