@@ -17,6 +17,9 @@ from .properties import init_face, new_strip_settings, new_uid, settings_of, syn
 from .targets import FILE_PATTERN, NODE_NAME
 
 PLANE_SIZE = 2.0
+# A plane shows file n at scene frame n for every frame Blender has (its image user's longest
+# duration), so it follows the scene's range however it is changed later.
+ALL_FRAMES = 1048574
 
 
 def _folder(uid: str) -> str:
@@ -47,7 +50,7 @@ def _plane_mesh(name: str) -> bpy.types.Mesh:
     return mesh
 
 
-def _material(name: str, image: bpy.types.Image, duration: int) -> bpy.types.Material:
+def _material(name: str, image: bpy.types.Image) -> bpy.types.Material:
     """An emission material showing ``image`` as an image sequence (lighting leaves the face alone)."""
     mat = bpy.data.materials.new(name)
     compat.use_nodes(mat)
@@ -58,7 +61,7 @@ def _material(name: str, image: bpy.types.Image, duration: int) -> bpy.types.Mat
     tex.image = image
     tex.location = (-400, 0)
     user = tex.image_user
-    user.frame_start, user.frame_offset, user.frame_duration = 1, 0, max(1, duration)
+    user.frame_start, user.frame_offset, user.frame_duration = 1, 0, ALL_FRAMES
     user.use_auto_refresh = True
     emit = nodes.new("ShaderNodeEmission")
     emit.location = (-100, 0)
@@ -83,7 +86,7 @@ def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *,
     settings.name = "Emotion"  # the Graph Editor names channels "Joy (Emotion)"
     image = _sequence_image(f"{name} Frames", uid)
     settings.image = image
-    obj.data.materials.append(_material(name, image, max(scene.frame_end, 1)))
+    obj.data.materials.append(_material(name, image))
     _extra_channels(settings)
     return obj
 
@@ -145,12 +148,27 @@ def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channe
     return strip
 
 
-def set_display_length(target, scene: bpy.types.Scene, last_frame: int) -> None:
-    """Let a plane face show its own frames up to ``last_frame`` (main thread, not while rendering)."""
-    if compat.is_strip(target) or settings_of(target) is None:
-        return
-    from .targets import image_user
+def follow_ranges(scene: bpy.types.Scene, targets: list | None = None) -> int:
+    """Let every face of the scene show its own frames over its whole range (main thread, not while
+    rendering): a plane over every scene frame (files of older versions stopped at the scene's end
+    when the face was made), a strip over its own length (a strip dragged longer than its files
+    gets files for the new frames instead of holding its last one). Returns how many faces changed."""
+    from .targets import image_user, scene_targets
 
-    user = image_user(target)
-    if user is not None and user.frame_start - 1 + user.frame_duration < last_frame:
-        user.frame_duration = last_frame - user.frame_start + 1
+    changed = 0
+    for target in scene_targets(scene):
+        if not compat.is_strip(target):
+            user = image_user(target)
+            if user is not None and user.frame_duration < ALL_FRAMES and not user.use_cyclic:
+                user.frame_duration = ALL_FRAMES
+                changed += 1
+            continue
+        start, final_start, final_end = int(round(target.frame_start)), target.frame_final_start, target.frame_final_end
+        wanted = final_end - start
+        if wanted > len(target.elements):
+            for i in range(len(target.elements), wanted):
+                target.elements.append(FILE_PATTERN.format(i))
+            # Appending moves the strip's end by as much: put back the length the user gave it.
+            target.frame_final_start, target.frame_final_end = final_start, final_end
+            changed += 1
+    return changed

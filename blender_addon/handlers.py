@@ -28,6 +28,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import compat
+from .properties import SCENE_STRIPS, settings_of
 from .state import STATE
 from .targets import channel_values, folder, label, needs_evaluation, scene_targets, values_now
 
@@ -139,7 +140,30 @@ def on_render_done(*_args) -> None:
                 "see the faces' panels")
 
 
+@persistent
+def on_load(*_args) -> None:
+    """A file opened: its faces show their frames over their whole ranges (files of older versions)."""
+    from .faces import follow_ranges
+
+    for scene in bpy.data.scenes:
+        follow_ranges(scene)
+
+
+@persistent
+def on_depsgraph_update(scene, *_args) -> None:
+    """A strip face dragged longer gets files for its new frames (it would hold its last one)."""
+    if STATE.rendering or scene is None or not len(getattr(scene, SCENE_STRIPS, ())):
+        return
+    from .faces import follow_ranges
+
+    strips = [s for s in compat.all_strips(scene) if settings_of(s) is not None]
+    if strips:
+        follow_ranges(scene, strips)
+
+
 _HANDLERS = (
+    ("load_post", on_load),
+    ("depsgraph_update_post", on_depsgraph_update),
     ("render_init", on_render_init),
     ("render_pre", on_render_pre),
     ("frame_change_post", on_frame_change),

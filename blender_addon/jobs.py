@@ -8,7 +8,7 @@ import bpy
 
 from . import compat, preferences
 from .baking import BakeJob
-from .faces import separate_duplicates, set_display_length
+from .faces import follow_ranges, separate_duplicates
 from .properties import settings_of, sync_extra_channels
 from .rig import Rig, get_rig
 from .targets import displayed_range, frame_values, label, refresh_display, scene_targets, sequence_request
@@ -50,6 +50,7 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
     rig = rig or load_rig()
     if interactive:
         separate_duplicates(scene)
+        follow_ranges(scene)
         values_of = values_of or (lambda target, shown: frame_values(scene, target, shown))
     requests = []
     preview_size = preferences.preview_resolution() if preview else 0
@@ -60,8 +61,6 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
             if compat.is_strip(target) and settings.name != target.name:
                 settings.name = target.name  # the Graph Editor shows strip channels by this name
         span = list(frames) if frames is not None else list(bake_range(target, scene))
-        if interactive and span:
-            set_display_length(target, scene, max(span))
         size = file_size(settings, rig, preview_size)
         of_target = None if values_of is None else (lambda shown, t=target: values_of(t, shown))
         req = sequence_request(target, span, resolution=size, values_of=of_target)
