@@ -96,8 +96,9 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
     except RigError as e:
         _report_once(str(e))
         return False
-    STATE.set_error(GENERAL, None)
     rig = loaded_rig(paths)
+    if rig is not None:  # the model loads: what was said about it is past
+        STATE.set_error(GENERAL, None)
     cache_root = preferences.frames_dir()
     frame = scene.frame_current
     waiting: list[SequenceRequest] = []
