@@ -69,6 +69,7 @@ def set_channels(target, frame: float | None = None, **values: float) -> None:
         keyframes.set_channels(target, values)
         return
     face_settings(target)
+    values = keyframes.checked(target, values, frame)  # all of them before any is set
     keyed, plain = {}, {}
     for name, value in values.items():
         animated = compat.find_fcurve(target.id_data, channel_ref(target, name).paths) is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import compat
+from .backend.channels import check_channel_value
 from .backend.script import Script
 from .properties import channel_names, channel_ref, face_settings
 
@@ -21,12 +22,19 @@ def group_name(target) -> str:
     return f"Emotion: {target.name}" if compat.is_strip(target) else "Emotion"
 
 
+def checked(target, values: Mapping[str, float], frame: float | None = None) -> dict[str, float]:
+    """``values`` checked against the shared policy (finite, within ±VALUE_LIMIT): ChannelValueError
+    naming the face, channel and frame, before anything is set."""
+    at = "" if frame is None else f" at frame {frame:g}"
+    return {name: check_channel_value(value, f"{target.name}: {name}{at}") for name, value in values.items()}
+
+
 def set_channels(target, values: Mapping[str, float]) -> None:
     """Set channel values (what an un-animated channel holds)."""
     face_settings(target)
-    for name, value in values.items():
+    for name, value in checked(target, values).items():
         ref = channel_ref(target, name)
-        setattr(ref.struct, ref.prop, float(value))
+        setattr(ref.struct, ref.prop, value)
 
 
 def key_channels(target, frame: float, values: Mapping[str, float], interpolation: str | None = None) -> None:
@@ -34,9 +42,9 @@ def key_channels(target, frame: float, values: Mapping[str, float], interpolatio
     new keys, else the user's default."""
     face_settings(target)
     group = group_name(target)
-    for name, value in values.items():
+    for name, value in checked(target, values, frame).items():
         ref = channel_ref(target, name)
-        setattr(ref.struct, ref.prop, float(value))
+        setattr(ref.struct, ref.prop, value)
         ref.struct.keyframe_insert(ref.prop, frame=frame, group=group)
         if interpolation is not None:
             fc = compat.find_fcurve(target.id_data, ref.paths)

@@ -237,6 +237,7 @@ def _poll() -> float | None:
 
 
 def register() -> None:
+    STATE.on_face_edit = schedule_refresh
     handlers = bpy.app.handlers.frame_change_post
     if not any(same_function(h, on_frame_change) for h in handlers):
         handlers.append(on_frame_change)
@@ -245,6 +246,7 @@ def register() -> None:
 def unregister() -> None:
     """Remove the handler and the timer, stop the worker thread (Blender 4.2/4.5 hang at exit otherwise)."""
     global _worker
+    STATE.on_face_edit = None
     handlers = bpy.app.handlers.frame_change_post
     for h in [h for h in handlers if same_function(h, on_frame_change)]:
         handlers.remove(h)
