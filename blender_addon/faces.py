@@ -22,6 +22,21 @@ PLANE_SIZE = 2.0
 ALL_FRAMES = 1048574
 
 
+VIEW_TRANSFORM = "Standard"
+
+
+def use_standard_view(scene: bpy.types.Scene) -> bool:
+    """Let renders show the generator's colours: the Standard view transform, no look, no exposure or
+    gamma change. Blender's default view (AgX) tone-maps every pixel — a face frame came out up to
+    51/255 off — while Standard maps an sRGB image back to itself. True if anything was changed."""
+    view = scene.view_settings
+    wanted = {"view_transform": VIEW_TRANSFORM, "look": "None", "exposure": 0.0, "gamma": 1.0}
+    changed = {k: v for k, v in wanted.items() if getattr(view, k) != v}
+    for key, value in changed.items():
+        setattr(view, key, value)
+    return bool(changed)
+
+
 def _folder(uid: str) -> str:
     path = preferences.sequences_dir() / uid
     path.mkdir(parents=True, exist_ok=True)
@@ -75,7 +90,8 @@ def _material(name: str, image: bpy.types.Image) -> bpy.types.Material:
 def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *, name: str = "Emotion Face",
                     seed: int = 0, truncation: float = 0.7, resolution: int = 0,
                     location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
-    """A plane standing upright, facing the front view (-Y), showing the face's frames."""
+    """A plane standing upright, facing the front view (-Y), showing the face's frames; the scene gets
+    the Standard view transform (``use_standard_view``)."""
     obj = bpy.data.objects.new(name, _plane_mesh(name))
     collection.objects.link(obj)
     obj.location = location
@@ -88,6 +104,7 @@ def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *,
     settings.image = image
     obj.data.materials.append(_material(name, image))
     _extra_channels(settings)
+    use_standard_view(scene)
     return obj
 
 
@@ -132,7 +149,8 @@ def separate_duplicates(scene: bpy.types.Scene) -> list:
 
 def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channel: int = 1, frame_start: int = 1,
                    length: int | None = None, seed: int = 0, truncation: float = 0.7, resolution: int = 0):
-    """An image strip of ``length`` frames (default: to the scene's end) showing the face's frames."""
+    """An image strip of ``length`` frames (default: to the scene's end) showing the face's frames; the
+    scene gets the Standard view transform (``use_standard_view``)."""
     if length is None:
         length = max(1, scene.frame_end - frame_start + 1)
     if length < 1:
@@ -145,6 +163,7 @@ def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channe
     settings = new_strip_settings(strip, uid)
     init_face(settings, uid, seed, truncation, resolution)
     _extra_channels(settings)
+    use_standard_view(scene)
     return strip
 
 

@@ -38,6 +38,12 @@ def _face_props():
     }
 
 
+def _report_view(op: Operator, scene, before: str) -> None:
+    if before != scene.view_settings.view_transform:
+        op.report({"INFO"}, f"View transform set from {before} to {scene.view_settings.view_transform}: "
+                            "renders show the face's own colours")
+
+
 class LATENT_EMOTION_OT_add_face(Operator):
     """Add a plane showing a generated face whose emotion channels can be keyframed"""
 
@@ -52,6 +58,7 @@ class LATENT_EMOTION_OT_add_face(Operator):
         return context.mode == "OBJECT" and not is_rendering()
 
     def execute(self, context):
+        view = context.scene.view_settings.view_transform
         obj = new_face_object(context.scene, context.collection or context.scene.collection, name=self.name,
                               seed=self.seed, truncation=self.truncation, resolution=self.resolution,
                               location=context.scene.cursor.location.copy())
@@ -59,6 +66,7 @@ class LATENT_EMOTION_OT_add_face(Operator):
             other.select_set(False)
         obj.select_set(True)
         context.view_layer.objects.active = obj
+        _report_view(self, context.scene, view)
         return {"FINISHED"}
 
 
@@ -87,6 +95,7 @@ class LATENT_EMOTION_OT_add_strip(Operator):
 
     def execute(self, context):
         scene = compat.sequencer_scene(context)
+        view = scene.view_settings.view_transform
         strip = new_face_strip(scene, name=self.name, channel=self.channel, frame_start=self.frame_start,
                                length=self.length or None, seed=self.seed, truncation=self.truncation,
                                resolution=self.resolution)
@@ -95,6 +104,7 @@ class LATENT_EMOTION_OT_add_strip(Operator):
             s.select = False
         strip.select = True
         editor.active_strip = strip
+        _report_view(self, scene, view)
         return {"FINISHED"}
 
 

@@ -5,7 +5,9 @@ import textwrap
 import bpy
 from bpy.types import Panel
 
+from . import compat
 from .backend.channels import CHANNELS
+from .faces import VIEW_TRANSFORM
 from .install import draw_install
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
                         LATENT_EMOTION_OT_sync_channels, active_target)
@@ -30,6 +32,11 @@ def draw_face(layout, context, add_operator: str) -> None:
         return
     settings = settings_of(target)
     draw_error(layout, target)
+    scene = target.id_data if compat.is_strip(target) else context.scene
+    if scene.view_settings.view_transform != VIEW_TRANSFORM:
+        box = layout.box()
+        box.label(text=f"View transform {scene.view_settings.view_transform} changes", icon="INFO")
+        box.label(text=f"the face's colours: {VIEW_TRANSFORM} keeps them", icon="BLANK1")
     col = layout.column()
     col.prop(settings, "seed")
     col.prop(settings, "truncation")
