@@ -10,8 +10,9 @@ Each folder has an index (``.latent_emotion.json``): file name → the frame key
 with the file's inode and size, so a file already holding the right frame is left alone and a
 file rewritten by anyone else is redone.
 
-``BakeJob`` works one file per ``step()``, so that a modal operator can show progress and be
-cancelled between steps; render handlers call ``run()``.
+``BakeJob`` works one file per ``step()``; render handlers and scripts call ``run()``. The modal
+Bake operator leaves the generator to the worker thread (``pending_codes``) and makes the files of
+the frames it finished from a timer (``link_ready``).
 """
 
 from __future__ import annotations
@@ -145,6 +146,25 @@ class BakeJob:
     def uncached(self) -> list[str]:
         """Keys of the frames still to make that the cache lacks: those need the generator."""
         return [item.key for item in self._todo[self.done:] if not self.cache.contains(item.key)]
+
+    def pending_codes(self) -> list[np.ndarray]:
+        """W+ codes of the frames still to make that the cache lacks, each once, in order: the
+        generator's part of the job (for a worker thread)."""
+        seen: set[str] = set()
+        codes = []
+        for item in self._todo[self.done:]:
+            if item.key not in seen and not self.cache.contains(item.key):
+                seen.add(item.key)
+                codes.append(item.w)
+        return codes
+
+    def link_ready(self) -> int:
+        """Make the files of the next frames that the cache holds (never the generator); how many."""
+        made = 0
+        while not self.finished and self.cache.contains(self._todo[self.done].key):
+            self.step()
+            made += 1
+        return made
 
     @property
     def finished(self) -> bool:

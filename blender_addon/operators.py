@@ -1,5 +1,7 @@
 """Operators: add a face (object or strip), bake its frames, pick up the directions' channels."""
 
+import time
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
@@ -9,9 +11,9 @@ from .faces import new_face_object, new_face_strip
 from .handlers import is_rendering
 from .properties import settings_of, sync_extra_channels
 from .rig import RigError
+from .state import STATE
 
-# The modal bake running now, if any: (operator, timer, window manager) — removed on unregister.
-_modal: dict = {}
+POLL_SECONDS = 0.05  # how often a modal bake looks for frames the worker finished
 
 
 def active_target(context):
@@ -109,7 +111,7 @@ class LATENT_EMOTION_OT_add_strip(Operator):
 
 
 class LATENT_EMOTION_OT_bake(Operator):
-    """Compute the face's frames for the scene range (only frames whose emotion changed); Esc cancels"""
+    """Compute the face's frames for the scene range (only frames whose emotion changed), in the background; Esc cancels"""
 
     bl_idname = "latent_emotion.bake"
     bl_label = "Bake Emotion Frames"
@@ -125,7 +127,7 @@ class LATENT_EMOTION_OT_bake(Operator):
 
     @classmethod
     def poll(cls, context):
-        if is_rendering() or _modal or dependencies.missing():
+        if is_rendering() or STATE.modal_bake or dependencies.missing():
             return False
         return True
 
@@ -170,47 +172,78 @@ class LATENT_EMOTION_OT_bake(Operator):
     def invoke(self, context, event):
         if context.window is None:
             return self.execute(context)
-        job = self._job(context)
-        if job is None:
+        if not self.start(context):
             return {"CANCELLED"}
         wm = context.window_manager
-        self._job_ref, self._scene_name = job, self._scene(context).name
-        wm.progress_begin(0, max(1, job.total))
-        timer = wm.event_timer_add(0.01, window=context.window)
-        _modal.update(op=self, timer=timer, wm=wm)
+        wm.progress_begin(0, max(1, self._job_ref.total))
+        timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
+        STATE.modal_bake.update(op=self, timer=timer, wm=wm)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
+    def start(self, context) -> bool:
+        """Make the job (channel values, keys: main thread) and send its frames to the worker."""
+        job = self._job(context)
+        if job is None:
+            return False
+        from .preferences import frames_dir
+        from .worker import BakeOrder, shared_worker
+
+        self._job_ref, self._scene_name = job, self._scene(context).name
+        self._order = BakeOrder(job.rig.paths, frames_dir(), job.pending_codes())
+        self._ui_seconds = 0.0  # main-thread time spent in this bake's timer events
+        if len(self._order.ws):
+            shared_worker().submit(self._order, steps=True)
+        return True
+
     def modal(self, context, event):
-        job = self._job_ref
-        if event.type == "ESC" or "op" not in _modal:
+        if event.type == "ESC" or "op" not in STATE.modal_bake:
             return self._end(context, cancelled=True)
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
+        started = time.perf_counter()
         try:
-            job.step()
+            return self._on_timer(context)
+        finally:
+            self._ui_seconds += time.perf_counter() - started
+
+    def _on_timer(self, context):
+        job, order = self._job_ref, self._order
+        if is_rendering():
+            return {"RUNNING_MODAL"}  # a render reads the faces' files: they change after it
+        outcome = order.outcome if len(order.ws) else None
+        try:
+            job.link_ready()
+            if outcome is not None and outcome.error is None and not job.finished:
+                job.step()  # a frame the worker made is gone from the cache already: make it here
         except Exception as e:
             self.report({"ERROR"}, f"Baking stopped at {job.current}: {e}")
             return self._end(context, cancelled=True)
+        if outcome is not None and outcome.error is not None:
+            self.report({"ERROR"}, f"Baking stopped at {job.current}: {outcome.error}")
+            return self._end(context, cancelled=True)
         context.window_manager.progress_update(job.done)
-        _status(context, f"Baking emotion frames: {job.done}/{job.total} — Esc to cancel")
+        _status(context, f"Baking emotion frames: {job.done}/{job.total} ({order.computed} computed) — Esc to cancel")
         if job.finished:
             return self._end(context, cancelled=False)
         return {"RUNNING_MODAL"}
 
     def _end(self, context, cancelled: bool):
         from .jobs import finish
+        from .worker import shared_worker
 
         job = self._job_ref
+        if cancelled and len(self._order.ws):
+            shared_worker().cancel(self._order)  # it stops after the frame it is computing
         stop_modal()
         _status(context, None)
         job.close()
         scene = bpy.data.scenes.get(self._scene_name)
-        if scene is not None:
+        if scene is not None and not is_rendering():
             finish(job, scene)
         what = "cancelled" if cancelled else "done"
         self.report({"WARNING" if cancelled else "INFO"},
-                    f"Bake {what}: {job.done}/{job.total} files ({job.stats.computed} frames computed)")
+                    f"Bake {what}: {job.done}/{job.total} files ({self._order.computed} frames computed)")
         return {"CANCELLED" if cancelled else "FINISHED"}
 
 
@@ -221,10 +254,11 @@ def _status(context, text: str | None) -> None:
 
 def stop_modal() -> None:
     """Remove the modal bake's timer and progress (when it ends, and on unregister)."""
-    if not _modal:
+    modal = STATE.modal_bake
+    if not modal:
         return
-    wm, timer = _modal.get("wm"), _modal.get("timer")
-    _modal.clear()
+    wm, timer = modal.get("wm"), modal.get("timer")
+    modal.clear()
     try:
         if timer is not None:
             wm.event_timer_remove(timer)

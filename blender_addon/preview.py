@@ -37,7 +37,7 @@ from .properties import settings_of
 from .rig import Rig, RigError, loaded_rig
 from .state import GENERAL, STATE
 from .targets import folder as folder_of, refresh_display, scene_targets, sequence_request, values_now
-from .worker import LatestWorker, PreviewOrder, compute_frames
+from .worker import LatestWorker, PreviewOrder, shared_worker, stop_shared_worker
 
 POLL_SECONDS = 0.02  # how often the timer looks for finished frames while the worker is busy
 EDIT_SECONDS = 0.05  # edits within this time (a dragged slider, a script setting nine channels) refresh once
@@ -59,16 +59,13 @@ class PreviewStats:
 
 
 stats = PreviewStats()
-_worker: LatestWorker[PreviewOrder] | None = None
 _reported: set[str] = set()
 _newest: dict[Path, SequenceRequest] = {}  # face folder → the newest frame shown or made for it (main thread)
 
 
-def worker() -> LatestWorker[PreviewOrder]:
-    global _worker
-    if _worker is None:
-        _worker = LatestWorker(compute_frames)
-    return _worker
+def worker() -> LatestWorker:
+    """The add-on's one worker thread (``worker.shared_worker``), which makes the preview's frames."""
+    return shared_worker()
 
 
 def _rendering() -> bool:
@@ -203,6 +200,7 @@ def _after_edit() -> None:
 
 def _poll() -> float | None:
     """Timer: show what the worker finished, for the frame each scene is at now."""
+    _worker = STATE.worker
     if _worker is None:
         return None
     if _rendering():
@@ -245,7 +243,6 @@ def register() -> None:
 
 def unregister() -> None:
     """Remove the handler and the timer, stop the worker thread (Blender 4.2/4.5 hang at exit otherwise)."""
-    global _worker
     STATE.on_face_edit = None
     handlers = bpy.app.handlers.frame_change_post
     for h in [h for h in handlers if same_function(h, on_frame_change)]:
@@ -253,10 +250,8 @@ def unregister() -> None:
     for timer in (_poll, _after_edit):
         if bpy.app.timers.is_registered(timer):
             bpy.app.timers.unregister(timer)
-    if _worker is not None:
-        if not _worker.stop():
-            _report_once("the preview thread did not stop in time")
-        _worker = None
+    if not stop_shared_worker():
+        _report_once("the worker thread did not stop in time")
     stats.clear()
     _reported.clear()
     _newest.clear()

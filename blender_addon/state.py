@@ -22,6 +22,8 @@ class AddonState:
     # Errors shown on the faces' panels: face folder (str) → message; GENERAL for every face.
     errors: dict[str, str] = field(default_factory=dict)
     on_face_edit: Callable[[], None] | None = None  # set by the preview: a face setting was edited
+    worker: object | None = None  # worker.LatestWorker: the one thread computing frames
+    modal_bake: dict = field(default_factory=dict)  # the modal bake running: op, timer, window manager
     lock: threading.Lock = field(default_factory=threading.Lock)  # errors may come from the render thread
 
     def set_error(self, key: str, message: str | None) -> None:
@@ -40,6 +42,7 @@ class AddonState:
         self.render_failures.clear()
         self.preview_suspended = 0
         self.on_face_edit = None
+        self.modal_bake.clear()
         with self.lock:
             self.errors.clear()
 
