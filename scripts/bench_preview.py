@@ -132,12 +132,9 @@ def _load(name: str, path: Path):
 
 def rig_files(tmp: Path) -> tuple[dict[str, str], str]:
     """The default model and directions, or a random generator of its architecture; what was used."""
-    import numpy as np
     import torch
 
-    from backend.channels import CHANNEL_NAMES
-    from backend.checkpoints import fingerprint, load_generator, save_generator
-    from backend.directions import Direction, DirectionSet, save_directions
+    from backend.checkpoints import load_generator, save_generator
     from backend.fit_generator import DEFAULT_GENERATOR
     from backend.generator import Generator
 
@@ -154,13 +151,23 @@ def rig_files(tmp: Path) -> tuple[dict[str, str], str]:
         model = save_generator(G, tmp / "generator.safetensors")
         what = ("models/default/generator.safetensors is missing: a randomly initialised DEFAULT_GENERATOR "
                 f"({DEFAULT_GENERATOR.img_resolution} px, the same cost per frame), random directions")
+    return {"LE_TEST_MODEL": str(model), "LE_TEST_DIRECTIONS": str(random_directions(G, tmp))}, what
+
+
+def random_directions(G, tmp: Path) -> Path:
+    """Random unit directions for the nine channels of generator ``G``, saved in ``tmp``."""
+    import numpy as np
+
+    from backend.channels import CHANNEL_NAMES
+    from backend.checkpoints import fingerprint
+    from backend.directions import Direction, DirectionSet, save_directions
+
     rng = np.random.default_rng(0)
     dirs = []
     for name in CHANNEL_NAMES:
         v = rng.standard_normal(G.w_dim).astype(np.float32)
         dirs.append(Direction(name, v / np.linalg.norm(v), (0, min(4, G.num_ws)), 2.0, "bench", "random", None))
-    path = save_directions(DirectionSet(fingerprint(G), G.num_ws, G.w_dim, tuple(dirs)), tmp / "directions.json")
-    return {"LE_TEST_MODEL": str(model), "LE_TEST_DIRECTIONS": str(path)}, what
+    return save_directions(DirectionSet(fingerprint(G), G.num_ws, G.w_dim, tuple(dirs)), tmp / "directions.json")
 
 
 def _ms(values) -> str:
