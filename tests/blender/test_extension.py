@@ -158,3 +158,28 @@ def test_dependency_installer_targets_the_user_folder_reports_and_can_be_cancell
     assert out["cancelled"][:2] == [True, "installation cancelled"]
     assert out["cancelled"][2].startswith("Installation failed: installation cancelled")
     assert out["ok"] == [True, None, "Dependencies installed"]
+
+
+DEVELOPER_INSTALL = '''
+import importlib
+repo = os.path.join(bpy.utils.user_resource("EXTENSIONS"), "user_default")
+os.makedirs(repo, exist_ok=True)
+os.symlink(os.path.join(ROOT, "blender_addon"), os.path.join(repo, "latent_emotion"))  # README: developer install
+api = enable()
+backend = importlib.import_module(MODULE + ".backend")
+face = api.add_face(seed=1)
+api.key_channels(face, 1, joy=0.5)
+stats = api.bake(face, 1, 2)
+result(backend=backend.__file__, default_model=str(importlib.import_module(MODULE + ".rig").DEFAULT_MODEL),
+       written=stats.written, file=str(api.frame_path(face, 1)))
+'''
+
+
+def test_developer_install_loads_the_addon_and_backend_from_the_source_tree(tmp_path, rig_files):
+    from .harness import ROOT, Blender
+
+    blender = Blender(tmp_path, {**rig_files, "LE_TEST_CACHE": str(tmp_path / "cache")})
+    out = blender.run(DEVELOPER_INSTALL)
+    assert out["backend"] == str(ROOT / "backend" / "__init__.py")
+    assert out["default_model"] == str(ROOT / "models" / "default" / "generator.safetensors")
+    assert out["written"] == 2 and out["file"].endswith("frame_00001.png")
