@@ -37,6 +37,7 @@ from .properties import settings_of
 from .rig import Rig, RigError, loaded_rig
 from .state import GENERAL, STATE
 from .targets import folder as folder_of, refresh_display, scene_targets, sequence_request, values_now
+from .windows import redraw
 from .worker import LatestWorker, PreviewOrder, shared_worker, stop_shared_worker
 
 POLL_SECONDS = 0.02  # how often the timer looks for finished frames while the worker is busy
@@ -157,14 +158,6 @@ def _stand_in(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> None:
         stats.stand_ins.append((req.label, req.frames[0], time.perf_counter()))
 
 
-def _redraw() -> None:
-    wm = bpy.context.window_manager
-    for window in wm.windows if wm is not None else ():
-        for area in window.screen.areas:
-            if area.type in {"VIEW_3D", "SEQUENCE_EDITOR", "IMAGE_EDITOR"}:
-                area.tag_redraw()
-
-
 @persistent
 def on_frame_change(scene, *_args) -> None:
     if STATE.preview_suspended or _rendering():
@@ -229,7 +222,7 @@ def _poll() -> float | None:
                 show_current_frame(scene, submit=False, replace_stand_ins=True)
             except Exception as e:
                 _report_once(f"{type(e).__name__}: {e}")
-        _redraw()
+        redraw({"VIEW_3D", "SEQUENCE_EDITOR", "IMAGE_EDITOR"})
         stats.timer_s.append(time.perf_counter() - start)
     return None if _worker.idle else POLL_SECONDS
 

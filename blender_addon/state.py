@@ -24,6 +24,9 @@ class AddonState:
     on_face_edit: Callable[[], None] | None = None  # set by the preview: a face setting was edited
     worker: object | None = None  # worker.LatestWorker: the one thread computing frames
     modal_bake: dict = field(default_factory=dict)  # the modal bake running: op, timer, window manager
+    install_job: object | None = None  # dependencies.InstallJob: the running or last installation
+    install_message: str = ""  # the last installation's outcome, shown in the panels
+    install_progress_open: bool = False  # the window manager's progress bar shows the installation
     lock: threading.Lock = field(default_factory=threading.Lock)  # errors may come from the render thread
 
     def set_error(self, key: str, message: str | None) -> None:
@@ -43,6 +46,9 @@ class AddonState:
         self.preview_suspended = 0
         self.on_face_edit = None
         self.modal_bake.clear()
+        self.install_job = None
+        self.install_message = ""
+        self.install_progress_open = False
         with self.lock:
             self.errors.clear()
 

@@ -121,6 +121,7 @@ def test_without_torch_the_addon_registers_and_its_panels_offer_only_the_install
 INSTALL_JOB = '''
 enable(rig=False)
 deps, install = addon("dependencies"), addon("install")
+STATE = addon("state").STATE
 from pathlib import Path
 plan = deps.plan_install(MODULE)
 site = deps.site_packages_dir(MODULE)
@@ -130,7 +131,7 @@ pip_step = plan[-1].argv
 # A stand-in for pip: a step that takes long, cancelled while it runs.
 Step = type(plan[0])
 job = deps.InstallJob([Step("slow step", (sys.executable, "-c", "import time; time.sleep(60)"))])
-deps._job = job
+STATE.install_job = job
 job.start()
 import time
 time.sleep(0.5)
@@ -138,15 +139,15 @@ running = not job.done
 job.cancel()
 job.join(10)
 install._poll()  # what the timer would run: reports the outcome
-cancelled = (job.done, job.error, install._message)
+cancelled = (job.done, job.error, STATE.install_message)
 
 ok = deps.InstallJob([Step("quick", (sys.executable, "-c", "print('ok')"))])
-deps._job = ok
+STATE.install_job = ok
 ok.start(); ok.join(10)
 install._poll()
 result(site=site, in_user_folder=site.startswith(bpy.utils.user_resource("EXTENSIONS")),
        targets=pip_step[pip_step.index("--target") + 1], numpy_pin=f"numpy=={numpy.__version__}" in pip_step,
-       running=running, cancelled=list(cancelled), ok=[ok.done, ok.error, install._message])
+       running=running, cancelled=list(cancelled), ok=[ok.done, ok.error, STATE.install_message])
 '''
 
 
@@ -183,3 +184,39 @@ def test_developer_install_loads_the_addon_and_backend_from_the_source_tree(tmp_
     assert out["backend"] == str(ROOT / "backend" / "__init__.py")
     assert out["default_model"] == str(ROOT / "models" / "default" / "generator.safetensors")
     assert out["written"] == 2 and out["file"].endswith("frame_00001.png")
+
+
+INSTALL_ACROSS_FILES = '''
+import time
+api = enable(rig=False)
+deps, install = addon("dependencies"), addon("install")
+STATE = addon("state").STATE
+from importlib import import_module
+Step = import_module(MODULE + ".backend.deps").Step
+
+def run_timer(timeout=60):
+    end = time.time() + timeout
+    while bpy.app.timers.is_registered(install._poll) and time.time() < end:
+        if install._poll() is None:
+            bpy.app.timers.unregister(install._poll)
+        time.sleep(0.05)
+
+blend = os.path.join(sys.argv[1], "other.blend")
+bpy.ops.wm.save_as_mainfile(filepath=blend)
+# An installation runs (two quick steps standing in for pip), and the user opens a file meanwhile.
+job = STATE.install_job = deps.InstallJob([Step("one", (sys.executable, "-c", "import time; time.sleep(1)")),
+                                           Step("two", (sys.executable, "-c", "print('ok')"))])
+job.start()
+install.watch()
+bpy.ops.wm.open_mainfile(filepath=blend)
+timer_after_open = bpy.app.timers.is_registered(install._poll)
+run_timer()
+finished = [job.done, job.error, STATE.install_message, STATE.install_progress_open]
+result(timer_after_open=timer_after_open, finished=finished)
+'''
+
+
+def test_install_progress_survives_opening_a_file(blender, tmp_path):
+    out = blender.run(INSTALL_ACROSS_FILES, str(tmp_path), timeout=120)
+    assert out["timer_after_open"]
+    assert out["finished"] == [True, None, "Dependencies installed", False]
