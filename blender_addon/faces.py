@@ -9,6 +9,7 @@ file number is the scene frame (image user: start 1, offset 0), so frame 37 show
 from __future__ import annotations
 
 import math
+import os
 
 import bpy
 
@@ -165,6 +166,26 @@ def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channe
     _extra_channels(settings)
     use_standard_view(scene)
     return strip
+
+
+def point_at_folders(scene: bpy.types.Scene) -> int:
+    """Point each face's image or strip at its folder in the cache (main thread, not while rendering):
+    a .blend that moved, or opened where the cache is elsewhere (a farm's $LATENT_EMOTION_CACHE), would
+    otherwise look for the files beside itself. Returns how many faces were repointed."""
+    from .targets import cache_folder, folder, scene_targets
+
+    changed = 0
+    for target in scene_targets(scene):
+        where = cache_folder(target)
+        if where is None or folder(target) == where:
+            continue
+        where.mkdir(parents=True, exist_ok=True)
+        if compat.is_strip(target):
+            target.directory = str(where) + os.sep
+        else:
+            settings_of(target).image.filepath = str(where / FILE_PATTERN.format(1))
+        changed += 1
+    return changed
 
 
 def follow_ranges(scene: bpy.types.Scene, targets: list | None = None) -> int:

@@ -142,10 +142,12 @@ def on_render_done(*_args) -> None:
 
 @persistent
 def on_load(*_args) -> None:
-    """A file opened: its faces show their frames over their whole ranges (files of older versions)."""
-    from .faces import follow_ranges
+    """A file opened: its faces show the files in their cache folders (the file may have moved), over
+    their whole ranges (files of older versions stopped at the scene's end)."""
+    from .faces import follow_ranges, point_at_folders
 
     for scene in bpy.data.scenes:
+        point_at_folders(scene)
         follow_ranges(scene)
 
 

@@ -8,7 +8,7 @@ import bpy
 
 from . import compat, preferences
 from .baking import BakeJob
-from .faces import follow_ranges, separate_duplicates
+from .faces import follow_ranges, point_at_folders, separate_duplicates
 from .properties import settings_of, sync_extra_channels
 from .rig import Rig, get_rig
 from .targets import displayed_range, frame_values, label, refresh_display, scene_targets, sequence_request
@@ -50,6 +50,7 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
     rig = rig or load_rig()
     if interactive:
         separate_duplicates(scene)
+        point_at_folders(scene)
         follow_ranges(scene)
         values_of = values_of or (lambda target, shown: frame_values(scene, target, shown))
     requests = []

@@ -9,13 +9,14 @@ Blender data (F-curves, strips, image users) into plain ``SequenceRequest`` valu
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from . import compat
+from . import compat, preferences
 from .backend.channels import VALUE_LIMIT, check_channel_value
 from .baking import SequenceRequest
 from .properties import channel_refs, settings_of
@@ -149,13 +150,23 @@ def image_user(obj) -> bpy.types.ImageUser | None:
 
 
 def folder(target) -> Path | None:
-    """The folder of numbered files the face shows."""
+    """The folder Blender reads the face's numbered files from (its image's or strip's path)."""
     if compat.is_strip(target):
-        return Path(bpy.path.abspath(target.directory)) if target.directory else None
-    image = face_image(target)
-    if image is None or not image.filepath:
+        path = bpy.path.abspath(target.directory) if target.directory else ""
+    else:
+        image = face_image(target)
+        path = os.path.dirname(bpy.path.abspath(image.filepath)) if image is not None and image.filepath else ""
+    return Path(os.path.normpath(path)) if path else None
+
+
+def cache_folder(target) -> Path | None:
+    """The folder the face's files belong in: its own under the cache's ``sequences/``, named by its
+    uid. Blender stores the image's or strip's path relative to the .blend file, so it points
+    elsewhere once the file moves; ``faces.point_at_folders`` points it back here."""
+    settings = settings_of(target)
+    if settings is None or not settings.uid:
         return None
-    return Path(bpy.path.abspath(image.filepath)).parent
+    return preferences.sequences_dir() / settings.uid
 
 
 def displayed_range(target, scene: bpy.types.Scene) -> tuple[int, int]:
