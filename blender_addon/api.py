@@ -1,7 +1,7 @@
 """Python API of Latent Emotion, for scripts and the Python console.
 
 The extension's package name depends on the repository it was installed into, so import it
-through the add-on's own module name::
+through the add-on's own module name (importing it enables the extension if it is not)::
 
     import importlib
     le = importlib.import_module("bl_ext.user_default.latent_emotion.api")
@@ -27,16 +27,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-import numpy as np
 
-from . import compat, keyframes
-from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script
-from .baking import BakeStats
-from .faces import new_face_object, new_face_strip
-from .handlers import is_rendering
-from .properties import channel_ref, face_settings
-from .rig import RigError  # noqa: F401  (part of the API)
-from .targets import displayed_files, folder, frame_values, scene_targets
+
+def _enable() -> None:
+    """Importing the API enables the extension if it is not (a fresh session, a script run with
+    ``blender -b --python``): its properties and handlers exist from then on."""
+    if __package__ not in bpy.context.preferences.addons:
+        import addon_utils
+
+        addon_utils.enable(__package__, default_set=True)
+
+
+_enable()
+
+import numpy as np  # noqa: E402
+
+from . import compat, keyframes  # noqa: E402
+from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script  # noqa: E402
+from .baking import BakeStats  # noqa: E402
+from .faces import new_face_object, new_face_strip  # noqa: E402
+from .handlers import is_rendering  # noqa: E402
+from .properties import channel_ref, face_settings  # noqa: E402
+from .rig import RigError  # noqa: E402, F401  (part of the API)
+from .targets import displayed_files, folder, frame_values, scene_targets  # noqa: E402
 
 
 def faces(scene: bpy.types.Scene | None = None) -> list:

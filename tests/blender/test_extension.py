@@ -220,3 +220,25 @@ def test_install_progress_survives_opening_a_file(blender, tmp_path):
     out = blender.run(INSTALL_ACROSS_FILES, str(tmp_path), timeout=120)
     assert out["timer_after_open"]
     assert out["finished"] == [True, None, "Dependencies installed", False]
+
+
+README_EXAMPLE = '''
+import importlib
+enabled_before = MODULE in bpy.context.preferences.addons
+# blender_addon/README.md, "Scripts", as it stands (the model from $LATENT_EMOTION_MODEL & co.):
+le = importlib.import_module("bl_ext.user_default.latent_emotion.api")
+face = le.add_face(seed=3)
+le.key_channels(face, 1, joy=0.0)
+le.key_channels(face, 33, joy=1.0)
+le.bake(face, 1, 33)
+frame = le.frame_array(face, 17)      # (H, W, 3) uint8
+result(enabled_before=enabled_before, shape=list(frame.shape))
+'''
+
+
+def test_readme_console_example_runs_in_a_fresh_session(blender, rig_files, tmp_path):
+    env = {"LATENT_EMOTION_MODEL": rig_files["LE_TEST_MODEL"], "LATENT_EMOTION_DIRECTIONS": rig_files["LE_TEST_DIRECTIONS"],
+           "LATENT_EMOTION_CACHE": str(tmp_path / "cache")}
+    out = blender.run(README_EXAMPLE, env=env)
+    assert not out["enabled_before"]
+    assert out["shape"] == [32, 32, 3]
