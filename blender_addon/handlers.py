@@ -145,10 +145,15 @@ def on_load(*_args) -> None:
     """A file opened: its faces show the files in their cache folders (the file may have moved), over
     their whole ranges (files of older versions stopped at the scene's end)."""
     from .faces import follow_ranges, point_at_folders
+    from .jobs import prune_cache
 
     for scene in bpy.data.scenes:
         point_at_folders(scene)
         follow_ranges(scene)
+    try:
+        prune_cache()
+    except OSError as e:  # a cache on a drive that went away: the frames are made again when needed
+        _report(f"cannot prune the frame cache: {e}")
 
 
 @persistent

@@ -71,9 +71,30 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
 
 
 def finish(job: BakeJob, scene: bpy.types.Scene) -> None:
-    """Show the new files (main thread, never during a render). Faces are looked up again by name:
-    references held since the job began may have been freed by an undo."""
+    """Show the new files (main thread, never during a render), then keep the cache within its limit.
+    Faces are looked up again by name: references held since the job began may have been freed by an undo."""
     labels = {req.label for i, req in enumerate(job.requests) if i in job.changed}
     for target in scene_targets(scene):
         if label(target) in labels:
             refresh_display(target)
+    prune_cache()
+
+
+def shown_keys() -> set[str]:
+    """Keys of the frames any face's folder holds (every folder under the cache's ``sequences/``: the
+    faces of other .blend files too)."""
+    from .baking import INDEX_NAME, SequenceIndex
+
+    keys: set[str] = set()
+    for index_file in preferences.sequences_dir().glob(f"*/{INDEX_NAME}"):
+        keys.update(entry.get("key", "") for entry in SequenceIndex(index_file.parent).entries.values())
+    return keys
+
+
+def prune_cache() -> int:
+    """Delete the least recently used frames past the preferences' limit, never a frame a face shows;
+    how many were deleted."""
+    limit = preferences.cache_limit_bytes()
+    if limit <= 0:
+        return 0
+    return open_cache().prune(limit, keep=shown_keys())
