@@ -24,6 +24,9 @@ Operators check ``is_rendering()`` before changing anything.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import bpy
 from bpy.app.handlers import persistent
 
@@ -103,7 +106,10 @@ def _fail(target, frame: int, error: Exception) -> None:
     _report(f"ERROR: {message}")
     if exit_on_failure():
         _report(f"stopping the render (exit code {FAILED_EXIT}): a face frame is missing")
-        raise SystemExit(FAILED_EXIT)
+        sys.stderr.flush()
+        # At once, before Blender reads the missing file. Not SystemExit: Python finalizing inside
+        # a render handler crashes Blender 4.2 (exit -11), and a farm must read our code.
+        os._exit(FAILED_EXIT)
     try:
         _error_frame(target, frame)
     except Exception as e:

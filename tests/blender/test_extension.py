@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 
 
@@ -17,6 +18,9 @@ def test_zip_installs_into_the_temporary_user_repository_and_enables(installed):
     assert report["enabled"]
     assert report["user_extensions"].startswith(str(installed.home))
     assert report["repo_dir"].startswith(str(installed.home))
+    wanted = os.environ.get("LATENT_EMOTION_BPY_VERSION")  # CI's second run: that it is the Blender it asked for
+    if wanted:
+        assert ".".join(map(str, report["version"])).startswith(wanted), report["version"]
 
 
 REGISTER_TWICE = '''
@@ -242,3 +246,26 @@ def test_readme_console_example_runs_in_a_fresh_session(blender, rig_files, tmp_
     out = blender.run(README_EXAMPLE, env=env)
     assert not out["enabled_before"]
     assert out["shape"] == [32, 32, 3]
+
+
+def test_addon_modules_import_one_way():
+    """No import cycle among the add-on's modules (imports inside functions count too)."""
+    import ast
+
+    from .harness import ROOT
+
+    modules = {p.stem: p for p in (ROOT / "blender_addon").glob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found.update(n for n in ([node.module] if node.module else [a.name for a in node.names])
+                             if n.split(".")[0] in modules)
+        graph[name] = {n.split(".")[0] for n in found} - {name}
+
+    def reaches(start, goal, seen):
+        return any(n == goal or (n not in seen and not seen.add(n) and reaches(n, goal, seen)) for n in graph[start])
+
+    cycles = sorted((a, b) for a in graph for b in graph[a] if reaches(b, a, set()))
+    assert not cycles, cycles
