@@ -31,9 +31,14 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import compat
+from .baking import write_error_frames
+from .faces import follow_ranges, point_at_folders
+from .jobs import load_rig, make_job, prune_cache
+from .preferences import rig_paths
 from .properties import SCENE_STRIPS, settings_of
+from .rig import loaded_rig
 from .state import STATE
-from .targets import channel_values, folder, label, needs_evaluation, scene_targets, values_now
+from .targets import channel_values, displayed_files, folder, label, needs_evaluation, scene_targets, values_now
 
 FAILED_EXIT = 3  # exit code of a background render whose frames cannot be made
 
@@ -58,8 +63,6 @@ def on_render_init(scene, *_args) -> None:
     STATE.render_failures.clear()
     try:
         if scene_targets(scene):
-            from .jobs import load_rig
-
             load_rig()
     except Exception as e:  # each frame that needs the rig fails on its own (and says so)
         _report(f"the face model does not load: {e}")
@@ -88,8 +91,6 @@ def _bake_frame(scene, targets, values_of) -> None:
     frame = scene.frame_current
     for target in targets:
         try:
-            from .jobs import make_job
-
             job = make_job(scene, [target], [frame], values_of=values_of)
             stats = job.run()
             STATE.set_error(str(folder(target)), None)
@@ -118,12 +119,6 @@ def _fail(target, frame: int, error: Exception) -> None:
 
 def _error_frame(target, frame: int) -> None:
     """Put an error frame of the final size in the files the face shows at ``frame``."""
-    from .baking import write_error_frames
-    from .properties import settings_of
-    from .rig import loaded_rig
-    from .preferences import rig_paths
-    from .targets import displayed_files
-
     shown, names = displayed_files(target, [frame])
     where = folder(target)
     if not shown or where is None:
@@ -150,9 +145,6 @@ def on_render_done(*_args) -> None:
 def on_load(*_args) -> None:
     """A file opened: its faces show the files in their cache folders (the file may have moved), over
     their whole ranges (files of older versions stopped at the scene's end)."""
-    from .faces import follow_ranges, point_at_folders
-    from .jobs import prune_cache
-
     for scene in bpy.data.scenes:
         point_at_folders(scene)
         follow_ranges(scene)
@@ -167,8 +159,6 @@ def on_depsgraph_update(scene, *_args) -> None:
     """A strip face dragged longer gets files for its new frames (it would hold its last one)."""
     if STATE.rendering or scene is None or not len(getattr(scene, SCENE_STRIPS, ())):
         return
-    from .faces import follow_ranges
-
     strips = [s for s in compat.all_strips(scene) if settings_of(s) is not None]
     if strips:
         follow_ranges(scene, strips)

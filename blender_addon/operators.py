@@ -242,8 +242,10 @@ class LATENT_EMOTION_OT_bake(Operator):
         if scene is not None and not is_rendering():
             finish(job, scene)
         what = "cancelled" if cancelled else "done"
+        # Done: every frame the cache lacked was made (the worker may not have counted the last yet).
+        computed = self._order.computed if cancelled else len(self._order.ws)
         self.report({"WARNING" if cancelled else "INFO"},
-                    f"Bake {what}: {job.done}/{job.total} files ({self._order.computed} frames computed)")
+                    f"Bake {what}: {job.done}/{job.total} files ({computed} frames computed)")
         return {"CANCELLED" if cancelled else "FINISHED"}
 
 
