@@ -29,7 +29,7 @@ from bpy.types import PropertyGroup
 
 from . import compat
 from .backend.channels import CHANNELS, VALUE_LIMIT
-from .state import GENERAL, STATE
+from .state import STATE, value_key
 
 PROPERTY = "latent_emotion"  # the settings of a face object
 SCENE_STRIPS = "latent_emotion_strips"  # the settings of the scene's face strips
@@ -46,14 +46,17 @@ def _channel_edited(prop: str):
     """The update of a channel property: a NaN (which Blender's limits let through, unlike ±inf,
     which they clamp) is refused — the channel goes back to 0 and the face's panel says why."""
     def update(struct, context) -> None:
-        value = getattr(struct, prop)
-        if math.isnan(value):
+        # The face's settings: the struct itself, or the one holding this extra channel.
+        settings = struct if prop != "value" else struct.id_data.path_resolve(struct.path_from_id().rsplit(".extra", 1)[0])
+        key, name = value_key(settings.uid), struct.name if prop == "value" else prop
+        if math.isnan(getattr(struct, prop)):
             setattr(struct, prop, 0.0)  # calls this update again, with a number
-            name = struct.name if prop == "value" else prop
             message = f"{name}: NaN is not a channel value (finite, within ±{VALUE_LIMIT:g}); set to 0"
             print(f"Latent Emotion: {message}", flush=True)
-            STATE.set_error(GENERAL, message)
+            STATE.set_error(key, message)
             return
+        if (STATE.error_for(key) or "").startswith(f"{name}: "):  # this channel holds a number again
+            STATE.set_error(key, None)
         _edited(struct, context)
     return update
 

@@ -19,7 +19,7 @@ class AddonState:
     rendering: bool = False  # between render_init and render_complete/cancel
     render_failures: list[str] = field(default_factory=list)  # frames the last render could not make
     preview_suspended: int = 0  # > 0: frame changes are code stepping the scene, not scrubbing
-    # Errors shown on the faces' panels: face folder (str) → message; GENERAL for every face.
+    # Errors shown on the faces' panels: face folder (str) or value_key(uid) → message; GENERAL: every face.
     errors: dict[str, str] = field(default_factory=dict)
     on_face_edit: Callable[[], None] | None = None  # set by the preview: a face setting was edited
     worker: object | None = None  # worker.LatestWorker: the one thread computing frames
@@ -36,9 +36,10 @@ class AddonState:
             else:
                 self.errors[key] = message
 
-    def error_for(self, key: str) -> str | None:
+    def error_for(self, *keys: str) -> str | None:
+        """The first error recorded under ``keys``, else the one for every face."""
         with self.lock:
-            return self.errors.get(key) or self.errors.get(GENERAL)
+            return next((self.errors[k] for k in (*keys, GENERAL) if k in self.errors), None)
 
     def reset(self) -> None:
         self.rendering = False
@@ -54,6 +55,11 @@ class AddonState:
 
 
 STATE = AddonState()
+
+
+def value_key(uid: str) -> str:
+    """Key of the error about a value set on the face ``uid`` (a refused NaN)."""
+    return f"value:{uid}"
 
 
 @contextmanager

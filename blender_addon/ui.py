@@ -13,7 +13,7 @@ from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip,
                         LATENT_EMOTION_OT_sync_channels, active_target)
 from .properties import channel_names, settings_of
 from .script_import import LATENT_EMOTION_OT_import_script
-from .state import GENERAL, STATE
+from .state import GENERAL, STATE, value_key
 from .targets import folder
 
 
@@ -61,7 +61,7 @@ def draw_face(layout, context, add_operator: str) -> None:
 def draw_error(layout, target) -> None:
     """What went wrong with this face's frames (preview, render), until its next frame is made."""
     where = folder(target)
-    message = STATE.error_for(str(where) if where is not None else GENERAL)
+    message = STATE.error_for(str(where) if where is not None else GENERAL, value_key(settings_of(target).uid))
     if not message:
         return
     box = layout.box()

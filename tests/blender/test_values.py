@@ -4,6 +4,7 @@ from __future__ import annotations
 
 VALUES = '''
 api = enable()
+from importlib import import_module
 repo_backend()
 from backend.channels import CHANNELS, VALUE_LIMIT
 face = api.add_face(seed=1)
@@ -22,6 +23,8 @@ extra.value = float("nan")
 settings.anger = float("inf")
 settings.fear = -7.0
 plain = dict(joy=settings.joy, extra=extra.value, anger=settings.anger, fear=settings.fear)
+state = import_module(MODULE + ".state")
+panel = state.STATE.error_for(state.value_key(settings.uid))
 
 errors = {}
 for what, call in (("set_nan", lambda: api.set_channels(face, joy=float("nan"))),
@@ -35,7 +38,7 @@ for what, call in (("set_nan", lambda: api.set_channels(face, joy=float("nan")))
     except Exception as e:
         errors[what] = [type(e).__name__, str(e)]
 fc = face.animation_data
-result(limit=VALUE_LIMIT, ranges=ranges, plain=plain, errors=errors, surprise=settings.surprise,
+result(panel=panel, limit=VALUE_LIMIT, ranges=ranges, plain=plain, errors=errors, surprise=settings.surprise,
        keyed=fc is not None and fc.action is not None)
 '''
 
@@ -48,6 +51,7 @@ def test_channel_properties_and_api_refuse_values_outside_the_policy(blender):
         if name != "extra":
             assert r[2:4] == r[4:6], name  # the slider spans the channel's own range
     assert out["plain"] == {"joy": 0.0, "extra": 0.0, "anger": limit, "fear": -limit}
+    assert out["panel"].startswith("brow_raise: NaN is not a channel value")  # the face's panel says why
     errors = out["errors"]
     assert errors["set_nan"] == ["ChannelValueError", "Emotion Face: joy: nan is not a finite number"]
     assert errors["set_big"][0] == "ChannelValueError" and "2.5 is outside [-2, 2]" in errors["set_big"][1]
