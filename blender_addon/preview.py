@@ -15,7 +15,10 @@ stand-in is replaced when the real frame is made and never taken for it by a bak
 
 Nothing here runs while a render runs: renders make full-size frames themselves (``handlers``).
 Editing a face's settings without changing the frame (a slider, the console) refreshes it the
-same way, from a short timer (``schedule_refresh``). ``stats`` records the time spent on the main thread, for ``scripts/bench_preview.py``.
+same way, from a short timer (``schedule_refresh``). What goes wrong (no model, a face's bad
+settings or values) is printed once and shown on the face's panel (``STATE.errors``) until the face
+shows its frame again. ``stats`` records the time spent on the main thread, for
+``scripts/bench_preview.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bpy
-import numpy as np
 from bpy.app.handlers import persistent
 
 from . import preferences
