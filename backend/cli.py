@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from .channels import VALUE_LIMIT
 
 # Where the project's own default model lives once it is trained (see models/).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "generator.safetensors"
@@ -24,6 +28,39 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+def _number_in(kind: type, lo: float, hi: float, what: str):
+    """An argparse type: ``kind`` (int or float) within [lo, hi], else a one-line error."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a {kind.__name__}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be within [{lo:g}, {hi:g}], got {text}")
+        return value
+    return parse
+
+
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _byte_size(text: str) -> int:
+    """'500M', '2G', '1.5g', '1000' → bytes."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _SIZE_UNITS and t[-1:] else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes look like 500M or 2G, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"a size must be 0 or more, got {text!r}")
+    return int(value * _SIZE_UNITS[unit])
+
+
+_TRUNCATION = _number_in(float, 0.0, 1.0, "--truncation")
+_VALUE = _number_in(float, -VALUE_LIMIT, VALUE_LIMIT, "--value")
+
+
 def _existing(path: Path | None, default: Path, what: str) -> Path:
     if path is not None:
         return path
@@ -32,13 +69,23 @@ def _existing(path: Path | None, default: Path, what: str) -> Path:
     raise ValueError(f"no {what} given and no default at {default}; pass --{what}")
 
 
-def _model_and_directions(args: argparse.Namespace):
-    """The generator (``--model`` or the default) on ``--device``, and ``--directions`` made for it."""
+def _load_model(args: argparse.Namespace):
+    """``--model`` (or the default) on ``--device``, with CPU threads chosen for its size."""
     from .checkpoints import load_generator
     from .devices import pick_device
-    from .directions import load_directions
+    from .threads import use_threads_for
 
     G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    if G.device.type == "cpu":
+        use_threads_for(G.config)
+    return G, info
+
+
+def _model_and_directions(args: argparse.Namespace):
+    """The generator (``--model`` or the default) on ``--device``, and ``--directions`` made for it."""
+    from .directions import load_directions
+
+    G, info = _load_model(args)
     directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
                                  expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
     return G, info, directions
@@ -56,6 +103,8 @@ class _Progress:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    if args.model.is_dir():
+        raise ValueError(f"{args.model}: a folder; pass a checkpoint or directions file")
     with open(args.model, "rb") as f:
         head = f.read(64).lstrip()
     if head.startswith(b"{"):
@@ -66,7 +115,7 @@ def cmd_info(args: argparse.Namespace) -> None:
               f"num_ws:       {d.num_ws}\nw_dim:        {d.w_dim}")
         for x in d.directions:
             acc = f"{x.accuracy:.3f}" if x.accuracy is not None else "-"
-            print(f"  {x.name:12s} layers {x.layers[0]}-{x.layers[1]}  strength {x.strength:.4g}  "
+            print(f"  {x.name:12s} rows {x.layers[0]}-{x.layers[1] - 1}  strength {x.strength:.4g}  "
                   f"({x.calibration})  {x.method}  accuracy {acc}")
         return
     from .checkpoints import checkpoint_info
@@ -81,11 +130,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     import imageio.v3 as iio
 
-    from .checkpoints import load_generator
-    from .devices import pick_device
     from .generator import images_to_uint8
 
-    G, _ = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    G, _ = _load_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         ws = G.w_from_seed(seed, truncation_psi=args.truncation)
@@ -125,7 +172,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     from .frame_cache import FrameCache
     from .render import default_cache_dir, render_frames_cached, write_frames
     from .script import load_script
-    from .timeline import latents_for_timeline, load_values, timeline_from_clip
+    from .timeline import iter_latents, load_values, timeline_from_clip
 
     G, info, directions = _model_and_directions(args)
     if args.script is not None:
@@ -142,20 +189,21 @@ def cmd_render(args: argparse.Namespace) -> None:
         w_face = np.load(args.w, allow_pickle=False)
     else:
         w_face = G.w_from_seed(args.seed, truncation_psi=args.truncation).cpu().numpy()
-    ws = latents_for_timeline(w_face, timeline, directions)
     cache = FrameCache(args.cache or default_cache_dir())
-    frames = render_frames_cached(G, info.fingerprint, ws, cache, size=args.size,
-                                  progress=_Progress(len(ws), "frames"))
-    n = write_frames(frames, args.out, args.fps)
+    frames = render_frames_cached(G, info.fingerprint, iter_latents(w_face, timeline, directions), cache,
+                                  size=args.size, progress=_Progress(len(timeline), "frames"))
+    n = write_frames(frames, args.out, args.fps, first=timeline.first)
     computed = cache.writes
-    print(f"{args.out}: {n} frames at {args.fps:g} fps ({computed} computed, {n - computed} from cache)")
+    print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
+          f"({computed} computed, {n - computed} from cache)")
 
 
 def cmd_train_directions(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .checkpoints import checkpoint_info
-    from .directions import save_directions, train_directions
+    from .direction_training import train_directions
+    from .directions import save_directions
 
     latents = np.load(args.latents, allow_pickle=False)
     if args.labels.suffix == ".npy":
@@ -189,6 +237,18 @@ def cmd_acd(args: argparse.Namespace) -> None:
     print(f"ACD ({result.variant}, {embedder}): {result.value:.6f}")
 
 
+def cmd_cache(args: argparse.Namespace) -> None:
+    from .frame_cache import FrameCache
+    from .render import default_cache_dir
+
+    cache = FrameCache(args.cache or default_cache_dir())
+    if args.action == "prune":
+        removed = cache.prune(args.max_size)
+        print(f"removed {removed} least recently used frames")
+    n, size = cache.count_and_size()
+    print(f"{cache.root}: {n} frames, {size / 2**20:.1f} MiB")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Latent Emotion backend")
     sub = p.add_subparsers(dest="command", required=True)
@@ -200,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="faces from seeds, as PNG files")
     s.add_argument("--model", type=Path)
     s.add_argument("--seeds", type=_seeds, default=[0])
-    s.add_argument("--truncation", type=float, default=0.7)
+    s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, default=Path("faces"))
     s.set_defaults(func=cmd_sample)
@@ -209,8 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
     s.add_argument("--directions", type=Path, help="directions file for that generator")
     s.add_argument("--seeds", type=_seeds, default=list(range(8)))
-    s.add_argument("--truncation", type=float, default=0.7)
-    s.add_argument("--value", type=float, default=1.0, help="channel value in each column (paper: 1.0)")
+    s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
+    s.add_argument("--value", type=_VALUE, default=1.0, help="channel value in each column (paper: 1.0)")
     s.add_argument("--cell", type=int, default=96, help="pixels per face in the sheet")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, default=Path("sheet.png"))
@@ -229,16 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--script", type=Path, help="emotion script (the paper's text format)")
     src.add_argument("--values", type=Path, help="per-frame values: CSV (frame,joy,...) or JSON")
     s.add_argument("--clip", type=int, help="which '# Video N:' clip of the script (default: the first)")
-    s.add_argument("--frames-between", type=int, default=32, help="in-between frames per keyframe (paper: 32)")
+    s.add_argument("--frames-between", type=_number_in(int, 0, 100_000, "--frames-between"), default=32,
+                   help="in-between frames per keyframe (paper: 32)")
     s.add_argument("--interpolation", choices=("linear", "slerp", "constant"), default="linear")
     s.add_argument("--seed", type=int, default=0, help="the face: a seed of the generator")
-    s.add_argument("--truncation", type=float, default=0.7)
+    s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
     s.add_argument("--w", type=Path, help="the face as a W or W+ code (.npy) instead of a seed")
-    s.add_argument("--size", type=int, help="output size in pixels (default: the model's)")
-    s.add_argument("--fps", type=float, default=25.0)
+    s.add_argument("--size", type=_number_in(int, 8, 8192, "--size"), help="output size in pixels (default: the model's)")
+    s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"), default=25.0)
     s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    s.add_argument("--out", type=Path, required=True, help="an .mp4 file, or a folder for PNG frames")
+    s.add_argument("--out", type=Path, required=True,
+                   help="a video file (.mp4, .mov, .mkv, .avi, .webm, .gif), or a folder for PNG frames")
     s.set_defaults(func=cmd_render)
 
     s = sub.add_parser("train-directions", help="latent codes + labels → directions file (paper §3)")
@@ -257,7 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--probe", type=Path, help="embed frames with a face probe's identity embedding (e.g. the default "
                    "model's models/default/probe_eval.safetensors; cartoon faces only) instead of grey levels")
     s.set_defaults(func=cmd_acd)
+
+    s = sub.add_parser("cache", help="the frame cache: how big it is, or prune it to a size (least recently used first)")
+    s.add_argument("action", choices=("info", "prune"))
+    s.add_argument("--max-size", type=_byte_size, default=2 * 2**30, help="prune: keep at most this much, e.g. 500M, 2G")
+    s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
+    s.set_defaults(func=cmd_cache)
     return p
+
+
+class _Terminated(BaseException):
+    """SIGTERM (``timeout``, farm managers): unwinds like Ctrl-C, so partial files are removed."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .script import ScriptError
 
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
     except ScriptError as e:
@@ -277,4 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("\nterminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0

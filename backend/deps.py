@@ -10,6 +10,7 @@ Two cases share this module:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -63,17 +64,40 @@ def missing_debian_packages(packages: Sequence[str] = BPY_DEBIAN_PACKAGES) -> li
     """Packages dpkg does not know as installed; empty where there is no dpkg (not Debian)."""
     if shutil.which("dpkg-query") is None:
         return []
-    missing = []
-    for pkg in packages:
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
-        if "install ok installed" not in r.stdout:
-            missing.append(pkg)
-    return missing
+    # One query for all of them: unknown names go to stderr, known ones are listed with their status.
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Status}\n", *packages], capture_output=True, text=True)
+    installed = {line.split(" ", 1)[0] for line in r.stdout.splitlines() if line.endswith("install ok installed")}
+    return [p for p in packages if p not in installed]
+
+
+# Written into a venv once everything pinned is installed; a set-up whose requirements and Python
+# match it has nothing to do, so repeating the set-up costs a second, not a pip run.
+STAMP_NAME = ".latent-emotion-requirements"
+
+
+def requirements_digest() -> str:
+    """What a dev venv was set up for: the requirement files' bytes and the Python version."""
+    h = hashlib.sha256(f"{sys.version_info[:2]}\n".encode())
+    for name in sorted(p.name for p in REQUIREMENTS.glob("*.txt")):
+        h.update(name.encode() + b"\0" + (REQUIREMENTS / name).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def venv_is_current(venv: Path) -> bool:
+    stamp = venv / STAMP_NAME
+    return (venv / "bin" / "python").exists() and stamp.is_file() and stamp.read_text().strip() == requirements_digest()
+
+
+def mark_venv_current(venv: Path) -> None:
+    (venv / STAMP_NAME).write_text(requirements_digest() + "\n")
 
 
 def dev_plan(venv: Path, python: str = sys.executable) -> list[Step]:
-    """Steps that make ``venv`` hold everything the project and its tests need."""
+    """Steps that make ``venv`` hold everything the project and its tests need (none when it
+    already does)."""
     vpy = venv / "bin" / "python"
+    if venv_is_current(venv):
+        return []
     steps = []
     if not vpy.exists():
         steps.append(Step(f"create {venv}", (python, "-m", "venv", str(venv))))

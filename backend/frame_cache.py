@@ -151,7 +151,12 @@ class FrameCache:
 
     def size_bytes(self) -> int:
         """Bytes held by stored frames."""
-        return sum(p.stat().st_size for p in self._frames())
+        return self.count_and_size()[1]
+
+    def count_and_size(self) -> tuple[int, int]:
+        """How many frames are stored, and their bytes."""
+        sizes = [p.stat().st_size for p in self._frames()]
+        return len(sizes), sum(sizes)
 
     def prune(self, max_bytes: int, keep: Collection[str] = ()) -> int:
         """Delete least recently used frames (by mtime) until at most ``max_bytes`` remain, never

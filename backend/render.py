@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +30,20 @@ def default_cache_dir() -> Path:
     return Path(base) / "latent-emotion" / "frames"
 
 
-def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray, cache: FrameCache, *,
+def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterable[np.ndarray], cache: FrameCache, *,
                          size: int | None = None, progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-    """Frames (uint8 H×W×3) of the W+ codes ``ws``, computing only those the cache lacks."""
+    """Frames (uint8 H×W×3) of the W+ codes ``ws`` — one (N, num_ws, w_dim) array or chunks of
+    them (``timeline.iter_latents``), so a long render holds one chunk at a time — computing only
+    the frames the cache lacks. ``progress`` gets the number of frames done so far."""
     target = RenderTarget(fingerprint, G.config.img_resolution)
-    for frame in iter_frames(ws, target, generator_synthesizer(G), cache, progress=progress):
-        yield frame if size is None or size == frame.shape[0] else resize(frame, size)
+    synthesize = generator_synthesizer(G)
+    done = 0
+    for chunk in ([ws] if isinstance(ws, np.ndarray) else ws):
+        offset = done
+        report = None if progress is None else (lambda n: progress(offset + n))
+        for frame in iter_frames(chunk, target, synthesize, cache, progress=report):
+            done += 1
+            yield frame if size is None or size == frame.shape[0] else resize(frame, size)
 
 
 def resize(frame: np.ndarray, size: int) -> np.ndarray:
@@ -45,10 +53,12 @@ def resize(frame: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(frame, (size, size), interpolation=interpolation)
 
 
-def write_frames(frames: Iterator[np.ndarray], out: Path, fps: float) -> int:
-    """To ``out``: an .mp4 file (H.264), or else a folder of PNG frames. Returns the frame count."""
-    from .video import write_mp4, write_png_sequence
+def write_frames(frames: Iterator[np.ndarray], out: Path, fps: float, first: int = 0) -> int:
+    """To ``out``: a video file (``video.VIDEO_FORMATS``, by suffix), or a folder of PNG frames
+    numbered from ``first`` when ``out`` has no suffix or is a folder. Returns the frame count."""
+    from .video import video_format, write_png_sequence, write_video
 
-    if out.suffix.lower() == ".mp4":
-        return write_mp4(frames, out, fps)
-    return len(write_png_sequence(frames, out))
+    if out.suffix and not out.is_dir():
+        video_format(out)  # an unsupported suffix fails before any frame is made
+        return write_video(frames, out, fps)
+    return len(write_png_sequence(frames, out, first=first))

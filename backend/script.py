@@ -27,7 +27,8 @@ The format, line by line:
   (or ``calm``) sets nothing, so a line with only ``neutral`` returns to the start face.
 * ``word:x`` gives an intensity, e.g. ``joy:0.6`` or ``head_turn:-0.5``; without one it is 1.
   The channel gets the word's sign times x (``turning-left:0.5`` is head_turn -0.5) and must
-  stay within the channel's range, [-1, 1]. A channel may be set only once per line.
+  stay within [-2, 2] (``channels.VALUE_LIMIT``: 1 is the full expression, up to 2 exaggerates
+  it). A channel may be set only once per line.
 * Timing, at most one per line and anywhere on it: ``+N`` puts the keyframe N frames after
   the previous one, ``@N`` at frame N of the clip. Without either, a keyframe comes
   ``frames_between + 1`` frames after the previous one: ``frames_between`` in-between frames,
@@ -58,7 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .channels import SPELLINGS, VOCABULARY, Channel, Word, make_channels, normalize_word
+from .channels import (SPELLINGS, VOCABULARY, Channel, ChannelValueError, Word, check_channel_value, make_channels,
+                       normalize_word)
 
 DEFAULT_FRAMES_BETWEEN = 32
 MAX_FRAME = 1_048_574  # Blender's last frame (MAXFRAME)
@@ -294,11 +296,10 @@ class _Parser:
             raise ScriptError(reason, number, column, text)
         assert word.channel is not None
         intensity = float(text)
-        channel = self.channels[word.channel]
-        if not channel.minimum <= word.sign * intensity <= channel.maximum:
-            limits = f"[{channel.minimum:g}, {channel.maximum:g}]"
-            reason = f"intensity {_shorten(text)} takes {channel.name} outside {limits}"
-            raise ScriptError(reason, number, column, text)
+        try:
+            check_channel_value(word.sign * intensity, f"intensity {_shorten(text)} for {word.channel}")
+        except ChannelValueError as e:
+            raise ScriptError(str(e), number, column, text) from None
         return intensity
 
     @staticmethod

@@ -1,9 +1,12 @@
-"""Per-frame channel values, from an emotion script's keyframes or straight from the caller.
+"""Per-frame channel values, from an emotion script's keyframes or a values file.
 
-A ``Timeline`` is what every frame asks for: one value per channel per frame. Scripts give
-keyframes that are interpolated (each frame on its own, see ``latent.interpolate_keyframes``);
-Blender's F-curves and value files give the per-frame values directly. Either way each frame's
-W+ code depends only on that frame's values, so any frame can be rendered alone.
+A ``Timeline`` holds keyframes and says what every frame from the first to the last asks for:
+one value per channel, interpolated between keyframes (each frame on its own, see
+``latent.interpolate_keyframes``). A values file's rows are keyframes too: a row per frame gives
+those values exactly, and frame numbers mean frames (rows at 0 and 1,000,000 are a million and one
+frames, filled in between). Frames are made in chunks (``chunks``, ``iter_latents``), so memory
+stays bounded by a chunk whatever the length, and each frame's W+ code depends only on that
+frame's values, so any frame can be rendered alone.
 """
 
 from __future__ import annotations
@@ -11,90 +14,172 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .channels import VALUE_LIMIT, ChannelValueError, check_channel_value, normalize_word
 from .directions import DirectionSet
 from .latent import InterpolationMethod, compose_latent, interpolate_keyframes
 from .script import Clip
 
+CHUNK = 256
+"""Frames per chunk of values / latents: small next to any frame batch's memory."""
+
 
 @dataclass(frozen=True, eq=False)
 class Timeline:
-    """Channel values (F, C) at frames (F,), for ``channels`` (C,)."""
+    """Channel values (K, C) at keyframes (K,) for ``channels`` (C,); every frame between the first
+    and last keyframe is part of the timeline."""
 
     channels: tuple[str, ...]
     frames: np.ndarray
     values: np.ndarray
+    method: InterpolationMethod = "linear"
 
     def __post_init__(self) -> None:
-        frames = np.asarray(self.frames, dtype=np.int64).reshape(-1)
+        frames = np.asarray(self.frames).reshape(-1)
+        if frames.size and not np.issubdtype(frames.dtype, np.integer):
+            if not (np.isfinite(frames).all() and (frames == np.round(frames)).all()):
+                raise ValueError("timeline frames must be whole numbers")
+        frames = frames.astype(np.int64)
         values = np.asarray(self.values, dtype=np.float64)
         if values.shape != (frames.size, len(self.channels)):
             raise ValueError(f"values must have shape ({frames.size}, {len(self.channels)}), got {values.shape}")
         if frames.size == 0:
             raise ValueError("a timeline needs at least one frame")
-        if not np.isfinite(values).all():
-            raise ValueError("timeline values must be finite")
+        if frames[0] < 0:
+            raise ValueError(f"frame numbers must be 0 or more, got {frames[0]}")
         if (np.diff(frames) <= 0).any():
             raise ValueError("timeline frames must be strictly increasing")
+        for k, c in np.argwhere(~(np.abs(values) <= VALUE_LIMIT))[:1]:  # NaN fails <= too
+            check_channel_value(values[k, c], f"{self.channels[c]} at frame {frames[k]}")
         object.__setattr__(self, "frames", frames)
         object.__setattr__(self, "values", values)
 
-    def __len__(self) -> int:
-        return self.frames.size
+    @property
+    def first(self) -> int:
+        return int(self.frames[0])
 
-    def value_dict(self) -> dict[str, np.ndarray]:
-        """Channel → (F,) values, the form ``compose_latent`` takes."""
-        return {c: self.values[:, i] for i, c in enumerate(self.channels)}
+    @property
+    def last(self) -> int:
+        return int(self.frames[-1])
+
+    def __len__(self) -> int:
+        """Frames from the first keyframe to the last."""
+        return self.last - self.first + 1
+
+    def values_at(self, frames: np.ndarray) -> np.ndarray:
+        """(F, C) values at ``frames``."""
+        if len(self.frames) == 1:
+            return np.broadcast_to(self.values, (len(frames), len(self.channels))).copy()
+        return interpolate_keyframes(self.frames, self.values, frames, self.method)
+
+    def chunks(self, size: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(frames, values) for every frame in order, ``size`` frames at a time."""
+        for start in range(self.first, self.last + 1, size):
+            frames = np.arange(start, min(start + size, self.last + 1))
+            yield frames, self.values_at(frames)
 
 
 def timeline_from_clip(clip: Clip, channels: Sequence[str] | None = None,
                        method: InterpolationMethod = "linear") -> Timeline:
     """Every frame from the clip's first keyframe to its last, interpolated between keyframes."""
     channels = tuple(channels) if channels is not None else tuple(clip.keyframes[0].values)
-    key_frames = [k.frame for k in clip.keyframes]
     key_values = [[k.values.get(c, 0.0) for c in channels] for k in clip.keyframes]
-    frames = np.arange(key_frames[0], key_frames[-1] + 1)
-    if len(key_frames) == 1:
-        return Timeline(channels, frames, np.asarray(key_values, dtype=np.float64))
-    return Timeline(channels, frames, interpolate_keyframes(key_frames, key_values, frames, method))
+    return Timeline(channels, np.array([k.frame for k in clip.keyframes]), np.asarray(key_values, dtype=np.float64),
+                    method)
 
 
 def load_values(path: str | os.PathLike[str]) -> Timeline:
-    """Per-frame values from a file: CSV with a ``frame`` column and one column per channel, or
-    JSON ``{"frames": [...], "channels": {"joy": [...], ...}}``."""
+    """Keyframed values from a file: CSV with a ``frame`` column and one column per channel
+    (column names as script words: any case, '-' or '_'), or JSON
+    ``{"frames": [...], "channels": {"joy": [...], ...}}``. Errors name the file and the row."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a values file")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}); save the values file as UTF-8") from None
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
-            chans = data["channels"]
-            if not isinstance(chans, Mapping):
-                raise ValueError("'channels' must be an object of channel → list of values")
-            return Timeline(tuple(chans), np.asarray(data["frames"]), np.asarray(list(chans.values()), dtype=float).T)
-        rows = list(csv.DictReader(text.splitlines()))
-        if not rows or "frame" not in rows[0]:
-            raise ValueError("a CSV needs a header with a 'frame' column and one column per channel")
-        channels = tuple(c for c in rows[0] if c != "frame")
-        return Timeline(channels, np.array([int(r["frame"]) for r in rows]),
-                        np.array([[float(r[c]) for c in channels] for r in rows]))
+            return _values_from_json(text)
+        return _values_from_csv(text)
+    except ChannelValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a values file ({e})") from None
 
 
-def latents_for_timeline(w_face: np.ndarray, timeline: Timeline, directions: DirectionSet) -> np.ndarray:
-    """The W+ code of every frame: (F, num_ws, w_dim)."""
-    values = timeline.value_dict()
+def _values_from_json(text: str) -> Timeline:
+    data = json.loads(text)
+    if not isinstance(data, Mapping) or not isinstance(data.get("channels"), Mapping):
+        raise ValueError("expected an object with 'frames' and 'channels' (channel → list of values)")
+    chans = {normalize_word(k.strip()): v for k, v in data["channels"].items()}
+    frames = data["frames"]
+    for name, vals in chans.items():
+        if not isinstance(vals, list) or len(vals) != len(frames):
+            raise ValueError(f"channel {name!r} needs one value per frame ({len(frames)})")
+    return Timeline(tuple(chans), np.asarray(frames), np.asarray(list(chans.values()), dtype=float).T)
+
+
+def _values_from_csv(text: str) -> Timeline:
+    rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
+    if not rows:
+        raise ValueError("empty file; expected a header such as 'frame,joy,anger' and one row per keyframe")
+    header = [normalize_word(c.strip()) for c in rows[0]]
+    if "frame" not in header:
+        raise ValueError(f"the header {','.join(rows[0])!r} has no 'frame' column")
+    if len(rows) == 1:
+        raise ValueError("the header has no rows under it")
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:
+        raise ValueError(f"column {dupes[0]!r} appears twice in the header")
+    fi = header.index("frame")
+    channels = tuple(c for c in header if c != "frame")
+    frames, values = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ValueError(f"row {line} has {len(row)} cells, the header has {len(header)}")
+        try:
+            frame = int(row[fi])
+        except ValueError:
+            raise ValueError(f"row {line}: frame {row[fi]!r} is not a whole number") from None
+        vals = []
+        for c, cell in zip(header, row):
+            if c == "frame":
+                continue
+            try:
+                number = float(cell)
+            except ValueError:
+                raise ValueError(f"row {line}, {c}: {cell!r} is not a number") from None
+            vals.append(check_channel_value(number, f"row {line}, {c}"))
+        frames.append(frame)
+        values.append(vals)
+    return Timeline(channels, np.array(frames), np.array(values, dtype=float).reshape(len(frames), len(channels)))
+
+
+def iter_latents(w_face: np.ndarray, timeline: Timeline, directions: DirectionSet,
+                 chunk: int = CHUNK) -> Iterator[np.ndarray]:
+    """The W+ codes of every frame, (n, num_ws, w_dim) ``chunk`` frames at a time."""
     # A channel the directions lack is fine while it stays at 0 (a script names all channels).
-    unknown = [c for c, v in values.items() if c not in directions and np.any(v != 0)]
+    used = ~np.all(timeline.values == 0, axis=0)
+    unknown = [c for c, u in zip(timeline.channels, used) if u and c not in directions]
     if unknown:
         raise ValueError(f"the directions have no channel {', '.join(unknown)} "
                          f"(they have {', '.join(directions.names)})")
-    values = {c: v for c, v in values.items() if c in directions}
-    ws = compose_latent(np.asarray(w_face, dtype=np.float32).reshape(directions.num_ws, directions.w_dim),
-                        values, directions)
-    return ws.reshape(len(timeline), directions.num_ws, directions.w_dim)
+    keep = [i for i, c in enumerate(timeline.channels) if c in directions]
+    w = np.asarray(w_face, dtype=np.float32).reshape(directions.num_ws, directions.w_dim)
+    for _, values in timeline.chunks(chunk):
+        ws = compose_latent(w, {timeline.channels[i]: values[:, i] for i in keep}, directions)
+        yield ws.reshape(len(values), directions.num_ws, directions.w_dim)
+
+
+def latents_for_timeline(w_face: np.ndarray, timeline: Timeline, directions: DirectionSet) -> np.ndarray:
+    """The W+ code of every frame at once: (F, num_ws, w_dim). For short timelines; renders stream
+    with ``iter_latents``."""
+    return np.concatenate(list(iter_latents(w_face, timeline, directions)))
+

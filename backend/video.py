@@ -1,4 +1,5 @@
-"""Frames out and in: H.264 MP4 through imageio-ffmpeg's bundled ffmpeg, and lossless PNG files.
+"""Frames out and in: videos (MP4, MOV, MKV, AVI, WebM, GIF) through imageio-ffmpeg's bundled
+ffmpeg, and lossless PNG files.
 
 Frames are uint8 arrays (H, W, 3) in RGB order everywhere in this module. PNG coding lives
 here too, so the frame cache and PNG sequences share one encoder and one strict decoder.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -84,14 +86,16 @@ def is_complete_png(path: str | os.PathLike[str]) -> bool:
 
 
 def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[str],
-                       pattern: str = "frame_{:05d}.png", *, progress: Progress | None = None) -> list[Path]:
-    """Write frames as numbered lossless PNG files (``pattern.format(index)``); returns the paths."""
+                       pattern: str = "frame_{:05d}.png", *, first: int = 0,
+                       progress: Progress | None = None) -> list[Path]:
+    """Write frames as numbered lossless PNG files (``pattern.format(number)``, numbers from
+    ``first``); returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(frames):
-        path = folder / pattern.format(i)
-        path.write_bytes(encode_png(check_frame(frame, f"frame {i}")))
+        path = folder / pattern.format(first + i)
+        path.write_bytes(encode_png(check_frame(frame, f"frame {first + i}")))
         paths.append(path)
         if progress is not None:
             progress(i + 1)
@@ -100,17 +104,49 @@ def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[s
     return paths
 
 
-def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, *, crf: int = 18,
-              pad_odd: bool = True, progress: Progress | None = None) -> int:
-    """Encode frames as an H.264 (yuv420p) MP4 at ``fps``; returns the number of frames written.
+@dataclass(frozen=True)
+class VideoFormat:
+    """How ffmpeg encodes one container: codec, output pixel format and quality options."""
 
-    yuv420p, which every player reads, needs even sizes: odd ones get one edge-replicated
-    row/column (``pad_odd``) or a ValueError. No other resizing happens (imageio's default
-    macro block of 16 would rescale silently). ``crf`` 18 is visually lossless for x264. The
-    file appears at ``path`` only when complete; ffmpeg stores fps to two decimals.
+    codec: str
+    pix_fmt: str
+    options: tuple[str, ...]
+    even_size: bool  # 4:2:0 chroma needs even width and height
+
+
+# Written through imageio-ffmpeg's own ffmpeg. H.264 at crf 18 is visually lossless; AVI gets
+# MJPEG (what editors that read AVI read), GIF ffmpeg's palette encoder, WebM VP9.
+VIDEO_FORMATS: dict[str, VideoFormat] = {
+    ".mp4": VideoFormat("libx264", "yuv420p", ("-crf", "18"), True),
+    ".mov": VideoFormat("libx264", "yuv420p", ("-crf", "18"), True),
+    ".mkv": VideoFormat("libx264", "yuv420p", ("-crf", "18"), True),
+    ".avi": VideoFormat("mjpeg", "yuvj420p", ("-q:v", "2"), True),
+    ".webm": VideoFormat("libvpx-vp9", "yuv420p", ("-crf", "30", "-b:v", "0"), True),
+    ".gif": VideoFormat("gif", "rgb8", (), False),
+}
+
+
+def video_format(path: str | os.PathLike[str]) -> VideoFormat:
+    """The format a video file's suffix asks for; a ValueError listing the supported ones otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in VIDEO_FORMATS:
+        raise ValueError(f"{path}: cannot write {suffix or 'a file without a suffix'} videos; use "
+                         f"{', '.join(VIDEO_FORMATS)}, or a folder (no suffix) for PNG frames")
+    return VIDEO_FORMATS[suffix]
+
+
+def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, *,
+                pad_odd: bool = True, progress: Progress | None = None) -> int:
+    """Encode frames into the video format of ``path``'s suffix (``VIDEO_FORMATS``) at ``fps``;
+    returns the number of frames written.
+
+    4:2:0 formats need even sizes: odd ones get one edge-replicated row/column (``pad_odd``) or a
+    ValueError. No other resizing happens (imageio's default macro block of 16 would rescale
+    silently). The file appears at ``path`` only when complete; ffmpeg stores fps to two decimals.
     """
     import imageio_ffmpeg
 
+    fmt = video_format(path)
     path = Path(path)
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -120,14 +156,15 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: f
         raise ValueError(f"no frames to write to {path}")
     first = check_frame(first, "frame 0")
     h, w = first.shape[:2]
-    if (h % 2 or w % 2) and not pad_odd:
-        raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h} (or pass pad_odd=True)")
-    out_w, out_h = w + w % 2, h + h % 2
+    even = fmt.even_size and (h % 2 or w % 2)
+    if even and not pad_odd:
+        raise ValueError(f"{fmt.codec} {fmt.pix_fmt} needs even width and height, got {w}x{h} (or pass pad_odd=True)")
+    out_w, out_h = (w + w % 2, h + h % 2) if even else (w, h)
     n = 0
-    with replacing(path, suffix=f".partial{path.suffix or '.mp4'}") as tmp:  # ffmpeg goes by the suffix
-        writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec="libx264", quality=None,
-                                             pix_fmt_in="rgb24", pix_fmt_out="yuv420p", macro_block_size=1,
-                                             output_params=["-crf", str(int(crf))])
+    with replacing(path, suffix=f".partial{path.suffix}") as tmp:  # ffmpeg goes by the suffix
+        writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec=fmt.codec, quality=None,
+                                             pix_fmt_in="rgb24", pix_fmt_out=fmt.pix_fmt, macro_block_size=1,
+                                             output_params=list(fmt.options))
         try:
             writer.send(None)
             for frame in _chain(first, it):

@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from backend.checkpoints import save_generator
+    from backend.directions import save_directions
     from backend.generator import Generator, GeneratorConfig
-    from scripts.bench_preview import _load, random_directions
+    from lab.rigs import random_directions
+    from scripts.bench_preview import _load
     from tests.blender.harness import Blender, install
 
     with tempfile.TemporaryDirectory(prefix="bench-bake-") as tmp:
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         G = Generator(GeneratorConfig(img_resolution=args.resolution)).eval()
         files = {"LE_TEST_MODEL": str(save_generator(G, tmp / "generator.safetensors")),
-                 "LE_TEST_DIRECTIONS": str(random_directions(G, tmp))}
+                 "LE_TEST_DIRECTIONS": str(save_directions(random_directions(G), tmp / "directions.json"))}
         builder = _load("build_extension", ROOT / "scripts" / "build_extension.py")
         zip_path = builder.build(tmp / "dist", staging=tmp / "stage", with_model=False)
         threads = str(args.threads)

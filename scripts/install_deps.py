@@ -58,6 +58,9 @@ def main(argv: list[str]) -> int:
             if not args.skip_system:
                 _system_packages(args.dry_run)
             steps = deps.dev_plan(args.venv)
+            if not steps:
+                print(f"{args.venv}: already set up (requirements unchanged)")
+                return 0
         if args.dry_run:
             for s in steps:
                 print(f"# {s.title}\n{' '.join(s.argv)}")
@@ -67,7 +70,8 @@ def main(argv: list[str]) -> int:
         print(f"install_deps: {e}", file=sys.stderr)
         return 1
     if not (args.blender_python or in_blender):
-        print(f"Ready. Run the tests with: {args.venv}/bin/python -m pytest")
+        deps.mark_venv_current(args.venv)
+        print(f"Ready. Run the tests with: python3 scripts/test.py")
     return 0
 
 

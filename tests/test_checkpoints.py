@@ -15,7 +15,7 @@ import torch
 from backend.checkpoints import CheckpointError, fingerprint, load_generator, save_generator
 from backend.generator import Generator
 
-from .conftest import randomize_, tiny_config
+from .conftest import ROOT, randomize_, tiny_config
 
 
 def test_our_format_round_trip_is_exact(tiny_G, tmp_path):
@@ -153,6 +153,14 @@ def test_truncated_network_pickle(tmp_path):
         load_generator(path)
 
 
+def test_huge_length_field_in_a_pickle_is_truncation_not_a_huge_read(tmp_path):
+    path = tmp_path / "net.pkl"
+    # PROTO 4, then BINBYTES8 claiming 2**60 bytes with 4 following.
+    path.write_bytes(b"\x80\x04\x8e" + (2**60).to_bytes(8, "little") + b"abcd")
+    with pytest.raises(CheckpointError, match="truncated or corrupt pickle"):
+        load_generator(path)
+
+
 def test_truncated_pytorch_zip(tmp_path):
     path = tmp_path / "ckpt.pt"
     torch.save({"g_ema": {"x": torch.randn(1000)}}, path)
@@ -255,18 +263,15 @@ def _fake_global(monkeypatch, module: str, name: str, obj=None):
 
 @pytest.fixture(scope="module")
 def valid_files(tmp_path_factory):
-    from .reference import fixtures as fx
-
-    root = tmp_path_factory.mktemp("valid")
+    """Our format (written by us) and the smallest upstream-made file of each foreign format."""
+    upstream = ROOT / "tests" / "data" / "upstream"
     torch.manual_seed(0)
     G = randomize_(Generator(tiny_config(img_resolution=8, channel_max=8, mapping_layers=1))).eval()
-    files = {"ours": save_generator(G, root / "g.safetensors")}
-    fx.make_nvidia_pickle(root / "n.pkl", img_resolution=8, z_dim=8, w_dim=8, with_discriminator=False,
-                          synthesis_kwargs=dict(channel_base=64, channel_max=8))
-    fx.make_rosinality_checkpoint(root / "r.pt", size=8, style_dim=8, n_mlp=1, channel_max=8)
-    fx.make_rosinality_checkpoint(root / "legacy.pt", size=8, style_dim=8, n_mlp=1, channel_max=8, legacy_format=True)
-    files.update(nvidia=root / "n.pkl", rosinality=root / "r.pt", legacy=root / "legacy.pt")
-    return {k: open(v, "rb").read() for k, v in files.items()}
+    files = {"nvidia": upstream / "sg2ada-32.pkl", "rosinality": upstream / "rosinality-32-slim.pt",
+             "legacy": upstream / "rosinality-64-slim-cm2-legacy.pt"}
+    data = {k: v.read_bytes() for k, v in files.items()}
+    data["ours"] = open(save_generator(G, tmp_path_factory.mktemp("ours") / "g.safetensors"), "rb").read()
+    return data
 
 
 @pytest.mark.parametrize("kind", ["ours", "nvidia", "rosinality", "legacy"])

@@ -23,7 +23,7 @@ from backend.generator import Generator, synthesize_frames
 from backend.inversion import invert_batch, w_statistics
 from backend.latent import compose_latent
 from backend.probe import load_probe, probe_predict
-from backend.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
+from lab.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
 from backend.script import load_script
 from backend.timeline import timeline_from_clip
 from backend.video import read_frames, video_info
@@ -152,7 +152,7 @@ def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_s
                        text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     clip = load_script(ROOT / "examples" / "fig7.txt").clips[0]
-    n = len(timeline_from_clip(clip).frames)
+    n = len(timeline_from_clip(clip))
     info = video_info(out)
     assert (info.n_frames, info.width, info.height) == (n, 128, 128)
     frames = list(read_frames(out))

@@ -1,87 +1,143 @@
 """NVIDIA and rosinality checkpoints load and reproduce their own code's outputs to 1e-4.
 
-The files are written by tests/reference/, an independent re-implementation of both projects
-(class names, pickle wire format, parameter layout and maths), never by our own backend.
+The checkpoints and reference outputs in tests/data/upstream/ were written by the upstream
+projects' own code (see the README there); nothing here re-implements that code.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
 from backend.checkpoints import CheckpointError, fingerprint, load_generator, save_generator
 
 from .conftest import ROOT
-from .reference import fixtures as fx
 
-TOL = 1e-4
+UPSTREAM = ROOT / "tests" / "data" / "upstream"
+MANIFEST = {e["file"]: e for e in json.loads((UPSTREAM / "MANIFEST.json").read_text())}
+NVIDIA = ["sg2ada-32.pkl", "sg2ada-128-cond.pkl", "sg3-stylegan2-64.pkl"]
+ROSINALITY = ["rosinality-32-slim.pt", "rosinality-64-slim-cm2-legacy.pt"]
+TOL = 1e-4  # images in [-1, 1]
+WS_TOL = 1e-5
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _z(n: int, dim: int, seed: int = 123) -> torch.Tensor:
-    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
+def _reference(name: str) -> dict[str, torch.Tensor]:
+    with np.load(UPSTREAM / name.replace(".pkl", ".ref.npz").replace(".pt", ".ref.npz")) as ref:
+        return {k: torch.from_numpy(ref[k]) for k in ref.files}
 
 
-def _assert_matches_nvidia(path, ref, *, c=None, cutoff=None):
-    G, info = load_generator(path)
+def _labels(ref: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    c = ref.get("c")
+    return c if c is not None and c.shape[1] > 0 else None
+
+
+def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float((a - b).abs().max())
+
+
+@pytest.mark.parametrize("name", NVIDIA)
+def test_nvidia_network_matches_nvidia_outputs(name):
+    G, info = load_generator(UPSTREAM / name)
     assert info.format == "nvidia-pkl"
-    z = _z(3, G.config.z_dim)
-    for psi in (1.0, 0.7):
-        ws_ref = fx.nvidia_reference_ws(ref, z, c=c, truncation_psi=psi, truncation_cutoff=cutoff)
-        ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
-        assert (ws - ws_ref).abs().max() <= 1e-5
-        img_ref = fx.nvidia_reference_images(ref, z, c=c, truncation_psi=psi, truncation_cutoff=cutoff)
-        img = G.synthesize(ws)
-        assert img.shape == img_ref.shape
-        assert (img - img_ref).abs().max() <= TOL, f"psi={psi}: max abs {(img - img_ref).abs().max():.2e}"
-        # Batch of one takes the fused path, as NVIDIA's code does at batch 1.
-        assert (G.synthesize(ws[:1]) - img_ref[:1]).abs().max() <= TOL
-    return G, info
+    entry = MANIFEST[name]
+    assert (info.resolution, info.num_ws, info.w_dim) == (entry["resolution"], entry["num_ws"], entry["w_dim"])
+    assert (G.config.c_dim, G.config.mapping_layers, G.config.num_fp16_res) == (
+        entry["c_dim"], entry["mapping_layers"], entry["num_fp16_res"])
+    ref = _reference(name)
+    z, c = ref["z"], _labels(ref)
+    with torch.no_grad():
+        for psi, tag in ((1.0, "psi1"), (0.7, "psi07")):
+            ws = G.mapping(z, c, truncation_psi=psi)
+            assert _max_abs(ws, ref[f"ws_{tag}"]) <= WS_TOL
+            img = G.synthesize(ref[f"ws_{tag}"])
+            assert _max_abs(img, ref[f"img_{tag}"]) <= TOL, tag
+            # A batch of one takes the fused path, as NVIDIA's code does at batch 1.
+            assert _max_abs(G.synthesize(ref[f"ws_{tag}"][:1]), ref[f"img_{tag}"][:1]) <= TOL
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("train.py defaults: fp16 blocks, clamp 256", {}),
-    ("tight clamp", dict(synthesis_kwargs=dict(channel_base=512, channel_max=32, num_fp16_res=2, conv_clamp=0.5))),
-    ("resnet", dict(synthesis_kwargs=dict(channel_base=512, channel_max=32, architecture="resnet"))),
-    ("orig", dict(synthesis_kwargs=dict(channel_base=512, channel_max=32, architecture="orig"))),
-    ("8 mapping layers, wider w", dict(z_dim=48, w_dim=64, mapping_kwargs=dict(num_layers=8),
-                                       synthesis_kwargs=dict(channel_base=1024, channel_max=64))),
-    ("torch 1.7 module state, protocol 3", dict(module_state="torch1.7", protocol=3)),
-    ("protocol 2", dict(protocol=2)),
-])
-def test_nvidia_pickle_matches_nvidia_outputs(tmp_path, name, kwargs):
-    path = tmp_path / "network-snapshot.pkl"
-    ref = fx.make_nvidia_pickle(path, seed=1, **kwargs)
-    _assert_matches_nvidia(path, ref)
+def test_conditional_network_uses_its_labels():
+    G, _ = load_generator(UPSTREAM / "sg2ada-128-cond.pkl")
+    ref = _reference("sg2ada-128-cond.pkl")
+    with torch.no_grad():
+        other = G.mapping(ref["z"], ref["c"].roll(1, dims=0))
+    assert _max_abs(other, ref["ws_psi1"]) > 1e-2
+    with pytest.raises(Exception, match="c"):
+        G.mapping(ref["z"], None)
 
 
-def test_nvidia_conditional_generator(tmp_path):
-    path = tmp_path / "cifar.pkl"
-    ref = fx.make_nvidia_pickle(path, seed=2, c_dim=5)
-    _assert_matches_nvidia(path, ref, c=torch.eye(5)[[0, 3, 4]])
+def test_truncation_cutoff_truncates_only_the_first_rows():
+    # NVIDIA's truncation_cutoff=k truncates rows [:k] and leaves the rest at psi 1: both halves
+    # come from the upstream reference codes.
+    G, _ = load_generator(UPSTREAM / "sg2ada-32.pkl")
+    ref = _reference("sg2ada-32.pkl")
+    with torch.no_grad():
+        ws = G.mapping(ref["z"], truncation_psi=0.7, truncation_cutoff=3)
+    expected = torch.cat([ref["ws_psi07"][:, :3], ref["ws_psi1"][:, 3:]], dim=1)
+    assert _max_abs(ws, expected) <= WS_TOL
 
 
-def test_nvidia_truncation_cutoff(tmp_path):
-    path = tmp_path / "net.pkl"
-    ref = fx.make_nvidia_pickle(path, seed=3)
-    _assert_matches_nvidia(path, ref, cutoff=3)
+def test_snapshot_keeps_only_the_generator():
+    # A training snapshot also holds D, augment_pipe and training_set_kwargs; none of them may
+    # end up in (or break) the generator.
+    G, _ = load_generator(UPSTREAM / "sg2ada-32.pkl")
+    assert not any(k.startswith(("D.", "augment")) for k in G.state_dict())
 
 
-def test_nvidia_pickle_loads_g_ema_not_g(tmp_path):
-    path = tmp_path / "net.pkl"
-    ref = fx.make_nvidia_pickle(path, seed=4)
-    G, _ = load_generator(path)
-    ours = {k: v for k, v in G.state_dict().items()}
-    for name, t in ref.state_dict().items():
-        assert torch.equal(ours[name], t.float()), name
+@pytest.mark.slow
+def test_nvidia_1024_fp16_network_matches():
+    """18 W+ rows, fp16 blocks with conv clamping, 1024 px: the FFHQ path with few channels."""
+    G, info = load_generator(UPSTREAM / "sg2ada-1024-slim.pkl")
+    assert (info.resolution, info.num_ws, G.config.num_fp16_res, G.config.conv_clamp) == (1024, 18, 4, 256)
+    with np.load(UPSTREAM / "sg2ada-1024-slim.ref.npz") as ref:
+        z, ws_ref = torch.from_numpy(ref["z"]), torch.from_numpy(ref["ws_psi07"])
+        pooled, patches, origins = ref["img_psi07_pool4"], ref["img_psi07_patches"], ref["patch_origins"]
+    with torch.no_grad():
+        assert _max_abs(G.mapping(z, truncation_psi=0.7), ws_ref) <= WS_TOL
+        img = G.synthesize(ws_ref)
+    assert _max_abs(torch.nn.functional.avg_pool2d(img.double(), 4).float(), torch.from_numpy(pooled)) <= TOL
+    size = patches.shape[-1]
+    for patch, (y, x) in zip(patches, origins):
+        assert _max_abs(img[0, :, y:y + size, x:x + size], torch.from_numpy(patch)) <= TOL
 
 
-def test_nvidia_pickle_loads_without_nvidia_code_or_running_it(tmp_path):
-    path = tmp_path / "net.pkl"
-    fx.make_nvidia_pickle(path, seed=5)
+@pytest.mark.parametrize("name", ROSINALITY)
+def test_rosinality_checkpoint_matches_rosinality_outputs(name):
+    G, info = load_generator(UPSTREAM / name)
+    entry = MANIFEST[name]
+    assert info.format == "rosinality"
+    assert (info.resolution, info.w_dim, G.config.mapping_layers) == (
+        entry["resolution"], entry["style_dim"], entry["n_mlp"])
+    ref = _reference(name)
+    with torch.no_grad():
+        for psi, tag in ((1.0, "psi1"), (0.7, "psi07")):
+            ws = G.mapping(ref["z"], truncation_psi=psi)
+            w_ref = ref[f"w_{tag}"]
+            assert _max_abs(ws, w_ref) <= WS_TOL
+            assert _max_abs(G.synthesize(w_ref), ref[f"img_{tag}"]) <= TOL, tag
+
+
+@pytest.mark.parametrize("name", [NVIDIA[0], ROSINALITY[1]])
+def test_conversion_to_our_format_keeps_outputs_and_fingerprint(tmp_path, name):
+    G, info = load_generator(UPSTREAM / name)
+    G2, info2 = load_generator(save_generator(G, tmp_path / "ours.safetensors"))
+    assert info2.fingerprint == info.fingerprint == fingerprint(G)
+    ref = _reference(name)
+    ws = ref.get("ws_psi07", ref.get("w_psi07"))
+    with torch.no_grad():
+        assert _max_abs(G2.synthesize(ws), ref["img_psi07"]) <= TOL
+
+
+def test_nvidia_pickle_loads_without_nvidia_code_or_running_it():
+    path = UPSTREAM / "sg2ada-32.pkl"
     code = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
@@ -102,15 +158,18 @@ def test_nvidia_pickle_loads_without_nvidia_code_or_running_it(tmp_path):
     assert r.stdout.strip() == "nvidia-pkl 8 []"
 
 
-def test_fingerprint_survives_conversion_to_our_format(tmp_path):
-    path = tmp_path / "net.pkl"
-    fx.make_nvidia_pickle(path, seed=6)
-    G, info = load_generator(path)
-    G2, info2 = load_generator(save_generator(G, tmp_path / "ours.safetensors"))
-    assert info2.fingerprint == info.fingerprint == fingerprint(G)
+@pytest.mark.parametrize("name", [NVIDIA[0], ROSINALITY[0], ROSINALITY[1]])
+def test_truncated_upstream_files_fail_cleanly(tmp_path, name):
+    data = (UPSTREAM / name).read_bytes()
+    for keep in (10, len(data) // 3, len(data) - 100):
+        path = tmp_path / name
+        path.write_bytes(data[:keep])
+        with pytest.raises(CheckpointError) as e:
+            load_generator(path)
+        assert str(path) in str(e.value)
 
 
-def test_stylegan3_networks_are_refused_clearly(tmp_path, monkeypatch):
+def test_stylegan3_networks_are_refused_clearly(tmp_path):
     # A StyleGAN3 G has synthesis.input; build the record shape without NVIDIA's SG3 code.
     from backend.safe_pickle import PersistentRecord
     import backend.checkpoints as ck
@@ -119,48 +178,3 @@ def test_stylegan3_networks_are_refused_clearly(tmp_path, monkeypatch):
         "synthesis": PersistentRecord("SynthesisNetwork", {"_modules": {"input": PersistentRecord("SynthesisInput", {})}})}})
     with pytest.raises(CheckpointError, match="StyleGAN3"):
         ck._from_nvidia(tmp_path / "sg3.pkl", {"G_ema": sg3})
-
-
-@pytest.mark.parametrize("legacy_format", [False, True])
-@pytest.mark.parametrize("layout", ["train", "converted"])
-def test_rosinality_checkpoint_matches_rosinality_outputs(tmp_path, legacy_format, layout):
-    path = tmp_path / "stylegan2.pt"
-    ref = fx.make_rosinality_checkpoint(path, seed=7, size=32, style_dim=32, n_mlp=3, channel_max=32,
-                                        legacy_format=legacy_format, layout=layout)
-    G, info = load_generator(path)
-    assert info.format == "rosinality" and info.num_ws == 8
-    z = _z(3, 32)
-    latent_avg = torch.load(path, weights_only=False)["latent_avg"]
-    for psi in (1.0, 0.7):
-        img_ref = fx.rosinality_reference_images(ref, z, truncation=psi, truncation_latent=latent_avg)
-        img = G.synthesize(G.mapping(z, truncation_psi=psi))
-        assert (img - img_ref).abs().max() <= TOL
-
-
-@pytest.mark.slow
-def test_rosinality_real_channel_table(tmp_path):
-    # channel_multiplier 1 at 64 px: 512 channels up to 32 px, then 256, as rosinality builds it.
-    path = tmp_path / "cm1.pt"
-    ref = fx.make_rosinality_checkpoint(path, seed=8, size=64, style_dim=64, n_mlp=2, channel_multiplier=1)
-    G, info = load_generator(path)
-    assert (G.config.channel_base, G.config.channel_max) == (16384, 512)
-    z = _z(1, 64)
-    latent_avg = torch.load(path, weights_only=False)["latent_avg"]
-    img_ref = fx.rosinality_reference_images(ref, z, truncation=0.7, truncation_latent=latent_avg)
-    assert (G.synthesize(G.mapping(z, truncation_psi=0.7)) - img_ref).abs().max() <= TOL
-
-
-@pytest.mark.slow
-def test_nvidia_config_f_1024_matches(tmp_path):
-    """The FFHQ architecture itself: config-F, 1024x1024, 18 W+ rows, 8 mapping layers."""
-    path = tmp_path / "ffhq-like.pkl"
-    ref = fx.make_nvidia_pickle(path, seed=9, z_dim=512, w_dim=512, img_resolution=1024,
-                                mapping_kwargs=dict(num_layers=8),
-                                synthesis_kwargs=dict(channel_base=32768, channel_max=512), with_discriminator=False)
-    G, info = load_generator(path)
-    assert info.num_ws == 18 and info.resolution == 1024
-    z = _z(1, 512)
-    for psi in (1.0, 0.7):
-        img_ref = fx.nvidia_reference_images(ref, z, truncation_psi=psi)
-        img = G.synthesize(G.mapping(z, truncation_psi=psi))
-        assert (img - img_ref).abs().max() <= TOL, f"psi={psi}: max abs {(img - img_ref).abs().max():.2e}"

@@ -12,21 +12,13 @@ import pytest
 
 from backend.channels import CHANNEL_NAMES
 from backend.checkpoints import fingerprint, save_generator
-from backend.directions import Direction, DirectionSet, save_directions
+from backend.directions import save_directions
 from backend.script import parse_script
 from backend.timeline import Timeline, latents_for_timeline, load_values, timeline_from_clip
 from backend.video import read_frames, video_info
+from lab.rigs import random_directions
 
 from .conftest import FIG7_VIDEO1, ROOT
-
-
-def random_directions(G, names=CHANNEL_NAMES, strength=2.0, seed=0) -> DirectionSet:
-    rng = np.random.default_rng(seed)
-    dirs = []
-    for name in names:
-        v = rng.standard_normal(G.w_dim).astype(np.float32)
-        dirs.append(Direction(name, v / np.linalg.norm(v), (0, 4), strength, "test", "random", None))
-    return DirectionSet(fingerprint(G), G.num_ws, G.w_dim, tuple(dirs))
 
 
 @pytest.fixture
@@ -51,10 +43,13 @@ def counts(stdout: str) -> tuple[int, int]:
 def test_clip_timeline_covers_every_frame_between_first_and_last_keyframe():
     clip = parse_script(FIG7_VIDEO1, frames_between=4).clips[0]
     tl = timeline_from_clip(clip, CHANNEL_NAMES)
-    assert tl.frames.tolist() == list(range(26))
-    joy = tl.values[:, CHANNEL_NAMES.index("joy")]
+    assert len(tl) == 26 and (tl.first, tl.last) == (0, 25)
+    chunks = list(tl.chunks(10))
+    assert [f.tolist() for f, _ in chunks] == [list(range(0, 10)), list(range(10, 20)), list(range(20, 26))]
+    values = np.concatenate([v for _, v in chunks])
+    joy = values[:, CHANNEL_NAMES.index("joy")]
     assert joy[0] == 0 and joy[5] == 1 and joy[2] == pytest.approx(0.4)
-    turn = tl.values[:, CHANNEL_NAMES.index("head_turn")]
+    turn = values[:, CHANNEL_NAMES.index("head_turn")]
     assert turn[15] == 1 and turn[20] == 1 and turn[25] == 0
 
 
@@ -107,7 +102,8 @@ def test_changing_one_keyframe_recomputes_only_the_frames_that_changed(rig, tmp_
         r = render(*common, "--script", str(tmp_path / f"s{i}.txt"), "--out", str(tmp_path / f"out{i}"))
         assert r.returncode == 0, r.stderr
     tl = [timeline_from_clip(parse_script(t, frames_between=4).clips[0], CHANNEL_NAMES) for t in (before, after)]
-    changed = int((tl[0].values != tl[1].values).any(axis=1).sum())
+    every = np.arange(26)
+    changed = int((tl[0].values_at(every) != tl[1].values_at(every)).any(axis=1).sum())
     assert changed == 5  # the last segment: frames 21-25
     assert counts(r.stdout) == (changed, 26 - changed)
     a, b = sorted((tmp_path / "out0").glob("*.png")), sorted((tmp_path / "out1").glob("*.png"))
@@ -189,7 +185,7 @@ def test_train_directions_command(tiny_G, tmp_path):
     assert float(learned["joy"].vector @ d) >= 0.95
     info = subprocess.run([sys.executable, "-m", "backend", "info", str(tmp_path / "d.json")], cwd=ROOT,
                           capture_output=True, text=True)
-    assert info.returncode == 0 and "joy" in info.stdout and "layers 0-4" in info.stdout
+    assert info.returncode == 0 and "joy" in info.stdout and "rows 0-3" in info.stdout
 
 
 def test_acd_command_of_a_constant_video_is_zero(tmp_path):
@@ -218,3 +214,128 @@ def test_acd_command_with_a_probe_uses_its_identity_embedding(tmp_path):
     assert f"identity embedding of {path}" in r.stdout
     want = content_distance(probe_predict(probe, frames).embedding, "consecutive")
     assert float(r.stdout.strip().rsplit(" ", 1)[1]) == pytest.approx(want, abs=2e-6) and want > 0
+
+
+# --- long ranges, value files, bad arguments, signals ----------------------------------------------
+
+def test_value_rows_are_keyframes_and_frame_numbers_mean_frames(tiny_G, tmp_path):
+    (tmp_path / "v.csv").write_text("frame,joy\n0,0\n1000000,1\n")
+    tl = load_values(tmp_path / "v.csv")
+    assert len(tl) == 1_000_001 and (tl.first, tl.last) == (0, 1_000_000)
+    assert tl.values_at(np.array([500_000]))[0, 0] == pytest.approx(0.5)
+    from backend.timeline import CHUNK, iter_latents
+
+    chunks = iter_latents(tiny_G.w_from_seed(0).numpy(), tl, random_directions(tiny_G, names=("joy",)))
+    first = next(chunks)  # a chunk at a time: the million frames' codes are never all held
+    assert first.shape == (CHUNK, tiny_G.num_ws, tiny_G.w_dim)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("frame,joy,anger\n0,0,0\n5,1\n", "row 3 has 2 cells, the header has 3"),
+    ("frame,joy\n0,0,1\n", "row 2 has 3 cells, the header has 2"),
+    ("frame,joy\n", "the header has no rows under it"),
+    ("", "empty file"),
+    ("joy\n1\n", "has no 'frame' column"),
+    ("frame,joy\n0,nan\n", "row 2, joy: nan is not a finite number"),
+    ("frame,joy\n0,50\n", r"row 2, joy: 50 is outside \[-2, 2\]"),
+    ("frame,joy\n0,lots\n", "row 2, joy: 'lots' is not a number"),
+    ("frame,joy\n1.5,0\n", "row 2: frame '1.5' is not a whole number"),
+    ("frame,joy\n-3,0\n", "frame numbers must be 0 or more"),
+    ("frame,joy\n4,0\n2,1\n", "strictly increasing"),
+])
+def test_bad_value_files_say_what_and_where_with_the_file_name(tmp_path, text, message):
+    (tmp_path / "v.csv").write_text(text)
+    with pytest.raises(ValueError, match=message) as e:
+        load_values(tmp_path / "v.csv")
+    assert str(e.value).startswith(f"{tmp_path / 'v.csv'}:")
+    assert "Traceback" not in str(e.value) and "KeyError" not in str(e.value)
+
+
+def test_value_file_columns_are_case_insensitive_and_non_utf8_names_the_file(tmp_path):
+    (tmp_path / "v.csv").write_text("Frame,JOY,Eye-Close\n0,0.5,1\n")
+    tl = load_values(tmp_path / "v.csv")
+    assert tl.channels == ("joy", "eye_close") and tl.values.tolist() == [[0.5, 1.0]]
+    (tmp_path / "latin1.csv").write_bytes("frame,joy\n0,0\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv: not UTF-8 text"):
+        load_values(tmp_path / "latin1.csv")
+
+
+def test_png_frames_are_numbered_by_their_frame(rig, tmp_path):
+    G, model, directions = rig
+    (tmp_path / "v.csv").write_text("frame,joy\n3,0\n6,1\n")
+    r = render("--model", str(model), "--directions", str(directions), "--values", str(tmp_path / "v.csv"),
+               "--cache", str(tmp_path / "cache"), "--device", "cpu", "--out", str(tmp_path / "png"))
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in sorted((tmp_path / "png").glob("*.png"))] == [f"frame_0000{i}.png" for i in (3, 4, 5, 6)]
+    assert "4 frames (3-6)" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "0"], "--size must be within [8, 8192], got 0"),
+    (["--size", "99999"], "--size must be within [8, 8192], got 99999"),
+    (["--truncation", "5"], "--truncation must be within [0, 1], got 5"),
+    (["--out", "clip.flv"], "cannot write .flv videos; use .mp4, .mov, .mkv, .avi, .webm, .gif"),
+])
+def test_bad_render_arguments_are_one_clear_error(rig, tmp_path, args, message):
+    G, model, directions = rig
+    (tmp_path / "s.txt").write_text("joy\n")
+    base = {"--out": str(tmp_path / "o.mp4")}
+    base.update(dict(zip(args[::2], args[1::2])))
+    if base["--out"] == "clip.flv":
+        base["--out"] = str(tmp_path / "clip.flv")
+    r = render("--model", str(model), "--directions", str(directions), "--script", str(tmp_path / "s.txt"),
+               "--cache", str(tmp_path / "c"), *[x for kv in base.items() for x in kv])
+    assert r.returncode == 2 and "Traceback" not in r.stderr and message in r.stderr, r.stderr
+    assert not (tmp_path / "clip.flv").exists()
+
+
+def test_a_folder_given_as_model_is_called_a_folder(tmp_path):
+    (tmp_path / "s.txt").write_text("joy\n")
+    r = render("--model", str(tmp_path), "--script", str(tmp_path / "s.txt"), "--out", str(tmp_path / "o.mp4"))
+    assert r.returncode == 2 and "a folder, not a checkpoint file" in r.stderr, r.stderr
+
+
+def test_sigterm_stops_a_render_and_leaves_no_partial_video(rig, tmp_path):
+    import signal
+    import time
+
+    G, model, directions = rig
+    (tmp_path / "v.csv").write_text("frame,joy\n0,0\n100000,1\n")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    p = subprocess.Popen([sys.executable, "-m", "backend", "render", "--model", str(model), "--directions",
+                          str(directions), "--values", str(tmp_path / "v.csv"), "--cache", str(tmp_path / "c"),
+                          "--device", "cpu", "--out", str(out_dir / "x.mp4")],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(f.stat().st_size > 0 for f in out_dir.iterdir()):  # the partial video is being written
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 128 + signal.SIGTERM and "terminated" in err
+    assert list(out_dir.iterdir()) == []
+
+
+def test_cache_command_reports_and_prunes(rig, tmp_path):
+    G, model, directions = rig
+    (tmp_path / "s.txt").write_text("joy\n")
+    cache = tmp_path / "cache"
+    r = render("--model", str(model), "--directions", str(directions), "--script", str(tmp_path / "s.txt"),
+               "--frames-between", "3", "--cache", str(cache), "--device", "cpu", "--out", str(tmp_path / "png"))
+    assert r.returncode == 0, r.stderr
+
+    def cache_cmd(*args):
+        return subprocess.run([sys.executable, "-m", "backend", "cache", *args, "--cache", str(cache)], cwd=ROOT,
+                              capture_output=True, text=True)
+
+    info = cache_cmd("info")
+    assert info.returncode == 0 and re.search(r": 5 frames, [\d.]+ MiB", info.stdout), info.stdout
+    pruned = cache_cmd("prune", "--max-size", "0")
+    assert pruned.returncode == 0 and "removed 5 " in pruned.stdout and ": 0 frames" in pruned.stdout
+    assert len(list((tmp_path / "png").glob("*.png"))) == 5  # what was rendered stays
+    bad = cache_cmd("prune", "--max-size", "lots")
+    assert bad.returncode == 2 and "sizes look like 500M or 2G" in bad.stderr

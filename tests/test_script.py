@@ -208,11 +208,11 @@ def test_unknown_word_names_line_column_and_nearest_words() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "column", "reason"),
     [
-        ("joy:1.5", 1, 5, "outside [-1, 1]"),
-        ("turning-left:-1.01", 1, 14, "outside [-1, 1]"),
+        ("joy:2.5", 1, 5, "outside [-2, 2]"),
+        ("turning-left:-2.01", 1, 14, "outside [-2, 2]"),
         ("joy:nan", 1, 5, "bad intensity 'nan'"),
         ("joy:inf", 1, 5, "bad intensity 'inf'"),
-        ("joy:1e999", 1, 5, "outside"),
+        ("joy:1e999", 1, 5, "not a finite number"),
         ("joy:", 1, 5, "bad intensity ''"),
         ("joy:0x1", 1, 5, "bad intensity"),
         ("joy:１", 1, 5, "bad intensity"),

@@ -59,6 +59,28 @@ def test_install_script_dry_run_for_blender(tmp_path):
     assert f"--target {tmp_path / 'deps'}" in r.stdout and "ensurepip" in r.stdout
 
 
+def test_repeated_setup_is_a_no_op_until_the_requirements_change(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    assert [s.title for s in deps.dev_plan(venv)] == ["install pinned requirements"]
+    deps.mark_venv_current(venv)
+    assert deps.dev_plan(venv) == []
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "install_deps.py"), "--venv", str(venv),
+                        "--skip-system"], capture_output=True, text=True)
+    assert r.returncode == 0 and "already set up" in r.stdout, r.stdout + r.stderr
+    (venv / deps.STAMP_NAME).write_text("set up for other requirements\n")
+    assert [s.title for s in deps.dev_plan(venv)] == ["install pinned requirements"]
+
+
+def test_ci_runs_the_readme_test_command_exactly():
+    readme = (ROOT / "README.md").read_text()
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    command = "python3 scripts/test.py"
+    assert f"```sh\n{command}\n```" in readme
+    assert command in ci
+
+
 def test_run_plan_cancel_ends_a_running_step_through_its_process_and_keeps_its_output(tmp_path):
     marker = tmp_path / "second-step-ran"
     steps = [deps.Step("talk", (sys.executable, "-c", "print('hello from pip')")),

@@ -12,7 +12,7 @@ from backend.video import (
     is_complete_png,
     read_frames,
     video_info,
-    write_mp4,
+    write_video,
     write_png_sequence,
 )
 
@@ -31,7 +31,7 @@ def noise_frames(n: int, height: int = 16, width: int = 16) -> list[np.ndarray]:
 
 def test_mp4_has_the_frame_count_fps_and_size_written(tmp_path):
     path = tmp_path / "out.mp4"
-    assert write_mp4(smooth_frames(10), path, fps=12) == 10
+    assert write_video(smooth_frames(10), path, fps=12) == 10
     reader = imageio.get_reader(path, "ffmpeg")
     meta = reader.get_meta_data()
     frames = list(reader.iter_data())
@@ -43,43 +43,60 @@ def test_mp4_has_the_frame_count_fps_and_size_written(tmp_path):
 
 def test_mp4_frames_read_back_close_to_the_written_ones(tmp_path):
     written = smooth_frames(6)
-    write_mp4(written, tmp_path / "out.mp4", fps=24)
+    write_video(written, tmp_path / "out.mp4", fps=24)
     read = list(read_frames(tmp_path / "out.mp4"))
     assert len(read) == 6
     for a, b in zip(read, written):
         assert a.dtype == np.uint8 and np.abs(a.astype(int) - b).mean() < 4
 
 
+@pytest.mark.parametrize("suffix, tolerance", [(".mov", 4), (".mkv", 4), (".avi", 6), (".webm", 8), (".gif", 40)])
+def test_other_containers_hold_the_frames_written(tmp_path, suffix, tolerance):
+    written = smooth_frames(5)
+    path = tmp_path / f"out{suffix}"
+    assert write_video(written, path, fps=10) == 5
+    read = list(read_frames(path))
+    assert len(read) == 5 and read[0].shape == (32, 48, 3)
+    assert np.abs(read[3].astype(int) - written[3]).mean() < tolerance  # GIF: a 256-colour palette
+    assert video_info(path)[2:] == (48, 32)
+
+
+def test_unsupported_video_suffix_is_refused_with_the_supported_list(tmp_path):
+    with pytest.raises(ValueError, match=r"cannot write \.flv videos; use \.mp4, \.mov"):
+        write_video(smooth_frames(2), tmp_path / "out.flv", fps=10)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_odd_size_is_padded_to_even_or_refused(tmp_path):
     odd = noise_frames(3, height=15, width=17)
-    write_mp4(odd, tmp_path / "padded.mp4", fps=10)
+    write_video(odd, tmp_path / "padded.mp4", fps=10)
     assert video_info(tmp_path / "padded.mp4") == (3, 10.0, 18, 16)
     with pytest.raises(ValueError, match="even"):
-        write_mp4(odd, tmp_path / "refused.mp4", fps=10, pad_odd=False)
+        write_video(odd, tmp_path / "refused.mp4", fps=10, pad_odd=False)
     assert not (tmp_path / "refused.mp4").exists()
 
 
 def test_fractional_fps_is_kept_to_two_decimals(tmp_path):
-    write_mp4(smooth_frames(4), tmp_path / "ntsc.mp4", fps=29.97)
+    write_video(smooth_frames(4), tmp_path / "ntsc.mp4", fps=29.97)
     assert video_info(tmp_path / "ntsc.mp4").fps == pytest.approx(29.97, abs=1e-6)
 
 
-def test_write_mp4_reports_progress(tmp_path):
+def test_write_video_reports_progress(tmp_path):
     seen: list[int] = []
-    write_mp4(iter(smooth_frames(3)), tmp_path / "p.mp4", fps=5, progress=seen.append)
+    write_video(iter(smooth_frames(3)), tmp_path / "p.mp4", fps=5, progress=seen.append)
     assert seen == [1, 2, 3]
 
 
 def test_empty_and_mismatched_frames_are_clear_errors_and_leave_no_file(tmp_path):
     with pytest.raises(ValueError, match="no frames"):
-        write_mp4([], tmp_path / "empty.mp4", fps=10)
+        write_video([], tmp_path / "empty.mp4", fps=10)
     frames = smooth_frames(2) + smooth_frames(1, height=16)
     with pytest.raises(ValueError, match="frame 2 is 48x16, frame 0 was 48x32"):
-        write_mp4(frames, tmp_path / "mixed.mp4", fps=10)
+        write_video(frames, tmp_path / "mixed.mp4", fps=10)
     with pytest.raises(ValueError, match="uint8"):
-        write_mp4([np.zeros((8, 8, 3), np.float32)], tmp_path / "float.mp4", fps=10)
+        write_video([np.zeros((8, 8, 3), np.float32)], tmp_path / "float.mp4", fps=10)
     with pytest.raises(ValueError, match="fps"):
-        write_mp4(smooth_frames(1), tmp_path / "still.mp4", fps=0)
+        write_video(smooth_frames(1), tmp_path / "still.mp4", fps=0)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="no frames"):
         write_png_sequence([], tmp_path / "seq")

@@ -1,1 +1,0 @@
-"""Independent, test-only reference implementations (see README.md in this directory)."""
