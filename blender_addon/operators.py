@@ -3,6 +3,7 @@
 import time
 
 import bpy
+import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
 
@@ -172,14 +173,33 @@ class LATENT_EMOTION_OT_bake(Operator):
     def invoke(self, context, event):
         if context.window is None:
             return self.execute(context)
-        if not self.start(context):
+        if not self.begin(context):
             return {"CANCELLED"}
         wm = context.window_manager
-        wm.progress_begin(0, max(1, self._job_ref.total))
+        wm.progress_begin(0, 100)
         timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         STATE.modal_bake.update(op=self, timer=timer, wm=wm)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
+
+    def begin(self, context) -> bool:
+        """Start the bake: at once if the model is loaded, else after the worker loaded it."""
+        from .preferences import frames_dir, rig_paths
+        from .rig import loaded_rig
+        from .worker import BakeOrder, shared_worker
+
+        self._job_ref, self._ui_seconds = None, 0.0  # main-thread time spent in this bake's timer events
+        try:
+            paths = rig_paths()
+        except RigError as e:
+            self.report({"ERROR"}, str(e))
+            return False
+        if loaded_rig(paths) is not None:
+            return self.start(context)
+        # The model loads on the worker (seconds for a large one): the job is made once it is there.
+        self._loading = BakeOrder(paths, frames_dir(), np.empty((0,)))
+        shared_worker().submit(self._loading, steps=True)
+        return True
 
     def start(self, context) -> bool:
         """Make the job (channel values, keys: main thread) and send its frames to the worker."""
@@ -191,7 +211,6 @@ class LATENT_EMOTION_OT_bake(Operator):
 
         self._job_ref, self._scene_name = job, self._scene(context).name
         self._order = BakeOrder(job.rig.paths, frames_dir(), job.pending_codes())
-        self._ui_seconds = 0.0  # main-thread time spent in this bake's timer events
         if len(self._order.ws):
             shared_worker().submit(self._order, steps=True)
         return True
@@ -203,9 +222,24 @@ class LATENT_EMOTION_OT_bake(Operator):
             return {"PASS_THROUGH"}
         started = time.perf_counter()
         try:
+            if self._job_ref is None:
+                return self._on_model_timer(context)
             return self._on_timer(context)
         finally:
             self._ui_seconds += time.perf_counter() - started
+
+    def _on_model_timer(self, context):
+        """While the model loads on the worker: wait; then make the job."""
+        outcome = self._loading.outcome
+        if outcome is None:
+            _status(context, "Baking emotion frames: loading the face model — Esc to cancel")
+            return {"RUNNING_MODAL"}
+        if outcome.error is not None:
+            self.report({"ERROR"}, f"Cannot bake: {outcome.error}")
+            return self._end(context, cancelled=True, said=True)
+        if not self.start(context):  # it said why
+            return self._end(context, cancelled=True, said=True)
+        return {"RUNNING_MODAL"}
 
     def _on_timer(self, context):
         job, order = self._job_ref, self._order
@@ -222,21 +256,26 @@ class LATENT_EMOTION_OT_bake(Operator):
         if outcome is not None and outcome.error is not None:
             self.report({"ERROR"}, f"Baking stopped at {job.current}: {outcome.error}")
             return self._end(context, cancelled=True)
-        context.window_manager.progress_update(job.done)
+        context.window_manager.progress_update(int(100 * job.done / max(1, job.total)))
         _status(context, f"Baking emotion frames: {job.done}/{job.total} ({order.computed} computed) — Esc to cancel")
         if job.finished:
             return self._end(context, cancelled=False)
         return {"RUNNING_MODAL"}
 
-    def _end(self, context, cancelled: bool):
+    def _end(self, context, cancelled: bool, said: bool = False):
         from .jobs import finish
         from .worker import shared_worker
 
         job = self._job_ref
-        if cancelled and len(self._order.ws):
-            shared_worker().cancel(self._order)  # it stops after the frame it is computing
         stop_modal()
         _status(context, None)
+        if job is None:  # still loading the model
+            shared_worker().cancel(self._loading)
+            if not said:
+                self.report({"WARNING"}, "Bake cancelled while the face model loaded")
+            return {"CANCELLED"}
+        if cancelled and len(self._order.ws):
+            shared_worker().cancel(self._order)  # it stops after the frame it is computing
         job.close()
         scene = bpy.data.scenes.get(self._scene_name)
         if scene is not None and not is_rendering():

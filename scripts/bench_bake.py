@@ -42,11 +42,11 @@ class Event:
 
 op = types.SimpleNamespace(reports=[], scope="ACTIVE", preview=False)
 op.report = lambda kind, message: op.reports.append(message)
-for name in ("start", "_job", "_targets", "_scene", "modal", "_on_timer", "_end"):
+for name in ("begin", "start", "_job", "_targets", "_scene", "modal", "_on_model_timer", "_on_timer", "_end"):
     setattr(op, name, types.MethodType(getattr(Bake, name), op))
 STATE.modal_bake.update(op=op, timer=None, wm=bpy.context.window_manager)
 t0 = time.perf_counter()
-op.start(bpy.context)
+op.begin(bpy.context)
 start_s = time.perf_counter() - t0
 events = []
 while True:

@@ -147,6 +147,12 @@ def recorded(self, ws, cache):
     gate.wait(60)
     return ensure_frames(self, ws, cache)
 rig_module.Rig.ensure_frames = recorded
+loaded_on = []
+rig_init = rig_module.Rig.__init__
+def recorded_init(self, paths):
+    loaded_on.append(threading.current_thread().name)
+    rig_init(self, paths)
+rig_module.Rig.__init__ = recorded_init
 
 class Event:
     def __init__(self, type): self.type, self.value = type, "PRESS"
@@ -155,10 +161,10 @@ def operator():
     """What invoke() leaves on the operator (no window here, so invoke itself cannot run)."""
     op = types.SimpleNamespace(reports=[], scope="ACTIVE", preview=False)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    for name in ("start", "_job", "_targets", "_scene", "modal", "_on_timer", "_end"):
+    for name in ("begin", "start", "_job", "_targets", "_scene", "modal", "_on_model_timer", "_on_timer", "_end"):
         setattr(op, name, types.MethodType(getattr(Bake, name), op))
     STATE.modal_bake.update(op=op, timer=None, wm=bpy.context.window_manager)
-    assert op.start(bpy.context)
+    assert op.begin(bpy.context)
     return op
 
 def timer_until_done(op, timeout=120):
@@ -174,16 +180,17 @@ def key(joy_end):
     api.key_channels(face, 1, interpolation="LINEAR", joy=-1.0)
     api.key_channels(face, 6, interpolation="LINEAR", joy=joy_end)
 
-# A whole bake: every frame computed on the worker, the files made from timer events.
+# A whole bake: the model loaded and every frame computed on the worker, the files made from timer events.
 key(1.0)
 op = operator()
+loading = op._job_ref is None
 passthrough = sorted(op.modal(bpy.context, Event("MOUSEMOVE")))[0]
 poll_while_running = bpy.ops.latent_emotion.bake.poll()
 full = timer_until_done(op)
 generator_threads = sorted(set(threads))
 files_right = all(np.array_equal(decode_png(api.frame_path(face, f).read_bytes()), api.frame_array(face, f))
                   for f in range(1, 7))
-full_state = dict(done=op._job_ref.done, reports=op.reports, modal=dict(STATE.modal_bake), threads=generator_threads,
+full_state = dict(loading=loading, loaded_on=loaded_on, done=op._job_ref.done, reports=op.reports, modal=dict(STATE.modal_bake), threads=generator_threads,
                   poll_after=bpy.ops.latent_emotion.bake.poll(), ui_ms_per_frame=1000 * op._ui_seconds / 6)
 
 # A render starts during a bake: the faces' files stay as they are until it ends.
@@ -229,6 +236,7 @@ def test_modal_bake_computes_on_the_worker_waits_for_renders_and_esc_cancels_at_
     state = out["full_state"]
     assert state["done"] == 6 and state["reports"] == [["INFO", "Bake done: 6/6 files (6 frames computed)"]]
     assert state["threads"] == ["latent-emotion-worker"]  # never the UI thread
+    assert state["loading"] and state["loaded_on"] == ["latent-emotion-worker"]
     assert state["modal"] == {} and state["poll_after"]
     print(f"UI-thread time per baked frame: {state['ui_ms_per_frame']:.2f} ms")
     assert out["during"] == {"done": 0, "computed": 5, "unchanged": True}
