@@ -62,8 +62,6 @@ class PreviewStats:
 
 
 stats = PreviewStats()
-_reported: set[str] = set()
-_newest: dict[Path, SequenceRequest] = {}  # face folder → the newest frame shown or made for it (main thread)
 
 
 def worker() -> LatestWorker:
@@ -78,8 +76,8 @@ def _rendering() -> bool:
 def _report_once(message: str, key: str = GENERAL) -> None:
     """Print a message once; show it on the panel of the face whose folder is ``key`` (all: GENERAL)."""
     STATE.set_error(key, message)
-    if message not in _reported:
-        _reported.add(message)
+    if message not in STATE.printed:
+        STATE.printed.add(message)
         print(f"Latent Emotion preview: {message}", flush=True)
 
 
@@ -112,7 +110,7 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
             continue
         try:
             if rig is not None and _show_cached(rig, cache_root, req, target):
-                _newest[req.folder] = req
+                STATE.newest[req.folder] = req
                 STATE.set_error(str(req.folder), None)
                 continue
             if rig is not None and (replace_stand_ins or not (req.folder / req.filenames[0]).exists()):
@@ -152,7 +150,7 @@ def _show_cached(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> bo
 
 def _stand_in(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> None:
     """Put the face's newest frame in the file of the frame it waits for."""
-    newest = _newest.get(req.folder)
+    newest = STATE.newest.get(req.folder)
     if newest is None:
         return
     stand_in = replace(newest, frames=req.frames, filenames=req.filenames, resolution=req.resolution)
@@ -213,7 +211,7 @@ def _poll() -> float | None:
                 # One face's settings failed; the order's other faces were made: show them.
             else:
                 for req in f.order.requests:
-                    _newest[req.folder] = req
+                    STATE.newest[req.folder] = req
             scenes.add(f.order.scene)
         for name in sorted(scenes):
             scene = bpy.data.scenes.get(name)
@@ -248,5 +246,5 @@ def unregister() -> None:
     if not stop_shared_worker():
         _report_once("the worker thread did not stop in time")
     stats.clear()
-    _reported.clear()
-    _newest.clear()
+    STATE.printed.clear()
+    STATE.newest.clear()

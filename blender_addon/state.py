@@ -21,6 +21,9 @@ class AddonState:
     preview_suspended: int = 0  # > 0: frame changes are code stepping the scene, not scrubbing
     # Errors shown on the faces' panels: face folder (str) or value_key(uid) → message; GENERAL: every face.
     errors: dict[str, str] = field(default_factory=dict)
+    printed: set[str] = field(default_factory=set)  # preview messages already printed (each once)
+    # Face folder → the newest frame the preview showed or made for it (baking.SequenceRequest): its stand-in.
+    newest: dict = field(default_factory=dict)
     on_face_edit: Callable[[], None] | None = None  # set by the preview: a face setting was edited
     worker: object | None = None  # worker.LatestWorker: the one thread computing frames
     modal_bake: dict = field(default_factory=dict)  # the modal bake running: op, timer, window manager
@@ -46,6 +49,8 @@ class AddonState:
         self.render_failures.clear()
         self.preview_suspended = 0
         self.on_face_edit = None
+        self.printed.clear()
+        self.newest.clear()
         self.modal_bake.clear()
         self.install_job = None
         self.install_message = ""
