@@ -132,15 +132,32 @@ def blender_plan(blender_python: str, target: Path, numpy_version: str | None,
 
 
 def run_plan(steps: Sequence[Step], progress: Callable[[int, int, str], None] | None = None,
-             cancelled: Callable[[], bool] | None = None) -> None:
-    """Run each step, reporting (index, total, title); stops with DepsError on the first failure."""
+             cancelled: Callable[[], bool] | None = None,
+             started: Callable[[subprocess.Popen], None] | None = None,
+             output: Callable[[str], None] | None = None) -> None:
+    """Run each step, reporting (index, total, title); stops with DepsError on the first failure.
+
+    ``cancelled()`` is asked before and after each step; ``started(process)`` gets each step's process,
+    so that a cancel can also end a long step (pip installing torch) with ``process.terminate()``.
+    ``output(line)`` gets what the steps print (else it goes to this process's output).
+    """
     for i, step in enumerate(steps):
         if cancelled is not None and cancelled():
             raise DepsError("installation cancelled")
         if progress is not None:
             progress(i, len(steps), step.title)
-        r = subprocess.run(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"})
-        if r.returncode != 0:
-            raise DepsError(f"step '{step.title}' failed (exit {r.returncode}): {' '.join(step.argv)}")
+        pipe = subprocess.PIPE if output is not None else None
+        process = subprocess.Popen(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"}, stdout=pipe,
+                                   stderr=subprocess.STDOUT if pipe else None, text=True)
+        if started is not None:
+            started(process)
+        if output is not None:
+            for line in process.stdout:  # type: ignore[union-attr]
+                output(line.rstrip())
+        code = process.wait()
+        if cancelled is not None and cancelled():
+            raise DepsError("installation cancelled")
+        if code != 0:
+            raise DepsError(f"step '{step.title}' failed (exit {code}): {' '.join(step.argv)}")
     if progress is not None:
         progress(len(steps), len(steps), "done")

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -158,9 +158,10 @@ class FrameCache:
         sizes = [p.stat().st_size for p in self._frames()]
         return len(sizes), sum(sizes)
 
-    def prune(self, max_bytes: int) -> int:
-        """Delete least recently used frames (by mtime) until at most ``max_bytes`` remain, and
-        temp files of dead writers; returns how many frames were deleted."""
+    def prune(self, max_bytes: int, keep: Collection[str] = ()) -> int:
+        """Delete least recently used frames (by mtime) until at most ``max_bytes`` remain, never
+        those whose keys are in ``keep``, and temp files of dead writers; returns how many frames
+        were deleted."""
         now = time.time()
         for tmp in self.root.glob("??/.*.tmp"):
             try:
@@ -181,6 +182,8 @@ class FrameCache:
         for _, size, p in entries:
             if total <= max_bytes:
                 break
+            if p.stem in keep:
+                continue
             p.unlink(missing_ok=True)
             total -= size
             removed += 1

@@ -16,7 +16,12 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 
 import bpy
 
-from . import dependencies
+from . import paths
+
+paths.use_source_backend(__package__)  # a developer install: the repository's backend/ (README.md)
+
+from . import dependencies  # noqa: E402
+from .state import STATE
 
 
 def register() -> None:
@@ -47,4 +52,5 @@ def unregister() -> None:
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()
+    STATE.reset()
     dependencies.remove_site_packages()

@@ -1,7 +1,7 @@
 """Python API of Latent Emotion, for scripts and the Python console.
 
 The extension's package name depends on the repository it was installed into, so import it
-through the add-on's own module name::
+through the add-on's own module name (importing it enables the extension if it is not)::
 
     import importlib
     le = importlib.import_module("bl_ext.user_default.latent_emotion.api")
@@ -27,16 +27,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-import numpy as np
 
-from . import compat, keyframes
-from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script
-from .baking import BakeStats
-from .faces import new_face_object, new_face_strip
-from .handlers import is_rendering
-from .properties import channel_ref, settings_of
-from .rig import RigError  # noqa: F401  (part of the API)
-from .targets import channel_values, displayed_files, folder, scene_targets
+
+def _enable() -> None:
+    """Importing the API enables the extension if it is not (a fresh session, a script run with
+    ``blender -b --python``): its properties and handlers exist from then on."""
+    if __package__ not in bpy.context.preferences.addons:
+        import addon_utils
+
+        addon_utils.enable(__package__, default_set=True)
+
+
+_enable()
+
+import numpy as np  # noqa: E402
+
+from . import compat, keyframes  # noqa: E402
+from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script  # noqa: E402
+from .baking import BakeStats  # noqa: E402
+from .faces import new_face_object, new_face_strip  # noqa: E402
+from .handlers import is_rendering  # noqa: E402
+from .properties import channel_ref, face_settings  # noqa: E402
+from .rig import RigError  # noqa: E402, F401  (part of the API)
+from .targets import displayed_files, folder, frame_values, scene_targets  # noqa: E402
 
 
 def faces(scene: bpy.types.Scene | None = None) -> list:
@@ -68,7 +81,8 @@ def set_channels(target, frame: float | None = None, **values: float) -> None:
     if frame is None:
         keyframes.set_channels(target, values)
         return
-    _settings(target)
+    face_settings(target)
+    values = keyframes.checked(target, values, frame)  # all of them before any is set
     keyed, plain = {}, {}
     for name, value in values.items():
         animated = compat.find_fcurve(target.id_data, channel_ref(target, name).paths) is not None
@@ -85,16 +99,16 @@ def key_channels(target, frame: float, interpolation: str | None = None, **value
 
 
 def channel_values_at(target, frame: float) -> dict[str, float]:
-    """Every channel's value at ``frame``: F-curves evaluated, set values for un-animated channels."""
-    _settings(target)
-    return {name: float(v[0]) for name, v in channel_values(target, [frame]).items()}
+    """Every channel's value at ``frame`` as Blender evaluates it (keys, NLA strips, drivers)."""
+    face_settings(target)
+    return {name: float(v[0]) for name, v in frame_values(_scene(target, None), target, [frame]).items()}
 
 
 def import_script(target, script: str | Path, *, start: int = 1, frames_between: int = DEFAULT_FRAMES_BETWEEN,
                   interpolation: str = "LINEAR", clip: int = 0, replace: bool = True) -> list[int]:
     """Key an emotion script — a file path, or the text itself when it has a line break — and return
     the keyed frames. Raises ``ScriptError`` (with ``.line``/``.column``) for a bad script."""
-    extra = [item.name for item in _settings(target).extra]
+    extra = [item.name for item in face_settings(target).extra]
     if isinstance(script, str) and "\n" in script:
         parsed = parse_script(script, frames_between=frames_between, extra_channels=extra)
     else:
@@ -111,7 +125,7 @@ def bake(target, frame_start: int | None = None, frame_end: int | None = None, *
 
     if is_rendering():
         raise RuntimeError("cannot bake while a render runs")
-    _settings(target)
+    face_settings(target)
     scene = _scene(target, scene)
     if frame_start is None or frame_end is None:
         default = bake_range(target, scene)
@@ -137,9 +151,9 @@ def frame_array(target, frame: int) -> np.ndarray:
     from .jobs import load_rig, open_cache
     from .targets import face_spec
 
-    settings = _settings(target)
+    settings = face_settings(target)
     rig = load_rig()
-    values = channel_values(target, [frame])
+    values = frame_values(_scene(target, None), target, [frame])
     ws = rig.latents(face_spec(settings), values)
     cache = open_cache()
     rig.ensure_frames(ws, cache)
@@ -152,10 +166,3 @@ def _scene(target, scene):
     if compat.is_strip(target):
         return target.id_data
     return scene or bpy.context.scene
-
-
-def _settings(target):
-    settings = settings_of(target)
-    if settings is None:
-        raise TypeError(f"{target!r} is not an emotion face (make one with add_face or add_strip)")
-    return settings

@@ -10,8 +10,9 @@ Each folder has an index (``.latent_emotion.json``): file name → the frame key
 with the file's inode and size, so a file already holding the right frame is left alone and a
 file rewritten by anyone else is redone.
 
-``BakeJob`` works one file per ``step()``, so that a modal operator can show progress and be
-cancelled between steps; render handlers call ``run()``.
+``BakeJob`` works one file per ``step()``; render handlers and scripts call ``run()``. The modal
+Bake operator leaves the generator to the worker thread (``pending_codes``) and makes the files of
+the frames it finished from a timer (``link_ready``).
 """
 
 from __future__ import annotations
@@ -146,6 +147,25 @@ class BakeJob:
         """Keys of the frames still to make that the cache lacks: those need the generator."""
         return [item.key for item in self._todo[self.done:] if not self.cache.contains(item.key)]
 
+    def pending_codes(self) -> list[np.ndarray]:
+        """W+ codes of the frames still to make that the cache lacks, each once, in order: the
+        generator's part of the job (for a worker thread)."""
+        seen: set[str] = set()
+        codes = []
+        for item in self._todo[self.done:]:
+            if item.key not in seen and not self.cache.contains(item.key):
+                seen.add(item.key)
+                codes.append(item.w)
+        return codes
+
+    def link_ready(self) -> int:
+        """Make the files of the next frames that the cache holds (never the generator); how many."""
+        made = 0
+        while not self.finished and self.cache.contains(self._todo[self.done].key):
+            self.step()
+            made += 1
+        return made
+
     @property
     def finished(self) -> bool:
         return self.done >= self.total
@@ -206,3 +226,21 @@ def _write_resized(cache: FrameCache, key: str, path: Path, size: int) -> None:
     if frame is None:
         raise FileNotFoundError(f"frame {key} vanished from the cache at {cache.root}")
     write_atomic(path, encode_png(resize(frame, size)))
+
+
+ERROR_KEY = "error"  # index key of an error frame: never a frame's key, so always replaced by a bake
+ERROR_COLOUR = (255, 0, 255)
+
+
+def write_error_frames(folder: Path, filenames: Sequence[str], size: int) -> None:
+    """Fill ``filenames`` with a plain magenta frame of ``size`` pixels: what a render shows where a
+    face's frame could not be made, instead of a missing file or a stale frame."""
+    from .backend.video import encode_png
+
+    data = encode_png(np.broadcast_to(np.array(ERROR_COLOUR, np.uint8), (size, size, 3)).copy())
+    folder.mkdir(parents=True, exist_ok=True)
+    index = SequenceIndex(folder)
+    for name in filenames:
+        write_atomic(folder / name, data)
+        index.record(name, ERROR_KEY, size)
+    index.save()

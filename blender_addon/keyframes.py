@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import compat
+from .backend.channels import check_channel_value
 from .backend.script import Script
-from .properties import channel_names, channel_ref, settings_of
+from .properties import channel_names, channel_ref, face_settings
 
 INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in the paper"),
                   ("BEZIER", "Bézier", "Smooth ease in and out of each keyframe"),
@@ -21,22 +22,29 @@ def group_name(target) -> str:
     return f"Emotion: {target.name}" if compat.is_strip(target) else "Emotion"
 
 
+def checked(target, values: Mapping[str, float], frame: float | None = None) -> dict[str, float]:
+    """``values`` checked against the shared policy (finite, within ±VALUE_LIMIT): ChannelValueError
+    naming the face, channel and frame, before anything is set."""
+    at = "" if frame is None else f" at frame {frame:g}"
+    return {name: check_channel_value(value, f"{target.name}: {name}{at}") for name, value in values.items()}
+
+
 def set_channels(target, values: Mapping[str, float]) -> None:
     """Set channel values (what an un-animated channel holds)."""
-    _settings(target)
-    for name, value in values.items():
+    face_settings(target)
+    for name, value in checked(target, values).items():
         ref = channel_ref(target, name)
-        setattr(ref.struct, ref.prop, float(value))
+        setattr(ref.struct, ref.prop, value)
 
 
 def key_channels(target, frame: float, values: Mapping[str, float], interpolation: str | None = None) -> None:
     """Set and key channel values at ``frame``; ``interpolation`` (LINEAR, BEZIER, CONSTANT) for the
     new keys, else the user's default."""
-    _settings(target)
+    face_settings(target)
     group = group_name(target)
-    for name, value in values.items():
+    for name, value in checked(target, values, frame).items():
         ref = channel_ref(target, name)
-        setattr(ref.struct, ref.prop, float(value))
+        setattr(ref.struct, ref.prop, value)
         ref.struct.keyframe_insert(ref.prop, frame=frame, group=group)
         if interpolation is not None:
             fc = compat.find_fcurve(target.id_data, ref.paths)
@@ -47,7 +55,7 @@ def key_channels(target, frame: float, values: Mapping[str, float], interpolatio
 
 def clear_channel_keys(target) -> None:
     """Remove the F-curves of all the face's channels."""
-    settings = _settings(target)
+    settings = face_settings(target)
     for name in channel_names(settings):
         fc = compat.find_fcurve(target.id_data, channel_ref(target, name).paths)
         if fc is not None:
@@ -84,10 +92,3 @@ def key_script(target, script: Script, *, start: int, clip: int = 0, frames_betw
             key_channels(target, frame, dict(kf.values), interpolation)
             keyed.append(frame)
     return keyed
-
-
-def _settings(target):
-    settings = settings_of(target)
-    if settings is None:
-        raise TypeError(f"{target!r} is not an emotion face (add one with Add › Emotion Face)")
-    return settings

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences
 
 from .rig import DEFAULT_MODEL, RigPaths, resolve_paths
@@ -33,6 +33,10 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             name="Cache Folder", subtype="DIR_PATH", default="",
             description="Where computed frames and the faces' image sequences are kept. Empty: the extension's "
                         "user folder"),
+        "cache_limit_gb": FloatProperty(
+            name="Frame Cache Limit", default=4.0, min=0.0, soft_max=200.0, precision=2,
+            description="Gigabytes of computed frames to keep; past it the least recently used go, after a bake "
+                        "and when a file opens (never the frames a face or strip shows). 0: no limit"),
         "preview_resolution": IntProperty(
             name="Preview Resolution", subtype="PIXEL", default=256, min=0, max=4096,
             description="Size of the frames 'Bake Preview' puts in the viewport and sequencer (0: full size); "
@@ -54,6 +58,7 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
         col.prop(self, "device")
         col.prop(self, "cache_dir")
         col.label(text=f"Frames are cached in {cache_dir()}")
+        col.prop(self, "cache_limit_gb")
         col.prop(self, "preview_resolution")
 
 
@@ -88,6 +93,12 @@ def frames_dir() -> Path:
 def sequences_dir() -> Path:
     """Where each face's image sequence folder is made."""
     return cache_dir() / "sequences"
+
+
+def cache_limit_bytes() -> int:
+    """The frame cache's size limit in bytes; 0: none."""
+    prefs = get()
+    return int(prefs.cache_limit_gb * 2**30) if prefs is not None else 0
 
 
 def preview_resolution() -> int:

@@ -20,11 +20,11 @@ import numpy as np
 from .backend.channels import CHANNEL_NAMES
 from .backend.directions import DirectionSet, load_directions
 from .backend.latent import compose_latent
+from .paths import MODEL_DIR
 
 if TYPE_CHECKING:  # these import torch and cv2, which may not be installed yet
     from .backend.frame_cache import FrameCache
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 DEFAULT_MODEL = MODEL_DIR / "generator.safetensors"
 DEFAULT_DIRECTIONS = MODEL_DIR / "directions.json"
 

@@ -1,14 +1,20 @@
 """Panels (3D View and Sequencer sidebars, tab "Emotion") and menu entries."""
 
+import textwrap
+
 import bpy
 from bpy.types import Panel
 
+from . import compat
 from .backend.channels import CHANNELS
+from .faces import VIEW_TRANSFORM
 from .install import draw_install
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
                         LATENT_EMOTION_OT_sync_channels, active_target)
 from .properties import channel_names, settings_of
 from .script_import import LATENT_EMOTION_OT_import_script
+from .state import GENERAL, STATE, value_key
+from .targets import folder
 
 
 def _label(name: str) -> str:
@@ -25,6 +31,12 @@ def draw_face(layout, context, add_operator: str) -> None:
         layout.operator(add_operator, icon="ADD")
         return
     settings = settings_of(target)
+    draw_error(layout, target)
+    scene = target.id_data if compat.is_strip(target) else context.scene
+    if scene.view_settings.view_transform != VIEW_TRANSFORM:
+        box = layout.box()
+        box.label(text=f"View transform {scene.view_settings.view_transform} changes", icon="INFO")
+        box.label(text=f"the face's colours: {VIEW_TRANSFORM} keeps them", icon="BLANK1")
     col = layout.column()
     col.prop(settings, "seed")
     col.prop(settings, "truncation")
@@ -44,6 +56,17 @@ def draw_face(layout, context, add_operator: str) -> None:
     op = layout.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake All Faces")
     op.scope, op.preview = "ALL", False
     layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
+
+
+def draw_error(layout, target) -> None:
+    """What went wrong with this face's frames (preview, render), until its next frame is made."""
+    where = folder(target)
+    message = STATE.error_for(str(where) if where is not None else GENERAL, value_key(settings_of(target).uid))
+    if not message:
+        return
+    box = layout.box()
+    for i, line in enumerate(textwrap.wrap(message, 48)):
+        box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 def draw_advanced(layout, context) -> None:
