@@ -70,6 +70,9 @@ def missing_debian_packages(packages: Sequence[str] = BPY_DEBIAN_PACKAGES) -> li
     return [p for p in packages if p not in installed]
 
 
+# The Blender LTS that the Blender tests also run on, installed beside the venv's bpy.
+LTS_BPY_DIR = ROOT / ".bpy-4.2"
+
 # Written into a venv once everything pinned is installed; a set-up whose requirements and Python
 # match it has nothing to do, so repeating the set-up costs a second, not a pip run.
 STAMP_NAME = ".latent-emotion-requirements"
@@ -83,27 +86,32 @@ def requirements_digest() -> str:
     return h.hexdigest()
 
 
-def venv_is_current(venv: Path) -> bool:
+def venv_is_current(venv: Path, lts_bpy: Path | None = None) -> bool:
     stamp = venv / STAMP_NAME
-    return (venv / "bin" / "python").exists() and stamp.is_file() and stamp.read_text().strip() == requirements_digest()
+    return (venv / "bin" / "python").exists() and stamp.is_file() and stamp.read_text().strip() == requirements_digest() \
+        and (lts_bpy is None or (lts_bpy / "bpy").is_dir())
 
 
 def mark_venv_current(venv: Path) -> None:
     (venv / STAMP_NAME).write_text(requirements_digest() + "\n")
 
 
-def dev_plan(venv: Path, python: str = sys.executable) -> list[Step]:
+def dev_plan(venv: Path, python: str = sys.executable, lts_bpy: Path | None = None) -> list[Step]:
     """Steps that make ``venv`` hold everything the project and its tests need (none when it
-    already does)."""
+    already does); with ``lts_bpy``, also the LTS Blender's ``bpy`` in that folder."""
     vpy = venv / "bin" / "python"
-    if venv_is_current(venv):
+    if venv_is_current(venv, lts_bpy):
         return []
     steps = []
     if not vpy.exists():
         steps.append(Step(f"create {venv}", (python, "-m", "venv", str(venv))))
+    pip = (str(vpy), "-m", "pip", "install", "--disable-pip-version-check", "-q")
     steps.append(Step("install pinned requirements",
-                      (str(vpy), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                       "-r", str(REQUIREMENTS / "dev.txt"), "-c", str(REQUIREMENTS / "constraints.txt"))))
+                      (*pip, "-r", str(REQUIREMENTS / "dev.txt"), "-c", str(REQUIREMENTS / "constraints.txt"))))
+    if lts_bpy is not None:
+        steps.append(Step(f"install the Blender LTS bpy into {lts_bpy}",
+                          (*pip, "--no-deps", "--upgrade", "--target", str(lts_bpy),
+                           *read_requirements("blender-lts.txt"))))
     return steps
 
 

@@ -17,8 +17,10 @@ the frames it finished from a timer (``link_ready``).
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,9 +107,14 @@ class _Item:
     w: np.ndarray
 
 
+# Frames whose W+ codes are made at a time: a bake of any length holds this many codes, never all
+# of them (a million frames of a 12-row, 256-wide model would be 12 GB of codes).
+WINDOW = 256
+
+
 @dataclass
 class BakeJob:
-    """The files some faces need, made one per ``step()``."""
+    """The files some faces need, made one per ``step()``; frames are planned a window at a time."""
 
     rig: Rig
     cache: FrameCache
@@ -120,69 +127,81 @@ class BakeJob:
 
     def __post_init__(self) -> None:
         self._indexes: list[SequenceIndex] = []
-        self._todo: list[_Item] = []
-        for r, req in enumerate(self.requests):
+        for req in self.requests:
             req.folder.mkdir(parents=True, exist_ok=True)
-            index = SequenceIndex(req.folder)
-            self._indexes.append(index)
-            if not req.frames:
-                continue
-            ws = self.rig.latents(req.face, req.values)
-            res = self.resolution(req)
+            self._indexes.append(SequenceIndex(req.folder))
+        self.stats.frames = sum(len(req.frames) for req in self.requests)
+        self.total = sum(1 for _ in self.items())  # files to make (a counting pass, a window at a time)
+        self.done = 0  # files made
+        self._pending = self.items()
+        self._todo: deque[_Item] = deque()
+
+    def codes(self, r: int, start: int, stop: int) -> np.ndarray:
+        """W+ codes of request ``r``'s frames ``start:stop``."""
+        req = self.requests[r]
+        if not req.values:
+            w = self.rig.latents(req.face, {})
+            return np.broadcast_to(w[0], (stop - start, *w.shape[1:]))
+        return self.rig.latents(req.face, {c: np.asarray(v)[start:stop] for c, v in req.values.items()})
+
+    def items(self) -> Iterator[_Item]:
+        """The frames whose files must be made, in order, each file once; codes are made a window
+        at a time. Reads the rig, the folders' indexes and files: no bpy, so a worker may walk it."""
+        for r, req in enumerate(self.requests):
+            res = None if self.any_size else self.resolution(req)
             seen: set[str] = set()
-            for frame, filename, w in zip(req.frames, req.filenames, ws):
-                self.stats.frames += 1
-                key = self.rig.target.key(w)
-                if filename in seen or index.holds(filename, key, None if self.any_size else res):
-                    continue
-                seen.add(filename)
-                self._todo.append(_Item(r, frame, filename, key, w))
-        self.total = len(self._todo)
-        self.done = 0
+            for a in range(0, len(req.frames), WINDOW):
+                for i, w in enumerate(self.codes(r, a, min(a + WINDOW, len(req.frames))), start=a):
+                    key, filename = self.rig.target.key(w), req.filenames[i]
+                    if filename in seen or self._indexes[r].holds(filename, key, res):
+                        continue
+                    seen.add(filename)
+                    yield _Item(r, req.frames[i], filename, key, np.array(w))
+
+    def _plan(self) -> None:
+        """Take the next window of frames to make from the lazy walk."""
+        for item in itertools.islice(self._pending, WINDOW):
+            self._todo.append(item)
 
     def resolution(self, req: SequenceRequest) -> int:
         return req.resolution or self.rig.resolution
 
     def uncached(self) -> list[str]:
         """Keys of the frames still to make that the cache lacks: those need the generator."""
-        return [item.key for item in self._todo[self.done:] if not self.cache.contains(item.key)]
+        return [item.key for item in self.items() if not self.cache.contains(item.key)]
 
-    def pending_codes(self) -> list[np.ndarray]:
+    def pending_codes(self) -> PendingCodes:
         """W+ codes of the frames still to make that the cache lacks, each once, in order: the
-        generator's part of the job (for a worker thread)."""
-        seen: set[str] = set()
-        codes = []
-        for item in self._todo[self.done:]:
-            if item.key not in seen and not self.cache.contains(item.key):
-                seen.add(item.key)
-                codes.append(item.w)
-        return codes
+        generator's part of the job (for a worker thread), made a window at a time."""
+        return PendingCodes(self)
 
     def link_ready(self) -> int:
         """Make the files of the next frames that the cache holds (never the generator); how many."""
         made = 0
-        while not self.finished and self.cache.contains(self._todo[self.done].key):
+        while not self.finished and self.cache.contains(self._todo[0].key):
             self.step()
             made += 1
         return made
 
     @property
     def finished(self) -> bool:
-        return self.done >= self.total
+        if not self._todo:
+            self._plan()
+        return not self._todo
 
     @property
     def current(self) -> str:
         """What the next step works on, for progress messages."""
         if self.finished:
             return "done"
-        item = self._todo[self.done]
+        item = self._todo[0]
         return f"{self.requests[item.request].label}, frame {item.frame}"
 
     def step(self) -> bool:
         """Make the next file (computing its frame first if the cache lacks it); False when done."""
         if self.finished:
             return False
-        item = self._todo[self.done]
+        item = self._todo.popleft()
         req = self.requests[item.request]
         if not self.cache.contains(item.key):
             self.rig.ensure_frames(item.w[None], self.cache)
@@ -244,3 +263,22 @@ def write_error_frames(folder: Path, filenames: Sequence[str], size: int) -> Non
         write_atomic(folder / name, data)
         index.record(name, ERROR_KEY, size)
     index.save()
+
+
+class PendingCodes:
+    """The W+ codes a bake must compute (the cache lacks them), each once: counted when made, then
+    made again a window at a time when iterated (on the worker), so memory stays bounded."""
+
+    def __init__(self, job: BakeJob) -> None:
+        self._job = job
+        self._count = sum(1 for _ in self)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        seen: set[str] = set()
+        for item in self._job.items():
+            if item.key not in seen and not self._job.cache.contains(item.key):
+                seen.add(item.key)
+                yield item.w
