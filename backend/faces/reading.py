@@ -24,6 +24,10 @@ from backend.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points,
 from backend.faces.mtcnn import MTCNN, DetectedFace, load_mtcnn
 
 FER_MARGIN = 10  # fer's offsets around its detector's box, px
+# MTCNN's pyramid starts at 0.6x the image (20 px faces): on a 40-megapixel photo that is gigabytes.
+# Larger images are detected on a copy of this longer side (faces under ~20 px of it are missed);
+# the readers still crop from the full image.
+DETECT_MAX_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -144,11 +148,25 @@ class FaceReaders:
     def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(crops)).to(self.device)
 
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        """MTCNN's faces in ``image``, largest first; images over ``DETECT_MAX_SIDE`` are scanned downsized."""
+        rgb = as_rgb(image)
+        scale = DETECT_MAX_SIDE / max(rgb.shape[:2])
+        if scale >= 1:
+            return self.detector.detect(rgb)
+        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+        def up(v: float) -> float:  # pixel centres on integers in both images
+            return (v + 0.5) / scale - 0.5
+
+        return [DetectedFace(tuple(map(up, f.box)), f.score, tuple((up(x), up(y)) for x, y in f.points))
+                for f in self.detector.detect(small)]
+
     @torch.no_grad()
     def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
         """Readings for every face MTCNN finds in ``image`` (or for the given detections), largest first."""
         rgb = as_rgb(image)
-        faces = self.detector.detect(rgb) if faces is None else faces
+        faces = self.detect(rgb) if faces is None else faces
         if not faces:
             return []
         x = faceapi_input(self._batch([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces]))
@@ -171,6 +189,23 @@ class FaceReaders:
                 expression=Probabilities(EXPRESSION_LABELS, tuple(float(v) for v in expression[k])),
                 fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
                 identity=identity[k], geometry=face_geometry(landmarks)))
+        return out
+
+
+    @torch.no_grad()
+    def identities(self, frames: np.ndarray) -> np.ndarray:
+        """The identity descriptor ``[N, 128]`` of the largest face in each of ``frames`` (N, H, W, 3),
+        cropped as ``read`` crops it; a row of NaN for a frame without a face (ACD skips those)."""
+        out = np.full((len(frames), 128), np.nan)
+        crops, rows = [], []
+        for i, frame in enumerate(frames):
+            rgb = as_rgb(frame)
+            faces = self.detect(rgb)
+            if faces:
+                crops.append(square_crop(rgb, faces[0].box, IDENTITY_SIZE))
+                rows.append(i)
+        if crops:
+            out[rows] = identity_embedding(self.recognition_net, faceapi_input(self._batch(crops))).cpu().numpy()
         return out
 
 

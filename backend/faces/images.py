@@ -1,0 +1,120 @@
+"""Photos and videos as the face readers take them: uint8 RGB frames, whatever the file holds.
+
+Image files go through Pillow: the EXIF orientation is applied (a phone's portrait photo stands
+up), CMYK, palette, grey and grey+alpha become RGB, 16-bit and 32-bit grey are scaled to 8 bits,
+and a truncated or unreadable file is a ``MediaError`` naming the file, never a half-grey image.
+Anything Pillow does not know, and the video suffixes, go to ffmpeg (``backend.video``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from backend.video import read_frames, video_info
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
+MAX_PIXELS = 200_000_000  # a larger "image" is a decompression bomb or a mistake, not a photo
+
+
+class MediaError(ValueError):
+    """A file that is not an image or video the readers can take (the message names it and why)."""
+
+
+@dataclass(frozen=True)
+class Media:
+    """An opened image (one frame, ``fps`` None) or video: its frames in order and how many."""
+
+    path: Path
+    is_video: bool
+    n_frames: int
+    fps: float | None
+    frames: Iterator[np.ndarray]
+
+
+def open_media(path: str | os.PathLike[str]) -> Media:
+    """The frames of an image file, a video file or a folder of PNG frames (``backend.video``)."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
+        return _open_video(path)
+    try:
+        image = load_image(path)
+    except _NotAnImage:
+        return _open_video(path)
+    return Media(path, False, 1, None, iter([image]))
+
+
+def _open_video(path: Path) -> Media:
+    try:
+        info = video_info(path)
+        frames = read_frames(path)
+    except ValueError as e:
+        raise MediaError(f"neither an image nor a readable video: {e}") from None
+    if info.n_frames == 0:
+        raise MediaError(f"{path}: a video without frames (empty or truncated)")
+    return Media(path, True, info.n_frames, info.fps, frames)
+
+
+class _NotAnImage(Exception):
+    pass
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """The uint8 ``[H, W, 3]`` RGB pixels of an image file, upright (EXIF orientation applied)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise MediaError(f"{path}: {img.width}x{img.height} is too large an image "
+                                     f"(more than {MAX_PIXELS // 1_000_000} megapixels)")
+                img.load()  # decodes now: a truncated file fails here
+                img = ImageOps.exif_transpose(img)
+                return _rgb8(img, path)
+    except UnidentifiedImageError:
+        raise _NotAnImage from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaError(f"{path}: too large an image (Pillow's decompression-bomb limit)") from None
+    except OSError as e:
+        raise MediaError(f"{path}: a damaged or truncated image ({e})") from None
+    except SyntaxError as e:  # Pillow's parsers signal some malformed headers this way
+        raise MediaError(f"{path}: a malformed image ({e})") from None
+
+
+def _rgb8(img, path: Path) -> np.ndarray:
+    """Pillow image -> uint8 RGB array; high bit depths scaled, not clipped."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(img).astype(np.float64)
+        # "I" holds 16-bit PNGs on some Pillow versions: scale by the range the file can hold
+        top = 65535.0 if img.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+        grey = np.clip(np.round(a * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise MediaError(f"{path}: a float image with NaN or infinite pixels")
+        scale = 255.0 if a.max(initial=0) <= 1.0 else 1.0
+        grey = np.clip(np.round(a * scale), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        from PIL import Image
+
+        # transparent pixels hold any colour: show them as white, as viewers do
+        flat = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        flat.alpha_composite(img.convert("RGBA"))
+        img = flat
+    rgb = np.asarray(img.convert("RGB"))
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise MediaError(f"{path}: cannot read its pixels as RGB (mode {img.mode})")
+    return np.ascontiguousarray(rgb)
+
