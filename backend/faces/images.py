@@ -3,7 +3,8 @@
 Image files go through Pillow: the EXIF orientation is applied (a phone's portrait photo stands
 up), CMYK, palette, grey and grey+alpha become RGB, 16-bit and 32-bit grey are scaled to 8 bits,
 and a truncated or unreadable file is a ``MediaError`` naming the file, never a half-grey image.
-Anything Pillow does not know, and the video suffixes, go to ffmpeg (``backend.video``).
+Anything Pillow does not know, and the video suffixes (GIF too: it may be animated), go to ffmpeg
+(``backend.video``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from backend.video import read_frames, video_info
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"})
 MAX_PIXELS = 200_000_000  # a larger "image" is a decompression bomb or a mistake, not a photo
 
 
@@ -47,16 +48,24 @@ def open_media(path: str | os.PathLike[str]) -> Media:
     try:
         image = load_image(path)
     except _NotAnImage:
+        if path.suffix.lower() in _image_suffixes():
+            raise MediaError(f"{path}: not a readable {path.suffix} image (damaged, or not what its name says)") from None
         return _open_video(path)
     return Media(path, False, 1, None, iter([image]))
+
+
+def _image_suffixes() -> set[str]:
+    from PIL import Image
+
+    return {s for s, f in Image.registered_extensions().items() if f not in ("MPEG",)} - VIDEO_SUFFIXES
 
 
 def _open_video(path: Path) -> Media:
     try:
         info = video_info(path)
         frames = read_frames(path)
-    except ValueError as e:
-        raise MediaError(f"neither an image nor a readable video: {e}") from None
+    except ValueError:  # ffmpeg's own report is many lines of its log
+        raise MediaError(f"{path}: neither an image nor a video that ffmpeg can read (damaged or truncated?)") from None
     if info.n_frames == 0:
         raise MediaError(f"{path}: a video without frames (empty or truncated)")
     return Media(path, True, info.n_frames, info.fps, frames)
@@ -116,5 +125,5 @@ def _rgb8(img, path: Path) -> np.ndarray:
     rgb = np.asarray(img.convert("RGB"))
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise MediaError(f"{path}: cannot read its pixels as RGB (mode {img.mode})")
-    return np.ascontiguousarray(rgb)
+    return np.array(rgb)  # a writable copy: Pillow's buffer is read-only
 
