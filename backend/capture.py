@@ -43,6 +43,9 @@ GAP_FILLS: tuple[GapFill, ...] = ("interpolate", "hold")
 EMOTION_LABELS: dict[str, str] = {"joy": "happy", "sadness": "sad", "anger": "angry", "fear": "fearful",
                                   "surprise": "surprised", "disgust": "disgusted"}
 SAME_PERSON = 0.5  # cosine similarity of face-api descriptors above which two faces are one person
+# Once followed, the face is looked for at half its last size and up: the detector skips its finest
+# (costliest) pyramid levels; a frame where that misses it is scanned again in full.
+FOLLOW_MIN_SIZE = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class FaceTracker:
         self.face = face
         self.identity: np.ndarray | None = None
         self.centre: np.ndarray | None = None
+        self.size: float | None = None  # the last box's longer side, px
 
     def pick(self, faces: list[FaceReading]) -> FaceReading | None:
         """The followed face among ``faces``, or None."""
@@ -98,6 +102,8 @@ class FaceTracker:
             mean = 0.9 * self.identity + 0.1 * chosen.identity  # follows slow change (light, age of a take)
             self.identity = mean / np.linalg.norm(mean)
         self.centre = _centre(chosen)
+        x1, y1, x2, y2 = chosen.box
+        self.size = max(x2 - x1, y2 - y1)
         return chosen
 
 
@@ -114,7 +120,7 @@ class CaptureResult:
     raw: np.ndarray  # [T, 9] per-frame readings, NaN where the face is missing
     values: np.ndarray  # [T, 9] gaps filled and smoothed, within ±VALUE_LIMIT
     found: np.ndarray  # [T] bool: the followed face was read in this frame
-    face_counts: np.ndarray  # [T] faces detected per frame
+    face_counts: np.ndarray  # [T] faces detected per frame (at least half the followed face's size once found)
     gaps: tuple[tuple[int, int], ...]  # first and last frame of each run without the face
     gap_fill: GapFill
 
@@ -131,8 +137,12 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
     tracker = FaceTracker(face)
     raw, counts = [], []
     for i, frame in enumerate(frames):
-        faces = readers.read(frame)
+        hint = None if tracker.size is None else FOLLOW_MIN_SIZE * tracker.size
+        faces = readers.read(frame, min_face_size=hint)
         chosen = tracker.pick(faces)
+        if chosen is None and hint is not None:
+            faces = readers.read(frame)
+            chosen = tracker.pick(faces)
         raw.append(reading_channels(chosen, calibration) if chosen is not None else np.full(len(CHANNEL_NAMES), np.nan))
         counts.append(len(faces))
         if progress is not None:
