@@ -174,6 +174,14 @@ def test_tracker_follows_the_chosen_face_and_not_another_person():
     assert FaceTracker(face=2).pick(pair) is None  # waits for a frame with three faces
 
 
+def test_a_minimum_face_size_finds_the_same_face_and_skips_smaller_ones():
+    photo = astronaut()["astronaut_rgb512"]
+    (full,) = readers().detect(photo)
+    (hinted,) = readers().detect(photo, min_face_size=45)  # half the face, as capture follows it
+    assert np.abs(np.subtract(hinted.box, full.box)).max() < 4
+    assert readers().detect(photo, min_face_size=300) == []
+
+
 # --- the capture command on the built video -----------------------------------------------------
 
 def test_capture_gives_steady_sensible_channels_and_reports_the_gap(clip, tmp_path, capsys):
