@@ -1,5 +1,9 @@
 import sys
 
-from .cli import main
+from .threads import prepare_openmp
+
+prepare_openmp()  # before anything imports torch
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
 import os
@@ -21,12 +22,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
 from .generator import Generator, GeneratorConfig
-from .files import replacing
+from .files import FileError, replacing
 from .safe_pickle import PersistentRecord, UnsafePickleError, safe_load
 
 OUR_FORMAT = "latent-emotion.generator"
@@ -35,13 +36,8 @@ _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 
 
-class CheckpointError(Exception):
-    """A file that is not a generator we can load; the message names the file and why."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class CheckpointError(FileError):
+    """A file that is not a generator (or probe) we can load; the message names the file and why."""
 
 
 @dataclass(frozen=True)
@@ -202,8 +198,11 @@ def _sniff_pickle(head: bytes) -> bool:
 def _read_pickle(path: Path) -> _Weights:
     """A plain pickle: NVIDIA's network pickle, or a legacy (pre-zip) torch file."""
     try:
-        # From memory, so a corrupt length field fails as truncation instead of a huge read.
-        first = safe_load(path.read_bytes())
+        # Streamed from the file (the whole file in memory cost a copy of every network in it),
+        # through reads capped at what is left, so a corrupt length field fails as truncation
+        # instead of a huge read.
+        with open(path, "rb") as f:
+            first = safe_load(_BoundedReader(f, path.stat().st_size))
     except UnsafePickleError as e:
         raise CheckpointError(path, f"refused pickle: {_first_line(e)}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
@@ -212,6 +211,33 @@ def _read_pickle(path: Path) -> _Weights:
     if first == _TORCH_LEGACY_MAGIC:
         return _read_rosinality(path)
     return _from_nvidia(path, first)
+
+
+class _BoundedReader(io.RawIOBase):
+    """A file's bytes, never more per read than the file has left."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self._f, self._left = f, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)[: self._left]
+        n = self._f.readinto(view) or 0
+        self._left -= n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(self._left if size is None or size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._f.readline(limit)
+        self._left -= len(data)
+        return data
 
 
 def _sniff_zip(head: bytes) -> bool:

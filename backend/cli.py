@@ -69,13 +69,23 @@ def _existing(path: Path | None, default: Path, what: str) -> Path:
     raise ValueError(f"no {what} given and no default at {default}; pass --{what}")
 
 
-def _model_and_directions(args: argparse.Namespace):
-    """The generator (``--model`` or the default) on ``--device``, and ``--directions`` made for it."""
+def _load_model(args: argparse.Namespace):
+    """``--model`` (or the default) on ``--device``, with CPU threads chosen for its size."""
     from .checkpoints import load_generator
     from .devices import pick_device
-    from .directions import load_directions
+    from .threads import use_threads_for
 
     G, info = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    if G.device.type == "cpu":
+        use_threads_for(G.config)
+    return G, info
+
+
+def _model_and_directions(args: argparse.Namespace):
+    """The generator (``--model`` or the default) on ``--device``, and ``--directions`` made for it."""
+    from .directions import load_directions
+
+    G, info = _load_model(args)
     directions = load_directions(_existing(args.directions, DEFAULT_DIRECTIONS, "directions"),
                                  expect_fingerprint=info.fingerprint, num_ws=info.num_ws, w_dim=info.w_dim)
     return G, info, directions
@@ -120,11 +130,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     import imageio.v3 as iio
 
-    from .checkpoints import load_generator
-    from .devices import pick_device
     from .generator import images_to_uint8
 
-    G, _ = load_generator(_existing(args.model, DEFAULT_MODEL, "model"), device=pick_device(args.device))
+    G, _ = _load_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         ws = G.w_from_seed(seed, truncation_psi=args.truncation)
@@ -194,7 +202,8 @@ def cmd_train_directions(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .checkpoints import checkpoint_info
-    from .directions import save_directions, train_directions
+    from .direction_training import train_directions
+    from .directions import save_directions
 
     latents = np.load(args.latents, allow_pickle=False)
     if args.labels.suffix == ".npy":

@@ -1,24 +1,19 @@
-"""Learning the nine channel directions of a generator: labelled latents, classifiers, calibration.
+"""Learning channel directions for a generator: labelled latents, classifiers, calibration.
 
-Zhang & Pollett (2021), Sec. 3 stage 1, done two ways on the default model:
+Zhang & Pollett (2021), Sec. 3 stage 1, for any generator (the default model's recipe, with its
+procedural renders, is ``lab.default_directions``):
 
-- ``inverted_latents`` (the paper's way): labelled images → latent codes by optimisation against
-  the generator (Sec. 3.2, ``backend.inversion`` in W with the features probe's perceptual loss).
-  The labelled images are procedural renders, whose channel values are exact.
-- ``self_labeled_latents`` (the paper's suggested future work): draw w = mapping(z), draw G(w)
-  and let the features probe read the channels of the drawing.
-
-Either gives ``LabeledLatents``; ``learn_directions`` fits one classifier per channel with
-``backend.directions.train_directions`` (logistic regression by default) and
-``calibrate_directions`` then measures, on neutral faces, the strength at which value 1.0 reads
-as a full expression and the W+ rows the direction is best added to. Measurements use the
-features probe only: the eval probe must stay independent of everything that makes a direction.
+- labelled latents: ``self_labeled_latents`` (the paper's suggested future work) draws
+  w = mapping(z), draws G(w) and lets a reader (e.g. a probe) read the channels of the drawing;
+  inverted labelled images (the paper's way) give the same ``LabeledLatents``.
+- ``learn_directions`` fits one classifier per channel with
+  ``backend.direction_training.train_directions`` (logistic regression by default);
+- ``calibrate_directions`` then measures, on neutral faces, the strength at which value 1.0
+  reads as a full expression and the W+ rows the direction is best added to.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -26,24 +21,20 @@ import numpy as np
 import torch
 
 from .channels import CHANNEL_NAMES
-from .checkpoints import generator_metadata
-from .directions import DirectionSet, LabelReport, Method, train_directions
-from .face_prior import FacePrior
+from .direction_training import LabelReport, Method, train_directions
+from .directions import DirectionSet
 from .generator import Generator, synthesize_frames
-from .inversion import invert_batch, w_statistics
+from .inversion import w_statistics
 from .latent import compose_latent
 from .probe import FaceProbe, probe_predict
-from .procedural import EMOTION_NAMES, Emotions, face_params_from_emotions, render_face, sample_identity
 
 Progress = Callable[[int, int], None]  # (items done, items in all)
 Cancel = Callable[[], bool]
 
 SIGNED_CHANNEL = "head_turn"  # learned as right (+) against left (−); the others as on against off
-# Entropy tags of this module's random streams (labelled renders, self-labelled z, neutral faces),
-# so that none of them repeats a stream of the generator's or the probes' training.
-_RENDER_STREAM = 0x44495252  # "DIRR"
+# Entropy tag of the self-labelled z stream, so that it repeats no stream of the generator's or
+# the probes' training (lab.default_directions has the tags of its own streams).
 _SAMPLE_STREAM = 0x44495253  # "DIRS"
-_FACE_STREAM = 0x44495246  # "DIRF"
 MEASURE_BATCH = 16  # codes per generator call when only readings of the frames count
 
 
@@ -107,8 +98,6 @@ class Shares:
         return positive | (v <= np.quantile(v, self.bottom)), positive
 
 
-# Exact labels: renders are drawn either off (0) or at 0.4..1, so any cut between separates them.
-EXACT_THRESHOLDS = Thresholds(positive=0.35, negative=0.0, turn=0.35)
 PROBE_SHARES = Shares()
 
 
@@ -133,75 +122,19 @@ def probe_reader(probe: FaceProbe) -> Reader:
 
 # --- labelled latents -------------------------------------------------------------------------------
 
-def labeled_channel_values(n: int, seed: int = 0, min_intensity: float = 0.4) -> np.ndarray:
-    """The channel values (n, 9) of a balanced labelled set.
-
-    Face i shows one of {neutral, the six emotions} in turn (so each emotion has n/7 positives),
-    and, independently, eyes closed on a quarter of the faces, mouth open on another quarter
-    (shuffled) and the head turned left on a third and right on a third. Intensities are
-    uniform in [``min_intensity``, 1], turns in ±[``min_intensity``, 1].
-    """
-    if n < 7:
-        raise ValueError(f"a labelled set needs at least 7 faces (neutral and the six emotions), got {n}")
-    rng = np.random.default_rng([_RENDER_STREAM, seed, 0])
-    values = np.zeros((n, len(CHANNEL_NAMES)), np.float32)
-    intensity = lambda k: rng.uniform(min_intensity, 1.0, k)  # noqa: E731
-    primary = np.arange(n) % (len(EMOTION_NAMES) + 1)  # 0 neutral, 1..6 the emotions
-    for k in range(1, len(EMOTION_NAMES) + 1):
-        rows = np.flatnonzero(primary == k)
-        values[rows, k - 1] = intensity(rows.size)
-    for name in ("eye_close", "mouth_open"):
-        rows = rng.permutation(n)[:n // 4]
-        values[rows, CHANNEL_NAMES.index(name)] = intensity(rows.size)
-    order = rng.permutation(n)
-    left, right = order[:n // 3], order[n // 3:2 * n // 3]
-    turn = CHANNEL_NAMES.index(SIGNED_CHANNEL)
-    values[left, turn] = -intensity(left.size)
-    values[right, turn] = intensity(right.size)
-    return values
-
-
-def labeled_renders(values: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """Renders (N, size, size, 3) uint8 of random identities showing ``values`` (N, 9) exactly."""
-    values = np.asarray(values, dtype=np.float32)
-    if values.ndim != 2 or values.shape[1] != len(CHANNEL_NAMES):
-        raise ValueError(f"values must be (N, {len(CHANNEL_NAMES)}) channel values, got shape {values.shape}")
-    rng = np.random.default_rng([_RENDER_STREAM, seed, 1])
-    return np.stack([render_face(face_params_from_emotions(sample_identity(rng), Emotions.from_array(v)), size)
-                     for v in values])
-
-
-def inverted_latents(G: Generator, features: FaceProbe, n: int = 196, *, steps: int = 60, batch: int = 7,
-                     seed: int = 0, progress: Progress | None = None,
-                     cancel: Cancel | None = None) -> LabeledLatents:
-    """The paper's labelled latents: ``n`` labelled renders, each inverted into W (Sec. 3.2).
-
-    Inversion is ``backend.inversion.invert_batch`` in W from ``w_avg``, with pixels plus the
-    features probe's feature maps as the loss; ``batch`` images are inverted together.
-    ``progress(images done, n)`` after each batch; a cancel keeps the batches finished so far.
-    """
-    values = labeled_channel_values(n, seed)
-    images = labeled_renders(values, G.config.img_resolution, seed)
-    latents, errors = [], []
-    cancelled = False
+def run_in_batches(n: int, batch: int, work: Callable[[int, int], bool], *, progress: Progress | None = None,
+                   cancel: Cancel | None = None) -> bool:
+    """``work(start, stop)`` on [0, n) in steps of ``batch``, ``progress(stop, n)`` after each.
+    Returns True when cancelled: ``cancel()`` before a batch, or ``work`` returning False."""
     for start in range(0, n, batch):
         if cancel is not None and cancel():
-            cancelled = True
-            break
-        result = invert_batch(G, images[start:start + batch], space="w", steps=steps, features=features.features,
-                              seed=seed + start, cancel=cancel)
-        if result.cancelled:
-            cancelled = True
-            break
-        latents.append(result.w_plus[:, 0])
-        errors.append(result.pixel_mae)
+            return True
+        stop = min(start + batch, n)
+        if not work(start, stop):
+            return True
         if progress is not None:
-            progress(start + len(result), n)
-    done = sum(len(x) for x in latents)
-    w_dim = G.w_dim
-    return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),
-                          values[:done], "inversion",
-                          np.concatenate(errors) if errors else np.zeros(0, np.float32), cancelled)
+            progress(stop, n)
+    return False
 
 
 def self_labeled_latents(G: Generator, read: Reader, n: int = 1500, *, batch: int = 32, seed: int = 0,
@@ -210,17 +143,15 @@ def self_labeled_latents(G: Generator, read: Reader, n: int = 1500, *, batch: in
     rng = np.random.default_rng([_SAMPLE_STREAM, seed])
     z = rng.standard_normal((n, G.config.z_dim)).astype(np.float32)
     latents, values = [], []
-    cancelled = False
-    for start in range(0, n, batch):
-        if cancel is not None and cancel():
-            cancelled = True
-            break
+
+    def label(start: int, stop: int) -> bool:
         with torch.no_grad():
-            ws = G.mapping(torch.from_numpy(z[start:start + batch]).to(G.device))
+            ws = G.mapping(torch.from_numpy(z[start:stop]).to(G.device))
         values.append(read(synthesize_frames(G, ws.cpu().numpy(), MEASURE_BATCH)).values)
         latents.append(ws[:, 0].cpu().numpy())
-        if progress is not None:
-            progress(start + len(ws), n)
+        return True
+
+    cancelled = run_in_batches(n, batch, label, progress=progress, cancel=cancel)
     w_dim = G.w_dim
     return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),
                           np.concatenate(values).astype(np.float32) if values else np.zeros((0, len(CHANNEL_NAMES)), np.float32),
@@ -272,46 +203,6 @@ def learn_directions(data: LabeledLatents, *, generator_fingerprint: str, num_ws
 
 
 # --- calibration and rows ---------------------------------------------------------------------------
-
-def model_prior(path: str | os.PathLike[str], z_dim: int) -> FacePrior:
-    """The face prior a generator of ours was fitted to (its file's ``face_prior`` metadata), else
-    ``FacePrior(z_dim)``, the prior of ``FitConfig``'s defaults."""
-    recorded = generator_metadata(path).get("face_prior")
-    return FacePrior.from_dict(json.loads(recorded)) if recorded else FacePrior(z_dim=z_dim)
-
-
-def neutral_faces(G: Generator, prior: FacePrior, n: int, *, seed: int = 0,
-                  truncation_psi: float = 0.7) -> np.ndarray:
-    """W+ codes (n, num_ws, w_dim) of faces the prior draws neutral (every channel 0), frontal.
-
-    The prior gives the intended face of any z, so neutral start faces are picked without
-    looking at a drawing; truncation as ``backend sample`` uses by default.
-    """
-    rng = np.random.default_rng([_FACE_STREAM, seed])
-    found: list[np.ndarray] = []
-    while sum(len(f) for f in found) < n:
-        z = rng.standard_normal((256, prior.z_dim)).astype(np.float32)
-        found.append(z[~prior.channels(z).any(axis=1)])
-    z = np.concatenate(found)[:n]
-    with torch.no_grad():
-        ws = G.mapping(torch.from_numpy(z).to(G.device), truncation_psi=truncation_psi)
-    return ws.cpu().numpy()
-
-
-def full_expression_targets(read: Reader, size: int, n: int = 16, seed: int = 0) -> np.ndarray:
-    """(9,) what ``read`` sees, on average, in renders of each channel alone at value 1.0
-    (head turn: +1.0) over ``n`` identities: the reading that value 1.0 should give."""
-    targets = np.zeros(len(CHANNEL_NAMES))
-    rng = np.random.default_rng([_RENDER_STREAM, seed, 2])
-    identities = [sample_identity(rng) for _ in range(n)]
-    for c in range(len(CHANNEL_NAMES)):
-        v = np.zeros(len(CHANNEL_NAMES), np.float32)
-        v[c] = 1.0
-        images = np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(v)), size)
-                           for p in identities])
-        targets[c] = read(images).values[:, c].mean()
-    return targets
-
 
 @dataclass(frozen=True)
 class RowsTrial:

@@ -14,13 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["replacing", "write_atomic"]
+__all__ = ["FileError", "replacing", "write_atomic"]
 
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+class FileError(Exception):
+    """A file we cannot use; the message names the file and why (``path``, ``reason``)."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
 
 
 # mkstemp makes files only their owner can read (0600); a finished file gets the mode any new file

@@ -99,10 +99,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GeneratorConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown generator config keys: {', '.join(unknown)}")
+        reject_unknown_keys(cls, d, "generator config")
         d = dict(d)
         if "resample_filter" in d:
             d["resample_filter"] = tuple(float(t) for t in d["resample_filter"])
@@ -311,6 +308,7 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         self.w_dim, self.num_ws = cfg.w_dim, cfg.num_ws
         self.block_resolutions = cfg.block_resolutions
+        self.architecture = cfg.architecture
         for res in self.block_resolutions:
             in_channels = cfg.channels(res // 2) if res > 4 else 0
             block = SynthesisBlock(in_channels, cfg.channels(res), cfg, res, is_last=(res == cfg.img_resolution),
@@ -321,11 +319,23 @@ class SynthesisNetwork(nn.Module):
         for res in self.block_resolutions:
             yield getattr(self, f"b{res}")
 
+    def preview_resolutions(self) -> tuple[int, ...]:
+        """Resolutions ``forward(..., stop_at=r)`` can stop at: every block's for the skip
+        architecture (its image is the sum of every block's toRGB), only the last otherwise."""
+        if self.architecture == "skip":
+            return tuple(self.block_resolutions)
+        return (self.block_resolutions[-1],)
+
     def forward(self, ws: torch.Tensor, noise_mode: NoiseMode = "const", force_fp32: bool = False,
-                fused: bool | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+                fused: bool | None = None, generator: torch.Generator | None = None,
+                stop_at: int | None = None) -> torch.Tensor:
+        """``stop_at``: a resolution of ``preview_resolutions()`` — the image as built up to that
+        block, a true low-resolution preview at a fraction of the cost (skip architecture)."""
         _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         if noise_mode not in ("const", "random", "none"):
             raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        if stop_at is not None and stop_at not in self.preview_resolutions():
+            raise ValueError(f"stop_at must be one of {self.preview_resolutions()} for this generator, got {stop_at}")
         ws = ws.to(torch.float32)
         # fp16 layers only where the hardware has fast, exact-enough half precision.
         force_fp32 = force_fp32 or ws.device.type != "cuda"
@@ -336,6 +346,8 @@ class SynthesisNetwork(nn.Module):
             w_idx += block.num_conv  # toRGB shares its row with the next block's first conv
             x, img = block(x, img, block_ws, noise_mode=noise_mode, force_fp32=force_fp32, fused=fused,
                            generator=generator)
+            if block.resolution == stop_at:
+                break
         return img
 
 
@@ -383,15 +395,34 @@ class Generator(nn.Module):
                             truncation_cutoff=truncation_cutoff)
 
     @torch.inference_mode()
-    def synthesize(self, ws: torch.Tensor, noise_mode: NoiseMode = "const") -> torch.Tensor:
-        """Batched inference: W+ (B, num_ws, w_dim) → float images (B, C, H, W)."""
-        return self.synthesis(ws.to(self.device), noise_mode=noise_mode)
+    def synthesize(self, ws: torch.Tensor, noise_mode: NoiseMode = "const", stop_at: int | None = None) -> torch.Tensor:
+        """Batched inference: W+ (B, num_ws, w_dim) → float images (B, C, H, W); ``stop_at`` gives a
+        low-resolution preview (``SynthesisNetwork.forward``)."""
+        return self.synthesis(ws.to(self.device), noise_mode=noise_mode, stop_at=stop_at)
+
+    def preview_resolution(self, size: int) -> int:
+        """The cheapest resolution at which synthesis can stop and still give at least ``size``
+        pixels (the full resolution when none can)."""
+        return min((r for r in self.synthesis.preview_resolutions() if r >= size),
+                   default=self.config.img_resolution)
 
 
 def images_to_uint8(img: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) floats in [-1, 1] → (B, H, W, C) uint8, rounding as NVIDIA's generate.py."""
     img = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
     return img.cpu().numpy()
+
+
+def images_from_uint8(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) uint8 → (N, C, H, W) float32 in [-1, 1], the generator's range: u / 127.5 − 1."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+
+
+def reject_unknown_keys(cls: type, d: Mapping[str, Any], what: str) -> None:
+    """Raise ValueError naming the keys of ``d`` that are not fields of the dataclass ``cls``."""
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {', '.join(unknown)}")
 
 
 def _check_shape(t: torch.Tensor | None, shape: list[int | None], name: str) -> None:
@@ -402,15 +433,18 @@ def _check_shape(t: torch.Tensor | None, shape: list[int | None], name: str) -> 
         raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
 
 
-def synthesize_frames(G: Generator, ws: np.ndarray, batch: int = 1, noise_mode: NoiseMode = "const") -> np.ndarray:
-    """uint8 frames (N, H, W, C) of W+ codes (N, num_ws, w_dim), ``batch`` codes per call of ``G``.
+def synthesize_frames(G: Generator, ws: np.ndarray, batch: int = 1, noise_mode: NoiseMode = "const",
+                      stop_at: int | None = None) -> np.ndarray:
+    """uint8 frames (N, H, W, C) of W+ codes (N, num_ws, w_dim), ``batch`` codes per call of ``G``;
+    ``stop_at``: low-resolution previews (``Generator.synthesize``).
 
     ``batch=1`` makes each frame's bytes independent of its neighbours (convolution kernels differ
     with the batch size); larger batches are for measurements, where that does not matter.
     """
     ws = np.ascontiguousarray(ws, np.float32)
     if len(ws) == 0:
-        res = G.config.img_resolution
+        res = stop_at or G.config.img_resolution
         return np.zeros((0, res, res, G.config.img_channels), np.uint8)
-    return np.concatenate([images_to_uint8(G.synthesize(torch.from_numpy(ws[i:i + batch]), noise_mode=noise_mode))
+    return np.concatenate([images_to_uint8(G.synthesize(torch.from_numpy(ws[i:i + batch]), noise_mode=noise_mode,
+                                                        stop_at=stop_at))
                            for i in range(0, len(ws), batch)])

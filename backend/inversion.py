@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .generator import Generator, NoiseMode, images_to_uint8
+from .generator import Generator, NoiseMode, images_from_uint8, images_to_uint8
 
 Space = Literal["w", "w+"]
 SPACES: tuple[str, ...] = ("w", "w+")
@@ -249,7 +249,7 @@ def images_to_target(images: np.ndarray | torch.Tensor, resolution: int, channel
             raise ValueError(f"uint8 images must have shape (N, H, W, {channels}), got {arr.shape}")
         if arr.dtype != np.uint8:
             raise ValueError(f"image arrays must be uint8, got {arr.dtype} (pass floats as a torch tensor)")
-        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+        x = images_from_uint8(arr)
         size = arr.shape[1:3]
     if x.shape[0] == 0:
         raise ValueError("no images to invert")

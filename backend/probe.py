@@ -1,35 +1,24 @@
-"""Probes: small CNNs trained on procedural renders that read a face's AUs, emotions and identity.
+"""Probes: small CNNs that read a face's AUs, emotions and identity.
 
-Two uses, two independently trained probes (``PROBE_ROLES``):
+Two uses, two independently trained probes (made by ``lab.probes``, shipped with the default model):
 
 - ``eval``: measures what the model draws — AU and emotion intensities of edited faces, and an
   identity embedding for the ACD identity-consistency score (Zhang & Pollett 2021, Sec. 4.5,
-  where OpenFace plays this part). It must share no weights or data with anything used to train
-  the generator or its directions, so it draws its faces from its own random stream.
+  where OpenFace plays this part).
 - ``features``: its feature maps are the perceptual loss of GAN inversion (``backend.inversion``),
   standing in for the VGG16 features of LPIPS.
 
-Training data are rendered on the fly: a batch holds ``batch // 2`` identities from
-``sample_identity``, each drawn twice with independent expressions and head turns from
-``sample_emotions``. The loss is binary cross-entropy on the AU intensities and the eight [0, 1]
-channels, squared error on head turn, and the supervised contrastive loss (Khosla et al. 2020)
-on the identity embedding with the two drawings of an identity as positives, so the embedding
-ignores expression and pose. Light blur, noise, shifts and colour jitter make the probe robust
-to the softer images a generator draws.
-
-Files are safetensors with the ``ProbeConfig`` in the metadata (format ``latent-emotion.probe``).
+This module holds the network, reading images with it, and its files: safetensors with the
+``ProbeConfig`` in the metadata (format ``latent-emotion.probe``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import cv2
@@ -38,26 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .channels import CHANNEL_NAMES
 from .checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
-from .procedural import (
-    AU_NAMES,
-    CHANNEL_NAMES,
-    face_params_from_emotions,
-    render_face,
-    sample_emotions,
-    sample_identity,
-)
+from .generator import images_from_uint8, reject_unknown_keys
 
 PROBE_FORMAT = "latent-emotion.probe"
 PROBE_FORMAT_VERSION = "1"
-N_AUS = len(AU_NAMES)
+N_AUS = 14  # the FACS action units of lab.procedural.AU_NAMES, in that order (tests pin the match)
 N_CHANNELS = len(CHANNEL_NAMES)  # the last one, head_turn, is in [-1, 1]; the others in [0, 1]
-VIEWS = 2  # drawings of each identity in a batch
-# Entropy tags of the random streams: probe training batches and the held-out set. Other
-# modules' streams (fit_generator: default_rng([data_seed, step])) never start with these.
-_TRAIN_STREAM = 0x50524F42  # "PROB"
-_HELDOUT_STREAM = 0x48454C44  # "HELD"
-HELDOUT_SEED = 7
 
 
 @dataclass(frozen=True)
@@ -91,19 +68,8 @@ class ProbeConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ProbeConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown probe config keys: {', '.join(unknown)}")
+        reject_unknown_keys(cls, d, "probe config")
         return cls(**{k: int(v) for k, v in d.items()})
-
-
-# Different seeds: different initial weights and different training faces. The feature net runs
-# inside every inversion step, so it is small and reads a 64-pixel copy of the image.
-PROBE_ROLES: Mapping[str, ProbeConfig] = MappingProxyType({
-    "eval": ProbeConfig(seed=1001),
-    "features": ProbeConfig(input_size=64, width=16, depth=4, seed=2002),
-})
 
 
 @dataclass(frozen=True)
@@ -177,180 +143,6 @@ class FaceProbe(nn.Module):
         return ProbeOutput(self.au_head(h), self.channel_head(h), F.normalize(self.embed_head(h), dim=1))
 
 
-# --- data -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ProbeBatch:
-    """Rendered faces and their labels; rows 2k and 2k+1 are the same identity."""
-
-    images: np.ndarray  # (N, H, W, 3) uint8
-    aus: np.ndarray  # (N, 14) float32
-    emotions: np.ndarray  # (N, 9) float32, CHANNEL_NAMES order
-    identity: np.ndarray  # (N,) int64, equal for the drawings of one identity
-
-
-def render_probe_batch(rng: np.random.Generator, n: int, size: int) -> ProbeBatch:
-    """``n`` faces (``n`` even): ``n // 2`` identities, each with two independent expressions."""
-    if n < VIEWS or n % VIEWS:
-        raise ValueError(f"a probe batch needs a positive multiple of {VIEWS} faces, got {n}")
-    images, aus, emotions, identity = [], [], [], []
-    for k in range(n // VIEWS):
-        person = sample_identity(rng)
-        for _ in range(VIEWS):
-            face = face_params_from_emotions(person, sample_emotions(rng))
-            images.append(render_face(face, size))
-            aus.append(face.aus.as_array())
-            emotions.append(face.emotions.as_array())
-            identity.append(k)
-    return ProbeBatch(np.stack(images), np.stack(aus), np.stack(emotions), np.array(identity, dtype=np.int64))
-
-
-def training_batch(config: ProbeConfig, step: int, n: int) -> ProbeBatch:
-    """The faces of training step ``step``: a pure function of ``(config.seed, step, n)``."""
-    return render_probe_batch(np.random.default_rng([_TRAIN_STREAM, config.seed, step]), n, config.input_size)
-
-
-def heldout_batch(n: int, size: int, seed: int = HELDOUT_SEED) -> ProbeBatch:
-    """Faces no probe trains on (a stream of their own), for ``evaluate_probe``."""
-    return render_probe_batch(np.random.default_rng([_HELDOUT_STREAM, seed]), n, size)
-
-
-def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) → float (N, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
-
-
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Per image: a shift of up to 1/32 of the size, Gaussian blur (σ up to 1.2 px at 128 px) on
-    half the images, contrast/brightness jitter and pixel noise."""
-    n, c, h, w = x.shape
-    pad = max(1, h // 32)
-    padded = F.pad(x, [pad] * 4, mode="replicate")
-    dx, dy = torch.randint(0, 2 * pad + 1, (2, n), generator=gen).tolist()
-    x = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
-    sigma = torch.rand(n, generator=gen) * 1.2 * h / 128
-    sigma = torch.where(torch.rand(n, generator=gen) < 0.5, sigma, torch.zeros(n))
-    taps = torch.arange(-2, 3, dtype=torch.float32)
-    kernel = torch.exp(-taps.square()[None] / (2 * sigma.clamp(min=1e-3).square()[:, None]))
-    kernel = kernel / kernel.sum(dim=1, keepdim=True)  # (n, 5); σ≈0 gives the identity
-    k = kernel.repeat_interleave(c, dim=0)
-    y = x.reshape(1, n * c, h, w)
-    y = F.conv2d(F.pad(y, [2, 2, 0, 0], mode="replicate"), k[:, None, None, :], groups=n * c)
-    y = F.conv2d(F.pad(y, [0, 0, 2, 2], mode="replicate"), k[:, None, :, None], groups=n * c)
-    x = y.reshape(n, c, h, w)
-    contrast = 1 + 0.15 * (2 * torch.rand(n, 1, 1, 1, generator=gen) - 1)
-    bright = 0.1 * (2 * torch.rand(n, 1, 1, 1, generator=gen) - 1)
-    noise = 0.03 * torch.rand(n, 1, 1, 1, generator=gen) * torch.randn(x.shape, generator=gen)
-    return (x * contrast + bright + noise).clamp(-1, 1)
-
-
-# --- training -------------------------------------------------------------------------------------
-
-def supervised_contrastive_loss(embedding: torch.Tensor, labels: torch.Tensor,
-                                temperature: float = 0.1) -> torch.Tensor:
-    """SupCon (Khosla et al. 2020, L_out): for each anchor, the mean over its positives of
-    −log softmax similarity among all other samples; unit-length embeddings."""
-    sim = embedding @ embedding.t() / temperature
-    self_mask = torch.eye(len(labels), dtype=torch.bool, device=embedding.device)
-    sim = sim.masked_fill(self_mask, float("-inf"))
-    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    positives = (labels[:, None] == labels[None, :]) & ~self_mask
-    per_anchor = -log_prob.masked_fill(~positives, 0.0).sum(dim=1) / positives.sum(dim=1).clamp(min=1)
-    return per_anchor[positives.any(dim=1)].mean()
-
-
-@dataclass(frozen=True)
-class ProbeLoss:
-    total: float
-    aus: float  # BCE
-    emotions: float  # BCE on the 8 [0, 1] channels + squared error on head turn
-    identity: float  # SupCon
-
-
-def probe_loss(out: ProbeOutput, batch: ProbeBatch, expression_weight: float = 1.0,
-               identity_weight: float = 0.1) -> tuple[torch.Tensor, ProbeLoss]:
-    aus = torch.from_numpy(batch.aus)
-    emotions = torch.from_numpy(batch.emotions)
-    l_aus = F.binary_cross_entropy_with_logits(out.au_logits, aus)
-    l_emotions = (F.binary_cross_entropy_with_logits(out.channel_logits[:, :-1], emotions[:, :-1])
-                  + F.mse_loss(torch.tanh(out.channel_logits[:, -1]), emotions[:, -1]))
-    l_identity = supervised_contrastive_loss(out.embedding, torch.from_numpy(batch.identity))
-    total = expression_weight * (l_aus + l_emotions) + identity_weight * l_identity
-    return total, ProbeLoss(total.item(), l_aus.item(), l_emotions.item(), l_identity.item())
-
-
-@dataclass(frozen=True)
-class ProbeTrainLog:
-    """One logged training step (losses averaged since the previous log)."""
-
-    step: int
-    images: int
-    elapsed_s: float
-    lr: float
-    loss: ProbeLoss
-
-
-def probe_learning_rate(t: float, lr: float, warmup: float = 0.02) -> float:
-    """Linear warm-up over the first 2 %, then cosine decay to 5 % of ``lr`` at t = 1."""
-    if t < warmup:
-        return lr * (t + 1e-3) / warmup
-    t = min(1.0, (t - warmup) / (1 - warmup))
-    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def train_probe(config: ProbeConfig, *, steps: int | None = None, time_limit_s: float | None = None,
-                batch: int = 32, lr: float = 2e-3, weight_decay: float = 1e-4,
-                log: Callable[[ProbeTrainLog], None] | None = None, log_every: int = 50,
-                cancel: Callable[[], bool] | None = None) -> FaceProbe:
-    """Train a probe from ``config.seed`` on faces rendered on the fly (see the module docstring).
-
-    Stops after ``steps`` or ``time_limit_s`` seconds, whichever comes first (at least one is
-    needed; the learning-rate schedule follows the nearer one), or when ``cancel()`` is True.
-    ``log`` gets the mean losses every ``log_every`` steps and after the last step. Returns the
-    trained probe in eval mode with gradients off.
-    """
-    if steps is None and time_limit_s is None:
-        raise ValueError("give steps, time_limit_s or both")
-    if steps is not None and steps < 1:
-        raise ValueError(f"steps must be positive, got {steps}")
-    if time_limit_s is not None and not time_limit_s > 0:
-        raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
-    probe = FaceProbe(config).train()
-    optimizer = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=weight_decay)
-    aug_gen = torch.Generator().manual_seed(config.seed)
-    start = time.perf_counter()
-    pending: list[ProbeLoss] = []
-    step = 0
-
-    def flush(lr_now: float) -> None:
-        fields = dataclasses.fields(ProbeLoss)
-        mean = ProbeLoss(*(float(np.mean([getattr(p, f.name) for p in pending])) for f in fields))
-        log(ProbeTrainLog(step, step * batch, time.perf_counter() - start, lr_now, mean))
-        pending.clear()
-
-    while True:
-        elapsed = time.perf_counter() - start
-        t = max(step / steps if steps else 0.0, elapsed / time_limit_s if time_limit_s else 0.0)
-        if t >= 1.0 or (cancel is not None and cancel()):
-            break
-        data = training_batch(config, step, batch)
-        for group in optimizer.param_groups:
-            group["lr"] = probe_learning_rate(t, lr)
-        loss, parts = probe_loss(probe(augment(images_to_tensor(data.images), aug_gen)), data)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step += 1
-        pending.append(parts)
-        if log is not None and step % log_every == 0:
-            flush(optimizer.param_groups[0]["lr"])
-    if log is not None and pending:  # the last step is always logged
-        flush(optimizer.param_groups[0]["lr"])
-    return probe.eval().requires_grad_(False)
-
-
-# --- use ------------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class ProbePrediction:
     """A probe's reading of N images (numpy float32)."""
@@ -380,7 +172,7 @@ def probe_predict(probe: FaceProbe, images: np.ndarray, batch_size: int = 64) ->
             chunk = images[i:i + batch_size]
             if chunk.shape[1] != size:
                 chunk = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in chunk])
-            parts.append(probe(images_to_tensor(chunk).to(device)))
+            parts.append(probe(images_from_uint8(chunk).to(device)))
     finally:
         probe.train(was_training)
     if not parts:
@@ -390,37 +182,6 @@ def probe_predict(probe: FaceProbe, images: np.ndarray, batch_size: int = 64) ->
     cat = lambda name: torch.cat([getattr(p, name) for p in parts]).cpu().numpy().astype(np.float32)  # noqa: E731
     return ProbePrediction(cat("aus"), cat("emotions"), cat("embedding"))
 
-
-@dataclass(frozen=True)
-class ProbeScores:
-    """Accuracy on held-out renders."""
-
-    au_mae: float  # mean |predicted − true| AU intensity
-    emotion_mae: float  # over the six emotions, eye_close and mouth_open
-    head_turn_mae: float
-    identity_top1: float  # share of faces whose nearest other face (cosine) is the same identity
-    n: int
-    # The same errors for a constant guess, the held-out mean: what a probe that learned nothing scores.
-    au_mae_baseline: float
-    emotion_mae_baseline: float
-    head_turn_mae_baseline: float
-
-
-def evaluate_probe(probe: FaceProbe, n: int = 256, seed: int = HELDOUT_SEED) -> ProbeScores:
-    """Scores on ``n`` held-out faces (``n // 2`` identities drawn twice), rendered at the probe's size."""
-    data = heldout_batch(n, probe.config.input_size, seed)
-    pred = probe_predict(probe, data.images)
-    sim = pred.embedding @ pred.embedding.T
-    np.fill_diagonal(sim, -np.inf)
-    top1 = float(np.mean(data.identity[sim.argmax(axis=1)] == data.identity))
-    err = np.abs(pred.emotions - data.emotions)
-    base = np.abs(data.emotions - data.emotions.mean(axis=0))
-    return ProbeScores(float(np.abs(pred.aus - data.aus).mean()), float(err[:, :-1].mean()), float(err[:, -1].mean()),
-                       top1, n, float(np.abs(data.aus - data.aus.mean(axis=0)).mean()), float(base[:, :-1].mean()),
-                       float(base[:, -1].mean()))
-
-
-# --- files ----------------------------------------------------------------------------------------
 
 def save_probe(probe: FaceProbe, path: str | os.PathLike[str], *, half: bool = False,
                metadata: Mapping[str, str] | None = None) -> str:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from backend.fit_generator import DEFAULT_GENERATOR, FitConfig, TargetSource, new_fit, train_step  # noqa: E402
+from lab.fit import DEFAULT_GENERATOR, FitConfig, TargetSource, new_fit, train_step  # noqa: E402
 
 # name: (channel_base, channel_max, z_dim = w_dim, mapping layers); 128x128, no noise inputs.
 CANDIDATES = {

@@ -5,8 +5,9 @@
 
 Random weights (speed does not depend on them). Configs: config-F 1024 (FFHQ) and the
 stylegan2-ada "paper256" 256 config. Times the fused and non-fused modulated convolution.
-Each config runs in its own process, so peak memory is that config's. Best-of-N is the figure
-least disturbed by other work on the machine; the load average is printed for the same reason.
+Each config runs in its own process, so peak memory is that config's. Fused and unfused rounds
+are interleaved so that changing load affects both alike; best-of-N is the figure least
+disturbed by other work on the machine, and the highest load average seen is printed beside it.
 """
 
 from __future__ import annotations
@@ -32,33 +33,37 @@ CONFIGS = {
 }
 
 
-def times(G: Generator, batch: int, repeat: int, fused: bool) -> list[float]:
-    """Seconds per frame of each repeat (after a warm-up)."""
-    ws = G.mapping(torch.randn(batch, G.config.z_dim, device=G.device), truncation_psi=0.7)
-    out = []
-    with torch.inference_mode():
-        G.synthesis(ws, fused=fused)
-        for _ in range(repeat):
-            if G.device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            G.synthesis(ws, fused=fused)
-            if G.device.type == "cuda":
-                torch.cuda.synchronize()
-            out.append((time.perf_counter() - t0) / batch)
-    return out
+def frame_seconds(G: Generator, ws: torch.Tensor, fused: bool) -> float:
+    """Seconds per frame of one synthesis call."""
+    if G.device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    G.synthesis(ws, fused=fused)
+    if G.device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / ws.shape[0]
 
 
 def run_config(name: str, batches: list[int], repeat: int, device: str) -> None:
     torch.manual_seed(0)
     G = Generator(CONFIGS[name]).eval().requires_grad_(False).to(device)
     for batch in batches:
+        ws = G.mapping(torch.randn(batch, G.config.z_dim, device=G.device), truncation_psi=0.7)
+        t: dict[bool, list[float]] = {True: [], False: []}
+        loads = []
+        with torch.inference_mode():
+            for fused in (True, False):
+                G.synthesis(ws, fused=fused)  # warm-up
+            # Interleaved rounds: a change of load during the run affects both variants alike.
+            for _ in range(repeat):
+                for fused in (True, False):
+                    t[fused].append(frame_seconds(G, ws, fused))
+                loads.append(os.getloadavg()[0])
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         for fused in (True, False):
-            t = times(G, batch, repeat, fused)
-            best, mean = min(t), sum(t) / len(t)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            best, mean = min(t[fused]), sum(t[fused]) / len(t[fused])
             print(f"{name:>6} {batch:>5} {'fused' if fused else 'unfused':>8} {best * 1000:10.1f} {mean * 1000:10.1f} "
-                  f"{1 / best:9.2f} {rss:12.0f}", flush=True)
+                  f"{1 / best:9.2f} {rss:12.0f} {max(loads):6.2f}", flush=True)
 
 
 def main() -> None:
@@ -76,7 +81,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
           f"load average at start {os.getloadavg()[0]:.2f}")
     print(f"{'config':>6} {'batch':>5} {'modconv':>8} {'best ms/f':>10} {'mean ms/f':>10} {'frames/s':>9} "
-          f"{'peak RSS MB':>12}", flush=True)
+          f"{'peak RSS MB':>12} {'load':>6}", flush=True)
     for name in args.configs.split(","):
         subprocess.run([sys.executable, __file__, "--one", name, "--batches", args.batches, "--repeat",
                         str(args.repeat), "--device", args.device], check=True)

@@ -5,7 +5,7 @@
 
 Installs the extension into a temporary Blender user folder (the ``bpy`` module, as the tests do)
 with the default model, ``models/default/generator.safetensors`` — or, when it is not there, a
-randomly initialised generator of the same architecture (``backend.fit_generator.DEFAULT_GENERATOR``:
+randomly initialised generator of the same architecture (``lab.fit.DEFAULT_GENERATOR``:
 the same cost per frame) with random directions. Then, on one emotion face keyed so that every
 frame differs, it times:
 
@@ -132,14 +132,13 @@ def _load(name: str, path: Path):
 
 def rig_files(tmp: Path) -> tuple[dict[str, str], str]:
     """The default model and directions, or a random generator of its architecture; what was used."""
-    import numpy as np
     import torch
 
-    from backend.channels import CHANNEL_NAMES
-    from backend.checkpoints import fingerprint, load_generator, save_generator
-    from backend.directions import Direction, DirectionSet, save_directions
-    from backend.fit_generator import DEFAULT_GENERATOR
+    from backend.checkpoints import load_generator, save_generator
+    from backend.directions import save_directions
     from backend.generator import Generator
+    from lab.fit import DEFAULT_GENERATOR
+    from lab.rigs import random_directions
 
     model = ROOT / "models" / "default" / "generator.safetensors"
     directions = model.with_name("directions.json")
@@ -154,12 +153,7 @@ def rig_files(tmp: Path) -> tuple[dict[str, str], str]:
         model = save_generator(G, tmp / "generator.safetensors")
         what = ("models/default/generator.safetensors is missing: a randomly initialised DEFAULT_GENERATOR "
                 f"({DEFAULT_GENERATOR.img_resolution} px, the same cost per frame), random directions")
-    rng = np.random.default_rng(0)
-    dirs = []
-    for name in CHANNEL_NAMES:
-        v = rng.standard_normal(G.w_dim).astype(np.float32)
-        dirs.append(Direction(name, v / np.linalg.norm(v), (0, min(4, G.num_ws)), 2.0, "bench", "random", None))
-    path = save_directions(DirectionSet(fingerprint(G), G.num_ws, G.w_dim, tuple(dirs)), tmp / "directions.json")
+    path = save_directions(random_directions(G), tmp / "directions.json")
     return {"LE_TEST_MODEL": str(model), "LE_TEST_DIRECTIONS": str(path)}, what
 
 

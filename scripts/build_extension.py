@@ -2,9 +2,9 @@
 """Build the Blender extension: dist/latent_emotion-<version>.zip.
 
 The package holds, at its root: blender_manifest.toml and the add-on modules (blender_addon/*),
-plus backend/ as a subpackage (the add-on imports ``from .backend import ...``), requirements/
-(what the dependency installer installs) and, when present, the default model
-(models/default/generator.safetensors + directions.json).
+plus backend/ as a subpackage (the add-on imports ``from .backend import ...``; lab/, which makes
+the default model, is left out), requirements/ (what the dependency installer installs) and, when
+present, the default model (models/default/generator.safetensors + directions.json).
 
 The files are staged in build/extension/, then packed by Blender's own builder,
 ``blender --command extension build`` (with --blender), or the same builder script that the

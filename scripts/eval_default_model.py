@@ -43,12 +43,13 @@ from scipy.stats import rankdata  # noqa: E402
 
 from backend.acd import content_distance  # noqa: E402
 from backend.channels import CHANNEL_NAMES  # noqa: E402
-from backend.direction_learning import MEASURE_BATCH, Reader, model_prior, neutral_faces, probe_reader  # noqa: E402
+from backend.direction_learning import MEASURE_BATCH, Reader, probe_reader  # noqa: E402
 from backend.generator import synthesize_frames  # noqa: E402
 from backend.directions import DirectionSet, load_directions  # noqa: E402
 from backend.latent import compose_latent  # noqa: E402
-from backend.procedural import EMOTION_NAMES as EMOTIONS  # noqa: E402
 from backend.sheet import sample_sheet  # noqa: E402
+from lab.default_directions import model_prior, neutral_faces  # noqa: E402
+from lab.procedural import EMOTION_NAMES as EMOTIONS  # noqa: E402
 
 FACE_SEED = 1000  # neutral_faces stream of the eval faces; make_default_directions calibrates on seed 0
 SPEARMAN_TARGET = 0.9

@@ -33,22 +33,24 @@ import torch  # noqa: E402
 from backend.channels import CHANNEL_NAMES  # noqa: E402
 from backend.checkpoints import load_generator  # noqa: E402
 from backend.direction_learning import (  # noqa: E402
-    EXACT_THRESHOLDS,
     PROBE_SHARES,
     LabeledLatents,
     RowsTrial,
     calibrate_directions,
-    full_expression_targets,
-    inverted_latents,
     learn_directions,
-    model_prior,
-    neutral_faces,
     probe_reader,
     self_labeled_latents,
 )
 from backend.directions import save_directions  # noqa: E402
 from backend.files import write_atomic  # noqa: E402
 from backend.probe import load_probe  # noqa: E402
+from lab.default_directions import (  # noqa: E402
+    EXACT_THRESHOLDS,
+    full_expression_targets,
+    inverted_latents,
+    model_prior,
+    neutral_faces,
+)
 
 
 def _rows(text: str) -> list[tuple[int, int]]:

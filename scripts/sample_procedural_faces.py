@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from backend.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
+from lab.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
 
 COLUMNS: tuple[tuple[str, Emotions], ...] = (
     ("neutral", Emotions()),

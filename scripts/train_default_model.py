@@ -3,7 +3,7 @@
 
     python scripts/train_default_model.py --out runs/default --minutes 110 [--resume]
 
-Trains ``DEFAULT_GENERATOR`` with ``backend.fit_generator`` (a supervised fit of G(z) to
+Trains ``DEFAULT_GENERATOR`` with ``lab.fit`` (a supervised fit of G(z) to
 render(decode(z)), see there) until ``--minutes`` of training or ``--steps`` steps, both counted
 over all sessions of the run, or until Ctrl-C / SIGTERM. Checkpoints go to ``OUT/checkpoint.pt``
 every ``--checkpoint-minutes`` and at the end; ``--resume`` continues from there exactly; when the checkpoint is gone (run
@@ -26,10 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
-import torch  # noqa: E402
 
 from backend.checkpoints import load_generator  # noqa: E402
-from backend.fit_generator import (  # noqa: E402
+from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
+from lab.fit import (  # noqa: E402
     CHECKPOINT_NAME,
     FitConfig,
     export_model,
@@ -46,8 +46,7 @@ MAX_MODEL_BYTES = 25 * 1024 * 1024
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, log.jsonl, samples.png")
-    p.add_argument("--minutes", type=float, default=None, help="training-time budget over all sessions")
-    p.add_argument("--steps", type=int, default=None, help="step budget over all sessions")
+    add_budget_options(p, " over all sessions")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--init", type=Path, default=None,
                    help="continue an exported model (its checkpoint lost): its weights, config and counters, "
@@ -57,12 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=FitConfig.batch_size, help="images per step (new runs only)")
     p.add_argument("--render-workers", type=int, default=0,
                    help="processes rendering targets (0: in-process, fastest on 2 cores)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
-    if args.minutes is None and args.steps is None:
-        p.error("give --minutes and/or --steps")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    apply_budget_options(p, args)
 
     checkpoint = args.out / CHECKPOINT_NAME
     if args.resume and args.init is not None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train a probe (``backend.probe``) on procedural renders and save it.
+"""Train a probe (``backend.probe``, made by ``lab.probes``) on procedural renders and save it.
 
     python scripts/train_probe.py --role eval --out models/default/probe_eval.safetensors --minutes 60
     python scripts/train_probe.py --role features --out models/default/probe_features.safetensors --minutes 20
@@ -25,27 +25,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-
-from backend.probe import PROBE_ROLES, ProbeTrainLog, evaluate_probe, save_probe, train_probe  # noqa: E402
+from backend.probe import save_probe  # noqa: E402
+from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
+from lab.probes import PROBE_ROLES, ProbeTrainLog, evaluate_probe, train_probe  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--role", choices=sorted(PROBE_ROLES), required=True)
     p.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
-    p.add_argument("--minutes", type=float, default=None, help="training-time budget")
-    p.add_argument("--steps", type=int, default=None, help="step budget")
+    add_budget_options(p)
     p.add_argument("--batch", type=int, default=32, help="faces per step (even: two drawings per identity)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--eval-faces", type=int, default=512, help="held-out faces scored at the end")
     p.add_argument("--half", action="store_true", help="store fp16 weights (half the file size)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
-    if args.minutes is None and args.steps is None:
-        p.error("give --minutes and/or --steps")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    apply_budget_options(p, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     config = PROBE_ROLES[args.role]

@@ -153,6 +153,14 @@ def test_truncated_network_pickle(tmp_path):
         load_generator(path)
 
 
+def test_huge_length_field_in_a_pickle_is_truncation_not_a_huge_read(tmp_path):
+    path = tmp_path / "net.pkl"
+    # PROTO 4, then BINBYTES8 claiming 2**60 bytes with 4 following.
+    path.write_bytes(b"\x80\x04\x8e" + (2**60).to_bytes(8, "little") + b"abcd")
+    with pytest.raises(CheckpointError, match="truncated or corrupt pickle"):
+        load_generator(path)
+
+
 def test_truncated_pytorch_zip(tmp_path):
     path = tmp_path / "ckpt.pt"
     torch.save({"g_ema": {"x": torch.randn(1000)}}, path)

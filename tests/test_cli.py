@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     from backend.directions import save_directions
     from backend.sheet import HEADER_PX
 
-    from .test_render import random_directions
+    from lab.rigs import random_directions
 
     model = save_generator(tiny_G, tmp_path / "g.safetensors")
     directions = save_directions(random_directions(tiny_G, names=("joy", "anger")), tmp_path / "d.json")
@@ -73,3 +74,28 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
                 ["--model", str(model), "--directions", str(directions), "--cell", "0"]):
         r = run("sheet", *bad, "--out", str(tmp_path / "x.png"))
         assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+
+
+def test_thread_choice_follows_model_size_and_free_cores():
+    from backend.generator import GeneratorConfig
+    from backend.threads import PARALLEL_FLOPS, choose_threads, synthesis_flops
+
+    small = GeneratorConfig(img_resolution=128, z_dim=256, w_dim=256, channel_base=2048, channel_max=256)
+    ffhq = GeneratorConfig(img_resolution=1024, channel_base=32768, channel_max=512)
+    assert synthesis_flops(small) < PARALLEL_FLOPS < synthesis_flops(ffhq)
+    assert 270e9 < synthesis_flops(ffhq) < 300e9  # config-F: ~284 GFLOP a frame
+    assert [choose_threads(synthesis_flops(small), c) for c in (1, 2, 8)] == [1, 1, 1]
+    assert [choose_threads(synthesis_flops(ffhq), c) for c in (1, 2, 8)] == [1, 2, 8]
+
+
+def test_small_models_run_on_one_passive_thread():
+    code = ("import os\n"
+            "from backend.threads import prepare_openmp, use_threads_for\n"
+            "prepare_openmp()\n"
+            "from backend.generator import GeneratorConfig\n"
+            "import torch\n"
+            "print(os.environ['OMP_WAIT_POLICY'], use_threads_for(GeneratorConfig(img_resolution=32, channel_max=32)))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["PASSIVE", "1"]

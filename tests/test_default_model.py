@@ -23,7 +23,7 @@ from backend.generator import Generator, synthesize_frames
 from backend.inversion import invert_batch, w_statistics
 from backend.latent import compose_latent
 from backend.probe import load_probe, probe_predict
-from backend.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
+from lab.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
 from backend.script import load_script
 from backend.timeline import timeline_from_clip
 from backend.video import read_frames, video_info

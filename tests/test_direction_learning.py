@@ -14,8 +14,6 @@ import torch
 from backend.acd import pixel_embedding
 from backend.channels import CHANNEL_NAMES
 from backend.direction_learning import (
-    _FACE_STREAM,
-    EXACT_THRESHOLDS,
     MEASURE_BATCH,
     Cancelled,
     LabeledLatents,
@@ -25,18 +23,23 @@ from backend.direction_learning import (
     calibrate_directions,
     channel_classes,
     choose_rows,
-    inverted_latents,
-    labeled_channel_values,
-    labeled_renders,
     learn_directions,
-    neutral_faces,
+    run_in_batches,
     self_labeled_latents,
 )
 from backend.directions import Direction, DirectionSet
-from backend.face_prior import FacePrior
 from backend.generator import Generator, synthesize_frames
 from backend.latent import compose_latent
 from backend.probe import FaceProbe, ProbeConfig
+from lab.default_directions import (
+    _FACE_STREAM,
+    EXACT_THRESHOLDS,
+    inverted_latents,
+    labeled_channel_values,
+    labeled_renders,
+    neutral_faces,
+)
+from lab.face_prior import FacePrior
 from .conftest import tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -226,3 +229,16 @@ def test_calibration_can_be_cancelled(G, brightening):
     with pytest.raises(Cancelled):
         calibrate_directions(G, brightening, brightness_reader, faces, np.zeros(9), row_candidates=[(0, 2)],
                              cancel=lambda: True)
+
+
+def test_run_in_batches_reports_progress_and_stops_on_cancel_or_a_refused_batch():
+    calls, seen = [], []
+    work = lambda start, stop: calls.append((start, stop)) or True  # noqa: E731
+    assert not run_in_batches(7, 3, work, progress=lambda done, n: seen.append((done, n)))
+    assert calls == [(0, 3), (3, 6), (6, 7)] and seen == [(3, 7), (6, 7), (7, 7)]
+    calls.clear()
+    assert run_in_batches(7, 3, work, cancel=lambda: len(calls) == 2)
+    assert calls == [(0, 3), (3, 6)]
+    seen.clear()
+    assert run_in_batches(7, 3, lambda start, stop: start == 0, progress=lambda done, n: seen.append(done))
+    assert seen == [3]

@@ -11,17 +11,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from backend.checkpoints import fingerprint
-from backend.directions import (
-    FORMAT,
-    Direction,
-    DirectionsError,
-    DirectionSet,
-    calibrate_strength,
-    load_directions,
-    project_orthogonal,
-    save_directions,
-    train_directions,
-)
+from backend.direction_training import calibrate_strength, project_orthogonal, train_directions
+from backend.directions import FORMAT, Direction, DirectionsError, DirectionSet, load_directions, save_directions
 from backend.latent import compose_latent
 
 FP = "0123456789abcdef" * 4

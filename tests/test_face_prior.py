@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.face_prior import N_COORDINATES, PRIOR_VERSION, FacePrior
+from lab.face_prior import N_COORDINATES, PRIOR_VERSION, FacePrior
 from backend.generator import Generator
-from backend.procedural import CHANNEL_NAMES, EMOTION_NAMES, VECTOR_NAMES, GlassesStyle, render_face
-from backend.procedural.identity import SCALAR_RANGES
+from lab.procedural import CHANNEL_NAMES, EMOTION_NAMES, VECTOR_NAMES, GlassesStyle, render_face
+from lab.procedural.identity import SCALAR_RANGES
 from tests.conftest import tiny_config
 
 Z_DIM = 128

@@ -7,7 +7,9 @@ import stat
 
 import pytest
 
-from backend.files import replacing, write_atomic
+from backend.checkpoints import CheckpointError, load_generator
+from backend.directions import DirectionsError, load_directions
+from backend.files import FileError, replacing, write_atomic
 
 
 def _umask() -> int:
@@ -30,3 +32,13 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("killed")
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frame.png"]
+
+
+@pytest.mark.parametrize("load, error", [(load_generator, CheckpointError), (load_directions, DirectionsError)])
+def test_unusable_files_raise_one_kind_of_error_naming_the_file_and_the_reason(tmp_path, load, error):
+    missing = tmp_path / "missing.file"
+    with pytest.raises(error) as info:
+        load(missing)
+    assert isinstance(info.value, FileError)
+    assert info.value.path == str(missing) and info.value.reason == "no such file"
+    assert str(info.value) == f"{missing}: no such file"

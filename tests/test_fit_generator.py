@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from backend.checkpoints import CheckpointError, load_generator
-from backend.face_prior import FacePrior
-from backend.fit_generator import (
+from lab.face_prior import FacePrior
+from lab.fit import (
     CHECKPOINT_NAME,
     LOG_NAME,
     FitConfig,

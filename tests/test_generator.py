@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.generator import Generator, GeneratorConfig, images_to_uint8, truncate
+from backend.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8, truncate
 from backend.ops import modulated_conv2d, upfirdn2d, upsample2d, setup_filter
 
 from .conftest import ROOT, tiny_config
@@ -175,3 +175,52 @@ def test_images_to_uint8_rounds_like_nvidia():
     out = images_to_uint8(img)
     assert out.shape == (1, 1, 4, 3) and out.dtype == np.uint8
     assert out[0, 0, :, 0].tolist() == [0, 128, 255, 255]
+
+
+def test_stopping_at_the_last_block_is_the_full_image(tiny_G):
+    ws = tiny_G.w_from_seed(3)
+    assert torch.equal(tiny_G.synthesize(ws, stop_at=32), tiny_G.synthesize(ws))
+
+
+def test_low_resolution_preview_is_the_skip_image_built_so_far(tiny_G):
+    ws = tiny_G.w_from_seed(4)
+    preview = tiny_G.synthesize(ws, stop_at=8)
+    assert preview.shape == (1, 3, 8, 8)
+    # The later blocks only add detail on top of the upsampled preview: removing their toRGB
+    # outputs must give the preview back, upsampled.
+    from backend.ops import upsample2d
+
+    G = tiny_G
+    with torch.no_grad():
+        x = img = None
+        w_idx = 0
+        for block in G.synthesis.blocks():
+            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            w_idx += block.num_conv
+            x, new = block(x, img, block_ws, force_fp32=True)
+            img = new if block.resolution <= 8 else upsample2d(img, block.resample_filter)
+    assert torch.allclose(img, upsample2d(upsample2d(preview, G.synthesis.b16.resample_filter),
+                                          G.synthesis.b32.resample_filter), atol=1e-5)
+
+
+def test_preview_resolution_is_the_cheapest_block_at_least_that_big(tiny_G):
+    assert [tiny_G.preview_resolution(s) for s in (3, 8, 9, 32, 64)] == [4, 8, 16, 32, 32]
+    orig = Generator(tiny_config(architecture="orig"))
+    assert orig.preview_resolution(8) == 32
+    with pytest.raises(ValueError, match=r"stop_at must be one of \(32,\)"):
+        orig.synthesize(orig.w_from_seed(0), stop_at=8)
+
+
+def test_images_from_uint8_is_the_exact_inverse_of_images_to_uint8():
+    u = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
+    x = images_from_uint8(u)
+    assert x.shape == (1, 3, 16, 16) and x.dtype == torch.float32
+    assert x.min() == -1.0 and x.max() == 1.0
+    assert np.array_equal(images_to_uint8(x), u)
+
+
+def test_probe_config_refuses_unknown_keys_like_the_generator_config():
+    from backend.probe import ProbeConfig
+
+    with pytest.raises(ValueError, match="unknown probe config keys: bogus"):
+        ProbeConfig.from_dict({"seed": 1, "bogus": 2})

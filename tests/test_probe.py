@@ -7,27 +7,21 @@ import pytest
 import torch
 
 from backend.checkpoints import CheckpointError, save_generator
-from backend.generator import Generator
+from backend.generator import Generator, images_from_uint8
 from backend.probe import (
-    HELDOUT_SEED,
     N_AUS,
     N_CHANNELS,
-    PROBE_ROLES,
     FaceProbe,
     ProbeConfig,
     ProbePrediction,
-    evaluate_probe,
-    heldout_batch,
-    images_to_tensor,
     load_probe,
-    probe_learning_rate,
     probe_predict,
-    render_probe_batch,
     save_probe,
-    supervised_contrastive_loss,
-    train_probe,
-    training_batch,
 )
+from lab.probes.data import HELDOUT_SEED, heldout_batch, render_probe_batch, training_batch
+from lab.probes.evaluation import evaluate_probe
+from lab.probes.training import PROBE_ROLES, probe_learning_rate, supervised_contrastive_loss, train_probe
+from lab.procedural import AU_NAMES
 from .conftest import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -85,7 +79,7 @@ def test_predictions_refuse_bad_images(trained):
 
 def test_a_face_is_read_alike_alone_and_in_a_batch():
     probe = FaceProbe(SMALL).eval()
-    x = images_to_tensor(training_batch(SMALL, 0, 4).images)
+    x = images_from_uint8(training_batch(SMALL, 0, 4).images)
     with torch.no_grad():
         together = probe(x)
         alone = probe(x[1:2])
@@ -234,3 +228,7 @@ def test_probe_config_is_validated(kwargs, message):
 def test_training_needs_a_budget():
     with pytest.raises(ValueError, match="steps, time_limit_s"):
         train_probe(SMALL)
+
+
+def test_the_au_head_reads_the_renderers_action_units():
+    assert N_AUS == len(AU_NAMES)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.procedural import (
+from lab.procedural import (
     AU_NAMES,
     AU_SLICE,
     EMOTION_NAMES,
@@ -31,7 +31,7 @@ from backend.procedural import (
     face_params_from_seed,
     render_face,
 )
-from backend.procedural.geometry import FACE_CENTER, FACE_SCALE
+from lab.procedural.geometry import FACE_CENTER, FACE_SCALE
 
 SIZE = 128
 # Plain identity: short hair, no glasses or beard, so every AU is in plain view.
@@ -68,7 +68,7 @@ def test_same_seed_gives_identical_bytes_in_this_process_and_another() -> None:
     here = _image_hash(7)
     assert here == _image_hash(7)
     code = (
-        "import hashlib; from backend.procedural import face_params_from_seed, render_face; "
+        "import hashlib; from lab.procedural import face_params_from_seed, render_face; "
         f"print(hashlib.sha256(render_face(face_params_from_seed(7), {SIZE}).tobytes()).hexdigest())"
     )
     root = Path(__file__).resolve().parents[1]

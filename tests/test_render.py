@@ -12,21 +12,13 @@ import pytest
 
 from backend.channels import CHANNEL_NAMES
 from backend.checkpoints import fingerprint, save_generator
-from backend.directions import Direction, DirectionSet, save_directions
+from backend.directions import save_directions
 from backend.script import parse_script
 from backend.timeline import Timeline, latents_for_timeline, load_values, timeline_from_clip
 from backend.video import read_frames, video_info
+from lab.rigs import random_directions
 
 from .conftest import FIG7_VIDEO1, ROOT
-
-
-def random_directions(G, names=CHANNEL_NAMES, strength=2.0, seed=0) -> DirectionSet:
-    rng = np.random.default_rng(seed)
-    dirs = []
-    for name in names:
-        v = rng.standard_normal(G.w_dim).astype(np.float32)
-        dirs.append(Direction(name, v / np.linalg.norm(v), (0, 4), strength, "test", "random", None))
-    return DirectionSet(fingerprint(G), G.num_ws, G.w_dim, tuple(dirs))
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 
-import numpy as np
 import pytest
 
 from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import fingerprint, save_generator
-from backend.directions import Direction, DirectionSet, save_directions
+from backend.checkpoints import save_generator
+from backend.directions import save_directions
 from backend.generator import Generator
+from lab.rigs import random_directions
 
 from ..conftest import randomize_, tiny_config
 from .harness import ROOT, Blender, install
@@ -43,12 +43,7 @@ def rig_files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rig")
     G = randomize_(Generator(tiny_config()), seed=1).eval()
     model = save_generator(G, tmp / "generator.safetensors")
-    rng = np.random.default_rng(0)
-    dirs = []
-    for name in (*CHANNEL_NAMES, EXTRA_CHANNEL):
-        v = rng.standard_normal(G.w_dim).astype(np.float32)
-        dirs.append(Direction(name, v / np.linalg.norm(v), (0, 4), 2.0, "test", "random", None))
-    directions = save_directions(DirectionSet(fingerprint(G), G.num_ws, G.w_dim, tuple(dirs)), tmp / "directions.json")
+    directions = save_directions(random_directions(G, (*CHANNEL_NAMES, EXTRA_CHANNEL)), tmp / "directions.json")
     return {"LE_TEST_MODEL": str(model), "LE_TEST_DIRECTIONS": str(directions)}
 
 

@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backend.procedural.expression import ActionUnits
-from backend.procedural.geometry import clip, xy
-from backend.procedural.identity import Identity
+from lab.procedural.expression import ActionUnits
+from lab.procedural.geometry import clip, xy
+from lab.procedural.identity import Identity
 
 EYE_Y = -0.1
 BROW_Y = -0.4

@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from backend.procedural.expression import ActionUnits
-from backend.procedural.features import (
+from lab.procedural.expression import ActionUnits
+from lab.procedural.features import (
     EYE_Y,
     EyeShape,
     MouthShape,
@@ -23,10 +23,10 @@ from backend.procedural.features import (
     nose_shape,
     wrinkles,
 )
-from backend.procedural.geometry import HEAD_Z, MAX_YAW, HeadShape, View, clip, xy
-from backend.procedural.hair import hair_shapes
-from backend.procedural.identity import BeardStyle, GlassesStyle, HairStyle, Identity
-from backend.procedural.params import FaceParams
+from lab.procedural.geometry import HEAD_Z, MAX_YAW, HeadShape, View, clip, xy
+from lab.procedural.hair import hair_shapes
+from lab.procedural.identity import BeardStyle, GlassesStyle, HairStyle, Identity
+from lab.procedural.params import FaceParams
 
 Rgb = tuple[float, float, float]  # 0..255, in the image's RGB order
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.procedural.expression import (
+from lab.procedural.expression import (
     AU_NAMES,
     CHANNEL_NAMES,
     DEFAULT_PRIOR,
@@ -28,7 +28,7 @@ from backend.procedural.expression import (
     emotions_to_aus,
     sample_emotions,
 )
-from backend.procedural.identity import Identity, sample_identity, snap_float32
+from lab.procedural.identity import Identity, sample_identity, snap_float32
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backend.procedural.geometry import FOREHEAD, HeadShape, clip, xy
-from backend.procedural.identity import HairStyle
+from lab.procedural.geometry import FOREHEAD, HeadShape, clip, xy
+from lab.procedural.identity import HairStyle
 
 _SKULL_Y = -0.05
 

@@ -37,7 +37,7 @@ from functools import cached_property
 
 import numpy as np
 
-from backend.procedural import (
+from lab.procedural import (
     CHANNEL_NAMES,
     EMOTION_NAMES,
     BeardStyle,
@@ -48,7 +48,7 @@ from backend.procedural import (
     Identity,
     face_params_from_emotions,
 )
-from backend.procedural.identity import (  # the palettes sample_identity draws from, shared
+from lab.procedural.identity import (  # the palettes sample_identity draws from, shared
     EYE_COLORS,
     HAIR_COLOR_P,
     HAIR_COLORS,

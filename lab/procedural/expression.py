@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.channels import CHANNEL_NAMES
-from backend.procedural.identity import snap_float32
+from lab.procedural.identity import snap_float32
 
 
 def _check_range(obj: object, lo: float, hi: float, names: tuple[str, ...]) -> None:

@@ -1,6 +1,6 @@
 """Procedural cartoon faces with exactly known FACS action units, emotions and head turn."""
 
-from backend.procedural.expression import (
+from lab.procedural.expression import (
     AU_NAMES,
     CHANNEL_NAMES,
     EMOTION_NAMES,
@@ -11,8 +11,8 @@ from backend.procedural.expression import (
     emotions_to_aus,
     sample_emotions,
 )
-from backend.procedural.identity import BeardStyle, GlassesStyle, HairStyle, Identity, sample_identity
-from backend.procedural.params import (
+from lab.procedural.identity import BeardStyle, GlassesStyle, HairStyle, Identity, sample_identity
+from lab.procedural.params import (
     AU_SLICE,
     EMOTION_SLICE,
     IDENTITY_NAMES,
@@ -24,7 +24,7 @@ from backend.procedural.params import (
     face_params_from_seed,
     sample_face_params,
 )
-from backend.procedural.render import render_face
+from lab.procedural.render import render_face
 
 __all__ = [
     "AU_NAMES",

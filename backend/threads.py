@@ -1,0 +1,60 @@
+"""How many CPU threads torch gets: chosen from the model's size and the machine's load.
+
+Measured on a 2-core machine with another process on one core (the README's main job): the
+default model (1 GFLOP a frame) took 24 ms a frame on one thread and 112 ms on two, which spin
+waiting for each other; config-F 1024 (284 GFLOP) 2.7 s on one and 6.6 s on two. Small models
+therefore always get one thread; big ones get the cores nobody else is using, and OpenMP's
+waiting threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, set before torch starts
+by ``prepare_openmp``). A user's own ``OMP_NUM_THREADS`` always wins.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not at run time: prepare_openmp must run before torch is imported
+    from .generator import GeneratorConfig
+
+# Below this much work a frame, a second thread's synchronisation costs more than it saves.
+PARALLEL_FLOPS = 10e9
+
+
+def prepare_openmp() -> None:
+    """Call before torch is imported: waiting OpenMP threads sleep rather than spin."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def synthesis_flops(cfg: GeneratorConfig) -> float:
+    """Multiply-adds ×2 of one frame's convolutions (toRGB included): the work threads share."""
+    total = 0
+    for res in cfg.block_resolutions:
+        out = cfg.channels(res)
+        inp = cfg.channels(res // 2) if res > 4 else 0
+        total += (inp * out + out * out) * cfg.kernel_size**2 * res * res + out * cfg.img_channels * res * res
+    return 2.0 * total
+
+
+def free_cpus() -> int:
+    """CPUs this process may use, less those other work keeps busy (1-minute load average)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:
+        busy = 0
+    return max(1, min(cpus, cpus - busy + 1))  # +1: the load may include this process's own start
+
+
+def choose_threads(flops: float, cpus: int) -> int:
+    """Threads for a model costing ``flops`` a frame, with ``cpus`` free."""
+    return 1 if flops < PARALLEL_FLOPS else max(1, cpus)
+
+
+def use_threads_for(cfg: GeneratorConfig) -> int:
+    """Set torch's intra-op threads for frames of ``cfg`` on the CPU (unless OMP_NUM_THREADS is
+    set); returns the count in use."""
+    import torch
+
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(choose_threads(synthesis_flops(cfg), free_cpus()))
+    return torch.get_num_threads()

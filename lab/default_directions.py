@@ -1,0 +1,144 @@
+"""The default model's directions: labelled procedural renders, their inverted latents, the
+neutral faces its face prior picks and the readings a full expression should give.
+
+The paper's way (Sec. 3.2): labelled images → latent codes by optimisation against the
+generator (``backend.inversion`` in W with the features probe's perceptual loss). The labelled
+images are procedural renders, whose channel values are exact. Classifiers and calibration are
+``backend.direction_learning``'s; measurements use the features probe only: the eval probe must
+stay independent of everything that makes a direction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import torch
+
+from backend.channels import CHANNEL_NAMES
+from backend.checkpoints import generator_metadata
+from backend.direction_learning import (SIGNED_CHANNEL, Cancel, LabeledLatents, Progress, Reader, Thresholds,
+                                        run_in_batches)
+from backend.generator import Generator
+from backend.inversion import invert_batch
+from backend.probe import FaceProbe
+from lab.face_prior import FacePrior
+from lab.procedural import EMOTION_NAMES, Emotions, face_params_from_emotions, render_face, sample_identity
+
+# Entropy tags of this module's random streams (labelled renders, neutral faces), so that none of
+# them repeats a stream of the generator's or the probes' training.
+_RENDER_STREAM = 0x44495252  # "DIRR"
+_FACE_STREAM = 0x44495246  # "DIRF"
+
+
+# Exact labels: renders are drawn either off (0) or at 0.4..1, so any cut between separates them.
+EXACT_THRESHOLDS = Thresholds(positive=0.35, negative=0.0, turn=0.35)
+
+
+def labeled_channel_values(n: int, seed: int = 0, min_intensity: float = 0.4) -> np.ndarray:
+    """The channel values (n, 9) of a balanced labelled set.
+
+    Face i shows one of {neutral, the six emotions} in turn (so each emotion has n/7 positives),
+    and, independently, eyes closed on a quarter of the faces, mouth open on another quarter
+    (shuffled) and the head turned left on a third and right on a third. Intensities are
+    uniform in [``min_intensity``, 1], turns in ±[``min_intensity``, 1].
+    """
+    if n < 7:
+        raise ValueError(f"a labelled set needs at least 7 faces (neutral and the six emotions), got {n}")
+    rng = np.random.default_rng([_RENDER_STREAM, seed, 0])
+    values = np.zeros((n, len(CHANNEL_NAMES)), np.float32)
+    intensity = lambda k: rng.uniform(min_intensity, 1.0, k)  # noqa: E731
+    primary = np.arange(n) % (len(EMOTION_NAMES) + 1)  # 0 neutral, 1..6 the emotions
+    for k in range(1, len(EMOTION_NAMES) + 1):
+        rows = np.flatnonzero(primary == k)
+        values[rows, k - 1] = intensity(rows.size)
+    for name in ("eye_close", "mouth_open"):
+        rows = rng.permutation(n)[:n // 4]
+        values[rows, CHANNEL_NAMES.index(name)] = intensity(rows.size)
+    order = rng.permutation(n)
+    left, right = order[:n // 3], order[n // 3:2 * n // 3]
+    turn = CHANNEL_NAMES.index(SIGNED_CHANNEL)
+    values[left, turn] = -intensity(left.size)
+    values[right, turn] = intensity(right.size)
+    return values
+
+
+def labeled_renders(values: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Renders (N, size, size, 3) uint8 of random identities showing ``values`` (N, 9) exactly."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or values.shape[1] != len(CHANNEL_NAMES):
+        raise ValueError(f"values must be (N, {len(CHANNEL_NAMES)}) channel values, got shape {values.shape}")
+    rng = np.random.default_rng([_RENDER_STREAM, seed, 1])
+    return np.stack([render_face(face_params_from_emotions(sample_identity(rng), Emotions.from_array(v)), size)
+                     for v in values])
+
+
+def inverted_latents(G: Generator, features: FaceProbe, n: int = 196, *, steps: int = 60, batch: int = 7,
+                     seed: int = 0, progress: Progress | None = None,
+                     cancel: Cancel | None = None) -> LabeledLatents:
+    """The paper's labelled latents: ``n`` labelled renders, each inverted into W (Sec. 3.2).
+
+    Inversion is ``backend.inversion.invert_batch`` in W from ``w_avg``, with pixels plus the
+    features probe's feature maps as the loss; ``batch`` images are inverted together.
+    ``progress(images done, n)`` after each batch; a cancel keeps the batches finished so far.
+    """
+    values = labeled_channel_values(n, seed)
+    images = labeled_renders(values, G.config.img_resolution, seed)
+    latents, errors = [], []
+
+    def invert(start: int, stop: int) -> bool:
+        result = invert_batch(G, images[start:stop], space="w", steps=steps, features=features.features,
+                              seed=seed + start, cancel=cancel)
+        if result.cancelled:
+            return False
+        latents.append(result.w_plus[:, 0])
+        errors.append(result.pixel_mae)
+        return True
+
+    cancelled = run_in_batches(n, batch, invert, progress=progress, cancel=cancel)
+    done = sum(len(x) for x in latents)
+    w_dim = G.w_dim
+    return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),
+                          values[:done], "inversion",
+                          np.concatenate(errors) if errors else np.zeros(0, np.float32), cancelled)
+
+
+def model_prior(path: str | os.PathLike[str], z_dim: int) -> FacePrior:
+    """The face prior a generator of ours was fitted to (its file's ``face_prior`` metadata), else
+    ``FacePrior(z_dim)``, the prior of ``FitConfig``'s defaults."""
+    recorded = generator_metadata(path).get("face_prior")
+    return FacePrior.from_dict(json.loads(recorded)) if recorded else FacePrior(z_dim=z_dim)
+
+
+def neutral_faces(G: Generator, prior: FacePrior, n: int, *, seed: int = 0,
+                  truncation_psi: float = 0.7) -> np.ndarray:
+    """W+ codes (n, num_ws, w_dim) of faces the prior draws neutral (every channel 0), frontal.
+
+    The prior gives the intended face of any z, so neutral start faces are picked without
+    looking at a drawing; truncation as ``backend sample`` uses by default.
+    """
+    rng = np.random.default_rng([_FACE_STREAM, seed])
+    found: list[np.ndarray] = []
+    while sum(len(f) for f in found) < n:
+        z = rng.standard_normal((256, prior.z_dim)).astype(np.float32)
+        found.append(z[~prior.channels(z).any(axis=1)])
+    z = np.concatenate(found)[:n]
+    with torch.no_grad():
+        ws = G.mapping(torch.from_numpy(z).to(G.device), truncation_psi=truncation_psi)
+    return ws.cpu().numpy()
+
+
+def full_expression_targets(read: Reader, size: int, n: int = 16, seed: int = 0) -> np.ndarray:
+    """(9,) what ``read`` sees, on average, in renders of each channel alone at value 1.0
+    (head turn: +1.0) over ``n`` identities: the reading that value 1.0 should give."""
+    targets = np.zeros(len(CHANNEL_NAMES))
+    rng = np.random.default_rng([_RENDER_STREAM, seed, 2])
+    identities = [sample_identity(rng) for _ in range(n)]
+    for c in range(len(CHANNEL_NAMES)):
+        v = np.zeros(len(CHANNEL_NAMES), np.float32)
+        v[c] = 1.0
+        images = np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(v)), size)
+                           for p in identities])
+        targets[c] = read(images).values[:, c].mean()
+    return targets

@@ -1,0 +1,77 @@
+"""What a fit computes: the generator architecture, seeds, optimiser settings and loss weights."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from backend.generator import GeneratorConfig
+from lab.face_prior import FacePrior
+
+# Chosen by measurement on a 2-core CPU (scripts/bench_fit_generator.py): 31-38 images/s for a
+# whole training step (33 in a real run), so ~200k images in 100 minutes. Channels 256 at 4-8 px, 128 at 16, 64 at 32,
+# 32 at 64 and 16 at 128 px; no noise inputs (the targets have no stochastic detail). The mapping
+# learns at the full rate: GAN training slows it (0.01) for stability, but in this regression a
+# trial reached a held-out L1 of 0.286 at 1.0 against 0.334 at 0.1 after 900 steps (after 300:
+# 0.341 at 1.0, 0.352 at 0.1, 0.356 at 0.01).
+DEFAULT_GENERATOR = GeneratorConfig(
+    img_resolution=128, z_dim=256, w_dim=256, mapping_layers=8, mapping_lr_multiplier=1.0,
+    channel_base=2048, channel_max=256, use_noise=False,
+)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms (all L1 on images in [-1, 1])."""
+
+    full: float = 1.0
+    half: float = 1.0
+    quarter: float = 1.0
+    gradient: float = 1.0
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything that decides what a fit computes (``render_workers`` only changes its speed)."""
+
+    generator: GeneratorConfig = DEFAULT_GENERATOR
+    prior_seed: int = 0
+    data_seed: int = 0
+    init_seed: int = 0
+    batch_size: int = 16
+    lr: float = 2e-3
+    betas: tuple[float, float] = (0.0, 0.99)
+    ema_nimg: float = 10_000.0
+    ema_rampup: float | None = 0.05
+    loss: LossWeights = LossWeights()
+    render_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.lr <= 0 or self.ema_nimg < 0:
+            raise ValueError("lr must be positive and ema_nimg non-negative")
+        if self.render_workers < 0:
+            raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        FacePrior(z_dim=self.generator.z_dim, seed=self.prior_seed)  # raises if z_dim is too small
+
+    @property
+    def prior(self) -> FacePrior:
+        return FacePrior(z_dim=self.generator.z_dim, seed=self.prior_seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["generator"] = self.generator.to_dict()
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FitConfig:
+        d = dict(d)
+        d["generator"] = GeneratorConfig.from_dict(d["generator"])
+        d["loss"] = LossWeights(**d.get("loss", {}))
+        d["betas"] = tuple(d.get("betas", (0.0, 0.99)))
+        return cls(**d)

@@ -1,0 +1,94 @@
+"""The fit's targets: the z of each step and their renders, in-process or by a pool of workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from typing import Any
+
+import numpy as np
+import torch
+
+from backend.generator import images_from_uint8
+from lab.face_prior import FacePrior
+from lab.fit.config import FitConfig
+from lab.procedural import render_face
+
+EVAL_SEED = 2**32 - 1  # the held-out batch's z come from default_rng([EVAL_SEED])
+
+
+def batch_latents(config: FitConfig, step: int) -> np.ndarray:
+    """The z (batch_size, z_dim) of a step: a pure function of ``(data_seed, step)``."""
+    rng = np.random.default_rng([config.data_seed, step])
+    return rng.standard_normal((config.batch_size, config.generator.z_dim)).astype(np.float32)
+
+
+def eval_latents(config: FitConfig, n: int = 64) -> np.ndarray:
+    """A fixed held-out batch, never drawn by ``batch_latents``."""
+    return np.random.default_rng([EVAL_SEED]).standard_normal((n, config.generator.z_dim)).astype(np.float32)
+
+
+def render_batch(prior: FacePrior, z: np.ndarray, size: int) -> np.ndarray:
+    """Renders (N, size, size, 3) uint8 of ``prior.decode(z)``."""
+    return np.stack([render_face(p, size) for p in prior.decode(z)])
+
+
+_WORKER_PRIORS: dict[tuple[int, int], FacePrior] = {}
+
+
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _worker_render(args: tuple[int, int, np.ndarray, int]) -> np.ndarray:
+    z_dim, seed, z, size = args
+    prior = _WORKER_PRIORS.get((z_dim, seed))
+    if prior is None:
+        prior = _WORKER_PRIORS[(z_dim, seed)] = FacePrior(z_dim=z_dim, seed=seed)
+    return render_batch(prior, z, size)
+
+
+class TargetSource:
+    """The (z, target images) of each step, rendered in-process or by a pool that works a step ahead."""
+
+    def __init__(self, config: FitConfig) -> None:
+        self.config = config
+        self.prior = config.prior
+        self.size = config.generator.img_resolution
+        self._pool: Any = None
+        self._pending: dict[int, Any] = {}
+        if config.render_workers > 0:
+            # spawn, not fork: forking a process that runs torch's thread pool can deadlock.
+            ctx = multiprocessing.get_context("spawn")
+            self._pool = ctx.Pool(config.render_workers, initializer=_worker_init)
+
+    def __enter__(self) -> TargetSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (B, z_dim) and targets (B, 3, H, W) in [-1, 1] for ``step``."""
+        z = batch_latents(self.config, step)
+        if self._pool is None:
+            images = render_batch(self.prior, z, self.size)
+        else:
+            pending = self._pending.pop(step, None) or self._submit(step, z)
+            self._pending = {step + 1: self._submit(step + 1, batch_latents(self.config, step + 1))}
+            images = np.concatenate(pending.get())
+        return torch.from_numpy(z), images_from_uint8(images)
+
+    def _submit(self, step: int, z: np.ndarray) -> Any:
+        chunks = np.array_split(z, self.config.render_workers)
+        args = [(self.prior.z_dim, self.prior.seed, c, self.size) for c in chunks if len(c)]
+        return self._pool.map_async(_worker_render, args)

@@ -1,0 +1,117 @@
+"""A fit in progress and one training step: Adam on G, then the EMA update of G_ema."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+
+from backend.checkpoints import CheckpointError, generator_metadata, load_generator
+from backend.generator import Generator
+from lab.fit.config import FitConfig, LossWeights
+from lab.fit.loss import LossParts, fit_loss
+
+
+@dataclass
+class FitState:
+    """A fit in progress: the trained and averaged generators, the optimizer and the counters."""
+
+    config: FitConfig
+    G: Generator
+    G_ema: Generator
+    optimizer: torch.optim.Adam
+    step: int = 0
+    nimg: int = 0
+    seconds: float = 0.0  # training time over all sessions
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """How a call to ``fit`` ended."""
+
+    step: int
+    nimg: int
+    minutes: float
+    stopped_by: str  # "steps", "minutes" or "signal"
+    train_loss: LossParts | None  # mean over the last log interval
+    eval_loss: LossParts  # G_ema on the held-out batch
+
+
+def generate(G: Generator, z: torch.Tensor) -> torch.Tensor:
+    """G(z) as trained: constant noise, unfused modulated convolutions (faster for training on a CPU)."""
+    return G.synthesis(G.mapping(z), noise_mode="const", fused=False)
+
+
+def new_fit(config: FitConfig) -> FitState:
+    """A fresh fit: weights initialised from ``init_seed``."""
+    with torch.random.fork_rng():
+        torch.manual_seed(config.init_seed)
+        G = Generator(config.generator).train().requires_grad_(True)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    return FitState(config, G, G_ema, _optimizer(G, config))
+
+
+def warm_start(path: str | os.PathLike[str], render_workers: int | None = None) -> FitState:
+    """A fit that continues an exported model (``export_model``) when its run's checkpoint is gone:
+    its weights as both G and G_ema, the config and counters its metadata records (so the next
+    steps draw new z and a minutes budget counts the earlier time), and a fresh optimizer."""
+    G, _ = load_generator(path)
+    try:
+        facts = json.loads(generator_metadata(path)["training"])
+        config = FitConfig.from_dict(facts["config"])
+        step, nimg, seconds = int(facts["steps"]), int(facts["images_seen"]), 60.0 * float(facts["training_minutes"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(os.fspath(path), f"not a model exported by a fit, cannot continue it ({e!r})") from None
+    if render_workers is not None:
+        config = dataclasses.replace(config, render_workers=render_workers)
+    if G.config != config.generator:
+        raise CheckpointError(os.fspath(path), "its weights do not match the generator config of its fit")
+    G = G.to(torch.float32).train().requires_grad_(True)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    return FitState(config, G, G_ema, _optimizer(G, config), step=step, nimg=nimg, seconds=seconds)
+
+
+def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=1e-8)
+
+
+def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor) -> LossParts:
+    """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``."""
+    fake = generate(state.G, z)
+    loss, parts = fit_loss(fake, target, state.config.loss)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    state.optimizer.step()
+    update_ema(state, batch=z.shape[0])
+    state.step += 1
+    state.nimg += z.shape[0]
+    return parts
+
+
+@torch.no_grad()
+def update_ema(state: FitState, batch: int) -> None:
+    """G_ema ← lerp toward G with StyleGAN2-ADA's half-life in images and ramp-up."""
+    cfg = state.config
+    ema_nimg = cfg.ema_nimg
+    if cfg.ema_rampup is not None:
+        ema_nimg = min(ema_nimg, state.nimg * cfg.ema_rampup)
+    beta = 0.5 ** (batch / ema_nimg) if ema_nimg > 0 else 0.0
+    for p_ema, p in zip(state.G_ema.parameters(), state.G.parameters(), strict=True):
+        p_ema.copy_(p.detach().lerp(p_ema, beta))
+    for b_ema, b in zip(state.G_ema.buffers(), state.G.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+@torch.no_grad()
+def evaluate(G: Generator, z: torch.Tensor, target: torch.Tensor, weights: LossWeights,
+             batch: int = 16) -> LossParts:
+    """The loss of G on a fixed batch, without training."""
+    parts = []
+    for i in range(0, z.shape[0], batch):
+        _, p = fit_loss(generate(G, z[i:i + batch]), target[i:i + batch], weights)
+        parts.append(p)
+    return LossParts.mean(parts)
