@@ -102,6 +102,15 @@ class _Progress:
               flush=True)
 
 
+def _face_readers(crop_size: int = 256):
+    """The face readers on the CPU, with the threads their small nets run best on."""
+    from .faces.reading import READ_FLOPS, FaceReaders
+    from .threads import use_threads
+
+    use_threads(READ_FLOPS)
+    return FaceReaders(crop_size=crop_size)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     if args.model.is_dir():
         raise ValueError(f"{args.model}: a folder; pass a checkpoint or directions file")
@@ -232,9 +241,7 @@ def cmd_acd(args: argparse.Namespace) -> None:
         probe = load_probe(args.probe)
         embed, embedder = (lambda frames: probe_predict(probe, frames).embedding), f"identity embedding of {args.probe}"
     elif args.embedder == "face":
-        from .faces.reading import FaceReaders
-
-        embed, embedder = FaceReaders().identities, "face-api identity of the largest face"
+        embed, embedder = _face_readers().identities, "face-api identity of the largest face"
     else:
         embed, embedder = pixel_embedding, "placeholder pixel embedding"
     result = acd_result([str(v) for v in args.videos], embed=embed, variant=args.variant)
@@ -248,13 +255,12 @@ def cmd_faces(args: argparse.Namespace) -> None:
 
     from .capture import reading_channels
     from .faces.images import open_media
-    from .faces.reading import FaceReaders
     from .faces.report import face_line, face_record, no_face_note
     from .files import write_atomic
     from .video import encode_png
 
     media = open_media(args.source)
-    readers = FaceReaders(crop_size=args.crop_size)
+    readers = _face_readers(args.crop_size)
     frames, empty = [], []
     for i, frame in enumerate(media.frames):
         faces = readers.read(frame)
@@ -280,7 +286,6 @@ def cmd_faces(args: argparse.Namespace) -> None:
 def cmd_capture(args: argparse.Namespace) -> None:
     from .capture import capture, capture_csv
     from .faces.images import open_media
-    from .faces.reading import FaceReaders
     from .files import write_atomic
     from .smoothing import OneEuro
 
@@ -291,7 +296,7 @@ def cmd_capture(args: argparse.Namespace) -> None:
     if fps is None:
         raise ValueError(f"{args.video}: PNG frames have no frame rate; pass --fps")
     smoothing = None if args.min_cutoff == 0 else OneEuro(args.min_cutoff, args.beta)
-    result = capture(media.frames, fps, FaceReaders(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
+    result = capture(media.frames, fps, _face_readers(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
                      progress=_Progress(media.n_frames, "frames"))
     n = len(result.values)
     for a, b in result.gaps:

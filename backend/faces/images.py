@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.files import FileError
 from backend.video import read_frames, video_info
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"})
 MAX_PIXELS = 200_000_000  # a larger "image" is a decompression bomb or a mistake, not a photo
 
 
-class MediaError(ValueError):
+class MediaError(FileError, ValueError):
     """A file that is not an image or video the readers can take (the message names it and why)."""
 
 
@@ -42,14 +43,14 @@ def open_media(path: str | os.PathLike[str]) -> Media:
     """The frames of an image file, a video file or a folder of PNG frames (``backend.video``)."""
     path = Path(path)
     if not path.exists():
-        raise MediaError(f"{path}: no such file")
+        raise MediaError(path, "no such file")
     if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
         return _open_video(path)
     try:
         image = load_image(path)
     except _NotAnImage:
         if path.suffix.lower() in _image_suffixes():
-            raise MediaError(f"{path}: not a readable {path.suffix} image (damaged, or not what its name says)") from None
+            raise MediaError(path, f"not a readable {path.suffix} image (damaged, or not what its name says)") from None
         return _open_video(path)
     return Media(path, False, 1, None, iter([image]))
 
@@ -65,9 +66,9 @@ def _open_video(path: Path) -> Media:
         info = video_info(path)
         frames = read_frames(path)
     except ValueError:  # ffmpeg's own report is many lines of its log
-        raise MediaError(f"{path}: neither an image nor a video that ffmpeg can read (damaged or truncated?)") from None
+        raise MediaError(path, "neither an image nor a video that ffmpeg can read (damaged or truncated?)") from None
     if info.n_frames == 0:
-        raise MediaError(f"{path}: a video without frames (empty or truncated)")
+        raise MediaError(path, "a video without frames (empty or truncated)")
     return Media(path, True, info.n_frames, info.fps, frames)
 
 
@@ -85,19 +86,19 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise MediaError(f"{path}: {img.width}x{img.height} is too large an image "
-                                     f"(more than {MAX_PIXELS // 1_000_000} megapixels)")
+                    raise MediaError(path, f"{img.width}x{img.height} is too large an image "
+                                           f"(more than {MAX_PIXELS // 1_000_000} megapixels)")
                 img.load()  # decodes now: a truncated file fails here
                 img = ImageOps.exif_transpose(img)
                 return _rgb8(img, path)
     except UnidentifiedImageError:
         raise _NotAnImage from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaError(f"{path}: too large an image (Pillow's decompression-bomb limit)") from None
+        raise MediaError(path, "too large an image (Pillow's decompression-bomb limit)") from None
     except OSError as e:
-        raise MediaError(f"{path}: a damaged or truncated image ({e})") from None
+        raise MediaError(path, f"a damaged or truncated image ({e})") from None
     except SyntaxError as e:  # Pillow's parsers signal some malformed headers this way
-        raise MediaError(f"{path}: a malformed image ({e})") from None
+        raise MediaError(path, f"a malformed image ({e})") from None
 
 
 def _rgb8(img, path: Path) -> np.ndarray:
@@ -111,7 +112,7 @@ def _rgb8(img, path: Path) -> np.ndarray:
     if img.mode == "F":
         a = np.asarray(img, dtype=np.float64)
         if not np.isfinite(a).all():
-            raise MediaError(f"{path}: a float image with NaN or infinite pixels")
+            raise MediaError(path, "a float image with NaN or infinite pixels")
         scale = 255.0 if a.max(initial=0) <= 1.0 else 1.0
         grey = np.clip(np.round(a * scale), 0, 255).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
@@ -124,6 +125,6 @@ def _rgb8(img, path: Path) -> np.ndarray:
         img = flat
     rgb = np.asarray(img.convert("RGB"))
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise MediaError(f"{path}: cannot read its pixels as RGB (mode {img.mode})")
+        raise MediaError(path, f"cannot read its pixels as RGB (mode {img.mode})")
     return np.array(rgb)  # a writable copy: Pillow's buffer is read-only
 

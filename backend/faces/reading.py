@@ -28,6 +28,9 @@ FER_MARGIN = 10  # fer's offsets around its detector's box, px
 # Larger images are detected on a copy of this longer side (faces under ~20 px of it are missed);
 # the readers still crop from the full image.
 DETECT_MAX_SIDE = 1600
+# Work of one 512 px frame with a face, counted from the layer sizes: MTCNN's P-Net pyramid is most
+# of it. Well under ``threads.PARALLEL_FLOPS``: the readers run best on one thread.
+READ_FLOPS = 3e9
 
 
 @dataclass(frozen=True)
