@@ -110,7 +110,7 @@ def acd_result(videos: Iterable[VideoSource], embed: Embed = pixel_embedding,
     for i, video in enumerate(videos):
         e = video_embeddings(video, embed)
         kept = ~np.isnan(e).all(axis=1)
-        if kept.sum() < 2:
+        if kept.sum() < 2 and not kept.all():
             name = video if isinstance(video, (str, os.PathLike)) else f"video {i}"
             raise ValueError(f"{name}: only {kept.sum()} of its {len(e)} frames could be embedded "
                              f"(ACD needs 2; with the face embedder, frames without a face are skipped)")
