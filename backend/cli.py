@@ -299,9 +299,11 @@ def cmd_capture(args: argparse.Namespace) -> None:
     result = capture(media.frames, fps, _face_readers(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
                      progress=_Progress(media.n_frames, "frames"))
     n = len(result.values)
+    if n != media.n_frames:  # ffmpeg counted otherwise (a damaged tail): end the progress line
+        print(f"\n{n} frames read", file=sys.stderr)
+    filled = {"interpolate": "interpolated", "hold": "holding the last values"}[result.gap_fill]
     for a, b in result.gaps:
-        print(f"warning: face {args.face} missing in frames {a}-{b} ({b - a + 1}), {result.gap_fill}"
-              + ("d" if result.gap_fill == "interpolate" else "ing the last values"), file=sys.stderr)
+        print(f"warning: face {args.face} missing in frames {a}-{b} ({b - a + 1}), {filled}", file=sys.stderr)
     text, rows = capture_csv(result, args.keyframes_tolerance)
     write_atomic(args.out, text)
     several = int((result.face_counts > 1).sum())

@@ -130,7 +130,8 @@ def test_emotions_come_from_face_apis_expression_reader_and_never_from_fer():
 
 def test_geometry_maps_rest_to_0_and_full_to_1_with_our_head_turn_sign():
     c = ChannelCalibration()
-    rest, full = reading_channels(with_geometry(c.eye_open, 0.0, 0.0)), reading_channels(with_geometry(c.eye_shut, c.mouth_full, c.yaw_full))
+    rest = reading_channels(with_geometry(c.eye_open, 0.0, 0.0))
+    full = reading_channels(with_geometry(c.eye_shut, c.mouth_full, c.yaw_full))
     for name in ("eye_close", "mouth_open", "head_turn"):
         assert channel(rest, name) == pytest.approx(0) and channel(full, name) == pytest.approx(1)
     # nose toward the image's left: turned left, our -1 side; wide eyes read negative
@@ -285,7 +286,8 @@ def test_acd_with_the_face_embedder_skips_frames_without_a_face(clip, capsys):
 
 
 def test_acd_face_embedder_needs_two_frames_with_a_face_and_is_not_the_probe(tmp_path, capsys):
-    write_video([astronaut()["astronaut_rgb512"]] + [np.full((512, 512, 3), 90, np.uint8)] * 2, tmp_path / "one.mp4", 10)
+    wall = np.full((512, 512, 3), 90, np.uint8)
+    write_video([astronaut()["astronaut_rgb512"], wall, wall], tmp_path / "one.mp4", 10)
     code, _, err = run(capsys, "acd", tmp_path / "one.mp4", "--embedder", "face")
     assert code == 2 and "only 1 of its 3 frames could be embedded" in err
     code, _, err = run(capsys, "acd", tmp_path / "one.mp4", "--embedder", "face", "--probe", tmp_path / "p")

@@ -209,7 +209,8 @@ class MTCNN(nn.Module):
         return squared(torch.cat([moved, boxes[:, 4:5]], dim=1))
 
     @torch.no_grad()
-    def detect_boxes(self, image: torch.Tensor, min_face_size: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def detect_boxes(self, image: torch.Tensor,
+                     min_face_size: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``image`` float ``[1, 3, H, W]`` RGB 0..255 -> boxes ``[N, 5]`` (x1, y1, x2, y2, score) and
         points ``[N, 5, 2]``, largest box first."""
         boxes = self._proposals(image, min_face_size)
