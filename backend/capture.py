@@ -129,7 +129,8 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
             gap_fill: GapFill = "interpolate", smoothing: OneEuro | None = OneEuro(),
             calibration: ChannelCalibration = ChannelCalibration(),
             progress: Callable[[int], None] | None = None) -> CaptureResult:
-    """Read every frame, follow face ``face``, fill gaps and smooth (``smoothing`` None: raw)."""
+    """Read every frame, follow face ``face``, fill gaps and smooth (``smoothing`` None: raw).
+    ``progress`` gets the frames done so far; an exception it raises stops the capture (a cancel)."""
     if gap_fill not in GAP_FILLS:
         raise ValueError(f"gap_fill must be one of {GAP_FILLS}, got {gap_fill!r}")
     if not fps > 0:
