@@ -289,10 +289,10 @@ def cmd_capture(args: argparse.Namespace) -> None:
     from .files import write_atomic
     from .smoothing import OneEuro
 
-    media = open_media(args.video)
+    media = open_media(args.video, constant_rate=True, fps=args.fps)
     if not media.is_video:
         raise ValueError(f"{args.video}: a still image; capture takes a video or a folder of PNG frames")
-    fps = args.fps or media.fps
+    fps = media.fps
     if fps is None:
         raise ValueError(f"{args.video}: PNG frames have no frame rate; pass --fps")
     smoothing = None if args.min_cutoff == 0 else OneEuro(args.min_cutoff, args.beta)

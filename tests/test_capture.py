@@ -237,6 +237,25 @@ def test_capture_holds_gaps_when_asked_and_takes_png_folders_with_fps(clip, tmp_
     np.testing.assert_array_equal(v[9], v[7])
 
 
+def test_a_variable_rate_video_is_resampled_to_a_constant_rate(clip, tmp_path):
+    import imageio_ffmpeg
+
+    from backend.faces.images import open_media
+    from backend.video import write_png_sequence
+
+    # frame k is grey level 20 k; shown 0.04 s each for the first five, then 0.2 s each
+    write_png_sequence([np.full((64, 64, 3), 20 * k, np.uint8) for k in range(10)], tmp_path / "src")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error",
+                    "-i", str(tmp_path / "src" / "frame_%05d.png"), "-vf", "setpts='if(lt(N,5),N*0.04,0.2+(N-5)*0.2)/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-crf", "0", "-pix_fmt", "yuv444p", str(tmp_path / "vfr.mkv")], check=True)
+    media = open_media(tmp_path / "vfr.mkv", constant_rate=True, fps=25)
+    shown = [round(f.mean() / 20) for f in media.frames]
+    assert shown == [0, 1, 2, 3, 4] + [5] * 5 + [6] * 5 + [7] * 5 + [8] * 5 + [9]  # frame i: what plays at i / 25 s
+    plain = list(read_frames(clip))  # a constant-rate video at its own rate: the same frames
+    resampled = list(open_media(clip, constant_rate=True).frames)
+    assert len(resampled) == len(plain) and all((a == b).all() for a, b in zip(plain, resampled))
+
+
 def test_sigterm_stops_a_capture_and_leaves_no_csv(tmp_path):
     write_video([astronaut()["astronaut_rgb512"]] * 60, tmp_path / "long.mp4", 25)
     out_dir = tmp_path / "out"

@@ -39,19 +39,23 @@ class Media:
     frames: Iterator[np.ndarray]
 
 
-def open_media(path: str | os.PathLike[str]) -> Media:
-    """The frames of an image file, a video file or a folder of PNG frames (``backend.video``)."""
+def open_media(path: str | os.PathLike[str], *, constant_rate: bool = False, fps: float | None = None) -> Media:
+    """The frames of an image file, a video file or a folder of PNG frames (``backend.video``).
+
+    ``fps`` sets a video's rate (a PNG folder's: it has none); ``constant_rate`` resamples a video
+    file's frames to that rate, or to the container's, so that frame i is what plays at i / fps
+    (variable-rate videos: frames repeated or dropped; ``video.read_frames``)."""
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "no such file")
     if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
-        return _open_video(path)
+        return _open_video(path, constant_rate, fps)
     try:
         image = load_image(path)
     except _NotAnImage:
         if path.suffix.lower() in _image_suffixes():
             raise MediaError(path, f"not a readable {path.suffix} image (damaged, or not what its name says)") from None
-        return _open_video(path)
+        return _open_video(path, constant_rate, fps)
     return Media(path, False, 1, None, iter([image]))
 
 
@@ -61,15 +65,19 @@ def _image_suffixes() -> set[str]:
     return {s for s, f in Image.registered_extensions().items() if f not in ("MPEG",)} - VIDEO_SUFFIXES
 
 
-def _open_video(path: Path) -> Media:
+def _open_video(path: Path, constant_rate: bool, fps: float | None) -> Media:
     try:
         info = video_info(path)
-        frames = read_frames(path)
+        fps = fps or info.fps
+        frames = read_frames(path, fps if constant_rate and not path.is_dir() else None)
     except ValueError:  # ffmpeg's own report is many lines of its log
         raise MediaError(path, "neither an image nor a video that ffmpeg can read (damaged or truncated?)") from None
     if info.n_frames == 0:
         raise MediaError(path, "a video without frames (empty or truncated)")
-    return Media(path, True, info.n_frames, info.fps, frames)
+    n = info.n_frames
+    if constant_rate and fps and info.fps:  # about as many frames at the new rate
+        n = max(1, round(n * fps / info.fps))
+    return Media(path, True, n, fps, frames)
 
 
 class _NotAnImage(Exception):
