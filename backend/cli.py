@@ -8,8 +8,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .channels import VALUE_LIMIT
+
+if TYPE_CHECKING:  # imported when used: the command line starts without torch
+    from .faces.reading import FaceReaders
 
 # Where the project's own default model lives once it is trained (see models/).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "generator.safetensors"
@@ -102,7 +106,7 @@ class _Progress:
               flush=True)
 
 
-def _face_readers(crop_size: int = 256):
+def _face_readers(crop_size: int = 256) -> FaceReaders:
     """The face readers on the CPU, with the threads their small nets run best on."""
     from .faces.reading import READ_FLOPS, FaceReaders
     from .threads import use_threads
@@ -415,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames without the face: interpolated between the frames around them, or the last values held")
     s.add_argument("--keyframes-tolerance", type=_number_in(float, 0.0, VALUE_LIMIT, "--keyframes-tolerance"),
                    help="write only keyframes: straight lines between them stay within this of every frame's value")
-    s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"), help="frame rate (default: the video's)")
+    s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"),
+                   help="read the video at this constant rate (default: its own; needed for PNG frames)")
     s.add_argument("--min-cutoff", type=_number_in(float, 0.0, 1000, "--min-cutoff"), default=1.0,
                    help="One-Euro smoothing at rest, Hz: lower is smoother (0: no smoothing)")
     s.add_argument("--beta", type=_number_in(float, 0.0, 1000, "--beta"), default=1.0,

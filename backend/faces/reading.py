@@ -19,7 +19,7 @@ from backend.faces.align import AlignedFace, FacePoints, align_face
 from backend.faces.densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
 from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
 from backend.faces.fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
-from backend.faces.identity import IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
+from backend.faces.identity import IDENTITY_DIM, IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
 from backend.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
 from backend.faces.mtcnn import MTCNN, DetectedFace, load_mtcnn
 
@@ -160,6 +160,7 @@ class FaceReaders:
             return self.detector.detect(rgb, min_face_size)
         small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
                            interpolation=cv2.INTER_AREA)
+
         def up(v: float) -> float:  # pixel centres on integers in both images
             return (v + 0.5) / scale - 0.5
 
@@ -196,12 +197,11 @@ class FaceReaders:
                 identity=identity[k], geometry=face_geometry(landmarks)))
         return out
 
-
     @torch.no_grad()
     def identities(self, frames: np.ndarray) -> np.ndarray:
         """The identity descriptor ``[N, 128]`` of the largest face in each of ``frames`` (N, H, W, 3),
         cropped as ``read`` crops it; a row of NaN for a frame without a face (ACD skips those)."""
-        out = np.full((len(frames), 128), np.nan)
+        out = np.full((len(frames), IDENTITY_DIM), np.nan)
         crops, rows = [], []
         for i, frame in enumerate(frames):
             rgb = as_rgb(frame)
