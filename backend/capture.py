@@ -19,7 +19,8 @@ The mapping (``reading_channels``), each value clipped to ±``VALUE_LIMIT``:
   image's right, which is our +1 (the face turned toward the image's right, as the default model
   draws it); ``yaw_full`` 0.5 is where a head model with the nose tip 0.7 half-face-widths in front
   of the jaw's ends puts a 35 degree turn, the default model's head_turn 1. The constants are
-  typical values, not a per-actor calibration.
+  typical values; ``rest_calibrated`` (``capture(rest_frame=...)``) re-zeroes eye_close, mouth_open
+  and head_turn on a frame where the actor is at rest, for faces that differ from them.
 """
 
 from __future__ import annotations
@@ -74,6 +75,23 @@ def reading_channels(reading: FaceReading, calibration: ChannelCalibration = Cha
     return np.clip(np.array(values, dtype=np.float64), -VALUE_LIMIT, VALUE_LIMIT)
 
 
+_REST = {name: CHANNEL_NAMES.index(name) for name in ("eye_close", "mouth_open", "head_turn")}
+
+
+def rest_calibrated(values: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Channel values ``[T, 9]`` re-zeroed on ``rest`` ``[9]`` (an actor's values at rest): eye_close
+    and mouth_open map rest -> 0 and keep 1 at 1; head_turn is shifted by the rest value. Emotions
+    are left alone (a neutral face already reads about 0)."""
+    out = np.array(values, dtype=np.float64)
+    for name in ("eye_close", "mouth_open"):
+        r = float(rest[_REST[name]])
+        if r > 0.5:
+            raise ValueError(f"the rest frame reads {name} {r:.2f}: pick a frame with open eyes and closed mouth")
+        out[:, _REST[name]] = (out[:, _REST[name]] - r) / (1 - r)
+    out[:, _REST["head_turn"]] -= rest[_REST["head_turn"]]
+    return np.clip(out, -VALUE_LIMIT, VALUE_LIMIT)
+
+
 class FaceTracker:
     """Follows one person: the ``face``-th face (largest first) of the first frame with enough faces,
     then in each frame the face nearest the last position among those whose identity matches
@@ -117,7 +135,7 @@ class CaptureResult:
     """A captured performance: per-frame values ``[T, 9]`` (``CHANNEL_NAMES``) and what happened."""
 
     fps: float
-    raw: np.ndarray  # [T, 9] per-frame readings, NaN where the face is missing
+    raw: np.ndarray  # [T, 9] per-frame readings as mapped (before rest frame and smoothing), NaN: no face
     values: np.ndarray  # [T, 9] gaps filled and smoothed, within ±VALUE_LIMIT
     found: np.ndarray  # [T] bool: the followed face was read in this frame
     face_counts: np.ndarray  # [T] faces detected per frame (at least half the followed face's size once found)
@@ -127,9 +145,10 @@ class CaptureResult:
 
 def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, face: int = 0,
             gap_fill: GapFill = "interpolate", smoothing: OneEuro | None = OneEuro(),
-            calibration: ChannelCalibration = ChannelCalibration(),
+            calibration: ChannelCalibration = ChannelCalibration(), rest_frame: int | None = None,
             progress: Callable[[int], None] | None = None) -> CaptureResult:
-    """Read every frame, follow face ``face``, fill gaps and smooth (``smoothing`` None: raw).
+    """Read every frame, follow face ``face``, re-zero on ``rest_frame`` (``rest_calibrated``), fill
+    gaps and smooth (``smoothing`` None: raw).
     ``progress`` gets the frames done so far; an exception it raises stops the capture (a cancel)."""
     if gap_fill not in GAP_FILLS:
         raise ValueError(f"gap_fill must be one of {GAP_FILLS}, got {gap_fill!r}")
@@ -157,7 +176,14 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
             raise ValueError(f"no frame has {face + 1} faces (at most {face_counts.max()}); "
                              f"faces count from 0, largest first")
         raise ValueError(f"no face found in any of the {len(raw)} frames")
-    values = fill_gaps(raw_values, found, gap_fill)
+    values = raw_values
+    if rest_frame is not None:
+        if not 0 <= rest_frame < len(raw):
+            raise ValueError(f"the rest frame {rest_frame} is not one of the video's frames (0-{len(raw) - 1})")
+        if not found[rest_frame]:
+            raise ValueError(f"face {face} is missing in the rest frame {rest_frame}; pick a frame where it shows")
+        values = rest_calibrated(values, values[rest_frame])
+    values = fill_gaps(values, found, gap_fill)
     if smoothing is not None:
         values = np.clip(one_euro_filter(values, fps, smoothing), -VALUE_LIMIT, VALUE_LIMIT)
     return CaptureResult(float(fps), raw_values, values, found, face_counts, gap_ranges(found), gap_fill)

@@ -301,7 +301,7 @@ def cmd_capture(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.video}: PNG frames have no frame rate; pass --fps")
     smoothing = None if args.min_cutoff == 0 else OneEuro(args.min_cutoff, args.beta)
     result = capture(media.frames, fps, _face_readers(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
-                     progress=_Progress(media.n_frames, "frames"))
+                     rest_frame=args.rest_frame, progress=_Progress(media.n_frames, "frames"))
     n = len(result.values)
     if n != media.n_frames:  # ffmpeg counted otherwise (a damaged tail): end the progress line
         print(f"\n{n} frames read", file=sys.stderr)
@@ -421,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write only keyframes: straight lines between them stay within this of every frame's value")
     s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"),
                    help="read the video at this constant rate (default: its own; needed for PNG frames)")
+    s.add_argument("--rest-frame", type=_number_in(int, 0, 10**9, "--rest-frame"),
+                   help="a frame where the actor is at rest (eyes open, mouth closed, facing the camera): its "
+                   "eye_close, mouth_open and head_turn read 0")
     s.add_argument("--min-cutoff", type=_number_in(float, 0.0, 1000, "--min-cutoff"), default=1.0,
                    help="One-Euro smoothing at rest, Hz: lower is smoother (0: no smoothing)")
     s.add_argument("--beta", type=_number_in(float, 0.0, 1000, "--beta"), default=1.0,

@@ -18,7 +18,7 @@ import pytest
 
 from backend.acd import content_distance
 from backend.capture import (ChannelCalibration, FaceTracker, capture_csv, fill_gaps, gap_ranges, keyframe_indices,
-                             reading_channels)
+                             reading_channels, rest_calibrated)
 from backend.channels import CHANNEL_NAMES, VALUE_LIMIT
 from backend.cli import main
 from backend.faces.reading import FaceGeometry, Probabilities
@@ -140,6 +140,21 @@ def test_geometry_maps_rest_to_0_and_full_to_1_with_our_head_turn_sign():
     assert np.abs(reading_channels(with_geometry(0.0, 5.0, 1.0))).max() == VALUE_LIMIT  # clipped to the limit
 
 
+def test_rest_calibration_zeroes_the_actors_rest_and_keeps_full_at_1():
+    rest = np.zeros(len(CHANNEL_NAMES))
+    rest[[CHANNEL_NAMES.index(n) for n in ("joy", "eye_close", "mouth_open", "head_turn")]] = [0.3, -0.2, 0.1, 0.15]
+    full = np.ones(len(CHANNEL_NAMES))
+    out = rest_calibrated(np.stack([rest, full]), rest)
+    for name in ("eye_close", "mouth_open", "head_turn"):
+        assert channel(out[0], name) == pytest.approx(0)
+    assert channel(out[1], "eye_close") == pytest.approx(1) and channel(out[1], "mouth_open") == pytest.approx(1)
+    assert channel(out[1], "head_turn") == pytest.approx(0.85) and channel(out[0], "joy") == 0.3  # emotions untouched
+    shut = rest.copy()
+    shut[CHANNEL_NAMES.index("eye_close")] = 0.9
+    with pytest.raises(ValueError, match="rest frame reads eye_close 0.90"):
+        rest_calibrated(np.stack([rest]), shut)
+
+
 def test_gaps_are_found_interpolated_or_held():
     found = np.array([False, True, False, False, True, False])
     values = np.array([[9.0], [1.0], [9.0], [9.0], [4.0], [9.0]])
@@ -221,6 +236,19 @@ def test_capture_of_a_second_face_that_never_appears_and_of_a_photo_are_errors(c
     cv2.imwrite(str(tmp_path / "still.png"), astronaut()["astronaut_rgb512"])
     code, _, err = run(capsys, "capture", tmp_path / "still.png", "--out", tmp_path / "v.csv")
     assert code == 2 and "a still image; capture takes a video" in err
+
+
+def test_a_rest_frame_reads_0_and_must_show_the_face(clip, tmp_path, capsys):
+    code, _, err = run(capsys, "capture", clip, "--out", tmp_path / "v.csv", "--rest-frame", "2", "--min-cutoff", "0")
+    assert code == 0, err
+    timeline = load_values(tmp_path / "v.csv")
+    for name in ("eye_close", "mouth_open", "head_turn"):
+        assert timeline.values[2, timeline.channels.index(name)] == 0
+    assert timeline.values[2, timeline.channels.index("joy")] > 0.9
+    code, _, err = run(capsys, "capture", clip, "--out", tmp_path / "w.csv", "--rest-frame", "8")
+    assert code == 2 and "face 0 is missing in the rest frame 8" in err and not (tmp_path / "w.csv").exists()
+    code, _, err = run(capsys, "capture", clip, "--out", tmp_path / "w.csv", "--rest-frame", "13")
+    assert code == 2 and "the rest frame 13 is not one of the video's frames (0-12)" in err
 
 
 def test_capture_holds_gaps_when_asked_and_takes_png_folders_with_fps(clip, tmp_path, capsys):
