@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=FitConfig.batch_size, help="images per step (new runs only)")
     p.add_argument("--render-workers", type=int, default=0,
                    help="processes rendering targets (0: in-process, fastest on 2 cores)")
+    p.add_argument("--probe-weight", type=float, default=None,
+                   help="weight of the features-probe loss term (new, resumed or continued runs)")
+    p.add_argument("--probe", default="models/default/probe_features.safetensors",
+                   help="the features probe for --probe-weight (never the eval probe)")
     args = p.parse_args(argv)
     apply_budget_options(p, args)
 
@@ -76,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
         state = new_fit(dataclasses.replace(FitConfig(), batch_size=args.batch, render_workers=args.render_workers))
 
+    if args.probe_weight is not None:
+        if "eval" in Path(args.probe).name:
+            p.error("the eval probe measures the model and may not train it; use the features probe")
+        state.config = dataclasses.replace(state.config, probe=args.probe,
+                                           loss=dataclasses.replace(state.config.loss, probe=args.probe_weight))
     result = fit(state, args.out, minutes=args.minutes, max_steps=args.steps,
                  checkpoint_minutes=args.checkpoint_minutes)
     print(f"stopped by {result.stopped_by} after {result.step} steps, {result.nimg} images, "

@@ -19,7 +19,9 @@ from lab.fit import (
     CHECKPOINT_NAME,
     LOG_NAME,
     FitConfig,
+    LossWeights,
     TargetSource,
+    evaluate,
     export_model,
     fit,
     load_checkpoint,
@@ -203,3 +205,23 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     assert "continuing" in r.stdout and "step 2, 4 images" in r.stdout
     facts = json.loads((model / "training.json").read_text())
     assert facts["steps"] == 3 and facts["images_seen"] == 6
+
+
+def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_path: Path) -> None:
+    from backend.probe import FaceProbe, ProbeConfig, save_probe
+
+    probe_path = save_probe(FaceProbe(ProbeConfig(input_size=32, width=4, depth=2, embed_dim=8, seed=3)).eval(),
+                            tmp_path / "probe.safetensors")
+    with pytest.raises(ValueError, match="needs a features probe"):
+        tiny_fit_config(loss=LossWeights(probe=1.0))
+    config = tiny_fit_config(lr=5e-3, probe=str(probe_path), loss=LossWeights(full=0, half=0, quarter=0, gradient=0,
+                                                                              probe=1.0))
+    state = new_fit(config)
+    with TargetSource(config) as source:
+        z, target = source.batch(0)
+    before = evaluate(state.G, z, target, config.loss, probe=state.probe)
+    assert before.probe > 0 and before.total == pytest.approx(before.probe)
+    for _ in range(30):
+        train_step(state, z, target)
+    assert evaluate(state.G, z, target, config.loss, probe=state.probe).probe < 0.8 * before.probe
+    assert FitConfig.from_dict(config.to_dict()) == config

@@ -24,12 +24,16 @@ DEFAULT_GENERATOR = GeneratorConfig(
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the loss terms (all L1 on images in [-1, 1])."""
+    """Weights of the loss terms: L1 on images in [-1, 1], and ``probe``, L1 between the features
+    probe's stage outputs for G(z) and the target (``FitConfig.probe``), which weighs the eyes,
+    brows and mouth that the probe reads expressions from, where pixel L1 weighs hair and
+    background most."""
 
     full: float = 1.0
     half: float = 1.0
     quarter: float = 1.0
     gradient: float = 1.0
+    probe: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class FitConfig:
     ema_rampup: float | None = 0.05
     loss: LossWeights = LossWeights()
     render_workers: int = 0
+    probe: str | None = None  # the *features* probe for the probe loss term (never the eval probe)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -55,6 +60,8 @@ class FitConfig:
             raise ValueError("lr must be positive and ema_nimg non-negative")
         if self.render_workers < 0:
             raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
+        if self.loss.probe > 0 and not self.probe:
+            raise ValueError("a probe loss weight needs a features probe file (probe)")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         FacePrior(z_dim=self.generator.z_dim, seed=self.prior_seed)  # raises if z_dim is too small
 

@@ -82,7 +82,7 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         return None
 
     def checkpoint() -> LossParts:
-        ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss)
+        ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss, probe=state.probe)
         save_checkpoint(state, run_dir / CHECKPOINT_NAME)
         log.write("checkpoint", f"checkpoint at step {state.step}: G_ema held-out loss {ev.total:.4f} "
                                 f"(L1 {ev.full:.4f})", step=state.step, nimg=state.nimg,

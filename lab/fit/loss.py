@@ -1,4 +1,5 @@
-"""The fit's loss: an L1 pyramid (full, 1/2 and 1/4 resolution) plus an L1 on finite differences."""
+"""The fit's loss: an L1 pyramid (full, 1/2 and 1/4 resolution), an L1 on finite differences and,
+optionally, an L1 on the features probe's stage outputs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backend.probe import FaceProbe
 from lab.fit.config import LossWeights
 
 
@@ -21,14 +23,17 @@ class LossParts:
     half: float
     quarter: float
     gradient: float
+    probe: float = 0.0
 
     @staticmethod
     def mean(parts: list[LossParts]) -> LossParts:
         return LossParts(*(float(np.mean([getattr(p, f.name) for p in parts])) for f in dataclasses.fields(LossParts)))
 
 
-def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights) -> tuple[torch.Tensor, LossParts]:
-    """L1 at full, 1/2 and 1/4 resolution plus L1 on horizontal and vertical finite differences."""
+def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
+             probe: FaceProbe | None = None) -> tuple[torch.Tensor, LossParts]:
+    """L1 at full, 1/2 and 1/4 resolution plus L1 on horizontal and vertical finite differences,
+    plus (with ``probe`` and ``weights.probe``) the mean L1 between its stage outputs."""
     full = (fake - real).abs().mean()
     fake2, real2 = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     half = (fake2 - real2).abs().mean()
@@ -36,6 +41,12 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights) -> tu
     d = fake - real
     gradient = 0.5 * ((d[..., :, 1:] - d[..., :, :-1]).abs().mean() + (d[..., 1:, :] - d[..., :-1, :]).abs().mean())
     total = weights.full * full + weights.half * half + weights.quarter * quarter + weights.gradient * gradient
+    features = torch.zeros(())
+    if probe is not None and weights.probe > 0:
+        with torch.no_grad():
+            want = probe.features(real)
+        features = torch.stack([(a - b).abs().mean() for a, b in zip(probe.features(fake), want)]).mean()
+        total = total + weights.probe * features
     parts = LossParts(*(float(t) for t in (total.detach(), full.detach(), half.detach(), quarter.detach(),
-                                            gradient.detach())))
+                                            gradient.detach(), features.detach())))
     return total, parts

@@ -12,6 +12,7 @@ import torch
 
 from backend.checkpoints import CheckpointError, generator_metadata, load_generator
 from backend.generator import Generator
+from backend.probe import FaceProbe, load_probe
 from lab.fit.config import FitConfig, LossWeights
 from lab.fit.loss import LossParts, fit_loss
 
@@ -27,6 +28,16 @@ class FitState:
     step: int = 0
     nimg: int = 0
     seconds: float = 0.0  # training time over all sessions
+    _probe: FaceProbe | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def probe(self) -> FaceProbe | None:
+        """The frozen features probe of the probe loss term (loaded once), or None."""
+        if self.config.probe is None or self.config.loss.probe <= 0:
+            return None
+        if self._probe is None:
+            self._probe = load_probe(self.config.probe).eval().requires_grad_(False)
+        return self._probe
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
 def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor) -> LossParts:
     """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``."""
     fake = generate(state.G, z)
-    loss, parts = fit_loss(fake, target, state.config.loss)
+    loss, parts = fit_loss(fake, target, state.config.loss, state.probe)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -108,10 +119,10 @@ def update_ema(state: FitState, batch: int) -> None:
 
 @torch.no_grad()
 def evaluate(G: Generator, z: torch.Tensor, target: torch.Tensor, weights: LossWeights,
-             batch: int = 16) -> LossParts:
+             batch: int = 16, probe: FaceProbe | None = None) -> LossParts:
     """The loss of G on a fixed batch, without training."""
     parts = []
     for i in range(0, z.shape[0], batch):
-        _, p = fit_loss(generate(G, z[i:i + batch]), target[i:i + batch], weights)
+        _, p = fit_loss(generate(G, z[i:i + batch]), target[i:i + batch], weights, probe)
         parts.append(p)
     return LossParts.mean(parts)
