@@ -148,8 +148,8 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
             calibration: ChannelCalibration = ChannelCalibration(), rest_frame: int | None = None,
             progress: Callable[[int], None] | None = None) -> CaptureResult:
     """Read every frame, follow face ``face``, re-zero on ``rest_frame`` (``rest_calibrated``), fill
-    gaps and smooth (``smoothing`` None: raw).
-    ``progress`` gets the frames done so far; an exception it raises stops the capture (a cancel)."""
+    gaps and smooth (``smoothing`` None: unsmoothed). ``progress`` gets the frames done so far; an
+    exception it raises stops the capture (how a caller cancels)."""
     if gap_fill not in GAP_FILLS:
         raise ValueError(f"gap_fill must be one of {GAP_FILLS}, got {gap_fill!r}")
     if not fps > 0:
@@ -163,7 +163,8 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
         if chosen is None and hint is not None:
             faces = readers.read(frame)
             chosen = tracker.pick(faces)
-        raw.append(reading_channels(chosen, calibration) if chosen is not None else np.full(len(CHANNEL_NAMES), np.nan))
+        missing = np.full(len(CHANNEL_NAMES), np.nan)
+        raw.append(missing if chosen is None else reading_channels(chosen, calibration))
         counts.append(len(faces))
         if progress is not None:
             progress(i + 1)

@@ -278,7 +278,7 @@ def cmd_faces(args: argparse.Namespace) -> None:
         if not faces:
             empty.append(i)
             if not media.is_video:
-                print(f"{args.source}: no face found{no_face_note(frame.shape)}")
+                print(f"{args.source}: no face found{no_face_note(frame.shape, readers.detector.min_face_size)}")
         frames.append({"frame": i, "faces": [face_record(f, v, args.identity) for f, v in zip(faces, values)]})
     if media.is_video and empty:
         print(f"{args.source}: no face in {len(empty)} of {len(frames)} frames")

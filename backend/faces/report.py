@@ -9,8 +9,6 @@ import numpy as np
 from backend.channels import CHANNEL_NAMES
 from backend.faces.reading import FaceReading
 
-DETECTABLE_FACE = 20  # px: MTCNN's smallest face at its default settings
-
 
 def _rounded(values, digits: int = 3) -> list:
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
@@ -45,9 +43,9 @@ def face_line(index: int, reading: FaceReading, channel_values: np.ndarray) -> s
             f"expression {e.top} {e[e.top]:.2f} (fer: {f.top} {f[f.top]:.2f})  channels {channels or 'all ~0'}")
 
 
-def no_face_note(shape: tuple[int, ...]) -> str:
+def no_face_note(shape: tuple[int, ...], min_face_size: float) -> str:
     """Why an image may have no face, for the 'no face found' message."""
     h, w = shape[:2]
-    if min(h, w) < DETECTABLE_FACE:
-        return f" (the image is {w}x{h}; the detector finds faces of {DETECTABLE_FACE} px and more)"
+    if min(h, w) < min_face_size:
+        return f" (the image is {w}x{h}; the detector finds faces of {min_face_size:g} px and more)"
     return ""
