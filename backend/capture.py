@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +35,7 @@ from typing import Literal
 import numpy as np
 
 from .channels import CHANNEL_NAMES, VALUE_LIMIT, check_channel_value
+from .faces.mtcnn import DetectedFace
 from .faces.reading import FaceReaders, FaceReading
 from .smoothing import OneEuro, one_euro_filter
 
@@ -44,8 +46,10 @@ GAP_FILLS: tuple[GapFill, ...] = ("interpolate", "hold")
 EMOTION_LABELS: dict[str, str] = {"joy": "happy", "sadness": "sad", "anger": "angry", "fear": "fearful",
                                   "surprise": "surprised", "disgust": "disgusted"}
 SAME_PERSON = 0.5  # cosine similarity of face-api descriptors above which two faces are one person
-# Once followed, the face is looked for at half its last size and up: the detector skips its finest
-# (costliest) pyramid levels; a frame where that misses it is scanned again in full.
+# Once followed, the face is looked for near its last place (a square FOLLOW_REGION times its size)
+# and at FOLLOW_MIN_SIZE of its size and up: the detector scans a fraction of the frame and skips
+# its finest (costliest) pyramid levels. A frame where that misses it is scanned again in full.
+FOLLOW_REGION = 3.0
 FOLLOW_MIN_SIZE = 0.5
 
 
@@ -105,6 +109,15 @@ class FaceTracker:
         self.centre: np.ndarray | None = None
         self.size: float | None = None  # the last box's longer side, px
 
+    def look(self, readers: FaceReaders, frame: np.ndarray) -> list[DetectedFace] | None:
+        """Detections near the followed face's last place and size, or None before it is found (for
+        ``FaceReaders.read`` to scan the whole frame)."""
+        if self.size is None:
+            return None
+        (cx, cy), half = self.centre, FOLLOW_REGION * self.size / 2
+        region = (math.floor(cx - half), math.floor(cy - half), math.ceil(cx + half), math.ceil(cy + half))
+        return readers.detect(frame, FOLLOW_MIN_SIZE * self.size, region)
+
     def pick(self, faces: list[FaceReading]) -> FaceReading | None:
         """The followed face among ``faces``, or None."""
         if self.identity is None:
@@ -138,7 +151,7 @@ class CaptureResult:
     raw: np.ndarray  # [T, 9] per-frame readings as mapped (before rest frame and smoothing), NaN: no face
     values: np.ndarray  # [T, 9] gaps filled and smoothed, within ±VALUE_LIMIT
     found: np.ndarray  # [T] bool: the followed face was read in this frame
-    face_counts: np.ndarray  # [T] faces detected per frame (at least half the followed face's size once found)
+    face_counts: np.ndarray  # [T] faces detected per frame (once followed: near it, at least half its size)
     gaps: tuple[tuple[int, int], ...]  # first and last frame of each run without the face
     gap_fill: GapFill
 
@@ -157,10 +170,9 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
     tracker = FaceTracker(face)
     raw, counts = [], []
     for i, frame in enumerate(frames):
-        hint = None if tracker.size is None else FOLLOW_MIN_SIZE * tracker.size
-        faces = readers.read(frame, min_face_size=hint)
+        faces = readers.read(frame, tracker.look(readers, frame))
         chosen = tracker.pick(faces)
-        if chosen is None and hint is not None:
+        if chosen is None and tracker.size is not None:
             faces = readers.read(frame)
             chosen = tracker.pick(faces)
         missing = np.full(len(CHANNEL_NAMES), np.nan)

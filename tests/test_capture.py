@@ -190,12 +190,16 @@ def test_tracker_follows_the_chosen_face_and_not_another_person():
     assert FaceTracker(face=2).pick(pair) is None  # waits for a frame with three faces
 
 
-def test_a_minimum_face_size_finds_the_same_face_and_skips_smaller_ones():
+def test_a_region_and_minimum_size_find_the_same_face_and_skip_others():
     photo = astronaut()["astronaut_rgb512"]
     (full,) = readers().detect(photo)
     (hinted,) = readers().detect(photo, min_face_size=45)  # half the face, as capture follows it
-    assert np.abs(np.subtract(hinted.box, full.box)).max() < 4
+    (near,) = readers().detect(photo, min_face_size=45, region=(90, -20, 360, 250))  # 3x the face about it
+    assert np.abs(np.subtract(hinted.box, full.box)).max() < 4 and np.abs(np.subtract(near.box, full.box)).max() < 4
+    assert np.abs(np.subtract(near.points, full.points)).max() < 4
     assert readers().detect(photo, min_face_size=300) == []
+    assert readers().detect(photo, region=(300, 250, 512, 512)) == []
+    assert readers().detect(photo, region=(600, 0, 700, 9)) == []  # outside the image
 
 
 # --- the capture command on the built video -----------------------------------------------------

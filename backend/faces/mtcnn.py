@@ -100,6 +100,12 @@ class DetectedFace:
     score: float  # O-Net's face probability
     points: tuple[tuple[float, float], ...]  # 5 (x, y) in ``POINT_NAMES`` order
 
+    def mapped(self, scale: float, dx: float, dy: float) -> DetectedFace:
+        """The detection with every coordinate mapped by ``(x, y) -> (x * scale + dx, y * scale + dy)``."""
+        x1, y1, x2, y2 = self.box
+        return DetectedFace((x1 * scale + dx, y1 * scale + dy, x2 * scale + dx, y2 * scale + dy), self.score,
+                            tuple((x * scale + dx, y * scale + dy) for x, y in self.points))
+
 
 # --- box arithmetic (float32 tensors [N, 4+] of x1, y1, x2, y2) -------------------------------------
 

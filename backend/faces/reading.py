@@ -151,28 +151,32 @@ class FaceReaders:
     def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(crops)).to(self.device)
 
-    def detect(self, image: np.ndarray, min_face_size: float | None = None) -> list[DetectedFace]:
+    def detect(self, image: np.ndarray, min_face_size: float | None = None,
+               region: tuple[int, int, int, int] | None = None) -> list[DetectedFace]:
         """MTCNN's faces in ``image``, largest first; images over ``DETECT_MAX_SIDE`` are scanned downsized.
-        ``min_face_size`` (px): skip smaller faces, faster (``MTCNN.detect``)."""
+        ``min_face_size`` (px): skip smaller faces, faster (``MTCNN.detect``); ``region`` (x1, y1, x2,
+        y2 px): look only there (coordinates stay the image's)."""
         rgb = as_rgb(image)
+        if region is not None:
+            x1, y1, x2, y2 = (int(v) for v in region)
+            x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, rgb.shape[1]), min(y2, rgb.shape[0])
+            if x2 <= x1 or y2 <= y1:
+                return []
+            return [f.mapped(1.0, x1, y1) for f in self.detect(rgb[y1:y2, x1:x2], min_face_size)]
         scale = DETECT_MAX_SIDE / max(rgb.shape[:2])
         if scale >= 1:
             return self.detector.detect(rgb, min_face_size)
         small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
                            interpolation=cv2.INTER_AREA)
-
-        def up(v: float) -> float:  # pixel centres on integers in both images
-            return (v + 0.5) / scale - 0.5
-
-        return [DetectedFace(tuple(map(up, f.box)), f.score, tuple((up(x), up(y)) for x, y in f.points))
+        # pixel centres on integers in both images: x = (x_small + 0.5) / scale - 0.5
+        return [f.mapped(1 / scale, 0.5 / scale - 0.5, 0.5 / scale - 0.5)
                 for f in self.detector.detect(small, min_face_size and min_face_size * scale)]
 
     @torch.no_grad()
-    def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None,
-             min_face_size: float | None = None) -> list[FaceReading]:
+    def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
         """Readings for every face MTCNN finds in ``image`` (or for the given detections), largest first."""
         rgb = as_rgb(image)
-        faces = self.detect(rgb, min_face_size) if faces is None else faces
+        faces = self.detect(rgb) if faces is None else faces
         if not faces:
             return []
         x = faceapi_input(self._batch([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces]))
