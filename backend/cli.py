@@ -184,13 +184,16 @@ def cmd_render(args: argparse.Namespace) -> None:
     from .channels import CHANNEL_NAMES
     from .frame_cache import FrameCache
     from .render import default_cache_dir, render_frames_cached, write_frames
-    from .script import load_script
+    from .script import load_script, parse_script
     from .timeline import iter_latents, load_values, timeline_from_clip
 
     G, info, directions = _model_and_directions(args)
-    if args.script is not None:
+    if args.script is not None or args.text is not None:
         extra = [n for n in directions.names if n not in CHANNEL_NAMES]
-        script = load_script(args.script, frames_between=args.frames_between, extra_channels=extra)
+        if args.text is not None:
+            script = parse_script(_description(args, args.fps).script, extra_channels=extra)
+        else:
+            script = load_script(args.script, frames_between=args.frames_between, extra_channels=extra)
         clips = {c.index: c for c in script.clips}
         clip = clips.get(args.clip) if args.clip is not None else script.clips[0]
         if clip is None:
@@ -209,6 +212,29 @@ def cmd_render(args: argparse.Namespace) -> None:
     computed = cache.writes
     print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
           f"({computed} computed, {n - computed} from cache)")
+
+
+def _description(args: argparse.Namespace, fps: float):
+    """The description (``--text``, or ``--text-file``, '-' for stdin) read into a Description; the
+    report of words not understood goes to stderr."""
+    from .language import MAX_TEXT_CHARS, describe
+    from .language.embedding import load_phrase_reader
+
+    text = args.text
+    if text is None:
+        stream = sys.stdin if str(args.text_file) == "-" else open(args.text_file, encoding="utf-8")
+        with stream:
+            text = stream.read(MAX_TEXT_CHARS + 1)  # never more: the length check only needs one extra
+    interpret, note = (None, "sentence model not used (--no-text-model)") if args.no_text_model \
+        else load_phrase_reader(args.text_model)
+    description = describe(text, fps=fps, interpret=interpret, model_note=note)
+    if description.report():
+        print(description.report(), file=sys.stderr)
+    return description
+
+
+def cmd_text(args: argparse.Namespace) -> None:
+    print(_description(args, args.fps).script, end="")
 
 
 def cmd_train_directions(args: argparse.Namespace) -> None:
@@ -328,6 +354,12 @@ def cmd_cache(args: argparse.Namespace) -> None:
     print(f"{cache.root}: {n} frames, {size / 2**20:.1f} MiB")
 
 
+def _text_model_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--text-model", type=Path, help="folder of the sentence model for free phrasing "
+                   "(default: models/text)")
+    s.add_argument("--no-text-model", action="store_true", help="read the description with the word tables only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Latent Emotion backend")
     sub = p.add_subparsers(dest="command", required=True)
@@ -367,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--script", type=Path, help="emotion script (the paper's text format)")
     src.add_argument("--values", type=Path, help="per-frame values: CSV (frame,joy,...) or JSON")
+    src.add_argument("--text", help="a description in words, e.g. 'She smiles, then looks shocked' (see the text "
+                     "command)")
     s.add_argument("--clip", type=int, help="which '# Video N:' clip of the script (default: the first)")
     s.add_argument("--frames-between", type=_number_in(int, 0, 100_000, "--frames-between"), default=32,
                    help="in-between frames per keyframe (paper: 32)")
@@ -380,7 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, required=True,
                    help="a video file (.mp4, .mov, .mkv, .avi, .webm, .gif), or a folder for PNG frames")
-    s.set_defaults(func=cmd_render)
+    _text_model_options(s)
+    s.set_defaults(func=cmd_render, text_file=None)
+
+    s = sub.add_parser("text", help="a description in words → an emotion script (printed; words not understood "
+                       "go to stderr)")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("text", nargs="?", help="the description, e.g. 'She smiles slightly, then suddenly looks "
+                     "shocked and turns to the left.'")
+    src.add_argument("--text-file", type=Path, help="read the description from a UTF-8 file ('-': stdin)")
+    s.add_argument("--fps", type=_number_in(float, 1, 1000, "--fps"), default=25.0,
+                   help="frames per second, for turning seconds into frames")
+    _text_model_options(s)
+    s.set_defaults(func=cmd_text)
 
     s = sub.add_parser("train-directions", help="latent codes + labels → directions file (paper §3)")
     s.add_argument("--latents", type=Path, required=True, help=".npy: (N, w_dim) W or (N, num_ws, w_dim) W+")
