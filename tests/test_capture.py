@@ -280,8 +280,8 @@ def test_a_variable_rate_video_is_resampled_to_a_constant_rate(clip, tmp_path):
     times = "setpts='if(lt(N,5),N*0.04,0.2+(N-5)*0.2)/TB'"
     source = str(tmp_path / "src" / "frame_%05d.png")
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", source, "-vf", times,
-                    "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "0", "-pix_fmt", "yuv444p", str(tmp_path / "vfr.mkv")],
-                   check=True)
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "0", "-pix_fmt", "yuv444p",
+                    str(tmp_path / "vfr.mkv")], check=True)
     media = open_media(tmp_path / "vfr.mkv", constant_rate=True, fps=25)
     shown = [round(f.mean() / 20) for f in media.frames]
     assert shown == [0, 1, 2, 3, 4] + [5] * 5 + [6] * 5 + [7] * 5 + [8] * 5 + [9]  # frame i: what plays at i / 25 s
