@@ -15,6 +15,7 @@ through the add-on's own module name (importing it enables the extension if it i
 
     strip = le.add_strip(frame_start=1, length=100)   # the same in the sequencer
     le.import_script(strip, "fig7.txt", start=1)
+    le.key_from_video(face, "take3.mp4", start=1)    # the nine channels from a filmed face
 
 Targets are emotion-face objects or strips (``faces()`` lists a scene's). Channels are named as
 ``backend.channels`` (joy, sadness, anger, fear, surprise, disgust, eye_close, mouth_open,
@@ -45,6 +46,7 @@ import numpy as np  # noqa: E402
 from . import compat, keyframes  # noqa: E402
 from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script  # noqa: E402
 from .baking import BakeStats  # noqa: E402
+from .capture import DEFAULT_TOLERANCE  # noqa: E402
 from .faces import new_face_object, new_face_strip  # noqa: E402
 from .handlers import is_rendering  # noqa: E402
 from .properties import channel_ref, face_settings  # noqa: E402
@@ -115,6 +117,19 @@ def import_script(target, script: str | Path, *, start: int = 1, frames_between:
         parsed = load_script(script, frames_between=frames_between, extra_channels=extra)
     return keyframes.key_script(target, parsed, start=start, clip=clip, frames_between=frames_between,
                                 interpolation=interpolation, replace=replace)
+
+
+def key_from_video(target, video: str | Path, *, start: int | None = None, tolerance: float | None = DEFAULT_TOLERANCE,
+                   replace: bool = True, scene: bpy.types.Scene | None = None) -> list[int]:
+    """Key the nine channels from a video of a face (read at the scene's frame rate) from scene frame
+    ``start`` (default: the current frame): the keyframes within ``tolerance`` (None: every frame);
+    returns the keyed frames. A video without a face, or not a video, raises ValueError."""
+    from .capture import key_capture, scene_fps, start_capture, wait
+
+    face_settings(target)
+    scene = _scene(target, scene)
+    result = wait(start_capture(video, scene_fps(scene)))
+    return key_capture(target, result, scene.frame_current if start is None else start, tolerance, replace)
 
 
 def bake(target, frame_start: int | None = None, frame_end: int | None = None, *, preview: bool = False,

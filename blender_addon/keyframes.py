@@ -6,7 +6,7 @@ Keys go through ``keyframe_insert`` on the struct holding the channel, so Blende
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from . import compat
 from .backend.channels import check_channel_value
@@ -53,13 +53,21 @@ def key_channels(target, frame: float, values: Mapping[str, float], interpolatio
                     kp.interpolation = interpolation
 
 
-def clear_channel_keys(target) -> None:
-    """Remove the F-curves of all the face's channels."""
+def clear_channel_keys(target, frames: tuple[float, float] | None = None,
+                       names: Sequence[str] | None = None) -> None:
+    """Remove the keys of the face's channels (``names``, default all): within ``frames`` (first,
+    last), else their whole F-curves."""
     settings = face_settings(target)
-    for name in channel_names(settings):
+    for name in names if names is not None else channel_names(settings):
         fc = compat.find_fcurve(target.id_data, channel_ref(target, name).paths)
-        if fc is not None:
+        if fc is None:
+            continue
+        if frames is None:
             compat.remove_fcurve(target.id_data, fc)
+            continue
+        for kp in reversed(fc.keyframe_points):
+            if frames[0] <= kp.co[0] <= frames[1]:
+                fc.keyframe_points.remove(kp)
 
 
 def clip_offsets(script: Script, frames_between: int) -> list[int]:

@@ -232,7 +232,7 @@ class LATENT_EMOTION_OT_bake(Operator):
         """While the model loads on the worker: wait; then make the job."""
         outcome = self._loading.outcome
         if outcome is None:
-            _status(context, "Baking emotion frames: loading the face model — Esc to cancel")
+            set_status(context, "Baking emotion frames: loading the face model — Esc to cancel")
             return {"RUNNING_MODAL"}
         if outcome.error is not None:
             self.report({"ERROR"}, f"Cannot bake: {outcome.error}")
@@ -257,7 +257,7 @@ class LATENT_EMOTION_OT_bake(Operator):
             self.report({"ERROR"}, f"Baking stopped at {job.current}: {outcome.error}")
             return self._end(context, cancelled=True)
         context.window_manager.progress_update(int(100 * job.done / max(1, job.total)))
-        _status(context, f"Baking emotion frames: {job.done}/{job.total} ({order.computed} computed) — Esc to cancel")
+        set_status(context, f"Baking emotion frames: {job.done}/{job.total} ({order.computed} computed) — Esc to cancel")
         if job.finished:
             return self._end(context, cancelled=False)
         return {"RUNNING_MODAL"}
@@ -268,7 +268,7 @@ class LATENT_EMOTION_OT_bake(Operator):
 
         job = self._job_ref
         stop_modal()
-        _status(context, None)
+        set_status(context, None)
         if job is None:  # still loading the model
             shared_worker().cancel(self._loading)
             if not said:
@@ -288,7 +288,7 @@ class LATENT_EMOTION_OT_bake(Operator):
         return {"CANCELLED" if cancelled else "FINISHED"}
 
 
-def _status(context, text: str | None) -> None:
+def set_status(context, text: str | None) -> None:
     if context.workspace is not None:
         context.workspace.status_text_set(text)
 

@@ -7,6 +7,7 @@ from bpy.types import Panel
 
 from . import compat
 from .backend.channels import CHANNELS
+from .capture import LATENT_EMOTION_OT_key_from_video, movie_strips
 from .faces import VIEW_TRANSFORM
 from .install import draw_install
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
@@ -56,6 +57,18 @@ def draw_face(layout, context, add_operator: str) -> None:
     op = layout.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake All Faces")
     op.scope, op.preview = "ALL", False
     layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
+    draw_capture(layout, context)
+
+
+def draw_capture(layout, context) -> None:
+    """Key Channels from Video: a file, or (in the sequencer) each movie strip."""
+    layout.operator(LATENT_EMOTION_OT_key_from_video.bl_idname, icon="FILE_MOVIE")
+    space = getattr(context, "space_data", None)
+    if space is not None and space.type == "SEQUENCE_EDITOR":
+        for strip in movie_strips(compat.sequencer_scene(context))[:8]:
+            op = layout.operator(LATENT_EMOTION_OT_key_from_video.bl_idname, text=f"Key from {strip.name}",
+                                 icon="SEQUENCE")
+            op.strip = strip.name
 
 
 def draw_error(layout, target) -> None:

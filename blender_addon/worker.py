@@ -9,6 +9,8 @@
 - bakes (``submit(order, steps=True)``): kept in a queue and run one step (one frame) at a time,
   with any waiting preview order run between two steps, so the preview stays live during a bake and
   a cancelled bake stops after the frame it is computing. Their outcome is set on the order.
+  A video capture (``CaptureOrder``) is queued the same way, as one step that reads every frame and
+  stops at the next frame once cancelled.
 
 This module imports nothing from Blender, and the orders only hold plain values, so nothing here
 can reach ``bpy``.
@@ -101,6 +103,61 @@ class BakeOrder:
             rig.ensure_frames(w[None], cache)
             self.computed += 1
             yield self.computed
+
+
+class CaptureCancelled(Exception):
+    """Raised inside ``backend.capture.capture``'s progress callback: how a capture is stopped."""
+
+
+@dataclass(eq=False)
+class CaptureOrder:
+    """A video read into the nine channels' values (``backend.capture``) at ``fps``; ``done`` and
+    ``total`` frames are written by the worker for the progress bar, the outcome's result is the
+    ``CaptureResult`` (its error ``CaptureCancelled`` once cancelled)."""
+
+    path: Path
+    fps: float
+    done: int = 0
+    total: int = 0
+    outcome: Finished | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Iterator[int]:
+        yield from ()  # one step: the whole video (preview orders wait until it is read)
+        return capture_video(self)
+
+
+def capture_video(order: CaptureOrder):
+    """Read ``order``'s video at its frame rate (frame i is what plays at i / fps) and capture its face."""
+    from .backend.capture import capture
+    from .backend.faces.images import open_media
+
+    media = open_media(order.path, constant_rate=True, fps=order.fps)
+    if not media.is_video:
+        raise ValueError(f"{order.path.name}: a still image; channels come from a video")
+    order.total = media.n_frames
+
+    def progress(done: int) -> None:
+        order.done = done
+        if order.cancelled.is_set():
+            raise CaptureCancelled(f"cancelled after {done} frames")
+
+    return capture(media.frames, order.fps, face_readers(), progress=progress)
+
+
+_readers = None  # backend.faces.FaceReaders, loaded once (about a second), used on the worker only
+
+
+def face_readers():
+    """The face readers, on the CPU with the threads their small nets run best on."""
+    global _readers
+    from .backend.faces.reading import READ_FLOPS, FaceReaders
+    from .backend.threads import use_threads
+
+    use_threads(READ_FLOPS)
+    if _readers is None:
+        _readers = FaceReaders()
+    return _readers
 
 
 def run_order(order) -> object:

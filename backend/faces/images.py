@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.files import FileError
-from backend.video import read_frames, video_info
+from ..files import FileError
+from ..video import read_frames, video_info
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"})
 MAX_PIXELS = 200_000_000  # a larger "image" is a decompression bomb or a mistake, not a photo

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.faces.weights import load_network
+from .weights import load_network
 
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 0.0078125  # (x - 127.5) / 128, RGB
 POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # image-left first

@@ -14,14 +14,14 @@ import cv2
 import numpy as np
 import torch
 
-from backend.devices import pick_device
-from backend.faces.align import AlignedFace, FacePoints, align_face
-from backend.faces.densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
-from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
-from backend.faces.fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
-from backend.faces.identity import IDENTITY_DIM, IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
-from backend.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
-from backend.faces.mtcnn import MTCNN, DetectedFace, load_mtcnn
+from ..devices import pick_device
+from .align import AlignedFace, FacePoints, align_face
+from .densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
+from .expression import EXPRESSION_LABELS, load_expression_net
+from .fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
+from .identity import IDENTITY_DIM, IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
+from .landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
+from .mtcnn import MTCNN, DetectedFace, load_mtcnn
 
 FER_MARGIN = 10  # fer's offsets around its detector's box, px
 # MTCNN's pyramid starts at 0.6x the image (20 px faces): on a 40-megapixel photo that is gigabytes.

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from backend.channels import CHANNEL_NAMES
-from backend.faces.reading import FaceReading
+from ..channels import CHANNEL_NAMES
+from .reading import FaceReading
 
 
 def _rounded(values, digits: int = 3) -> list:
