@@ -11,6 +11,7 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
 - ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
 - ``keyframes``, ``script_import``: keying channels and emotion scripts; ``capture``: keys from a video;
+  ``describe``: keys from a description in plain English;
 - ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
 """
 
@@ -29,11 +30,12 @@ def register() -> None:
     dependencies.add_site_packages(__package__)
     dependencies.missing(refresh=True)
 
-    from . import capture, handlers, install, operators, preferences, preview, properties, script_import, ui
+    from . import (capture, describe, handlers, install, operators, preferences, preview, properties, script_import,
+                   ui)
 
     properties.register()
     for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
-                *ui.CLASSES):
+                *describe.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
@@ -41,7 +43,8 @@ def register() -> None:
 
 
 def unregister() -> None:
-    from . import capture, handlers, install, operators, preferences, preview, properties, rig, script_import, ui
+    from . import (capture, describe, handlers, install, operators, preferences, preview, properties, rig,
+                   script_import, ui)
 
     operators.stop_modal()
     install.stop()
@@ -49,7 +52,7 @@ def unregister() -> None:
     handlers.unregister()
     ui.unregister_menus()
     for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
-                         *capture.CLASSES, *ui.CLASSES)):
+                         *capture.CLASSES, *describe.CLASSES, *ui.CLASSES)):
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()

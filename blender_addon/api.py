@@ -16,6 +16,7 @@ through the add-on's own module name (importing it enables the extension if it i
     strip = le.add_strip(frame_start=1, length=100)   # the same in the sequencer
     le.import_script(strip, "fig7.txt", start=1)
     le.key_from_video(face, "take3.mp4", start=1)    # the nine channels from a filmed face
+    le.describe(face, "She smiles, then slowly looks surprised.", start=100)
 
 Targets are emotion-face objects or strips (``faces()`` lists a scene's). Channels are named as
 ``backend.channels`` (joy, sadness, anger, fear, surprise, disgust, eye_close, mouth_open,
@@ -124,12 +125,29 @@ def key_from_video(target, video: str | Path, *, start: int | None = None, toler
     """Key the nine channels from a video of a face (read at the scene's frame rate) from scene frame
     ``start`` (default: the current frame): the keyframes within ``tolerance`` (None: every frame);
     returns the keyed frames. A video without a face, or not a video, raises ValueError."""
-    from .capture import key_capture, scene_fps, start_capture, wait
+    from .capture import key_capture, start_capture, wait
 
     face_settings(target)
     scene = _scene(target, scene)
-    result = wait(start_capture(video, scene_fps(scene)))
+    result = wait(start_capture(video, keyframes.scene_fps(scene)))
     return key_capture(target, result, scene.frame_current if start is None else start, tolerance, replace)
+
+
+def describe(target, text: str, *, start: int | None = None, interpolation: str = "BEZIER", replace: bool = False,
+             use_text_model: bool = True):
+    """Key a description in plain English ("she smiles, then slowly looks surprised") from scene frame
+    ``start`` (default: the current frame). Returns the ``backend.language.Description`` (``.script``:
+    the emotion script keyed, also put in the text datablock "Emotion Description: <face>";
+    ``.unknown`` / ``.report()``: words not understood) and the keyed frames. Raises
+    ``LanguageError`` when nothing in it says what the face does."""
+    from .describe import describe_keys, show_script
+
+    scene = _scene(target, None)
+    description, keyed = describe_keys(target, text, start=scene.frame_current if start is None else start,
+                                       fps=keyframes.scene_fps(scene), interpolation=interpolation, replace=replace,
+                                       use_text_model=use_text_model)
+    show_script(target, description)
+    return description, keyed
 
 
 def bake(target, frame_start: int | None = None, frame_end: int | None = None, *, preview: bool = False,

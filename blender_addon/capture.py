@@ -21,16 +21,12 @@ from bpy_extras.io_utils import ImportHelper
 from . import compat, dependencies
 from .backend.channels import CHANNEL_NAMES
 from .handlers import is_rendering
-from .keyframes import clear_channel_keys, key_channels
+from .keyframes import clear_channel_keys, key_channels, scene_fps
 from .operators import POLL_SECONDS, active_target, set_status
 from .worker import CaptureCancelled, CaptureOrder, shared_worker
 
 DEFAULT_TOLERANCE = 0.02  # channel units: far below what a face shows
 WAIT_SECONDS = 0.02
-
-
-def scene_fps(scene: bpy.types.Scene) -> float:
-    return scene.render.fps / scene.render.fps_base
 
 
 def movie_strips(scene: bpy.types.Scene | None) -> list:

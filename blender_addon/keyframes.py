@@ -18,6 +18,11 @@ INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in 
                   ("CONSTANT", "Constant", "Hold each keyframe until the next"))
 
 
+def scene_fps(scene) -> float:
+    """The scene's frame rate (frames per second)."""
+    return scene.render.fps / scene.render.fps_base
+
+
 def group_name(target) -> str:
     return f"Emotion: {target.name}" if compat.is_strip(target) else "Emotion"
 

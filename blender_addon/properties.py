@@ -107,6 +107,9 @@ class LATENT_EMOTION_PG_face(PropertyGroup):
         **{c.name: _channel_property(c.name, c.label, c.description, c.minimum, c.maximum) for c in CHANNELS},
         "extra": CollectionProperty(name="Extra Channels", type=LATENT_EMOTION_PG_extra_channel),
         "tuning": CollectionProperty(name="Channel Tuning", type=LATENT_EMOTION_PG_channel_tuning),
+        "description_text": StringProperty(name="Description", default="", options=set(),
+                                           description="What the face does, in plain English ('she smiles, then "
+                                                       "looks surprised'): Describe keys it from the current frame"),
     }
 
 

@@ -8,6 +8,7 @@ from bpy.types import Panel
 from . import compat
 from .backend.channels import CHANNELS
 from .capture import LATENT_EMOTION_OT_key_from_video, movie_strips
+from .describe import LATENT_EMOTION_OT_describe
 from .faces import VIEW_TRANSFORM
 from .install import draw_install
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
@@ -58,6 +59,9 @@ def draw_face(layout, context, add_operator: str) -> None:
     op.scope, op.preview = "ALL", False
     layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
     draw_capture(layout, context)
+    col = layout.column(align=True)
+    col.prop(settings, "description_text", text="")
+    col.operator(LATENT_EMOTION_OT_describe.bl_idname, icon="TEXT")
 
 
 def draw_capture(layout, context) -> None:
