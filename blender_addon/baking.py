@@ -47,6 +47,9 @@ class SequenceRequest:
     face: FaceSpec
     values: Mapping[str, np.ndarray]  # channel → (F,) values at ``frames``
     resolution: int = 0  # output size in pixels; 0: the model's
+    # Previews: the size synthesis may stop at (``Rig.preview_stop``: a block at least this big), so a
+    # big model's preview costs a fraction of its frame; 0: full frames.
+    preview_size: int = 0
 
 
 @dataclass
@@ -105,6 +108,7 @@ class _Item:
     filename: str
     key: str
     w: np.ndarray
+    stop_at: int
 
 
 # Frames whose W+ codes are made at a time: a bake of any length holds this many codes, never all
@@ -149,14 +153,22 @@ class BakeJob:
         at a time. Reads the rig, the folders' indexes and files: no bpy, so a worker may walk it."""
         for r, req in enumerate(self.requests):
             res = None if self.any_size else self.resolution(req)
+            stop_at = self.rig.preview_stop(req.preview_size)
+            target, index = self.rig.target_at(stop_at), self._indexes[r]
             seen: set[str] = set()
             for a in range(0, len(req.frames), WINDOW):
                 for i, w in enumerate(self.codes(r, a, min(a + WINDOW, len(req.frames))), start=a):
-                    key, filename = self.rig.target.key(w), req.filenames[i]
-                    if filename in seen or self._indexes[r].holds(filename, key, res):
+                    key, filename, stop = target.key(w), req.filenames[i], stop_at
+                    if stop:  # a preview: its full frame, where baked or cached, is better and free
+                        full = self.rig.target.key(w)
+                        if self.any_size and index.holds(filename, full, None):
+                            continue
+                        if self.cache.contains(full):
+                            key, stop = full, 0
+                    if filename in seen or index.holds(filename, key, res):
                         continue
                     seen.add(filename)
-                    yield _Item(r, req.frames[i], filename, key, np.array(w))
+                    yield _Item(r, req.frames[i], filename, key, np.array(w), stop)
 
     def _plan(self) -> None:
         """Take the next window of frames to make from the lazy walk."""
@@ -204,10 +216,10 @@ class BakeJob:
         item = self._todo.popleft()
         req = self.requests[item.request]
         if not self.cache.contains(item.key):
-            self.rig.ensure_frames(item.w[None], self.cache)
+            self.rig.ensure_frames(item.w[None], self.cache, item.stop_at)
             self.stats.computed += 1
         res = self.resolution(req)
-        if res == self.rig.resolution:
+        if res == self.rig.target_at(item.stop_at).resolution:
             pattern = item.filename.replace("{", "{{").replace("}", "}}")
             self.cache.link_sequence([item.key], req.folder, pattern=pattern)
         else:
@@ -266,8 +278,9 @@ def write_error_frames(folder: Path, filenames: Sequence[str], size: int) -> Non
 
 
 class PendingCodes:
-    """The W+ codes a bake must compute (the cache lacks them), each once: counted when made, then
-    made again a window at a time when iterated (on the worker), so memory stays bounded."""
+    """The W+ codes a bake must compute (the cache lacks them), each once, as (stop_at, code) pairs
+    (``Rig.preview_stop``; 0: full frames): counted when made, then made again a window at a time when
+    iterated (on the worker), so memory stays bounded."""
 
     def __init__(self, job: BakeJob) -> None:
         self._job = job
@@ -276,9 +289,9 @@ class PendingCodes:
     def __len__(self) -> int:
         return self._count
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         seen: set[str] = set()
         for item in self._job.items():
             if item.key not in seen and not self._job.cache.contains(item.key):
                 seen.add(item.key)
-                yield item.w
+                yield item.stop_at, item.w

@@ -37,6 +37,16 @@ def file_size(settings, rig: Rig, preview_size: int = 0) -> int:
     return preview_size if 0 < preview_size < final_size else settings.resolution
 
 
+def synthesis_size(settings) -> int:
+    """The size a face's preview synthesis may stop at (``SequenceRequest.preview_size``): the
+    preferences' preview resolution, or the face's own where smaller; 0 when low-resolution previews
+    are off (previews are then full frames scaled down)."""
+    size = preferences.preview_resolution()
+    if not size or not preferences.lowres_previews():
+        return 0
+    return min(size, settings.resolution) if settings.resolution else size
+
+
 def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | None = None, *,
              preview: bool = False, rig: Rig | None = None, interactive: bool = False,
              values_of: Callable | None = None) -> BakeJob:
@@ -54,7 +64,7 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
         follow_ranges(scene)
         values_of = values_of or (lambda target, shown: frame_values(scene, target, shown))
     requests = []
-    preview_size = preferences.preview_resolution() if preview else 0
+    preview_files = preferences.preview_resolution() if preview else 0
     for target in targets:
         settings = settings_of(target)
         if interactive:
@@ -62,9 +72,10 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
             if compat.is_strip(target) and settings.name != target.name:
                 settings.name = target.name  # the Graph Editor shows strip channels by this name
         span = list(frames) if frames is not None else list(bake_range(target, scene))
-        size = file_size(settings, rig, preview_size)
+        size = file_size(settings, rig, preview_files)
         of_target = None if values_of is None else (lambda shown, t=target: values_of(t, shown))
-        req = sequence_request(target, span, resolution=size, values_of=of_target)
+        req = sequence_request(target, span, resolution=size, values_of=of_target,
+                               preview_size=synthesis_size(settings) if preview else 0)
         if req is not None:
             requests.append(req)
     return BakeJob(rig, open_cache(), requests)

@@ -3,7 +3,6 @@
 import time
 
 import bpy
-import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
 
@@ -197,7 +196,7 @@ class LATENT_EMOTION_OT_bake(Operator):
         if loaded_rig(paths) is not None:
             return self.start(context)
         # The model loads on the worker (seconds for a large one): the job is made once it is there.
-        self._loading = BakeOrder(paths, frames_dir(), np.empty((0,)))
+        self._loading = BakeOrder(paths, frames_dir(), ())
         shared_worker().submit(self._loading, steps=True)
         return True
 

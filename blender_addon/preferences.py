@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences
 
 from .rig import DEFAULT_MODEL, RigPaths, resolve_paths
@@ -41,6 +41,10 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             name="Preview Resolution", subtype="PIXEL", default=256, min=0, max=4096,
             description="Size of the frames 'Bake Preview' puts in the viewport and sequencer (0: full size); "
                         "renders always use the full size"),
+        "lowres_previews": BoolProperty(
+            name="Low-Resolution Previews", default=True,
+            description="Previews of a model bigger than the preview resolution stop its synthesis at a smaller "
+                        "block (a fraction of the time; not the full frame scaled down). Off: full frames, scaled"),
     }
 
     def draw(self, context):
@@ -60,6 +64,7 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
         col.label(text=f"Frames are cached in {cache_dir()}")
         col.prop(self, "cache_limit_gb")
         col.prop(self, "preview_resolution")
+        col.prop(self, "lowres_previews")
 
 
 def get() -> LATENT_EMOTION_AP_preferences | None:
@@ -104,6 +109,11 @@ def cache_limit_bytes() -> int:
 def preview_resolution() -> int:
     prefs = get()
     return prefs.preview_resolution if prefs is not None else 0
+
+
+def lowres_previews() -> bool:
+    prefs = get()
+    return prefs.lowres_previews if prefs is not None else False
 
 
 CLASSES = (LATENT_EMOTION_AP_preferences,)

@@ -34,7 +34,7 @@ from bpy.app.handlers import persistent
 from . import preferences
 from .baking import BakeJob, SequenceRequest
 from .handlers import is_rendering, same_function
-from .jobs import file_size
+from .jobs import file_size, synthesis_size
 from .properties import settings_of
 from .rig import Rig, RigError, loaded_rig
 from .state import GENERAL, STATE
@@ -130,8 +130,10 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
 
 def _request(target, frame: int, rig: Rig | None) -> SequenceRequest | None:
     # Without a rig the size is unknown; the worker does not need it, only the file made later.
-    size = file_size(settings_of(target), rig, preferences.preview_resolution()) if rig is not None else 0
-    return sequence_request(target, [frame], resolution=size, values_of=lambda _shown: values_now(target))
+    settings = settings_of(target)
+    size = file_size(settings, rig, preferences.preview_resolution()) if rig is not None else 0
+    return sequence_request(target, [frame], resolution=size, values_of=lambda _shown: values_now(target),
+                            preview_size=synthesis_size(settings))
 
 
 def _show_cached(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> bool:

@@ -97,6 +97,17 @@ class Rig:
     def resolution(self) -> int:
         return self.info.resolution
 
+    def preview_stop(self, size: int) -> int:
+        """Where synthesis can stop for a preview of ``size`` pixels (``Generator.preview_resolution``):
+        a block's resolution below the model's, else 0 (the full frame is needed)."""
+        stop = self.G.preview_resolution(size) if size > 0 else self.resolution
+        return stop if stop < self.resolution else 0
+
+    def target_at(self, stop_at: int = 0) -> RenderTarget:
+        """What names the frames synthesis makes when it stops at ``stop_at`` (0: the full frames).
+        The resolution is part of the key, so a preview frame is never taken for a final one."""
+        return self.target if not stop_at else dataclasses.replace(self.target, resolution=stop_at)
+
     @property
     def extra_channels(self) -> tuple[str, ...]:
         """Channels of the directions file beyond the built-in ones."""
@@ -145,11 +156,15 @@ class Rig:
     def keys(self, ws: np.ndarray) -> list[str]:
         return [self.target.key(w) for w in ws]
 
-    def ensure_frames(self, ws: np.ndarray, cache: FrameCache) -> None:
-        """Compute the frames of ``ws`` that the cache lacks (one per call, in order)."""
+    def ensure_frames(self, ws: np.ndarray, cache: FrameCache, stop_at: int = 0) -> None:
+        """Compute the frames of ``ws`` that the cache lacks (one per call, in order); ``stop_at``:
+        low-resolution previews (``preview_stop``), else full frames."""
         from .backend.frame_cache import iter_frames
+        from .backend.generator import synthesize_frames
 
-        for _ in iter_frames(ws, self.target, self.synthesize, cache, batch_size=1):
+        synthesize = self.synthesize if not stop_at else (
+            lambda batch: synthesize_frames(self.G, batch, batch=1, stop_at=stop_at))
+        for _ in iter_frames(ws, self.target_at(stop_at), synthesize, cache, batch_size=1):
             pass
 
 

@@ -206,9 +206,11 @@ def displayed_files(target, frames: Iterable[int]) -> tuple[list[int], list[str]
 
 
 def sequence_request(target, frames: Iterable[int], *, resolution: int | None = None,
-                     values_of: Callable[[list[int]], dict[str, np.ndarray]] | None = None) -> SequenceRequest | None:
+                     values_of: Callable[[list[int]], dict[str, np.ndarray]] | None = None,
+                     preview_size: int = 0) -> SequenceRequest | None:
     """What baking ``frames`` of the target needs, or None if it shows none of them. ``values_of(shown)``:
-    channel values at the frames the face shows (default: its F-curves); checked against the value policy."""
+    channel values at the frames the face shows (default: its F-curves); checked against the value policy.
+    ``preview_size``: a preview, whose synthesis may stop at that size (``SequenceRequest``)."""
     settings = settings_of(target)
     where = folder(target)
     shown, names = displayed_files(target, frames)
@@ -217,7 +219,7 @@ def sequence_request(target, frames: Iterable[int], *, resolution: int | None = 
     values = values_of(shown) if values_of is not None else channel_values(target, shown)
     check_values(label(target), shown, values)
     return SequenceRequest(label(target), where, tuple(shown), tuple(names), face_spec(settings), values,
-                           settings.resolution if resolution is None else resolution)
+                           settings.resolution if resolution is None else resolution, preview_size)
 
 
 def refresh_display(target) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -64,9 +64,11 @@ def compute_frames(order: PreviewOrder) -> int:
         except RigError as e:  # one face's wrong settings: the other faces still get their frames
             failed = failed or RigError(f"{req.label}: {e}")
             continue
-        missing = [w for w in ws if not cache.contains(rig.target.key(w))]
+        stop_at = rig.preview_stop(req.preview_size)
+        target = rig.target_at(stop_at)
+        missing = [w for w in ws if not cache.contains(target.key(w))]
         if missing:
-            rig.ensure_frames(np.stack(missing), cache)
+            rig.ensure_frames(np.stack(missing), cache, stop_at)
             computed += len(missing)
     if failed is not None:
         raise failed  # reported by the main thread, after the others were made
@@ -87,7 +89,7 @@ class BakeOrder:
 
     paths: RigPaths
     cache_root: Path
-    ws: np.ndarray  # (N, num_ws, w_dim) W+ codes
+    ws: Iterable[tuple[int, np.ndarray]]  # (stop_at, W+ code (num_ws, w_dim)), with len(): baking.PendingCodes
     computed: int = 0
     outcome: Finished | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -97,10 +99,10 @@ class BakeOrder:
 
         rig = get_rig(self.paths)
         cache = FrameCache(self.cache_root)
-        for w in self.ws:
+        for stop_at, w in self.ws:
             if self.cancelled.is_set():
                 return
-            rig.ensure_frames(w[None], cache)
+            rig.ensure_frames(w[None], cache, stop_at)
             self.computed += 1
             yield self.computed
 

@@ -142,10 +142,10 @@ bpy.context.view_layer.objects.active = face
 threads, gate = [], threading.Event()
 gate.set()
 ensure_frames = rig_module.Rig.ensure_frames
-def recorded(self, ws, cache):
+def recorded(self, ws, cache, *args):
     threads.append(threading.current_thread().name)
     gate.wait(60)
-    return ensure_frames(self, ws, cache)
+    return ensure_frames(self, ws, cache, *args)
 rig_module.Rig.ensure_frames = recorded
 loaded_on = []
 rig_init = rig_module.Rig.__init__

@@ -32,7 +32,7 @@ for _ in range(300):
     job.step()
 todo_after = len(job._todo)
 pending = job.pending_codes()
-first = next(iter(pending)).shape
+first = next(iter(pending))[1].shape
 job.close()
 result(total=total, window=baking.WINDOW, max_rows=max(rows), todo_after=todo_after, pending=len(pending),
        first=list(first), done=job.done)
