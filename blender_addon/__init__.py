@@ -29,6 +29,9 @@ def register() -> None:
     # Before anything imports a backend package: installed packages live in the user folder.
     dependencies.add_site_packages(__package__)
     dependencies.missing(refresh=True)
+    from .backend.threads import prepare_openmp
+
+    prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
 
     from . import (capture, describe, handlers, install, operators, preferences, preview, properties, script_import,
                    ui)

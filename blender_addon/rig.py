@@ -74,7 +74,13 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
             directions = str(sibling)
         else:
             raise RigError("no directions file chosen: set one in the add-on preferences (Latent Emotion › Directions)")
-    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "auto")
+    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "cpu")
+
+
+def key_fingerprint(fingerprint: str, device_type: str) -> str:
+    """The fingerprint the frame keys carry: the weights', plus the device class off the CPU (a GPU's
+    kernels give other bits, so its frames must not pass for the CPU's; CPU keys stay as they were)."""
+    return fingerprint if device_type == "cpu" else f"{fingerprint}+{device_type}"
 
 
 class Rig:
@@ -89,9 +95,20 @@ class Rig:
         self.G, self.info = load_generator(paths.model, pick_device(paths.device))
         self.directions: DirectionSet = load_directions(
             paths.directions, expect_fingerprint=self.info.fingerprint, num_ws=self.info.num_ws, w_dim=self.info.w_dim)
-        self.target = RenderTarget(self.info.fingerprint, self.info.resolution)
+        self.device_type: str = self.G.device.type
+        self.target = RenderTarget(key_fingerprint(self.info.fingerprint, self.device_type), self.info.resolution)
         self.synthesize = generator_synthesizer(self.G)
+        self.threads = 0  # torch's CPU threads the last use_threads() chose (0: not yet, or a GPU)
         self._faces: dict[tuple[int, float], np.ndarray] = {}
+
+    def use_threads(self) -> int:
+        """On the CPU, set torch's threads for this model's frames (``backend.threads``: one for a
+        small model, the free cores for a big one); the worker calls it before each order."""
+        if self.device_type == "cpu":
+            from .backend.threads import use_threads_for
+
+            self.threads = use_threads_for(self.G.config)
+        return self.threads
 
     @property
     def resolution(self) -> int:

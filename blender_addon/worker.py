@@ -55,6 +55,7 @@ def compute_frames(order: PreviewOrder) -> int:
     from .backend.frame_cache import FrameCache
 
     rig = get_rig(order.paths)
+    rig.use_threads()
     cache = FrameCache(order.cache_root)
     computed = 0
     failed: RigError | None = None
@@ -98,6 +99,7 @@ class BakeOrder:
         from .backend.frame_cache import FrameCache
 
         rig = get_rig(self.paths)
+        rig.use_threads()
         cache = FrameCache(self.cache_root)
         for stop_at, w in self.ws:
             if self.cancelled.is_set():
