@@ -86,6 +86,7 @@ class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
 
     filename_ext = ""
     __annotations__ = {
+        # backend.faces.images.VIDEO_SUFFIXES (not imported here: it needs cv2, maybe not installed yet)
         "filter_glob": StringProperty(default="*.mp4;*.mov;*.mkv;*.avi;*.webm;*.m4v;*.mpg;*.mpeg;*.wmv;*.flv;*.gif",
                                       options={"HIDDEN"}),
         "strip": StringProperty(name="Movie Strip", default="",
@@ -124,13 +125,8 @@ class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
         return bpy.path.abspath(strip.filepath), int(strip.frame_start)
 
     def execute(self, context):
-        source = self._source(context)
-        if source is None:
+        if not self.begin(context):
             return {"CANCELLED"}
-        path, self._start = source
-        self._target_name = active_target(context).name
-        self._order = start_capture(path, scene_fps(context.scene))
-        self._path = self._order.path
         if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
             return self._finish(context)
         wm = context.window_manager
@@ -138,6 +134,17 @@ class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
         self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
+
+    def begin(self, context) -> bool:
+        """Send the video to the worker; False (and why) when there is none."""
+        source = self._source(context)
+        if source is None:
+            return False
+        path, self._start = source
+        self._target_name = active_target(context).name
+        self._order = start_capture(path, scene_fps(context.scene))
+        self._path, self._timer = self._order.path, None
+        return True
 
     def modal(self, context, event):
         if event.type == "ESC":
@@ -149,8 +156,9 @@ class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
             context.window_manager.progress_update(int(100 * order.done / max(1, order.total)))
             set_status(context, f"Reading {self._path.name}: frame {order.done}/{order.total or '?'} — Esc to cancel")
             return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
-        context.window_manager.progress_end()
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            context.window_manager.progress_end()
         set_status(context, None)
         return self._finish(context)
 

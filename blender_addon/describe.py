@@ -17,18 +17,16 @@ from .handlers import is_rendering
 from .keyframes import INTERPOLATIONS, key_script, scene_fps
 from .operators import active_target
 from .properties import face_settings, settings_of
-
-_phrase_reader: tuple | None = None  # (reader or None, note): the sentence model, loaded once (main thread)
-
+from .state import STATE
 
 def phrase_reader() -> tuple:
-    """The sentence model's phrase reader and a note (None, and why, when the model is missing)."""
-    global _phrase_reader
-    if _phrase_reader is None:
+    """The sentence model's phrase reader and a note (None, and why, when the model is missing);
+    loaded once."""
+    if STATE.phrase_reader is None:
         from .backend.language.embedding import load_phrase_reader
 
-        _phrase_reader = load_phrase_reader()
-    return _phrase_reader
+        STATE.phrase_reader = load_phrase_reader()
+    return STATE.phrase_reader
 
 
 def text_name(target) -> str:

@@ -149,19 +149,16 @@ def capture_video(order: CaptureOrder):
     return capture(media.frames, order.fps, face_readers(), progress=progress)
 
 
-_readers = None  # backend.faces.FaceReaders, loaded once (about a second), used on the worker only
-
-
 def face_readers():
-    """The face readers, on the CPU with the threads their small nets run best on."""
-    global _readers
+    """The face readers (loaded once, about a second; worker only), on the CPU with the threads their
+    small nets run best on."""
     from .backend.faces.reading import READ_FLOPS, FaceReaders
     from .backend.threads import use_threads
 
     use_threads(READ_FLOPS)
-    if _readers is None:
-        _readers = FaceReaders()
-    return _readers
+    if STATE.face_readers is None:
+        STATE.face_readers = FaceReaders()
+    return STATE.face_readers
 
 
 def run_order(order) -> object:

@@ -91,3 +91,58 @@ def test_video_keys_land_on_the_scene_frames_from_the_start_frame(blender, video
     assert "notes.mp4" in errors["notes_api"]
     assert out["after"] == out["keyed"]  # a failed capture keyed nothing
     assert out["cancelled"] is not None and out["cancelled"][1] < 13
+
+
+# Blender's event loop does not run in the bpy module: the test sends the modal operator the events
+# a window would (as tests/blender/test_frames.py does for the bake).
+MODAL = '''
+import time, types
+api = enable()
+capture = addon("capture")
+Op = capture.LATENT_EMOTION_OT_key_from_video
+scene = bpy.context.scene
+scene.render.fps, scene.render.fps_base = 10, 1.0
+face = api.add_face(seed=1)
+bpy.context.view_layer.objects.active = face
+
+class Event:
+    def __init__(self, type): self.type, self.value = type, "PRESS"
+
+def operator():
+    op = types.SimpleNamespace(reports=[], strip="", filepath=sys.argv[1], start_frame=3, reduce=True,
+                               tolerance=0.02, replace=True)
+    op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
+    for name in ("begin", "_source", "modal", "_finish"):
+        setattr(op, name, types.MethodType(getattr(Op, name), op))
+    assert op.begin(bpy.context)
+    return op
+
+def events_until_done(op, first=None, timeout=120):
+    states = [sorted(op.modal(bpy.context, Event(first)))[0]] if first else []
+    end = time.time() + timeout
+    while time.time() < end:
+        states.append(sorted(op.modal(bpy.context, Event("TIMER")))[0])
+        if states[-1] != "RUNNING_MODAL":
+            return states[-1]
+        time.sleep(0.01)
+    raise SystemExit("the capture did not end")
+
+op = operator()
+cancelled = events_until_done(op, first="ESC")
+cancel_reports, keyed_after_cancel = op.reports, face.animation_data is not None
+op = operator()
+done = events_until_done(op)
+fc = addon("compat").find_fcurve(face, addon("properties").channel_ref(face, "joy").paths)
+result(cancelled=cancelled, cancel_reports=cancel_reports, keyed_after_cancel=keyed_after_cancel,
+       done=done, reports=op.reports, first_key=fc.keyframe_points[0].co[0], last_key=fc.keyframe_points[-1].co[0])
+'''
+
+
+def test_the_modal_operator_reads_on_the_worker_and_esc_cancels(blender, videos):
+    out = blender.run(MODAL, str(videos / "performance.mp4"))
+    assert out["cancelled"] == "CANCELLED" and not out["keyed_after_cancel"]
+    assert out["cancel_reports"][0][0] == "WARNING" and "cancelled" in out["cancel_reports"][0][1]
+    assert out["done"] == "FINISHED"
+    assert out["reports"][0][0] == "INFO" and out["reports"][0][1].startswith("Keyed ")
+    assert "missing in video frames 8-9" in out["reports"][0][1]
+    assert out["first_key"] == 3 and out["last_key"] == 15
