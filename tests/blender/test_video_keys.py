@@ -46,6 +46,18 @@ other = api.add_face(seed=2, name="Other")
 reduced = api.key_from_video(other, clip, start=1, tolerance=0.05)
 shifted = {f: api.channel_values_at(other, f) for f in range(1, 14)}
 
+# A movie strip instead of a file: keys from where it starts; and a strip face, keyed through the API.
+compat = addon("compat")
+editor = scene.sequence_editor_create()
+movie = compat.strips(editor).new_movie("Take 3", clip, 3, 7)
+moviegoer = api.add_face(seed=4, name="Moviegoer")
+bpy.context.view_layer.objects.active = moviegoer
+from_strip = run(strip="Take 3")
+strip_face = api.add_strip(frame_start=1, length=40, channel=5)
+strip_keys = api.key_from_video(strip_face, clip, start=2, tolerance=None)
+strip_turn = [api.channel_values_at(strip_face, 2 + i)["head_turn"] for i in range(13)]
+bpy.context.view_layer.objects.active = face
+
 errors = {}
 for name, path in (("wall", wall), ("notes", notes)):
     errors[name] = run(filepath=path, start_frame=1)
@@ -64,7 +76,8 @@ except addon("worker").CaptureCancelled as e:
     cancelled = [str(e), order.done]
 result(status=status, error=error, keyed=keyed(face), every={str(k): v for k, v in every.items()},
        reduced=reduced, reduced_keys=keyed(other, "joy"), shifted={str(k): v for k, v in shifted.items()},
-       errors=errors, cancelled=cancelled, after=keyed(face))
+       errors=errors, cancelled=cancelled, after=keyed(face), from_strip=from_strip, strip_keyed=keyed(moviegoer),
+       strip_keys=strip_keys, strip_turn=strip_turn)
 '''
 
 
@@ -84,6 +97,9 @@ def test_video_keys_land_on_the_scene_frames_from_the_start_frame(blender, video
     for i in range(13):
         a, b = out["shifted"][str(1 + i)], v[5 + i]
         assert max(abs(a[c] - b[c]) for c in b if c != "brow_raise") <= 0.05 + 1e-4, i
+    assert out["from_strip"][0] == ["FINISHED"] and out["strip_keyed"][0] == 7  # where the movie strip starts
+    assert out["strip_keys"] == list(range(2, 15))  # a strip face: keys on its scene
+    assert out["strip_turn"][1] > 0.2 and out["strip_turn"][6] < -0.15
     errors = out["errors"]
     assert errors["wall"][0] is None and "no face found in any of the 4 frames" in errors["wall"][1]
     assert errors["wall_api"] == "no face found in any of the 4 frames"
