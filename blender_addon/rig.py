@@ -67,6 +67,12 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
             raise RigError("no face model chosen: set one in the add-on preferences (Latent Emotion › Model)")
         model = str(DEFAULT_MODEL)
     if not directions:
+        from .backend.checkpoints import CheckpointError, check_checkpoint_file
+
+        try:  # the model's own problem comes first: without a model no directions file can help
+            check_checkpoint_file(Path(model).expanduser())
+        except CheckpointError as e:
+            raise RigError(f"face model: {e}") from None
         sibling = Path(model).with_name("directions.json")
         if Path(model).parent == MODEL_DIR and DEFAULT_DIRECTIONS.is_file():
             directions = str(DEFAULT_DIRECTIONS)
