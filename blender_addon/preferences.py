@@ -24,7 +24,7 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             name="Directions", subtype="FILE_PATH", default="",
             description="Emotion directions learned for this model (.json). Empty: directions.json next to the model"),
         "device": EnumProperty(
-            name="Device", default="cpu",
+            name="Device", default="auto",
             description="Where the generator runs for previews, bakes and renders. A GPU's frames differ in "
                         "the last bits from the CPU's, so the frame cache keeps them apart",
             items=[("auto", "Automatic", "CUDA, then Apple Metal, then the CPU"),
@@ -79,7 +79,7 @@ def rig_paths() -> RigPaths:
     prefs = get()
     model = bpy.path.abspath(prefs.model_path) if prefs and prefs.model_path else ""
     directions = bpy.path.abspath(prefs.directions_path) if prefs and prefs.directions_path else ""
-    return resolve_paths(model, directions, prefs.device if prefs else "cpu")
+    return resolve_paths(model, directions, prefs.device if prefs else "auto")
 
 
 def cache_dir() -> Path:
