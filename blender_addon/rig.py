@@ -83,19 +83,13 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
     return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "cpu")
 
 
-def key_fingerprint(fingerprint: str, device_type: str) -> str:
-    """The fingerprint the frame keys carry: the weights', plus the device class off the CPU (a GPU's
-    kernels give other bits, so its frames must not pass for the CPU's; CPU keys stay as they were)."""
-    return fingerprint if device_type == "cpu" else f"{fingerprint}+{device_type}"
-
-
 class Rig:
     """A generator and its emotion directions, checked against each other."""
 
     def __init__(self, paths: RigPaths) -> None:
         from .backend.checkpoints import load_generator
         from .backend.devices import pick_device
-        from .backend.frame_cache import RenderTarget, generator_synthesizer
+        from .backend.frame_cache import RenderTarget, generator_synthesizer, key_fingerprint
 
         self.paths = paths
         self.G, self.info = load_generator(paths.model, pick_device(paths.device))
