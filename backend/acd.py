@@ -31,7 +31,8 @@ from .video import check_frame, read_frames
 Variant = Literal["pairwise", "consecutive"]
 VARIANTS: tuple[Variant, ...] = ("pairwise", "consecutive")
 Embed = Callable[[np.ndarray], np.ndarray]
-"""Frames (N, H, W, 3) uint8 → embeddings (N, D) float."""
+"""Frames (N, H, W, 3) uint8 → embeddings (N, D) float; a row all NaN marks a frame the embedder
+cannot embed (the face embedder's frames without a face), which ACD skips and counts."""
 VideoSource = Union[np.ndarray, Sequence[np.ndarray], str, os.PathLike]
 """Frames as a (T, H, W, 3) array or a sequence of frames, or an MP4 / PNG folder to read."""
 
@@ -43,6 +44,7 @@ class AcdResult:
     value: float
     per_video: tuple[float, ...]
     variant: Variant
+    skipped: tuple[int, ...] = ()  # frames per video the embedder could not embed (no face)
 
 
 def pixel_embedding(frames: np.ndarray, size: int = 32) -> np.ndarray:
@@ -104,10 +106,19 @@ def acd_result(videos: Iterable[VideoSource], embed: Embed = pixel_embedding,
     """ACD over ``videos``: the mean of the per-video values, which are kept too."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    per_video = tuple(content_distance(video_embeddings(v, embed), variant) for v in videos)
+    per_video, skipped = [], []
+    for i, video in enumerate(videos):
+        e = video_embeddings(video, embed)
+        kept = ~np.isnan(e).all(axis=1)
+        if kept.sum() < 2 and not kept.all():
+            name = video if isinstance(video, (str, os.PathLike)) else f"video {i}"
+            raise ValueError(f"{name}: only {kept.sum()} of its {len(e)} frames could be embedded "
+                             f"(ACD needs 2; with the face embedder, frames without a face are skipped)")
+        per_video.append(content_distance(e[kept], variant))
+        skipped.append(int((~kept).sum()))
     if not per_video:
         raise ValueError("no videos to score")
-    return AcdResult(float(np.mean(per_video)), per_video, variant)
+    return AcdResult(float(np.mean(per_video)), tuple(per_video), variant, tuple(skipped))
 
 
 def acd(videos: Iterable[VideoSource], embed: Embed = pixel_embedding, variant: Variant = "pairwise") -> float:
@@ -119,6 +130,6 @@ def _embed(embed: Embed, frames: list[np.ndarray]) -> np.ndarray:
     out = np.asarray(embed(np.stack(frames)), dtype=np.float64)
     if out.ndim != 2 or len(out) != len(frames):
         raise ValueError(f"embed must return shape ({len(frames)}, D), got {out.shape}")
-    if not np.isfinite(out).all():
-        raise ValueError("embed returned NaN or infinite values")
+    if not (np.isfinite(out) | np.isnan(out).all(axis=1, keepdims=True)).all():
+        raise ValueError("embed returned NaN or infinite values (only whole rows of NaN may mark skipped frames)")
     return out

@@ -9,11 +9,10 @@ values (N, 9) in ``CHANNEL_NAMES`` order and an identity embedding (N, D). Two r
   apart from face-api's, plus the same landmark measures (geometry, not a learned opinion).
 
 Both read the largest face MTCNN finds; an image without a face reads NaN (values and
-embedding), and callers leave such rows out. Landmark measures become channel values so that
-1 is a full expression: eye_close = 1 − (mean eye aspect ratio) / ``EYE_OPEN_RATIO``,
-mouth_open = (inner-lip gap / inner mouth width) / ``MOUTH_WIDE_RATIO``, both clipped to [0, 1];
-head_turn = the landmark yaw in [−1, 1], positive when the face turns toward the image's right.
-The identity embedding is face-api's 128-D descriptor.
+embedding), and callers leave such rows out. Readings become channel values as performance
+capture makes them (``backend.capture.reading_channels``: face-api's probabilities, eye aspect
+ratio, mouth opening and yaw scaled so that 1 is a full expression); the evaluator then puts
+fer's probabilities in place of face-api's. The identity embedding is face-api's 128-D descriptor.
 
 ``probe:PATH`` reads with one of our probes (``backend.probe``): the default model draws
 cartoon faces that the real-face nets may not detect.
@@ -34,13 +33,10 @@ from .direction_learning import Reader, Reading, probe_reader
 
 Role = Literal["labeller", "evaluator"]
 
-EYE_OPEN_RATIO = 0.3  # eye aspect ratio of an open eye (Soukupova & Cech 2016)
-MOUTH_WIDE_RATIO = 0.6  # inner-lip gap over inner mouth width of a wide-open mouth
 READ_SIZE = 256  # images are read at most this large: the nets' crops are 112 and 150 px
-# face-api's and fer's class names for the six emotion channels, in CHANNEL_NAMES order.
-_FACEAPI_EMOTIONS = ("happy", "sad", "angry", "fearful", "surprised", "disgusted")
+# fer's class names for the six emotion channels, in CHANNEL_NAMES order.
 _FER_EMOTIONS = ("happy", "sad", "angry", "fear", "surprise", "disgust")
-READER_VERSION = "1"  # bump when what a reader returns changes: stored samples are keyed by it
+READER_VERSION = "2"  # bump when what a reader returns changes: stored samples are keyed by it
 
 
 @dataclass(frozen=True)
@@ -95,9 +91,9 @@ def face_reader(role: Role, device: str = "cpu") -> ChannelReader:
 
 def face_channel_values(face, labeller: bool = True) -> np.ndarray:
     """(9,) channel values of one ``FaceReading``: see the module docstring."""
-    probs, names = (face.expression, _FACEAPI_EMOTIONS) if labeller else (face.fer_expression, _FER_EMOTIONS)
-    g = face.geometry
-    eye_open = (g.eye_open_left + g.eye_open_right) / 2
-    return np.array([probs[n] for n in names]
-                    + [float(np.clip(1.0 - eye_open / EYE_OPEN_RATIO, 0.0, 1.0)),
-                       float(np.clip(g.mouth_open / MOUTH_WIDE_RATIO, 0.0, 1.0)), g.yaw])
+    from .capture import reading_channels
+
+    values = reading_channels(face)
+    if not labeller:
+        values[:len(_FER_EMOTIONS)] = [face.fer_expression[n] for n in _FER_EMOTIONS]
+    return values

@@ -104,6 +104,24 @@ def write_tagged_safetensors(path: str | os.PathLike[str], tensors: Mapping[str,
 def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[Generator, CheckpointInfo]:
     """Load any supported checkpoint; returns the generator (eval mode, fp32) and what it is."""
     path = Path(path)
+    reader = _reader_for(path)
+    try:
+        weights = reader(path)
+        G = _build(path, weights.config, weights.tensors)
+    except CheckpointError:
+        raise
+    except Exception as e:  # allow-listed contents of unexpected types or shapes
+        raise CheckpointError(path, f"malformed checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+    return G.to(device), CheckpointInfo(str(path), weights.format, weights.config, fingerprint(G))
+
+
+def check_checkpoint_file(path: str | os.PathLike[str]) -> None:
+    """A cheap first look (16 bytes): a CheckpointError if ``path`` cannot be a checkpoint at all
+    (missing, a folder, empty, of no supported format)."""
+    _reader_for(Path(path))
+
+
+def _reader_for(path: Path) -> Callable[[Path], _Weights]:
     if not path.is_file():
         raise CheckpointError(path, "a folder, not a checkpoint file" if path.is_dir() else "no such file")
     with open(path, "rb") as f:
@@ -113,14 +131,7 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
     reader = next((read for sniff, read in _READERS if sniff(head)), None)
     if reader is None:
         raise CheckpointError(path, "unknown format: not a safetensors file, a pickle or a PyTorch file")
-    try:
-        weights = reader(path)
-        G = _build(path, weights.config, weights.tensors)
-    except CheckpointError:
-        raise
-    except Exception as e:  # allow-listed contents of unexpected types or shapes
-        raise CheckpointError(path, f"malformed checkpoint ({type(e).__name__}: {_first_line(e)})") from None
-    return G.to(device), CheckpointInfo(str(path), weights.format, weights.config, fingerprint(G))
+    return reader
 
 
 def checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:

@@ -8,8 +8,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .channels import VALUE_LIMIT
+
+if TYPE_CHECKING:  # imported when used: the command line starts without torch
+    from .faces.reading import FaceReaders
 
 # Where the project's own default model lives once it is trained (see models/).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "generator.safetensors"
@@ -102,6 +106,15 @@ class _Progress:
               flush=True)
 
 
+def _face_readers(crop_size: int = 256) -> FaceReaders:
+    """The face readers on the CPU, with the threads their small nets run best on."""
+    from .faces.reading import READ_FLOPS, FaceReaders
+    from .threads import use_threads
+
+    use_threads(READ_FLOPS)
+    return FaceReaders(crop_size=crop_size)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     if args.model.is_dir():
         raise ValueError(f"{args.model}: a folder; pass a checkpoint or directions file")
@@ -171,13 +184,16 @@ def cmd_render(args: argparse.Namespace) -> None:
     from .channels import CHANNEL_NAMES
     from .frame_cache import FrameCache
     from .render import default_cache_dir, render_frames_cached, write_frames
-    from .script import load_script
+    from .script import load_script, parse_script
     from .timeline import iter_latents, load_values, timeline_from_clip
 
     G, info, directions = _model_and_directions(args)
-    if args.script is not None:
+    if args.script is not None or args.text is not None:
         extra = [n for n in directions.names if n not in CHANNEL_NAMES]
-        script = load_script(args.script, frames_between=args.frames_between, extra_channels=extra)
+        if args.text is not None:
+            script = parse_script(_description(args, args.fps).script, extra_channels=extra)
+        else:
+            script = load_script(args.script, frames_between=args.frames_between, extra_channels=extra)
         clips = {c.index: c for c in script.clips}
         clip = clips.get(args.clip) if args.clip is not None else script.clips[0]
         if clip is None:
@@ -198,6 +214,29 @@ def cmd_render(args: argparse.Namespace) -> None:
     computed = cache.writes
     print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
           f"({computed} computed, {n - computed} from cache)")
+
+
+def _description(args: argparse.Namespace, fps: float):
+    """The description (``--text``, or ``--text-file``, '-' for stdin) read into a Description; the
+    report of words not understood goes to stderr."""
+    from .language import MAX_TEXT_CHARS, describe
+    from .language.embedding import load_phrase_reader
+
+    text = args.text
+    if text is None:
+        stream = sys.stdin if str(args.text_file) == "-" else open(args.text_file, encoding="utf-8")
+        with stream:
+            text = stream.read(MAX_TEXT_CHARS + 1)  # never more: the length check only needs one extra
+    interpret, note = (None, "sentence model not used (--no-text-model)") if args.no_text_model \
+        else load_phrase_reader(args.text_model)
+    description = describe(text, fps=fps, interpret=interpret, model_note=note)
+    if description.report():
+        print(description.report(), file=sys.stderr)
+    return description
+
+
+def cmd_text(args: argparse.Namespace) -> None:
+    print(_description(args, args.fps).script, end="")
 
 
 def cmd_train_directions(args: argparse.Namespace) -> None:
@@ -226,17 +265,83 @@ def cmd_train_directions(args: argparse.Namespace) -> None:
 def cmd_acd(args: argparse.Namespace) -> None:
     from .acd import acd_result, pixel_embedding
 
+    if args.probe is not None and args.embedder != "pixel":
+        raise ValueError("--probe and --embedder face are two embedders; pass one")
     if args.probe is not None:
         from .probe import load_probe, probe_predict
 
         probe = load_probe(args.probe)
         embed, embedder = (lambda frames: probe_predict(probe, frames).embedding), f"identity embedding of {args.probe}"
+    elif args.embedder == "face":
+        embed, embedder = _face_readers().identities, "face-api identity of the largest face"
     else:
         embed, embedder = pixel_embedding, "placeholder pixel embedding"
     result = acd_result([str(v) for v in args.videos], embed=embed, variant=args.variant)
-    for video, value in zip(args.videos, result.per_video):
-        print(f"{video}: {value:.6f}")
+    for video, value, skipped in zip(args.videos, result.per_video, result.skipped):
+        print(f"{video}: {value:.6f}" + (f"  ({skipped} frames without a face skipped)" if skipped else ""))
     print(f"ACD ({result.variant}, {embedder}): {result.value:.6f}")
+
+
+def cmd_faces(args: argparse.Namespace) -> None:
+    import json
+
+    from .capture import reading_channels
+    from .faces.images import open_media
+    from .faces.report import face_line, face_record, no_face_note
+    from .files import write_atomic
+    from .video import encode_png
+
+    media = open_media(args.source)
+    readers = _face_readers(args.crop_size)
+    frames, empty = [], []
+    for i, frame in enumerate(media.frames):
+        faces = readers.read(frame)
+        values = [reading_channels(f) for f in faces]
+        where = f"frame {i} " if media.is_video else ""
+        for k, (face, v) in enumerate(zip(faces, values)):
+            print(where + face_line(k, face, v))
+            if args.crops is not None:
+                name = f"frame{i:05d}_face{k}.png" if media.is_video else f"face{k}.png"
+                write_atomic(args.crops / name, encode_png(face.aligned.image))
+        if not faces:
+            empty.append(i)
+            if not media.is_video:
+                print(f"{args.source}: no face found{no_face_note(frame.shape, readers.detector.min_face_size)}")
+        frames.append({"frame": i, "faces": [face_record(f, v, args.identity) for f, v in zip(faces, values)]})
+    if media.is_video and empty:
+        print(f"{args.source}: no face in {len(empty)} of {len(frames)} frames")
+    if args.json is not None:
+        write_atomic(args.json, json.dumps({"source": str(args.source), "video": media.is_video, "fps": media.fps,
+                                            "frames": frames}, indent=1) + "\n")
+
+
+def cmd_capture(args: argparse.Namespace) -> None:
+    from .capture import capture, capture_csv
+    from .faces.images import open_media
+    from .files import write_atomic
+    from .smoothing import OneEuro
+
+    media = open_media(args.video, constant_rate=True, fps=args.fps)
+    if not media.is_video:
+        raise ValueError(f"{args.video}: a still image; capture takes a video or a folder of PNG frames")
+    fps = media.fps
+    if fps is None:
+        raise ValueError(f"{args.video}: PNG frames have no frame rate; pass --fps")
+    smoothing = None if args.min_cutoff == 0 else OneEuro(args.min_cutoff, args.beta)
+    result = capture(media.frames, fps, _face_readers(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
+                     rest_frame=args.rest_frame, progress=_Progress(media.n_frames, "frames"))
+    n = len(result.values)
+    if n != media.n_frames:  # ffmpeg counted otherwise (a damaged tail): end the progress line
+        print(f"\n{n} frames read", file=sys.stderr)
+    filled = {"interpolate": "interpolated", "hold": "holding the last values"}[result.gap_fill]
+    for a, b in result.gaps:
+        print(f"warning: face {args.face} missing in frames {a}-{b} ({b - a + 1}), {filled}", file=sys.stderr)
+    text, rows = capture_csv(result, args.keyframes_tolerance)
+    write_atomic(args.out, text)
+    several = int((result.face_counts > 1).sum())
+    gaps = ", ".join(f"{a}-{b}" for a, b in result.gaps) or "none"
+    print(f"{args.out}: {rows} rows for {n} frames at {fps:g} fps; face {args.face} read in {int(result.found.sum())} "
+          f"of {n} frames (gaps: {gaps}; {several} frames with several faces)")
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
@@ -407,6 +512,12 @@ def cmd_invert(args: argparse.Namespace) -> None:
           f"{result.seconds:.1f} s")
 
 
+def _text_model_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--text-model", type=Path, help="folder of the sentence model for free phrasing "
+                   "(default: models/text)")
+    s.add_argument("--no-text-model", action="store_true", help="read the description with the word tables only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Latent Emotion backend")
     sub = p.add_subparsers(dest="command", required=True)
@@ -446,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--script", type=Path, help="emotion script (the paper's text format)")
     src.add_argument("--values", type=Path, help="per-frame values: CSV (frame,joy,...) or JSON")
+    src.add_argument("--text", help="a description in words, e.g. 'She smiles, then looks shocked' (see the text "
+                     "command)")
     s.add_argument("--clip", type=int, help="which '# Video N:' clip of the script (default: the first)")
     s.add_argument("--frames-between", type=_number_in(int, 0, 100_000, "--frames-between"), default=32,
                    help="in-between frames per keyframe (paper: 32)")
@@ -460,7 +573,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, required=True,
                    help="a video file (.mp4, .mov, .mkv, .avi, .webm, .gif), or a folder for PNG frames")
-    s.set_defaults(func=cmd_render)
+    _text_model_options(s)
+    s.set_defaults(func=cmd_render, text_file=None)
+
+    s = sub.add_parser("text", help="a description in words → an emotion script (printed; words not understood "
+                       "go to stderr)")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("text", nargs="?", help="the description, e.g. 'She smiles slightly, then suddenly looks "
+                     "shocked and turns to the left.'")
+    src.add_argument("--text-file", type=Path, help="read the description from a UTF-8 file ('-': stdin)")
+    s.add_argument("--fps", type=_number_in(float, 1, 1000, "--fps"), default=25.0,
+                   help="frames per second, for turning seconds into frames")
+    _text_model_options(s)
+    s.set_defaults(func=cmd_text)
 
     s = sub.add_parser("train-directions", help="latent codes + labels → directions file (paper §3)")
     s.add_argument("--latents", type=Path, required=True, help=".npy: (N, w_dim) W or (N, num_ws, w_dim) W+")
@@ -544,7 +669,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", choices=("pairwise", "consecutive"), default="pairwise")
     s.add_argument("--probe", type=Path, help="embed frames with a face probe's identity embedding (e.g. the default "
                    "model's models/default/probe_eval.safetensors; cartoon faces only) instead of grey levels")
+    s.add_argument("--embedder", choices=("pixel", "face"), default="pixel",
+                   help="pixel: grey levels (placeholder); face: face-api's identity descriptor of the largest face "
+                   "in each frame (real faces; frames without one are skipped and counted)")
     s.set_defaults(func=cmd_acd)
+
+    s = sub.add_parser("faces", help="read the faces of a photo or video: boxes, landmarks, expressions, channels")
+    s.add_argument("source", type=Path, help="an image file, a video file or a folder of PNG frames")
+    s.add_argument("--json", type=Path, help="write every reading to this JSON file")
+    s.add_argument("--identity", action="store_true", help="include the 128-D identity descriptor in the JSON")
+    s.add_argument("--crops", type=Path, help="write each face's FFHQ-aligned crop (PNG) into this folder")
+    s.add_argument("--crop-size", type=_number_in(int, 8, 4096, "--crop-size"), default=256)
+    s.set_defaults(func=cmd_faces)
+
+    s = sub.add_parser("capture", help="performance capture: a video of a face -> per-frame channel values (CSV)")
+    s.add_argument("video", type=Path, help="a video file or a folder of PNG frames")
+    s.add_argument("--out", type=Path, required=True, help="CSV for render --values (frame,joy,...)")
+    s.add_argument("--face", type=_number_in(int, 0, 1000, "--face"), default=0,
+                   help="which face to follow: its index (largest first) in the first frame with that many faces")
+    s.add_argument("--gaps", choices=("interpolate", "hold"), default="interpolate",
+                   help="frames without the face: interpolated between the frames around them, or the last values held")
+    s.add_argument("--keyframes-tolerance", type=_number_in(float, 0.0, VALUE_LIMIT, "--keyframes-tolerance"),
+                   help="write only keyframes: straight lines between them stay within this of every frame's value")
+    s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"),
+                   help="read the video at this constant rate (default: its own; needed for PNG frames)")
+    s.add_argument("--rest-frame", type=_number_in(int, 0, 10**9, "--rest-frame"),
+                   help="a frame where the actor is at rest (eyes open, mouth closed, facing the camera): its "
+                   "eye_close, mouth_open and head_turn read 0")
+    s.add_argument("--min-cutoff", type=_number_in(float, 0.0, 1000, "--min-cutoff"), default=1.0,
+                   help="One-Euro smoothing at rest, Hz: lower is smoother (0: no smoothing)")
+    s.add_argument("--beta", type=_number_in(float, 0.0, 1000, "--beta"), default=1.0,
+                   help="One-Euro speed coefficient: higher follows fast moves (onsets) more closely")
+    s.set_defaults(func=cmd_capture)
 
     s = sub.add_parser("cache", help="the frame cache: how big it is, or prune it to a size (least recently used first)")
     s.add_argument("action", choices=("info", "prune"))

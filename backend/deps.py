@@ -70,6 +70,9 @@ def missing_debian_packages(packages: Sequence[str] = BPY_DEBIAN_PACKAGES) -> li
     return [p for p in packages if p not in installed]
 
 
+# The Blender LTS that the Blender tests also run on, installed beside the venv's bpy.
+LTS_BPY_DIR = ROOT / ".bpy-4.2"
+
 # Written into a venv once everything pinned is installed; a set-up whose requirements and Python
 # match it has nothing to do, so repeating the set-up costs a second, not a pip run.
 STAMP_NAME = ".latent-emotion-requirements"
@@ -83,27 +86,32 @@ def requirements_digest() -> str:
     return h.hexdigest()
 
 
-def venv_is_current(venv: Path) -> bool:
+def venv_is_current(venv: Path, lts_bpy: Path | None = None) -> bool:
     stamp = venv / STAMP_NAME
-    return (venv / "bin" / "python").exists() and stamp.is_file() and stamp.read_text().strip() == requirements_digest()
+    return (venv / "bin" / "python").exists() and stamp.is_file() and stamp.read_text().strip() == requirements_digest() \
+        and (lts_bpy is None or (lts_bpy / "bpy").is_dir())
 
 
 def mark_venv_current(venv: Path) -> None:
     (venv / STAMP_NAME).write_text(requirements_digest() + "\n")
 
 
-def dev_plan(venv: Path, python: str = sys.executable) -> list[Step]:
+def dev_plan(venv: Path, python: str = sys.executable, lts_bpy: Path | None = None) -> list[Step]:
     """Steps that make ``venv`` hold everything the project and its tests need (none when it
-    already does)."""
+    already does); with ``lts_bpy``, also the LTS Blender's ``bpy`` in that folder."""
     vpy = venv / "bin" / "python"
-    if venv_is_current(venv):
+    if venv_is_current(venv, lts_bpy):
         return []
     steps = []
     if not vpy.exists():
         steps.append(Step(f"create {venv}", (python, "-m", "venv", str(venv))))
+    pip = (str(vpy), "-m", "pip", "install", "--disable-pip-version-check", "-q")
     steps.append(Step("install pinned requirements",
-                      (str(vpy), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                       "-r", str(REQUIREMENTS / "dev.txt"), "-c", str(REQUIREMENTS / "constraints.txt"))))
+                      (*pip, "-r", str(REQUIREMENTS / "dev.txt"), "-c", str(REQUIREMENTS / "constraints.txt"))))
+    if lts_bpy is not None:
+        steps.append(Step(f"install the Blender LTS bpy into {lts_bpy}",
+                          (*pip, "--no-deps", "--upgrade", "--target", str(lts_bpy),
+                           *read_requirements("blender-lts.txt"))))
     return steps
 
 
@@ -132,15 +140,32 @@ def blender_plan(blender_python: str, target: Path, numpy_version: str | None,
 
 
 def run_plan(steps: Sequence[Step], progress: Callable[[int, int, str], None] | None = None,
-             cancelled: Callable[[], bool] | None = None) -> None:
-    """Run each step, reporting (index, total, title); stops with DepsError on the first failure."""
+             cancelled: Callable[[], bool] | None = None,
+             started: Callable[[subprocess.Popen], None] | None = None,
+             output: Callable[[str], None] | None = None) -> None:
+    """Run each step, reporting (index, total, title); stops with DepsError on the first failure.
+
+    ``cancelled()`` is asked before and after each step; ``started(process)`` gets each step's process,
+    so that a cancel can also end a long step (pip installing torch) with ``process.terminate()``.
+    ``output(line)`` gets what the steps print (else it goes to this process's output).
+    """
     for i, step in enumerate(steps):
         if cancelled is not None and cancelled():
             raise DepsError("installation cancelled")
         if progress is not None:
             progress(i, len(steps), step.title)
-        r = subprocess.run(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"})
-        if r.returncode != 0:
-            raise DepsError(f"step '{step.title}' failed (exit {r.returncode}): {' '.join(step.argv)}")
+        pipe = subprocess.PIPE if output is not None else None
+        process = subprocess.Popen(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"}, stdout=pipe,
+                                   stderr=subprocess.STDOUT if pipe else None, text=True)
+        if started is not None:
+            started(process)
+        if output is not None:
+            for line in process.stdout:  # type: ignore[union-attr]
+                output(line.rstrip())
+        code = process.wait()
+        if cancelled is not None and cancelled():
+            raise DepsError("installation cancelled")
+        if code != 0:
+            raise DepsError(f"step '{step.title}' failed (exit {code}): {' '.join(step.argv)}")
     if progress is not None:
         progress(len(steps), len(steps), "done")

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,6 +88,12 @@ def frame_key(fingerprint: str, w_plus: np.ndarray, resolution: int, noise_mode:
     return h.hexdigest()
 
 
+def key_fingerprint(fingerprint: str, device_type: str) -> str:
+    """The fingerprint the frame keys carry: the weights', plus the device class off the CPU (a GPU's
+    kernels give other bits, so its frames must not pass for the CPU's; CPU keys stay as they were)."""
+    return fingerprint if device_type == "cpu" else f"{fingerprint}+{device_type}"
+
+
 @dataclass(frozen=True)
 class RenderTarget:
     """What decides a frame besides its W+ code."""
@@ -158,9 +164,10 @@ class FrameCache:
         sizes = [p.stat().st_size for p in self._frames()]
         return len(sizes), sum(sizes)
 
-    def prune(self, max_bytes: int) -> int:
-        """Delete least recently used frames (by mtime) until at most ``max_bytes`` remain, and
-        temp files of dead writers; returns how many frames were deleted."""
+    def prune(self, max_bytes: int, keep: Collection[str] = ()) -> int:
+        """Delete least recently used frames (by mtime) until at most ``max_bytes`` remain, never
+        those whose keys are in ``keep``, and temp files of dead writers; returns how many frames
+        were deleted."""
         now = time.time()
         for tmp in self.root.glob("??/.*.tmp"):
             try:
@@ -181,6 +188,8 @@ class FrameCache:
         for _, size, p in entries:
             if total <= max_bytes:
                 break
+            if p.stem in keep:
+                continue
             p.unlink(missing_ok=True)
             total -= size
             removed += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .frame_cache import FrameCache, RenderTarget, generator_synthesizer, iter_frames
+from .frame_cache import FrameCache, RenderTarget, generator_synthesizer, iter_frames, key_fingerprint
 from .generator import Generator
 
 
@@ -35,7 +35,7 @@ def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterab
     """Frames (uint8 H×W×3) of the W+ codes ``ws`` — one (N, num_ws, w_dim) array or chunks of
     them (``timeline.iter_latents``), so a long render holds one chunk at a time — computing only
     the frames the cache lacks. ``progress`` gets the number of frames done so far."""
-    target = RenderTarget(fingerprint, G.config.img_resolution)
+    target = RenderTarget(key_fingerprint(fingerprint, G.device.type), G.config.img_resolution)
     synthesize = generator_synthesizer(G)
     done = 0
     for chunk in ([ws] if isinstance(ws, np.ndarray) else ws):

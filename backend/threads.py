@@ -53,8 +53,14 @@ def choose_threads(flops: float, cpus: int) -> int:
 def use_threads_for(cfg: GeneratorConfig) -> int:
     """Set torch's intra-op threads for frames of ``cfg`` on the CPU (unless OMP_NUM_THREADS is
     set); returns the count in use."""
+    return use_threads(synthesis_flops(cfg))
+
+
+def use_threads(flops: float) -> int:
+    """Set torch's intra-op threads for work of ``flops`` a frame (unless OMP_NUM_THREADS is set);
+    returns the count in use."""
     import torch
 
     if not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(choose_threads(synthesis_flops(cfg), free_cpus()))
+        torch.set_num_threads(choose_threads(flops, free_cpus()))
     return torch.get_num_threads()

@@ -187,14 +187,20 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps:
     return n
 
 
-def read_frames(source: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """RGB uint8 frames of a video file or of a folder of PNG files (in natural name order)."""
+def read_frames(source: str | os.PathLike[str], fps: float | None = None) -> Iterator[np.ndarray]:
+    """RGB uint8 frames of a video file or of a folder of PNG files (in natural name order).
+
+    With ``fps``, a video file's frames are resampled to that constant rate (ffmpeg's fps filter:
+    frame i shows what plays at time i / fps), so a variable-rate video's frames are repeated or
+    dropped to land on that grid; without it they come as ffmpeg delivers them."""
     source = Path(source)
     if source.is_dir():
         return _read_png_folder(source)
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such video file or frame folder")
-    return _read_video_file(source)
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps}")
+    return _read_video_file(source, fps)
 
 
 def video_info(source: str | os.PathLike[str]) -> VideoInfo:
@@ -239,10 +245,11 @@ def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
         yield _read_png(path)
 
 
-def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:
+def _open_video(path: Path, fps: float | None = None) -> tuple[Iterator[bytes], dict]:
     import imageio_ffmpeg
 
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    resample = None if fps is None else ["-vf", f"fps={fps!r}"]
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=resample)
     try:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
@@ -251,8 +258,8 @@ def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:
     return gen, meta
 
 
-def _read_video_file(path: Path) -> Iterator[np.ndarray]:
-    gen, meta = _open_video(path)  # now, so that a bad file fails at the call, not at first use
+def _read_video_file(path: Path, fps: float | None = None) -> Iterator[np.ndarray]:
+    gen, meta = _open_video(path, fps)  # now, so that a bad file fails at the call, not at first use
     width, height = meta["size"]
 
     def frames() -> Iterator[np.ndarray]:

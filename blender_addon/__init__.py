@@ -10,24 +10,35 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``rig``: the loaded generator + directions; ``baking``: cached frames → image sequences;
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
 - ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
-- ``keyframes``, ``script_import``: keying channels and emotion scripts;
+- ``keyframes``, ``script_import``: keying channels and emotion scripts; ``capture``: keys from a video;
+  ``describe``: keys from a description in plain English;
 - ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
 """
 
 import bpy
 
-from . import dependencies
+from . import paths
+
+paths.use_source_backend(__package__)  # a developer install: the repository's backend/ (README.md)
+
+from . import dependencies  # noqa: E402
+from .state import STATE
 
 
 def register() -> None:
     # Before anything imports a backend package: installed packages live in the user folder.
     dependencies.add_site_packages(__package__)
     dependencies.missing(refresh=True)
+    from .backend.threads import prepare_openmp
 
-    from . import handlers, install, operators, preferences, preview, properties, script_import, ui
+    prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
+
+    from . import (capture, describe, handlers, install, operators, preferences, preview, properties, script_import,
+                   ui)
 
     properties.register()
-    for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *ui.CLASSES):
+    for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
+                *describe.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
@@ -35,7 +46,8 @@ def register() -> None:
 
 
 def unregister() -> None:
-    from . import handlers, install, operators, preferences, preview, properties, rig, script_import, ui
+    from . import (capture, describe, handlers, install, operators, preferences, preview, properties, rig,
+                   script_import, ui)
 
     operators.stop_modal()
     install.stop()
@@ -43,8 +55,9 @@ def unregister() -> None:
     handlers.unregister()
     ui.unregister_menus()
     for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
-                         *ui.CLASSES)):
+                         *capture.CLASSES, *describe.CLASSES, *ui.CLASSES)):
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()
+    STATE.reset()
     dependencies.remove_site_packages()

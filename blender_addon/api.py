@@ -1,7 +1,7 @@
 """Python API of Latent Emotion, for scripts and the Python console.
 
 The extension's package name depends on the repository it was installed into, so import it
-through the add-on's own module name::
+through the add-on's own module name (importing it enables the extension if it is not)::
 
     import importlib
     le = importlib.import_module("bl_ext.user_default.latent_emotion.api")
@@ -15,6 +15,8 @@ through the add-on's own module name::
 
     strip = le.add_strip(frame_start=1, length=100)   # the same in the sequencer
     le.import_script(strip, "fig7.txt", start=1)
+    le.key_from_video(face, "take3.mp4", start=1)    # the nine channels from a filmed face
+    le.describe(face, "She smiles, then slowly looks surprised.", start=100)
 
 Targets are emotion-face objects or strips (``faces()`` lists a scene's). Channels are named as
 ``backend.channels`` (joy, sadness, anger, fear, surprise, disgust, eye_close, mouth_open,
@@ -27,16 +29,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-import numpy as np
 
-from . import compat, keyframes
-from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script
-from .baking import BakeStats
-from .faces import new_face_object, new_face_strip
-from .handlers import is_rendering
-from .properties import channel_ref, settings_of
-from .rig import RigError  # noqa: F401  (part of the API)
-from .targets import channel_values, displayed_files, folder, scene_targets
+
+def _enable() -> None:
+    """Importing the API enables the extension if it is not (a fresh session, a script run with
+    ``blender -b --python``): its properties and handlers exist from then on."""
+    if __package__ not in bpy.context.preferences.addons:
+        import addon_utils
+
+        addon_utils.enable(__package__, default_set=True)
+
+
+_enable()
+
+import numpy as np  # noqa: E402
+
+from . import compat, keyframes  # noqa: E402
+from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script  # noqa: E402
+from .baking import BakeStats  # noqa: E402
+from .capture import DEFAULT_TOLERANCE  # noqa: E402
+from .faces import new_face_object, new_face_strip  # noqa: E402
+from .handlers import is_rendering  # noqa: E402
+from .properties import channel_ref, face_settings  # noqa: E402
+from .rig import RigError  # noqa: E402, F401  (part of the API)
+from .targets import displayed_files, folder, frame_values, scene_targets  # noqa: E402
 
 
 def faces(scene: bpy.types.Scene | None = None) -> list:
@@ -68,7 +84,8 @@ def set_channels(target, frame: float | None = None, **values: float) -> None:
     if frame is None:
         keyframes.set_channels(target, values)
         return
-    _settings(target)
+    face_settings(target)
+    values = keyframes.checked(target, values, frame)  # all of them before any is set
     keyed, plain = {}, {}
     for name, value in values.items():
         animated = compat.find_fcurve(target.id_data, channel_ref(target, name).paths) is not None
@@ -85,22 +102,52 @@ def key_channels(target, frame: float, interpolation: str | None = None, **value
 
 
 def channel_values_at(target, frame: float) -> dict[str, float]:
-    """Every channel's value at ``frame``: F-curves evaluated, set values for un-animated channels."""
-    _settings(target)
-    return {name: float(v[0]) for name, v in channel_values(target, [frame]).items()}
+    """Every channel's value at ``frame`` as Blender evaluates it (keys, NLA strips, drivers)."""
+    face_settings(target)
+    return {name: float(v[0]) for name, v in frame_values(_scene(target, None), target, [frame]).items()}
 
 
 def import_script(target, script: str | Path, *, start: int = 1, frames_between: int = DEFAULT_FRAMES_BETWEEN,
                   interpolation: str = "LINEAR", clip: int = 0, replace: bool = True) -> list[int]:
     """Key an emotion script — a file path, or the text itself when it has a line break — and return
     the keyed frames. Raises ``ScriptError`` (with ``.line``/``.column``) for a bad script."""
-    extra = [item.name for item in _settings(target).extra]
+    extra = [item.name for item in face_settings(target).extra]
     if isinstance(script, str) and "\n" in script:
         parsed = parse_script(script, frames_between=frames_between, extra_channels=extra)
     else:
         parsed = load_script(script, frames_between=frames_between, extra_channels=extra)
     return keyframes.key_script(target, parsed, start=start, clip=clip, frames_between=frames_between,
                                 interpolation=interpolation, replace=replace)
+
+
+def key_from_video(target, video: str | Path, *, start: int | None = None, tolerance: float | None = DEFAULT_TOLERANCE,
+                   replace: bool = True, scene: bpy.types.Scene | None = None) -> list[int]:
+    """Key the nine channels from a video of a face (read at the scene's frame rate) from scene frame
+    ``start`` (default: the current frame): the keyframes within ``tolerance`` (None: every frame);
+    returns the keyed frames. A video without a face, or not a video, raises ValueError."""
+    from .capture import key_capture, start_capture, wait
+
+    face_settings(target)
+    scene = _scene(target, scene)
+    result = wait(start_capture(video, keyframes.scene_fps(scene)))
+    return key_capture(target, result, scene.frame_current if start is None else start, tolerance, replace)
+
+
+def describe(target, text: str, *, start: int | None = None, interpolation: str = "BEZIER", replace: bool = False,
+             use_text_model: bool = True):
+    """Key a description in plain English ("she smiles, then slowly looks surprised") from scene frame
+    ``start`` (default: the current frame). Returns the ``backend.language.Description`` (``.script``:
+    the emotion script keyed, also put in the text datablock "Emotion Description: <face>";
+    ``.unknown`` / ``.report()``: words not understood) and the keyed frames. Raises
+    ``LanguageError`` when nothing in it says what the face does."""
+    from .describe import describe_keys, show_script
+
+    scene = _scene(target, None)
+    description, keyed = describe_keys(target, text, start=scene.frame_current if start is None else start,
+                                       fps=keyframes.scene_fps(scene), interpolation=interpolation, replace=replace,
+                                       use_text_model=use_text_model)
+    show_script(target, description)
+    return description, keyed
 
 
 def bake(target, frame_start: int | None = None, frame_end: int | None = None, *, preview: bool = False,
@@ -111,7 +158,7 @@ def bake(target, frame_start: int | None = None, frame_end: int | None = None, *
 
     if is_rendering():
         raise RuntimeError("cannot bake while a render runs")
-    _settings(target)
+    face_settings(target)
     scene = _scene(target, scene)
     if frame_start is None or frame_end is None:
         default = bake_range(target, scene)
@@ -137,9 +184,9 @@ def frame_array(target, frame: int) -> np.ndarray:
     from .jobs import load_rig, open_cache
     from .targets import face_spec
 
-    settings = _settings(target)
+    settings = face_settings(target)
     rig = load_rig()
-    values = channel_values(target, [frame])
+    values = frame_values(_scene(target, None), target, [frame])
     ws = rig.latents(face_spec(settings), values)
     cache = open_cache()
     rig.ensure_frames(ws, cache)
@@ -152,10 +199,3 @@ def _scene(target, scene):
     if compat.is_strip(target):
         return target.id_data
     return scene or bpy.context.scene
-
-
-def _settings(target):
-    settings = settings_of(target)
-    if settings is None:
-        raise TypeError(f"{target!r} is not an emotion face (make one with add_face or add_strip)")
-    return settings

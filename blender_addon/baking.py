@@ -10,14 +10,17 @@ Each folder has an index (``.latent_emotion.json``): file name → the frame key
 with the file's inode and size, so a file already holding the right frame is left alone and a
 file rewritten by anyone else is redone.
 
-``BakeJob`` works one file per ``step()``, so that a modal operator can show progress and be
-cancelled between steps; render handlers call ``run()``.
+``BakeJob`` works one file per ``step()``; render handlers and scripts call ``run()``. The modal
+Bake operator leaves the generator to the worker thread (``pending_codes``) and makes the files of
+the frames it finished from a timer (``link_ready``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +47,9 @@ class SequenceRequest:
     face: FaceSpec
     values: Mapping[str, np.ndarray]  # channel → (F,) values at ``frames``
     resolution: int = 0  # output size in pixels; 0: the model's
+    # Previews: the size synthesis may stop at (``Rig.preview_stop``: a block at least this big), so a
+    # big model's preview costs a fraction of its frame; 0: full frames.
+    preview_size: int = 0
 
 
 @dataclass
@@ -102,11 +108,17 @@ class _Item:
     filename: str
     key: str
     w: np.ndarray
+    stop_at: int
+
+
+# Frames whose W+ codes are made at a time: a bake of any length holds this many codes, never all
+# of them (a million frames of a 12-row, 256-wide model would be 12 GB of codes).
+WINDOW = 256
 
 
 @dataclass
 class BakeJob:
-    """The files some faces need, made one per ``step()``."""
+    """The files some faces need, made one per ``step()``; frames are planned a window at a time."""
 
     rig: Rig
     cache: FrameCache
@@ -119,56 +131,95 @@ class BakeJob:
 
     def __post_init__(self) -> None:
         self._indexes: list[SequenceIndex] = []
-        self._todo: list[_Item] = []
-        for r, req in enumerate(self.requests):
+        for req in self.requests:
             req.folder.mkdir(parents=True, exist_ok=True)
-            index = SequenceIndex(req.folder)
-            self._indexes.append(index)
-            if not req.frames:
-                continue
-            ws = self.rig.latents(req.face, req.values)
-            res = self.resolution(req)
+            self._indexes.append(SequenceIndex(req.folder))
+        self.stats.frames = sum(len(req.frames) for req in self.requests)
+        self.total = sum(1 for _ in self.items())  # files to make (a counting pass, a window at a time)
+        self.done = 0  # files made
+        self._pending = self.items()
+        self._todo: deque[_Item] = deque()
+
+    def codes(self, r: int, start: int, stop: int) -> np.ndarray:
+        """W+ codes of request ``r``'s frames ``start:stop``."""
+        req = self.requests[r]
+        if not req.values:
+            w = self.rig.latents(req.face, {})
+            return np.broadcast_to(w[0], (stop - start, *w.shape[1:]))
+        return self.rig.latents(req.face, {c: np.asarray(v)[start:stop] for c, v in req.values.items()})
+
+    def items(self) -> Iterator[_Item]:
+        """The frames whose files must be made, in order, each file once; codes are made a window
+        at a time. Reads the rig, the folders' indexes and files: no bpy, so a worker may walk it."""
+        for r, req in enumerate(self.requests):
+            res = None if self.any_size else self.resolution(req)
+            stop_at = self.rig.preview_stop(req.preview_size)
+            target, index = self.rig.target_at(stop_at), self._indexes[r]
             seen: set[str] = set()
-            for frame, filename, w in zip(req.frames, req.filenames, ws):
-                self.stats.frames += 1
-                key = self.rig.target.key(w)
-                if filename in seen or index.holds(filename, key, None if self.any_size else res):
-                    continue
-                seen.add(filename)
-                self._todo.append(_Item(r, frame, filename, key, w))
-        self.total = len(self._todo)
-        self.done = 0
+            for a in range(0, len(req.frames), WINDOW):
+                for i, w in enumerate(self.codes(r, a, min(a + WINDOW, len(req.frames))), start=a):
+                    key, filename, stop = target.key(w), req.filenames[i], stop_at
+                    if stop:  # a preview: its full frame, where baked or cached, is better and free
+                        full = self.rig.target.key(w)
+                        if self.any_size and index.holds(filename, full, None):
+                            continue
+                        if self.cache.contains(full):
+                            key, stop = full, 0
+                    if filename in seen or index.holds(filename, key, res):
+                        continue
+                    seen.add(filename)
+                    yield _Item(r, req.frames[i], filename, key, np.array(w), stop)
+
+    def _plan(self) -> None:
+        """Take the next window of frames to make from the lazy walk."""
+        for item in itertools.islice(self._pending, WINDOW):
+            self._todo.append(item)
 
     def resolution(self, req: SequenceRequest) -> int:
         return req.resolution or self.rig.resolution
 
     def uncached(self) -> list[str]:
         """Keys of the frames still to make that the cache lacks: those need the generator."""
-        return [item.key for item in self._todo[self.done:] if not self.cache.contains(item.key)]
+        return [item.key for item in self.items() if not self.cache.contains(item.key)]
+
+    def pending_codes(self) -> PendingCodes:
+        """W+ codes of the frames still to make that the cache lacks, each once, in order: the
+        generator's part of the job (for a worker thread), made a window at a time."""
+        return PendingCodes(self)
+
+    def link_ready(self) -> int:
+        """Make the files of the next frames that the cache holds (never the generator); how many."""
+        made = 0
+        while not self.finished and self.cache.contains(self._todo[0].key):
+            self.step()
+            made += 1
+        return made
 
     @property
     def finished(self) -> bool:
-        return self.done >= self.total
+        if not self._todo:
+            self._plan()
+        return not self._todo
 
     @property
     def current(self) -> str:
         """What the next step works on, for progress messages."""
         if self.finished:
             return "done"
-        item = self._todo[self.done]
+        item = self._todo[0]
         return f"{self.requests[item.request].label}, frame {item.frame}"
 
     def step(self) -> bool:
         """Make the next file (computing its frame first if the cache lacks it); False when done."""
         if self.finished:
             return False
-        item = self._todo[self.done]
+        item = self._todo.popleft()
         req = self.requests[item.request]
         if not self.cache.contains(item.key):
-            self.rig.ensure_frames(item.w[None], self.cache)
+            self.rig.ensure_frames(item.w[None], self.cache, item.stop_at)
             self.stats.computed += 1
         res = self.resolution(req)
-        if res == self.rig.resolution:
+        if res == self.rig.target_at(item.stop_at).resolution:
             pattern = item.filename.replace("{", "{{").replace("}", "}}")
             self.cache.link_sequence([item.key], req.folder, pattern=pattern)
         else:
@@ -206,3 +257,41 @@ def _write_resized(cache: FrameCache, key: str, path: Path, size: int) -> None:
     if frame is None:
         raise FileNotFoundError(f"frame {key} vanished from the cache at {cache.root}")
     write_atomic(path, encode_png(resize(frame, size)))
+
+
+ERROR_KEY = "error"  # index key of an error frame: never a frame's key, so always replaced by a bake
+ERROR_COLOUR = (255, 0, 255)
+
+
+def write_error_frames(folder: Path, filenames: Sequence[str], size: int) -> None:
+    """Fill ``filenames`` with a plain magenta frame of ``size`` pixels: what a render shows where a
+    face's frame could not be made, instead of a missing file or a stale frame."""
+    from .backend.video import encode_png
+
+    data = encode_png(np.broadcast_to(np.array(ERROR_COLOUR, np.uint8), (size, size, 3)).copy())
+    folder.mkdir(parents=True, exist_ok=True)
+    index = SequenceIndex(folder)
+    for name in filenames:
+        write_atomic(folder / name, data)
+        index.record(name, ERROR_KEY, size)
+    index.save()
+
+
+class PendingCodes:
+    """The W+ codes a bake must compute (the cache lacks them), each once, as (stop_at, code) pairs
+    (``Rig.preview_stop``; 0: full frames): counted when made, then made again a window at a time when
+    iterated (on the worker), so memory stays bounded."""
+
+    def __init__(self, job: BakeJob) -> None:
+        self._job = job
+        self._count = sum(1 for _ in self)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        seen: set[str] = set()
+        for item in self._job.items():
+            if item.key not in seen and not self._job.cache.contains(item.key):
+                seen.add(item.key)
+                yield item.stop_at, item.w

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import bpy
+
+from .state import STATE
 
 # Import name of each run-time package the add-on needs (requirements/backend.txt has them all).
 RUNTIME_MODULES: tuple[str, ...] = ("torch", "cv2", "safetensors")
@@ -109,27 +111,24 @@ class InstallJob:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        # backend.deps.run_plan checks for cancellation only between steps; pip installing torch
-        # is one long step, so each step runs here as a process that cancel() can terminate.
+        from .backend.deps import DepsError, run_plan
+
+        tail: deque[str] = deque(maxlen=20)
+
+        def progress(index: int, _total: int, title: str) -> None:
+            self.index, self.title = index, title
+
+        def started(process: subprocess.Popen) -> None:
+            self._process = process
+            if self.cancel_requested:  # cancel() came between two steps
+                process.terminate()
+
         try:
-            for i, step in enumerate(self.steps):
-                self.index, self.title = i, step.title
-                if self.cancel_requested:
-                    raise InterruptedError
-                self._process = subprocess.Popen(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"},
-                                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                tail: list[str] = []
-                for line in self._process.stdout:  # type: ignore[union-attr]
-                    tail = (tail + [line.rstrip()])[-20:]
-                code = self._process.wait()
-                if self.cancel_requested:
-                    raise InterruptedError
-                if code != 0:
-                    raise RuntimeError(f"step '{step.title}' failed (exit {code}):\n" + "\n".join(tail))
-            self.index, self.title = len(self.steps), "done"
-        except InterruptedError:
-            self.error = "installation cancelled"
-        except Exception as e:  # reported to the user by the main thread
+            run_plan(self.steps, progress, cancelled=lambda: self.cancel_requested, started=started,
+                     output=tail.append)
+        except DepsError as e:  # reported to the user by the main thread
+            self.error = str(e) if self.cancel_requested or not tail else f"{e}:\n" + "\n".join(tail)
+        except Exception as e:  # pip missing, no such program: said, not raised into a thread
             self.error = str(e)
         finally:
             self._process = None
@@ -152,31 +151,26 @@ def plan_install(package: str, extra_pip_args: Sequence[str] = ()) -> list:
     return deps.blender_plan(sys.executable, Path(site_packages_dir(package)), numpy_version, extra_pip_args)
 
 
-_job: InstallJob | None = None
-
-
 def current_job() -> InstallJob | None:
-    return _job
+    return STATE.install_job
 
 
 def start_install(package: str) -> InstallJob:
-    global _job
-    if _job is not None and not _job.done:
-        return _job
-    _job = InstallJob(plan_install(package))
-    _job.start()
-    return _job
+    job = STATE.install_job
+    if job is not None and not job.done:
+        return job
+    job = STATE.install_job = InstallJob(plan_install(package))
+    job.start()
+    return job
 
 
 def stop_install(wait: float = 5.0) -> None:
     """Cancel a running installation and wait a little for its thread (on unregister)."""
-    global _job
-    job = _job
+    job, STATE.install_job = STATE.install_job, None
     if job is not None and not job.done:
         job.cancel()
         deadline = time.monotonic() + wait
         job.join(max(0.0, deadline - time.monotonic()))
-    _job = None
 
 
 def after_install() -> list[str]:

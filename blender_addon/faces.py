@@ -9,6 +9,7 @@ file number is the scene frame (image user: start 1, offset 0), so frame 37 show
 from __future__ import annotations
 
 import math
+import os
 
 import bpy
 
@@ -17,6 +18,24 @@ from .properties import init_face, new_strip_settings, new_uid, settings_of, syn
 from .targets import FILE_PATTERN, NODE_NAME
 
 PLANE_SIZE = 2.0
+# A plane shows file n at scene frame n for every frame Blender has (its image user's longest
+# duration), so it follows the scene's range however it is changed later.
+ALL_FRAMES = 1048574
+
+
+VIEW_TRANSFORM = "Standard"
+
+
+def use_standard_view(scene: bpy.types.Scene) -> bool:
+    """Let renders show the generator's colours: the Standard view transform, no look, no exposure or
+    gamma change. Blender's default view (AgX) tone-maps every pixel — a face frame came out up to
+    51/255 off — while Standard maps an sRGB image back to itself. True if anything was changed."""
+    view = scene.view_settings
+    wanted = {"view_transform": VIEW_TRANSFORM, "look": "None", "exposure": 0.0, "gamma": 1.0}
+    changed = {k: v for k, v in wanted.items() if getattr(view, k) != v}
+    for key, value in changed.items():
+        setattr(view, key, value)
+    return bool(changed)
 
 
 def _folder(uid: str) -> str:
@@ -47,7 +66,7 @@ def _plane_mesh(name: str) -> bpy.types.Mesh:
     return mesh
 
 
-def _material(name: str, image: bpy.types.Image, duration: int) -> bpy.types.Material:
+def _material(name: str, image: bpy.types.Image) -> bpy.types.Material:
     """An emission material showing ``image`` as an image sequence (lighting leaves the face alone)."""
     mat = bpy.data.materials.new(name)
     compat.use_nodes(mat)
@@ -58,7 +77,7 @@ def _material(name: str, image: bpy.types.Image, duration: int) -> bpy.types.Mat
     tex.image = image
     tex.location = (-400, 0)
     user = tex.image_user
-    user.frame_start, user.frame_offset, user.frame_duration = 1, 0, max(1, duration)
+    user.frame_start, user.frame_offset, user.frame_duration = 1, 0, ALL_FRAMES
     user.use_auto_refresh = True
     emit = nodes.new("ShaderNodeEmission")
     emit.location = (-100, 0)
@@ -72,7 +91,8 @@ def _material(name: str, image: bpy.types.Image, duration: int) -> bpy.types.Mat
 def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *, name: str = "Emotion Face",
                     seed: int = 0, truncation: float = 0.7, resolution: int = 0,
                     location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
-    """A plane standing upright, facing the front view (-Y), showing the face's frames."""
+    """A plane standing upright, facing the front view (-Y), showing the face's frames; the scene gets
+    the Standard view transform (``use_standard_view``)."""
     obj = bpy.data.objects.new(name, _plane_mesh(name))
     collection.objects.link(obj)
     obj.location = location
@@ -83,8 +103,9 @@ def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *,
     settings.name = "Emotion"  # the Graph Editor names channels "Joy (Emotion)"
     image = _sequence_image(f"{name} Frames", uid)
     settings.image = image
-    obj.data.materials.append(_material(name, image, max(scene.frame_end, 1)))
+    obj.data.materials.append(_material(name, image))
     _extra_channels(settings)
+    use_standard_view(scene)
     return obj
 
 
@@ -129,7 +150,8 @@ def separate_duplicates(scene: bpy.types.Scene) -> list:
 
 def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channel: int = 1, frame_start: int = 1,
                    length: int | None = None, seed: int = 0, truncation: float = 0.7, resolution: int = 0):
-    """An image strip of ``length`` frames (default: to the scene's end) showing the face's frames."""
+    """An image strip of ``length`` frames (default: to the scene's end) showing the face's frames; the
+    scene gets the Standard view transform (``use_standard_view``)."""
     if length is None:
         length = max(1, scene.frame_end - frame_start + 1)
     if length < 1:
@@ -142,15 +164,51 @@ def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channe
     settings = new_strip_settings(strip, uid)
     init_face(settings, uid, seed, truncation, resolution)
     _extra_channels(settings)
+    use_standard_view(scene)
     return strip
 
 
-def set_display_length(target, scene: bpy.types.Scene, last_frame: int) -> None:
-    """Let a plane face show its own frames up to ``last_frame`` (main thread, not while rendering)."""
-    if compat.is_strip(target) or settings_of(target) is None:
-        return
-    from .targets import image_user
+def point_at_folders(scene: bpy.types.Scene) -> int:
+    """Point each face's image or strip at its folder in the cache (main thread, not while rendering):
+    a .blend that moved, or opened where the cache is elsewhere (a farm's $LATENT_EMOTION_CACHE), would
+    otherwise look for the files beside itself. Returns how many faces were repointed."""
+    from .targets import cache_folder, folder, scene_targets
 
-    user = image_user(target)
-    if user is not None and user.frame_start - 1 + user.frame_duration < last_frame:
-        user.frame_duration = last_frame - user.frame_start + 1
+    changed = 0
+    for target in scene_targets(scene):
+        where = cache_folder(target)
+        if where is None or folder(target) == where:
+            continue
+        where.mkdir(parents=True, exist_ok=True)
+        if compat.is_strip(target):
+            target.directory = str(where) + os.sep
+        else:
+            settings_of(target).image.filepath = str(where / FILE_PATTERN.format(1))
+        changed += 1
+    return changed
+
+
+def follow_ranges(scene: bpy.types.Scene, targets: list | None = None) -> int:
+    """Let every face of the scene show its own frames over its whole range (main thread, not while
+    rendering): a plane over every scene frame (files of older versions stopped at the scene's end
+    when the face was made), a strip over its own length (a strip dragged longer than its files
+    gets files for the new frames instead of holding its last one). Returns how many faces changed."""
+    from .targets import image_user, scene_targets
+
+    changed = 0
+    for target in scene_targets(scene):
+        if not compat.is_strip(target):
+            user = image_user(target)
+            if user is not None and user.frame_duration < ALL_FRAMES and not user.use_cyclic:
+                user.frame_duration = ALL_FRAMES
+                changed += 1
+            continue
+        start, final_start, final_end = int(round(target.frame_start)), target.frame_final_start, target.frame_final_end
+        wanted = final_end - start
+        if wanted > len(target.elements):
+            for i in range(len(target.elements), wanted):
+                target.elements.append(FILE_PATTERN.format(i))
+            # Appending moves the strip's end by as much: put back the length the user gave it.
+            target.frame_final_start, target.frame_final_end = final_start, final_end
+            changed += 1
+    return changed

@@ -9,62 +9,56 @@ import bpy
 from bpy.types import Operator
 
 from . import dependencies
+from .state import STATE
+from .windows import redraw
 
 PACKAGE = __package__
 POLL_SECONDS = 0.5
 
-_message: str = ""  # the last installation's outcome, shown in the panels
-_progress_open = False
-
-
-def _redraw() -> None:
-    wm = bpy.context.window_manager
-    if wm is None:
-        return
-    for window in wm.windows:
-        for area in window.screen.areas:
-            area.tag_redraw()
+def watch() -> None:
+    """Poll the running installation from a timer that outlives opening another file (persistent),
+    so that its progress bar and outcome are not left behind."""
+    if not bpy.app.timers.is_registered(_poll):
+        bpy.app.timers.register(_poll, first_interval=POLL_SECONDS, persistent=True)
 
 
 def _poll():
-    global _message, _progress_open
     job = dependencies.current_job()
     wm = bpy.context.window_manager
     if job is None:
         return None
     if not job.done:
         if wm is not None:
-            if not _progress_open:
+            if not STATE.install_progress_open:
                 wm.progress_begin(0, 100)
-                _progress_open = True
+                STATE.install_progress_open = True
             wm.progress_update(int(100 * job.fraction))
-        _redraw()
+        redraw()
         return POLL_SECONDS
-    if _progress_open and wm is not None:
+    if STATE.install_progress_open and wm is not None:
         wm.progress_end()
-    _progress_open = False
+    STATE.install_progress_open = False
     if job.error:
-        _message = f"Installation failed: {job.error.splitlines()[0]}"
+        STATE.install_message = f"Installation failed: {job.error.splitlines()[0]}"
         print(f"Latent Emotion: {job.error}")
     else:
         still = dependencies.after_install()
-        _message = ("Dependencies installed" if not still else
-                    f"Installed; restart Blender to load {', '.join(still)}")
-    _redraw()
+        STATE.install_message = ("Dependencies installed" if not still else
+                                 f"Installed; restart Blender to load {', '.join(still)}")
+    redraw()
     return None
 
 
 def stop() -> None:
     """Cancel a running installation and remove the timer (unregister)."""
-    global _progress_open
     if bpy.app.timers.is_registered(_poll):
         bpy.app.timers.unregister(_poll)
     dependencies.stop_install()
-    if _progress_open:
+    if STATE.install_progress_open:
         wm = bpy.context.window_manager
         if wm is not None:
             wm.progress_end()
-        _progress_open = False
+        STATE.install_progress_open = False
 
 
 class LATENT_EMOTION_OT_install_dependencies(Operator):
@@ -83,7 +77,6 @@ extension's user folder"""
         return context.window_manager.invoke_confirm(self, event)
 
     def execute(self, context):
-        global _message
         if not getattr(bpy.app, "online_access", True):
             self.report({"ERROR"}, "Online access is off: allow it in Preferences › System › Network, then retry")
             return {"CANCELLED"}
@@ -92,9 +85,8 @@ extension's user folder"""
         except Exception as e:
             self.report({"ERROR"}, f"Cannot install: {e}")
             return {"CANCELLED"}
-        _message = ""
-        if not bpy.app.timers.is_registered(_poll):
-            bpy.app.timers.register(_poll, first_interval=POLL_SECONDS)
+        STATE.install_message = ""
+        watch()
         self.report({"INFO"}, "Installing dependencies in the background")
         return {"FINISHED"}
 
@@ -125,13 +117,13 @@ def draw_install(layout) -> bool:
         box.operator(LATENT_EMOTION_OT_cancel_install.bl_idname, icon="CANCEL")
         return True
     if not missing:
-        if _message:
-            layout.label(text=_message, icon="CHECKMARK")
+        if STATE.install_message:
+            layout.label(text=STATE.install_message, icon="CHECKMARK")
         return False
     box = layout.box()
     box.label(text=f"Missing: {', '.join(missing)}", icon="ERROR")
-    if _message:
-        box.label(text=_message)
+    if STATE.install_message:
+        box.label(text=STATE.install_message)
     box.operator(LATENT_EMOTION_OT_install_dependencies.bl_idname, icon="IMPORT")
     return True
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import bpy
 
 from . import compat, preferences
 from .baking import BakeJob
-from .faces import separate_duplicates, set_display_length
+from .faces import follow_ranges, point_at_folders, separate_duplicates
 from .properties import settings_of, sync_extra_channels
 from .rig import Rig, get_rig
-from .targets import displayed_files, displayed_range, driven_channels, label, refresh_display, scene_targets, \
-    sequence_request, values_with_depsgraph
+from .targets import displayed_range, frame_values, label, refresh_display, scene_targets, sequence_request
 
 
 def open_cache():
@@ -39,18 +37,34 @@ def file_size(settings, rig: Rig, preview_size: int = 0) -> int:
     return preview_size if 0 < preview_size < final_size else settings.resolution
 
 
+def synthesis_size(settings) -> int:
+    """The size a face's preview synthesis may stop at (``SequenceRequest.preview_size``): the
+    preferences' preview resolution, or the face's own where smaller; 0 when low-resolution previews
+    are off (previews are then full frames scaled down)."""
+    size = preferences.preview_resolution()
+    if not size or not preferences.lowres_previews():
+        return 0
+    return min(size, settings.resolution) if settings.resolution else size
+
+
 def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | None = None, *,
-             preview: bool = False, rig: Rig | None = None, interactive: bool = False) -> BakeJob:
+             preview: bool = False, rig: Rig | None = None, interactive: bool = False,
+             values_of: Callable | None = None) -> BakeJob:
     """A job baking ``frames`` (default: ``bake_range``) of each target.
 
-    ``interactive``: called from the UI or a script on the main thread, so channel values may come
-    from stepping the scene (drivers count) and the faces' extra channels may be added to.
+    ``interactive``: called from the UI or a script on the main thread, so channel values come from
+    stepping the scene where drivers or NLA strips count (``frame_values``) and the faces' extra
+    channels may be added to. ``values_of(target, frames)``: the channel values otherwise (render
+    handlers read what Blender evaluated); default: the F-curves.
     """
     rig = rig or load_rig()
     if interactive:
         separate_duplicates(scene)
+        point_at_folders(scene)
+        follow_ranges(scene)
+        values_of = values_of or (lambda target, shown: frame_values(scene, target, shown))
     requests = []
-    preview_size = preferences.preview_resolution() if preview else 0
+    preview_files = preferences.preview_resolution() if preview else 0
     for target in targets:
         settings = settings_of(target)
         if interactive:
@@ -58,23 +72,40 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
             if compat.is_strip(target) and settings.name != target.name:
                 settings.name = target.name  # the Graph Editor shows strip channels by this name
         span = list(frames) if frames is not None else list(bake_range(target, scene))
-        if interactive and span:
-            set_display_length(target, scene, max(span))
-        size = file_size(settings, rig, preview_size)
-        values = None
-        if interactive and driven_channels(target) and threading.current_thread() is threading.main_thread():
-            shown, _ = displayed_files(target, span)
-            values = values_with_depsgraph(scene, target, shown)
-        req = sequence_request(target, span, resolution=size, values=values)
+        size = file_size(settings, rig, preview_files)
+        of_target = None if values_of is None else (lambda shown, t=target: values_of(t, shown))
+        req = sequence_request(target, span, resolution=size, values_of=of_target,
+                               preview_size=synthesis_size(settings) if preview else 0)
         if req is not None:
             requests.append(req)
     return BakeJob(rig, open_cache(), requests)
 
 
 def finish(job: BakeJob, scene: bpy.types.Scene) -> None:
-    """Show the new files (main thread, never during a render). Faces are looked up again by name:
-    references held since the job began may have been freed by an undo."""
+    """Show the new files (main thread, never during a render), then keep the cache within its limit.
+    Faces are looked up again by name: references held since the job began may have been freed by an undo."""
     labels = {req.label for i, req in enumerate(job.requests) if i in job.changed}
     for target in scene_targets(scene):
         if label(target) in labels:
             refresh_display(target)
+    prune_cache()
+
+
+def shown_keys() -> set[str]:
+    """Keys of the frames any face's folder holds (every folder under the cache's ``sequences/``: the
+    faces of other .blend files too)."""
+    from .baking import INDEX_NAME, SequenceIndex
+
+    keys: set[str] = set()
+    for index_file in preferences.sequences_dir().glob(f"*/{INDEX_NAME}"):
+        keys.update(entry.get("key", "") for entry in SequenceIndex(index_file.parent).entries.values())
+    return keys
+
+
+def prune_cache() -> int:
+    """Delete the least recently used frames past the preferences' limit, never a frame a face shows;
+    how many were deleted."""
+    limit = preferences.cache_limit_bytes()
+    if limit <= 0:
+        return 0
+    return open_cache().prune(limit, keep=shown_keys())

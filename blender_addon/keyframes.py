@@ -6,37 +6,50 @@ Keys go through ``keyframe_insert`` on the struct holding the channel, so Blende
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from . import compat
+from .backend.channels import check_channel_value
 from .backend.script import Script
-from .properties import channel_names, channel_ref, settings_of
+from .properties import channel_names, channel_ref, face_settings
 
 INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in the paper"),
                   ("BEZIER", "Bézier", "Smooth ease in and out of each keyframe"),
                   ("CONSTANT", "Constant", "Hold each keyframe until the next"))
 
 
+def scene_fps(scene) -> float:
+    """The scene's frame rate (frames per second)."""
+    return scene.render.fps / scene.render.fps_base
+
+
 def group_name(target) -> str:
     return f"Emotion: {target.name}" if compat.is_strip(target) else "Emotion"
 
 
+def checked(target, values: Mapping[str, float], frame: float | None = None) -> dict[str, float]:
+    """``values`` checked against the shared policy (finite, within ±VALUE_LIMIT): ChannelValueError
+    naming the face, channel and frame, before anything is set."""
+    at = "" if frame is None else f" at frame {frame:g}"
+    return {name: check_channel_value(value, f"{target.name}: {name}{at}") for name, value in values.items()}
+
+
 def set_channels(target, values: Mapping[str, float]) -> None:
     """Set channel values (what an un-animated channel holds)."""
-    _settings(target)
-    for name, value in values.items():
+    face_settings(target)
+    for name, value in checked(target, values).items():
         ref = channel_ref(target, name)
-        setattr(ref.struct, ref.prop, float(value))
+        setattr(ref.struct, ref.prop, value)
 
 
 def key_channels(target, frame: float, values: Mapping[str, float], interpolation: str | None = None) -> None:
     """Set and key channel values at ``frame``; ``interpolation`` (LINEAR, BEZIER, CONSTANT) for the
     new keys, else the user's default."""
-    _settings(target)
+    face_settings(target)
     group = group_name(target)
-    for name, value in values.items():
+    for name, value in checked(target, values, frame).items():
         ref = channel_ref(target, name)
-        setattr(ref.struct, ref.prop, float(value))
+        setattr(ref.struct, ref.prop, value)
         ref.struct.keyframe_insert(ref.prop, frame=frame, group=group)
         if interpolation is not None:
             fc = compat.find_fcurve(target.id_data, ref.paths)
@@ -45,13 +58,21 @@ def key_channels(target, frame: float, values: Mapping[str, float], interpolatio
                     kp.interpolation = interpolation
 
 
-def clear_channel_keys(target) -> None:
-    """Remove the F-curves of all the face's channels."""
-    settings = _settings(target)
-    for name in channel_names(settings):
+def clear_channel_keys(target, frames: tuple[float, float] | None = None,
+                       names: Sequence[str] | None = None) -> None:
+    """Remove the keys of the face's channels (``names``, default all): within ``frames`` (first,
+    last), else their whole F-curves."""
+    settings = face_settings(target)
+    for name in names if names is not None else channel_names(settings):
         fc = compat.find_fcurve(target.id_data, channel_ref(target, name).paths)
-        if fc is not None:
+        if fc is None:
+            continue
+        if frames is None:
             compat.remove_fcurve(target.id_data, fc)
+            continue
+        for kp in reversed(fc.keyframe_points):
+            if frames[0] <= kp.co[0] <= frames[1]:
+                fc.keyframe_points.remove(kp)
 
 
 def clip_offsets(script: Script, frames_between: int) -> list[int]:
@@ -84,10 +105,3 @@ def key_script(target, script: Script, *, start: int, clip: int = 0, frames_betw
             key_channels(target, frame, dict(kf.values), interpolation)
             keyed.append(frame)
     return keyed
-
-
-def _settings(target):
-    settings = settings_of(target)
-    if settings is None:
-        raise TypeError(f"{target!r} is not an emotion face (add one with Add › Emotion Face)")
-    return settings

@@ -1,5 +1,7 @@
 """Operators: add a face (object or strip), bake its frames, pick up the directions' channels."""
 
+import time
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
@@ -9,9 +11,9 @@ from .faces import new_face_object, new_face_strip
 from .handlers import is_rendering
 from .properties import settings_of, sync_extra_channels
 from .rig import RigError
+from .state import STATE
 
-# The modal bake running now, if any: (operator, timer, window manager) — removed on unregister.
-_modal: dict = {}
+POLL_SECONDS = 0.05  # how often a modal bake looks for frames the worker finished
 
 
 def active_target(context):
@@ -38,6 +40,12 @@ def _face_props():
     }
 
 
+def _report_view(op: Operator, scene, before: str) -> None:
+    if before != scene.view_settings.view_transform:
+        op.report({"INFO"}, f"View transform set from {before} to {scene.view_settings.view_transform}: "
+                            "renders show the face's own colours")
+
+
 class LATENT_EMOTION_OT_add_face(Operator):
     """Add a plane showing a generated face whose emotion channels can be keyframed"""
 
@@ -52,6 +60,7 @@ class LATENT_EMOTION_OT_add_face(Operator):
         return context.mode == "OBJECT" and not is_rendering()
 
     def execute(self, context):
+        view = context.scene.view_settings.view_transform
         obj = new_face_object(context.scene, context.collection or context.scene.collection, name=self.name,
                               seed=self.seed, truncation=self.truncation, resolution=self.resolution,
                               location=context.scene.cursor.location.copy())
@@ -59,6 +68,7 @@ class LATENT_EMOTION_OT_add_face(Operator):
             other.select_set(False)
         obj.select_set(True)
         context.view_layer.objects.active = obj
+        _report_view(self, context.scene, view)
         return {"FINISHED"}
 
 
@@ -87,6 +97,7 @@ class LATENT_EMOTION_OT_add_strip(Operator):
 
     def execute(self, context):
         scene = compat.sequencer_scene(context)
+        view = scene.view_settings.view_transform
         strip = new_face_strip(scene, name=self.name, channel=self.channel, frame_start=self.frame_start,
                                length=self.length or None, seed=self.seed, truncation=self.truncation,
                                resolution=self.resolution)
@@ -95,11 +106,12 @@ class LATENT_EMOTION_OT_add_strip(Operator):
             s.select = False
         strip.select = True
         editor.active_strip = strip
+        _report_view(self, scene, view)
         return {"FINISHED"}
 
 
 class LATENT_EMOTION_OT_bake(Operator):
-    """Compute the face's frames for the scene range (only frames whose emotion changed); Esc cancels"""
+    """Compute the face's frames for the scene range (only frames whose emotion changed), in the background; Esc cancels"""
 
     bl_idname = "latent_emotion.bake"
     bl_label = "Bake Emotion Frames"
@@ -115,7 +127,7 @@ class LATENT_EMOTION_OT_bake(Operator):
 
     @classmethod
     def poll(cls, context):
-        if is_rendering() or _modal or dependencies.missing():
+        if is_rendering() or STATE.modal_bake or dependencies.missing():
             return False
         return True
 
@@ -160,61 +172,133 @@ class LATENT_EMOTION_OT_bake(Operator):
     def invoke(self, context, event):
         if context.window is None:
             return self.execute(context)
-        job = self._job(context)
-        if job is None:
+        if not self.begin(context):
             return {"CANCELLED"}
         wm = context.window_manager
-        self._job_ref, self._scene_name = job, self._scene(context).name
-        wm.progress_begin(0, max(1, job.total))
-        timer = wm.event_timer_add(0.01, window=context.window)
-        _modal.update(op=self, timer=timer, wm=wm)
+        wm.progress_begin(0, 100)
+        timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
+        STATE.modal_bake.update(op=self, timer=timer, wm=wm)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
+    def begin(self, context) -> bool:
+        """Start the bake: at once if the model is loaded, else after the worker loaded it."""
+        from .preferences import frames_dir, rig_paths
+        from .rig import loaded_rig
+        from .worker import BakeOrder, shared_worker
+
+        self._job_ref, self._ui_seconds = None, 0.0  # main-thread time spent in this bake's timer events
+        try:
+            paths = rig_paths()
+        except RigError as e:
+            self.report({"ERROR"}, str(e))
+            return False
+        if loaded_rig(paths) is not None:
+            return self.start(context)
+        # The model loads on the worker (seconds for a large one): the job is made once it is there.
+        self._loading = BakeOrder(paths, frames_dir(), ())
+        shared_worker().submit(self._loading, steps=True)
+        return True
+
+    def start(self, context) -> bool:
+        """Make the job (channel values, keys: main thread) and send its frames to the worker."""
+        job = self._job(context)
+        if job is None:
+            return False
+        from .preferences import frames_dir
+        from .worker import BakeOrder, shared_worker
+
+        self._job_ref, self._scene_name = job, self._scene(context).name
+        self._order = BakeOrder(job.rig.paths, frames_dir(), job.pending_codes())
+        if len(self._order.ws):
+            shared_worker().submit(self._order, steps=True)
+        return True
+
     def modal(self, context, event):
-        job = self._job_ref
-        if event.type == "ESC" or "op" not in _modal:
+        if event.type == "ESC" or "op" not in STATE.modal_bake:
             return self._end(context, cancelled=True)
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
+        started = time.perf_counter()
         try:
-            job.step()
+            if self._job_ref is None:
+                return self._on_model_timer(context)
+            return self._on_timer(context)
+        finally:
+            self._ui_seconds += time.perf_counter() - started
+
+    def _on_model_timer(self, context):
+        """While the model loads on the worker: wait; then make the job."""
+        outcome = self._loading.outcome
+        if outcome is None:
+            set_status(context, "Baking emotion frames: loading the face model — Esc to cancel")
+            return {"RUNNING_MODAL"}
+        if outcome.error is not None:
+            self.report({"ERROR"}, f"Cannot bake: {outcome.error}")
+            return self._end(context, cancelled=True, said=True)
+        if not self.start(context):  # it said why
+            return self._end(context, cancelled=True, said=True)
+        return {"RUNNING_MODAL"}
+
+    def _on_timer(self, context):
+        job, order = self._job_ref, self._order
+        if is_rendering():
+            return {"RUNNING_MODAL"}  # a render reads the faces' files: they change after it
+        outcome = order.outcome if len(order.ws) else None
+        try:
+            job.link_ready()
+            if outcome is not None and outcome.error is None and not job.finished:
+                job.step()  # a frame the worker made is gone from the cache already: make it here
         except Exception as e:
             self.report({"ERROR"}, f"Baking stopped at {job.current}: {e}")
             return self._end(context, cancelled=True)
-        context.window_manager.progress_update(job.done)
-        _status(context, f"Baking emotion frames: {job.done}/{job.total} — Esc to cancel")
+        if outcome is not None and outcome.error is not None:
+            self.report({"ERROR"}, f"Baking stopped at {job.current}: {outcome.error}")
+            return self._end(context, cancelled=True)
+        context.window_manager.progress_update(int(100 * job.done / max(1, job.total)))
+        set_status(context, f"Baking emotion frames: {job.done}/{job.total} ({order.computed} computed) — Esc to cancel")
         if job.finished:
             return self._end(context, cancelled=False)
         return {"RUNNING_MODAL"}
 
-    def _end(self, context, cancelled: bool):
+    def _end(self, context, cancelled: bool, said: bool = False):
         from .jobs import finish
+        from .worker import shared_worker
 
         job = self._job_ref
         stop_modal()
-        _status(context, None)
+        set_status(context, None)
+        if job is None:  # still loading the model
+            shared_worker().cancel(self._loading)
+            if not said:
+                self.report({"WARNING"}, "Bake cancelled while the face model loaded")
+            return {"CANCELLED"}
+        if cancelled and len(self._order.ws):
+            shared_worker().cancel(self._order)  # it stops after the frame it is computing
         job.close()
         scene = bpy.data.scenes.get(self._scene_name)
-        if scene is not None:
+        if scene is not None and not is_rendering():
             finish(job, scene)
         what = "cancelled" if cancelled else "done"
+        # Done: every frame the cache lacked was made (the worker may not have counted the last yet).
+        computed = self._order.computed if cancelled else len(self._order.ws)
         self.report({"WARNING" if cancelled else "INFO"},
-                    f"Bake {what}: {job.done}/{job.total} files ({job.stats.computed} frames computed)")
+                    f"Bake {what}: {job.done}/{job.total} files ({computed} frames computed)")
         return {"CANCELLED" if cancelled else "FINISHED"}
 
 
-def _status(context, text: str | None) -> None:
+def set_status(context, text: str | None) -> None:
     if context.workspace is not None:
         context.workspace.status_text_set(text)
 
 
 def stop_modal() -> None:
     """Remove the modal bake's timer and progress (when it ends, and on unregister)."""
-    if not _modal:
+    modal = STATE.modal_bake
+    if not modal:
         return
-    wm, timer = _modal.get("wm"), _modal.get("timer")
-    _modal.clear()
+    wm, timer = modal.get("wm"), modal.get("timer")
+    modal.clear()
     try:
         if timer is not None:
             wm.event_timer_remove(timer)

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences
 
 from .rig import DEFAULT_MODEL, RigPaths, resolve_paths
@@ -25,6 +25,8 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             description="Emotion directions learned for this model (.json). Empty: directions.json next to the model"),
         "device": EnumProperty(
             name="Device", default="auto",
+            description="Where the generator runs for previews, bakes and renders. A GPU's frames differ in "
+                        "the last bits from the CPU's, so the frame cache keeps them apart",
             items=[("auto", "Automatic", "CUDA, then Apple Metal, then the CPU"),
                    ("cpu", "CPU", "Always the CPU"),
                    ("cuda", "CUDA", "An NVIDIA GPU"),
@@ -33,10 +35,18 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             name="Cache Folder", subtype="DIR_PATH", default="",
             description="Where computed frames and the faces' image sequences are kept. Empty: the extension's "
                         "user folder"),
+        "cache_limit_gb": FloatProperty(
+            name="Frame Cache Limit", default=4.0, min=0.0, soft_max=200.0, precision=2,
+            description="Gigabytes of computed frames to keep; past it the least recently used go, after a bake "
+                        "and when a file opens (never the frames a face or strip shows). 0: no limit"),
         "preview_resolution": IntProperty(
             name="Preview Resolution", subtype="PIXEL", default=256, min=0, max=4096,
             description="Size of the frames 'Bake Preview' puts in the viewport and sequencer (0: full size); "
                         "renders always use the full size"),
+        "lowres_previews": BoolProperty(
+            name="Low-Resolution Previews", default=True,
+            description="Previews of a model bigger than the preview resolution stop its synthesis at a smaller "
+                        "block (a fraction of the time; not the full frame scaled down). Off: full frames, scaled"),
     }
 
     def draw(self, context):
@@ -54,7 +64,9 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
         col.prop(self, "device")
         col.prop(self, "cache_dir")
         col.label(text=f"Frames are cached in {cache_dir()}")
+        col.prop(self, "cache_limit_gb")
         col.prop(self, "preview_resolution")
+        col.prop(self, "lowres_previews")
 
 
 def get() -> LATENT_EMOTION_AP_preferences | None:
@@ -90,9 +102,20 @@ def sequences_dir() -> Path:
     return cache_dir() / "sequences"
 
 
+def cache_limit_bytes() -> int:
+    """The frame cache's size limit in bytes; 0: none."""
+    prefs = get()
+    return int(prefs.cache_limit_gb * 2**30) if prefs is not None else 0
+
+
 def preview_resolution() -> int:
     prefs = get()
     return prefs.preview_resolution if prefs is not None else 0
+
+
+def lowres_previews() -> bool:
+    prefs = get()
+    return prefs.lowres_previews if prefs is not None else False
 
 
 CLASSES = (LATENT_EMOTION_AP_preferences,)

@@ -15,30 +15,32 @@ stand-in is replaced when the real frame is made and never taken for it by a bak
 
 Nothing here runs while a render runs: renders make full-size frames themselves (``handlers``).
 Editing a face's settings without changing the frame (a slider, the console) refreshes it the
-same way, from a short timer (``schedule_refresh``). ``stats`` records the time spent on the main thread, for ``scripts/bench_preview.py``.
+same way, from a short timer (``schedule_refresh``). What goes wrong (no model, a face's bad
+settings or values) is printed once and shown on the face's panel (``STATE.errors``) until the face
+shows its frame again. ``stats`` records the time spent on the main thread, for
+``scripts/bench_preview.py``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bpy
-import numpy as np
 from bpy.app.handlers import persistent
 
 from . import preferences
 from .baking import BakeJob, SequenceRequest
-from .handlers import is_rendering
-from .jobs import file_size
-from .properties import channel_refs, settings_of
+from .handlers import is_rendering, same_function
+from .jobs import file_size, synthesis_size
+from .properties import settings_of
 from .rig import Rig, RigError, loaded_rig
-from .targets import refresh_display, scene_targets, sequence_request
-from .worker import LatestWorker, PreviewOrder, compute_frames
+from .state import GENERAL, STATE
+from .targets import folder as folder_of, refresh_display, scene_targets, sequence_request, values_now
+from .windows import redraw
+from .worker import LatestWorker, PreviewOrder, shared_worker, stop_shared_worker
 
 POLL_SECONDS = 0.02  # how often the timer looks for finished frames while the worker is busy
 EDIT_SECONDS = 0.05  # edits within this time (a dragged slider, a script setting nine channels) refresh once
@@ -60,43 +62,23 @@ class PreviewStats:
 
 
 stats = PreviewStats()
-_worker: LatestWorker[PreviewOrder] | None = None
-_suspended = 0
-_reported: set[str] = set()
-_newest: dict[Path, SequenceRequest] = {}  # face folder → the newest frame shown or made for it (main thread)
 
 
-def worker() -> LatestWorker[PreviewOrder]:
-    global _worker
-    if _worker is None:
-        _worker = LatestWorker(compute_frames)
-    return _worker
-
-
-@contextmanager
-def suspended() -> Iterator[None]:
-    """No preview for the frame changes inside (code stepping through frames to read values)."""
-    global _suspended
-    _suspended += 1
-    try:
-        yield
-    finally:
-        _suspended -= 1
+def worker() -> LatestWorker:
+    """The add-on's one worker thread (``worker.shared_worker``), which makes the preview's frames."""
+    return shared_worker()
 
 
 def _rendering() -> bool:
     return is_rendering() or bpy.app.is_job_running("RENDER")
 
 
-def _report_once(message: str) -> None:
-    if message not in _reported:
-        _reported.add(message)
+def _report_once(message: str, key: str = GENERAL) -> None:
+    """Print a message once; show it on the panel of the face whose folder is ``key`` (all: GENERAL)."""
+    STATE.set_error(key, message)
+    if message not in STATE.printed:
+        STATE.printed.add(message)
         print(f"Latent Emotion preview: {message}", flush=True)
-
-
-def current_values(target) -> dict[str, np.ndarray]:
-    """channel → (1,) value the face has now (after a frame change: keys, drivers and NLA evaluated)."""
-    return {name: np.array([float(getattr(ref.struct, ref.prop))]) for name, ref in channel_refs(target).items()}
 
 
 def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stand_ins: bool = False) -> bool:
@@ -113,21 +95,28 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
         _report_once(str(e))
         return False
     rig = loaded_rig(paths)
+    if rig is not None:  # the model loads: what was said about it is past
+        STATE.set_error(GENERAL, None)
     cache_root = preferences.frames_dir()
     frame = scene.frame_current
     waiting: list[SequenceRequest] = []
     for target in targets:
-        req = _request(target, frame, rig)
+        try:
+            req = _request(target, frame, rig)
+        except ValueError as e:  # a channel value outside the policy: this face waits, the others go on
+            _report_once(str(e), str(folder_of(target)))
+            continue
         if req is None:
             continue
         try:
             if rig is not None and _show_cached(rig, cache_root, req, target):
-                _newest[req.folder] = req
+                STATE.newest[req.folder] = req
+                STATE.set_error(str(req.folder), None)
                 continue
             if rig is not None and (replace_stand_ins or not (req.folder / req.filenames[0]).exists()):
                 _stand_in(rig, cache_root, req, target)
         except RigError as e:  # this face's settings (rows, channels) are wrong: the others go on
-            _report_once(f"{req.label}: {e}")
+            _report_once(f"{req.label}: {e}", str(req.folder))
             continue
         waiting.append(req)
     if waiting and submit:
@@ -141,8 +130,10 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
 
 def _request(target, frame: int, rig: Rig | None) -> SequenceRequest | None:
     # Without a rig the size is unknown; the worker does not need it, only the file made later.
-    size = file_size(settings_of(target), rig, preferences.preview_resolution()) if rig is not None else 0
-    return sequence_request(target, [frame], resolution=size, values=current_values(target))
+    settings = settings_of(target)
+    size = file_size(settings, rig, preferences.preview_resolution()) if rig is not None else 0
+    return sequence_request(target, [frame], resolution=size, values_of=lambda _shown: values_now(target),
+                            preview_size=synthesis_size(settings))
 
 
 def _show_cached(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> bool:
@@ -161,7 +152,7 @@ def _show_cached(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> bo
 
 def _stand_in(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> None:
     """Put the face's newest frame in the file of the frame it waits for."""
-    newest = _newest.get(req.folder)
+    newest = STATE.newest.get(req.folder)
     if newest is None:
         return
     stand_in = replace(newest, frames=req.frames, filenames=req.filenames, resolution=req.resolution)
@@ -169,17 +160,9 @@ def _stand_in(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> None:
         stats.stand_ins.append((req.label, req.frames[0], time.perf_counter()))
 
 
-def _redraw() -> None:
-    wm = bpy.context.window_manager
-    for window in wm.windows if wm is not None else ():
-        for area in window.screen.areas:
-            if area.type in {"VIEW_3D", "SEQUENCE_EDITOR", "IMAGE_EDITOR"}:
-                area.tag_redraw()
-
-
 @persistent
 def on_frame_change(scene, *_args) -> None:
-    if _suspended or _rendering():
+    if STATE.preview_suspended or _rendering():
         return
     start = time.perf_counter()
     try:
@@ -193,7 +176,7 @@ def on_frame_change(scene, *_args) -> None:
 def schedule_refresh() -> None:
     """After a face setting is edited: show the current frame with the new values, soon (one timer
     for a burst of edits). Frame changes refresh by themselves; this covers edits at the same frame."""
-    if _suspended or _rendering() or bpy.app.timers.is_registered(_after_edit):
+    if STATE.preview_suspended or _rendering() or bpy.app.timers.is_registered(_after_edit):
         return
     bpy.app.timers.register(_after_edit, first_interval=EDIT_SECONDS)
 
@@ -212,6 +195,7 @@ def _after_edit() -> None:
 
 def _poll() -> float | None:
     """Timer: show what the worker finished, for the frame each scene is at now."""
+    _worker = STATE.worker
     if _worker is None:
         return None
     if _rendering():
@@ -222,13 +206,14 @@ def _poll() -> float | None:
         scenes = set()
         for f in finished:
             if f.error is not None:
-                _report_once(f"{type(f.error).__name__}: {f.error}")
+                folders = [str(req.folder) for req in f.order.requests if req.label in str(f.error)]
+                _report_once(f"{type(f.error).__name__}: {f.error}", folders[0] if folders else GENERAL)
                 if not isinstance(f.error, RigError):
                     continue
                 # One face's settings failed; the order's other faces were made: show them.
             else:
                 for req in f.order.requests:
-                    _newest[req.folder] = req
+                    STATE.newest[req.folder] = req
             scenes.add(f.order.scene)
         for name in sorted(scenes):
             scene = bpy.data.scenes.get(name)
@@ -239,35 +224,29 @@ def _poll() -> float | None:
                 show_current_frame(scene, submit=False, replace_stand_ins=True)
             except Exception as e:
                 _report_once(f"{type(e).__name__}: {e}")
-        _redraw()
+        redraw({"VIEW_3D", "SEQUENCE_EDITOR", "IMAGE_EDITOR"})
         stats.timer_s.append(time.perf_counter() - start)
     return None if _worker.idle else POLL_SECONDS
 
 
-def _same(h, fn) -> bool:
-    # After a reload of the add-on an old function object with the same name may be registered.
-    return h is fn or (getattr(h, "__module__", None) == fn.__module__ and getattr(h, "__name__", None) == fn.__name__)
-
-
 def register() -> None:
+    STATE.on_face_edit = schedule_refresh
     handlers = bpy.app.handlers.frame_change_post
-    if not any(_same(h, on_frame_change) for h in handlers):
+    if not any(same_function(h, on_frame_change) for h in handlers):
         handlers.append(on_frame_change)
 
 
 def unregister() -> None:
     """Remove the handler and the timer, stop the worker thread (Blender 4.2/4.5 hang at exit otherwise)."""
-    global _worker
+    STATE.on_face_edit = None
     handlers = bpy.app.handlers.frame_change_post
-    for h in [h for h in handlers if _same(h, on_frame_change)]:
+    for h in [h for h in handlers if same_function(h, on_frame_change)]:
         handlers.remove(h)
     for timer in (_poll, _after_edit):
         if bpy.app.timers.is_registered(timer):
             bpy.app.timers.unregister(timer)
-    if _worker is not None:
-        if not _worker.stop():
-            _report_once("the preview thread did not stop in time")
-        _worker = None
+    if not stop_shared_worker():
+        _report_once("the worker thread did not stop in time")
     stats.clear()
-    _reported.clear()
-    _newest.clear()
+    STATE.printed.clear()
+    STATE.newest.clear()

@@ -17,6 +17,7 @@ with their keys when another directions file lacks them. Blender keys collection
 so items (extra channels, strip faces) are only ever appended, never removed or reordered.
 """
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -27,31 +28,50 @@ from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntPrope
 from bpy.types import PropertyGroup
 
 from . import compat
-from .backend.channels import CHANNELS
+from .backend.channels import CHANNELS, VALUE_LIMIT
+from .state import STATE, value_key
 
 PROPERTY = "latent_emotion"  # the settings of a face object
 SCENE_STRIPS = "latent_emotion_strips"  # the settings of the scene's face strips
 STRIP_KEY = "latent_emotion_face"  # on a strip: the uid of its settings in SCENE_STRIPS
-HARD_LIMIT = 10.0  # values past ±1 exaggerate; past this they only break the face
 
 
 def _edited(_settings, _context) -> None:
-    """A face setting was edited (UI, console; not animation playback): refresh the preview."""
-    from .preview import schedule_refresh
+    """A face setting was edited (UI, console; not animation playback): the preview refreshes."""
+    if STATE.on_face_edit is not None:
+        STATE.on_face_edit()
 
-    schedule_refresh()
+
+def _channel_edited(prop: str):
+    """The update of a channel property: a NaN (which Blender's limits let through, unlike ±inf,
+    which they clamp) is refused — the channel goes back to 0 and the face's panel says why."""
+    def update(struct, context) -> None:
+        # The face's settings: the struct itself, or the one holding this extra channel.
+        settings = struct if prop != "value" else struct.id_data.path_resolve(struct.path_from_id().rsplit(".extra", 1)[0])
+        key, name = value_key(settings.uid), struct.name if prop == "value" else prop
+        if math.isnan(getattr(struct, prop)):
+            setattr(struct, prop, 0.0)  # calls this update again, with a number
+            message = f"{name}: NaN is not a channel value (finite, within ±{VALUE_LIMIT:g}); set to 0"
+            print(f"Latent Emotion: {message}", flush=True)
+            STATE.set_error(key, message)
+            return
+        if (STATE.error_for(key) or "").startswith(f"{name}: "):  # this channel holds a number again
+            STATE.set_error(key, None)
+        _edited(struct, context)
+    return update
 
 
-def _channel_property(label: str, description: str, minimum: float, maximum: float):
+def _channel_property(prop: str, label: str, description: str, minimum: float, maximum: float):
+    """A channel: its slider spans [minimum, maximum], the shared policy (±VALUE_LIMIT) is its hard range."""
     return FloatProperty(name=label, description=description, default=0.0, soft_min=minimum, soft_max=maximum,
-                         min=-HARD_LIMIT, max=HARD_LIMIT, precision=3, step=5, update=_edited)
+                         min=-VALUE_LIMIT, max=VALUE_LIMIT, precision=3, step=5, update=_channel_edited(prop))
 
 
 class LATENT_EMOTION_PG_extra_channel(PropertyGroup):
     """A channel from the directions file; ``name`` is the channel's name."""
 
     __annotations__ = {
-        "value": _channel_property("Value", "Amount of this direction (1 = its calibrated strength)", -1.0, 1.0),
+        "value": _channel_property("value", "Value", "Amount of this direction (1 = its calibrated strength)", -1.0, 1.0),
     }
 
 
@@ -84,9 +104,12 @@ class LATENT_EMOTION_PG_face(PropertyGroup):
                                   default=0, min=0, max=8192, subtype="PIXEL", options=set(), update=_edited),
         "image": PointerProperty(name="Frames", type=bpy.types.Image, options=set(),
                                  description="The image sequence showing this face (objects only)"),
-        **{c.name: _channel_property(c.label, c.description, c.minimum, c.maximum) for c in CHANNELS},
+        **{c.name: _channel_property(c.name, c.label, c.description, c.minimum, c.maximum) for c in CHANNELS},
         "extra": CollectionProperty(name="Extra Channels", type=LATENT_EMOTION_PG_extra_channel),
         "tuning": CollectionProperty(name="Channel Tuning", type=LATENT_EMOTION_PG_channel_tuning),
+        "description_text": StringProperty(name="Description", default="", options=set(),
+                                           description="What the face does, in plain English ('she smiles, then "
+                                                       "looks surprised'): Describe keys it from the current frame"),
     }
 
 
@@ -126,6 +149,14 @@ def settings_of(owner) -> "LATENT_EMOTION_PG_face | None":
         return None
     settings = getattr(owner, PROPERTY, None)
     return settings if settings is not None and settings.enabled else None
+
+
+def face_settings(target) -> "LATENT_EMOTION_PG_face":
+    """The face settings of ``target``; TypeError when it is not an emotion face."""
+    settings = settings_of(target)
+    if settings is None:
+        raise TypeError(f"{target!r} is not an emotion face (add one with Add › Emotion Face, or api.add_face)")
+    return settings
 
 
 def new_strip_settings(strip, uid: str):

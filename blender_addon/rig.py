@@ -20,11 +20,11 @@ import numpy as np
 from .backend.channels import CHANNEL_NAMES
 from .backend.directions import DirectionSet, load_directions
 from .backend.latent import compose_latent
+from .paths import MODEL_DIR
 
 if TYPE_CHECKING:  # these import torch and cv2, which may not be installed yet
     from .backend.frame_cache import FrameCache
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 DEFAULT_MODEL = MODEL_DIR / "generator.safetensors"
 DEFAULT_DIRECTIONS = MODEL_DIR / "directions.json"
 
@@ -67,6 +67,12 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
             raise RigError("no face model chosen: set one in the add-on preferences (Latent Emotion › Model)")
         model = str(DEFAULT_MODEL)
     if not directions:
+        from .backend.checkpoints import CheckpointError, check_checkpoint_file
+
+        try:  # the model's own problem comes first: without a model no directions file can help
+            check_checkpoint_file(Path(model).expanduser())
+        except CheckpointError as e:
+            raise RigError(f"face model: {e}") from None
         sibling = Path(model).with_name("directions.json")
         if Path(model).parent == MODEL_DIR and DEFAULT_DIRECTIONS.is_file():
             directions = str(DEFAULT_DIRECTIONS)
@@ -74,7 +80,7 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
             directions = str(sibling)
         else:
             raise RigError("no directions file chosen: set one in the add-on preferences (Latent Emotion › Directions)")
-    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "auto")
+    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "cpu")
 
 
 class Rig:
@@ -83,19 +89,41 @@ class Rig:
     def __init__(self, paths: RigPaths) -> None:
         from .backend.checkpoints import load_generator
         from .backend.devices import pick_device
-        from .backend.frame_cache import RenderTarget, generator_synthesizer
+        from .backend.frame_cache import RenderTarget, generator_synthesizer, key_fingerprint
 
         self.paths = paths
         self.G, self.info = load_generator(paths.model, pick_device(paths.device))
         self.directions: DirectionSet = load_directions(
             paths.directions, expect_fingerprint=self.info.fingerprint, num_ws=self.info.num_ws, w_dim=self.info.w_dim)
-        self.target = RenderTarget(self.info.fingerprint, self.info.resolution)
+        self.device_type: str = self.G.device.type
+        self.target = RenderTarget(key_fingerprint(self.info.fingerprint, self.device_type), self.info.resolution)
         self.synthesize = generator_synthesizer(self.G)
+        self.threads = 0  # torch's CPU threads the last use_threads() chose (0: not yet, or a GPU)
         self._faces: dict[tuple[int, float], np.ndarray] = {}
+
+    def use_threads(self) -> int:
+        """On the CPU, set torch's threads for this model's frames (``backend.threads``: one for a
+        small model, the free cores for a big one); the worker calls it before each order."""
+        if self.device_type == "cpu":
+            from .backend.threads import use_threads_for
+
+            self.threads = use_threads_for(self.G.config)
+        return self.threads
 
     @property
     def resolution(self) -> int:
         return self.info.resolution
+
+    def preview_stop(self, size: int) -> int:
+        """Where synthesis can stop for a preview of ``size`` pixels (``Generator.preview_resolution``):
+        a block's resolution below the model's, else 0 (the full frame is needed)."""
+        stop = self.G.preview_resolution(size) if size > 0 else self.resolution
+        return stop if stop < self.resolution else 0
+
+    def target_at(self, stop_at: int = 0) -> RenderTarget:
+        """What names the frames synthesis makes when it stops at ``stop_at`` (0: the full frames).
+        The resolution is part of the key, so a preview frame is never taken for a final one."""
+        return self.target if not stop_at else dataclasses.replace(self.target, resolution=stop_at)
 
     @property
     def extra_channels(self) -> tuple[str, ...]:
@@ -145,11 +173,15 @@ class Rig:
     def keys(self, ws: np.ndarray) -> list[str]:
         return [self.target.key(w) for w in ws]
 
-    def ensure_frames(self, ws: np.ndarray, cache: FrameCache) -> None:
-        """Compute the frames of ``ws`` that the cache lacks (one per call, in order)."""
+    def ensure_frames(self, ws: np.ndarray, cache: FrameCache, stop_at: int = 0) -> None:
+        """Compute the frames of ``ws`` that the cache lacks (one per call, in order); ``stop_at``:
+        low-resolution previews (``preview_stop``), else full frames."""
         from .backend.frame_cache import iter_frames
+        from .backend.generator import synthesize_frames
 
-        for _ in iter_frames(ws, self.target, self.synthesize, cache, batch_size=1):
+        synthesize = self.synthesize if not stop_at else (
+            lambda batch: synthesize_frames(self.G, batch, batch=1, stop_at=stop_at))
+        for _ in iter_frames(ws, self.target_at(stop_at), synthesize, cache, batch_size=1):
             pass
 
 

@@ -8,16 +8,20 @@ Blender data (F-curves, strips, image users) into plain ``SequenceRequest`` valu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from . import compat
+from . import compat, preferences
+from .backend.channels import VALUE_LIMIT, check_channel_value
 from .baking import SequenceRequest
 from .properties import channel_refs, settings_of
 from .rig import FaceSpec, Tuning
+from .state import preview_suspended
 
 FILE_PATTERN = "frame_{:05d}.png"
 NODE_NAME = "Latent Emotion Frames"
@@ -39,10 +43,16 @@ def label(target) -> str:
 
 
 # --- channel values -------------------------------------------------------------------------------
+#
+# A channel's value at a frame is what Blender evaluates there: the active action, NLA strips (with
+# their blending and influence) and drivers. Three ways to read it, each exact where it is used:
+# ``values_now`` after Blender evaluated the frame (the live preview, render handlers), stepping the
+# scene (``frame_values`` on the main thread: bakes, the API), and F-curves alone (``channel_values``,
+# exact when no driver or NLA strip can change a channel: ``needs_evaluation``).
 
 def channel_values(target, frames: Sequence[float]) -> dict[str, np.ndarray]:
-    """channel → values (F,) at ``frames``: the F-curve evaluated where the channel is animated, its
-    set value elsewhere. Drivers and NLA strips are not evaluated here (see ``driven_channels``)."""
+    """channel → values (F,) at ``frames`` from the active action's F-curves (set values elsewhere);
+    read-only, so safe while rendering, but blind to drivers and NLA (see ``needs_evaluation``)."""
     id_data = target.id_data
     out = {}
     for name, ref in channel_refs(target).items():
@@ -54,29 +64,61 @@ def channel_values(target, frames: Sequence[float]) -> dict[str, np.ndarray]:
     return out
 
 
+def values_now(target, evaluated_id=None) -> dict[str, np.ndarray]:
+    """channel → (1,) value as Blender evaluated it for the current frame: read from ``evaluated_id``
+    (the target's ID from a depsgraph, e.g. a render's) or else from the original data."""
+    source = target.id_data if evaluated_id is None else evaluated_id
+    return {name: np.array([float(source.path_resolve(ref.path))]) for name, ref in channel_refs(target).items()}
+
+
 def driven_channels(target) -> list[str]:
     """Channels of the target that have a driver."""
     return [name for name, ref in channel_refs(target).items()
             if compat.find_driver(target.id_data, ref.paths) is not None]
 
 
-def values_with_depsgraph(scene: bpy.types.Scene, target, frames: Sequence[int]) -> dict[str, np.ndarray]:
+def needs_evaluation(target) -> bool:
+    """Whether the F-curves alone may be wrong: a channel has a driver, or the ID has NLA strips."""
+    anim = getattr(target.id_data, "animation_data", None)
+    if anim is None:
+        return False
+    if any(not track.mute and len(track.strips) for track in anim.nla_tracks):
+        return True
+    return bool(driven_channels(target))
+
+
+def frame_values(scene: bpy.types.Scene, target, frames: Sequence[float]) -> dict[str, np.ndarray]:
+    """channel → values (F,) at ``frames`` as Blender evaluates them (main thread, never while rendering)."""
+    if needs_evaluation(target):
+        return values_with_depsgraph(scene, target, frames)
+    return channel_values(target, frames)
+
+
+def values_with_depsgraph(scene: bpy.types.Scene, target, frames: Sequence[float]) -> dict[str, np.ndarray]:
     """Like ``channel_values`` but by stepping the scene through ``frames``, so drivers and NLA count.
     Changes the current frame (restored after): main thread only, never while rendering."""
-    from .preview import suspended
-
     refs = channel_refs(target)
     rows = {name: np.empty(len(frames)) for name in refs}
     current = scene.frame_current, scene.frame_subframe
-    with suspended():  # stepping frames is no scrubbing: the live preview stays out
+    with preview_suspended():  # stepping frames is no scrubbing: the live preview stays out
         try:
             for i, f in enumerate(frames):
-                scene.frame_set(int(f))
+                whole = math.floor(f)
+                scene.frame_set(int(whole), subframe=float(f - whole))
                 for name, ref in refs.items():
                     rows[name][i] = getattr(ref.struct, ref.prop)
         finally:
             scene.frame_set(current[0], subframe=current[1])
     return rows
+
+
+def check_values(label: str, frames: Sequence[int], values: dict[str, np.ndarray]) -> None:
+    """ChannelValueError naming the face, channel and frame of the first value outside the policy."""
+    for name, row in values.items():
+        bad = ~np.isfinite(row) | (np.abs(row) > VALUE_LIMIT)
+        if bad.any():
+            i = int(np.argmax(bad))
+            check_channel_value(row[i], f"{label}: {name} at frame {frames[i]}")
 
 
 def face_spec(settings) -> FaceSpec:
@@ -108,13 +150,23 @@ def image_user(obj) -> bpy.types.ImageUser | None:
 
 
 def folder(target) -> Path | None:
-    """The folder of numbered files the face shows."""
+    """The folder Blender reads the face's numbered files from (its image's or strip's path)."""
     if compat.is_strip(target):
-        return Path(bpy.path.abspath(target.directory)) if target.directory else None
-    image = face_image(target)
-    if image is None or not image.filepath:
+        path = bpy.path.abspath(target.directory) if target.directory else ""
+    else:
+        image = face_image(target)
+        path = os.path.dirname(bpy.path.abspath(image.filepath)) if image is not None and image.filepath else ""
+    return Path(os.path.normpath(path)) if path else None
+
+
+def cache_folder(target) -> Path | None:
+    """The folder the face's files belong in: its own under the cache's ``sequences/``, named by its
+    uid. Blender stores the image's or strip's path relative to the .blend file, so it points
+    elsewhere once the file moves; ``faces.point_at_folders`` points it back here."""
+    settings = settings_of(target)
+    if settings is None or not settings.uid:
         return None
-    return Path(bpy.path.abspath(image.filepath)).parent
+    return preferences.sequences_dir() / settings.uid
 
 
 def displayed_range(target, scene: bpy.types.Scene) -> tuple[int, int]:
@@ -154,17 +206,20 @@ def displayed_files(target, frames: Iterable[int]) -> tuple[list[int], list[str]
 
 
 def sequence_request(target, frames: Iterable[int], *, resolution: int | None = None,
-                     values: dict[str, np.ndarray] | None = None) -> SequenceRequest | None:
-    """What baking ``frames`` of the target needs, or None if it shows none of them."""
+                     values_of: Callable[[list[int]], dict[str, np.ndarray]] | None = None,
+                     preview_size: int = 0) -> SequenceRequest | None:
+    """What baking ``frames`` of the target needs, or None if it shows none of them. ``values_of(shown)``:
+    channel values at the frames the face shows (default: its F-curves); checked against the value policy.
+    ``preview_size``: a preview, whose synthesis may stop at that size (``SequenceRequest``)."""
     settings = settings_of(target)
     where = folder(target)
     shown, names = displayed_files(target, frames)
     if where is None or not shown:
         return None
-    if values is None:
-        values = channel_values(target, shown)
+    values = values_of(shown) if values_of is not None else channel_values(target, shown)
+    check_values(label(target), shown, values)
     return SequenceRequest(label(target), where, tuple(shown), tuple(names), face_spec(settings), values,
-                           settings.resolution if resolution is None else resolution)
+                           settings.resolution if resolution is None else resolution, preview_size)
 
 
 def refresh_display(target) -> None:

@@ -1,14 +1,22 @@
 """Panels (3D View and Sequencer sidebars, tab "Emotion") and menu entries."""
 
+import textwrap
+
 import bpy
 from bpy.types import Panel
 
+from . import compat
 from .backend.channels import CHANNELS
+from .capture import LATENT_EMOTION_OT_key_from_video, movie_strips
+from .describe import LATENT_EMOTION_OT_describe
+from .faces import VIEW_TRANSFORM
 from .install import draw_install
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
                         LATENT_EMOTION_OT_sync_channels, active_target)
 from .properties import channel_names, settings_of
 from .script_import import LATENT_EMOTION_OT_import_script
+from .state import GENERAL, STATE, value_key
+from .targets import folder
 
 
 def _label(name: str) -> str:
@@ -25,6 +33,12 @@ def draw_face(layout, context, add_operator: str) -> None:
         layout.operator(add_operator, icon="ADD")
         return
     settings = settings_of(target)
+    draw_error(layout, target)
+    scene = target.id_data if compat.is_strip(target) else context.scene
+    if scene.view_settings.view_transform != VIEW_TRANSFORM:
+        box = layout.box()
+        box.label(text=f"View transform {scene.view_settings.view_transform} changes", icon="INFO")
+        box.label(text=f"the face's colours: {VIEW_TRANSFORM} keeps them", icon="BLANK1")
     col = layout.column()
     col.prop(settings, "seed")
     col.prop(settings, "truncation")
@@ -44,6 +58,32 @@ def draw_face(layout, context, add_operator: str) -> None:
     op = layout.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake All Faces")
     op.scope, op.preview = "ALL", False
     layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
+    draw_capture(layout, context)
+    col = layout.column(align=True)
+    col.prop(settings, "description_text", text="")
+    col.operator(LATENT_EMOTION_OT_describe.bl_idname, icon="TEXT")
+
+
+def draw_capture(layout, context) -> None:
+    """Key Channels from Video: a file, or (in the sequencer) each movie strip."""
+    layout.operator(LATENT_EMOTION_OT_key_from_video.bl_idname, icon="FILE_MOVIE")
+    space = getattr(context, "space_data", None)
+    if space is not None and space.type == "SEQUENCE_EDITOR":
+        for strip in movie_strips(compat.sequencer_scene(context))[:8]:
+            op = layout.operator(LATENT_EMOTION_OT_key_from_video.bl_idname, text=f"Key from {strip.name}",
+                                 icon="SEQUENCE")
+            op.strip = strip.name
+
+
+def draw_error(layout, target) -> None:
+    """What went wrong with this face's frames (preview, render), until its next frame is made."""
+    where = folder(target)
+    message = STATE.error_for(str(where) if where is not None else GENERAL, value_key(settings_of(target).uid))
+    if not message:
+        return
+    box = layout.box()
+    for i, line in enumerate(textwrap.wrap(message, 48)):
+        box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 def draw_advanced(layout, context) -> None:

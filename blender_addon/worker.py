@@ -1,11 +1,19 @@
-"""The preview's worker thread: frames into the frame cache, off Blender's main thread (no bpy here).
+"""The one worker thread between Blender and the generator: frames into the frame cache (no bpy here).
 
-``LatestWorker`` runs one order at a time on a daemon thread and keeps at most one order waiting:
-a new order replaces the waiting one (the latest request wins), so scrubbing over many uncached
-frames computes the frame being looked at, not every frame passed on the way. Finished orders are
-collected by the main thread (``done()``, from a ``bpy.app.timers`` callback), which alone touches
-Blender data. This module imports nothing from Blender, and ``compute_frames`` only reads plain
-values (``PreviewOrder``), so nothing here can reach ``bpy``.
+``LatestWorker`` runs orders on a daemon thread, of two kinds:
+
+- preview orders (``submit(order)``): at most one waits, and a new one replaces it (the latest
+  request wins), so scrubbing over many uncached frames computes the frame being looked at, not
+  every frame passed on the way. Finished ones are collected by the main thread (``done()``, from a
+  ``bpy.app.timers`` callback), which alone touches Blender data;
+- bakes (``submit(order, steps=True)``): kept in a queue and run one step (one frame) at a time,
+  with any waiting preview order run between two steps, so the preview stays live during a bake and
+  a cancelled bake stops after the frame it is computing. Their outcome is set on the order.
+  A video capture (``CaptureOrder``) is queued the same way, as one step that reads every frame and
+  stops at the next frame once cancelled.
+
+This module imports nothing from Blender, and the orders only hold plain values, so nothing here
+can reach ``bpy``.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -22,6 +30,7 @@ import numpy as np
 
 from .baking import SequenceRequest
 from .rig import RigError, RigPaths, get_rig
+from .state import STATE
 
 Order = TypeVar("Order")
 
@@ -37,12 +46,16 @@ class PreviewOrder:
     requests: Sequence[SequenceRequest]
     submitted: float = field(default_factory=time.perf_counter)
 
+    def run(self) -> int:
+        return compute_frames(self)
+
 
 def compute_frames(order: PreviewOrder) -> int:
     """Load the rig (once) and compute the order's frames that the cache lacks; how many were computed."""
     from .backend.frame_cache import FrameCache
 
     rig = get_rig(order.paths)
+    rig.use_threads()
     cache = FrameCache(order.cache_root)
     computed = 0
     failed: RigError | None = None
@@ -52,9 +65,11 @@ def compute_frames(order: PreviewOrder) -> int:
         except RigError as e:  # one face's wrong settings: the other faces still get their frames
             failed = failed or RigError(f"{req.label}: {e}")
             continue
-        missing = [w for w in ws if not cache.contains(rig.target.key(w))]
+        stop_at = rig.preview_stop(req.preview_size)
+        target = rig.target_at(stop_at)
+        missing = [w for w in ws if not cache.contains(target.key(w))]
         if missing:
-            rig.ensure_frames(np.stack(missing), cache)
+            rig.ensure_frames(np.stack(missing), cache, stop_at)
             computed += len(missing)
     if failed is not None:
         raise failed  # reported by the main thread, after the others were made
@@ -68,29 +83,131 @@ class Finished(Generic[Order]):
     error: BaseException | None = None
 
 
-class LatestWorker(Generic[Order]):
-    """One thread running ``work(order)``; a submitted order replaces the one still waiting."""
+@dataclass(eq=False)
+class BakeOrder:
+    """Frames a bake needs that the cache lacks: computed one per step; ``computed`` and ``outcome``
+    are written by the worker thread and read by the main thread."""
 
-    def __init__(self, work: Callable[[Order], object], name: str = "latent-emotion-preview") -> None:
+    paths: RigPaths
+    cache_root: Path
+    ws: Iterable[tuple[int, np.ndarray]]  # (stop_at, W+ code (num_ws, w_dim)), with len(): baking.PendingCodes
+    computed: int = 0
+    outcome: Finished | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Iterator[int]:
+        from .backend.frame_cache import FrameCache
+
+        rig = get_rig(self.paths)
+        rig.use_threads()
+        cache = FrameCache(self.cache_root)
+        for stop_at, w in self.ws:
+            if self.cancelled.is_set():
+                return
+            rig.ensure_frames(w[None], cache, stop_at)
+            self.computed += 1
+            yield self.computed
+
+
+class CaptureCancelled(Exception):
+    """Raised inside ``backend.capture.capture``'s progress callback: how a capture is stopped."""
+
+
+@dataclass(eq=False)
+class CaptureOrder:
+    """A video read into the nine channels' values (``backend.capture``) at ``fps``; ``done`` and
+    ``total`` frames are written by the worker for the progress bar, the outcome's result is the
+    ``CaptureResult`` (its error ``CaptureCancelled`` once cancelled)."""
+
+    path: Path
+    fps: float
+    done: int = 0
+    total: int = 0
+    outcome: Finished | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Iterator[int]:
+        yield from ()  # one step: the whole video (preview orders wait until it is read)
+        return capture_video(self)
+
+
+def capture_video(order: CaptureOrder):
+    """Read ``order``'s video at its frame rate (frame i is what plays at i / fps) and capture its face."""
+    from .backend.capture import capture
+    from .backend.faces.images import open_media
+
+    media = open_media(order.path, constant_rate=True, fps=order.fps)
+    if not media.is_video:
+        raise ValueError(f"{order.path.name}: a still image; channels come from a video")
+    order.total = media.n_frames
+
+    def progress(done: int) -> None:
+        order.done = done
+        if order.cancelled.is_set():
+            raise CaptureCancelled(f"cancelled after {done} frames")
+
+    return capture(media.frames, order.fps, face_readers(), progress=progress)
+
+
+def face_readers():
+    """The face readers (loaded once, about a second; worker only), on the CPU with the threads their
+    small nets run best on."""
+    from .backend.faces.reading import READ_FLOPS, FaceReaders
+    from .backend.threads import use_threads
+
+    use_threads(READ_FLOPS)
+    if STATE.face_readers is None:
+        STATE.face_readers = FaceReaders()
+    return STATE.face_readers
+
+
+def run_order(order) -> object:
+    """What the worker does with an order: its ``run()`` (an iterator of steps for a bake)."""
+    return order.run()
+
+
+def shared_worker() -> LatestWorker:
+    """The add-on's one worker (made on first use; ``stop_shared_worker`` on unregister)."""
+    if STATE.worker is None:
+        STATE.worker = LatestWorker(run_order)
+    return STATE.worker
+
+
+def stop_shared_worker() -> bool:
+    """Stop the worker thread (Blender 4.2/4.5 hang at exit otherwise); False if it did not stop in time."""
+    worker, STATE.worker = STATE.worker, None
+    return worker is None or worker.stop()
+
+
+class LatestWorker(Generic[Order]):
+    """One thread running ``work(order)``: preview orders (the latest wins) and bakes (queued, stepped)."""
+
+    def __init__(self, work: Callable[[Order], object], name: str = "latent-emotion-worker") -> None:
         self.work = work
         self.name = name
         self.submitted = 0  # orders submitted
         self.dropped = 0  # replaced while waiting, never run
-        self.ran = 0  # orders run
+        self.ran = 0  # orders run to their end
         self._cond = threading.Condition()
         self._pending: Order | None = None
-        self._busy = False
+        self._queue: deque = deque()  # bakes, the first one running step by step
+        self._steps: dict[int, Iterator] = {}  # id(bake) → its steps, once started
+        self._busy = False  # running a preview order
+        self._stepping = False  # running a bake's step
         self._stopping = False
         self._done: deque[Finished[Order]] = deque()
         self._thread: threading.Thread | None = None
 
-    def submit(self, order: Order) -> None:
+    def submit(self, order: Order, steps: bool = False) -> None:
         with self._cond:
             if self._stopping:
                 return
-            if self._pending is not None:
-                self.dropped += 1
-            self._pending = order
+            if steps:
+                self._queue.append(order)
+            else:
+                if self._pending is not None:
+                    self.dropped += 1
+                self._pending = order
             self.submitted += 1
             if self._thread is None or not self._thread.is_alive():
                 # Daemon: a thread left running must never keep Blender from exiting.
@@ -98,8 +215,16 @@ class LatestWorker(Generic[Order]):
                 self._thread.start()
             self._cond.notify()
 
+    def cancel(self, order) -> None:
+        """Stop a bake: dropped if it has not started, else it ends after the step it is in."""
+        order.cancelled.set()
+        with self._cond:
+            if order in self._queue and id(order) not in self._steps:
+                self._queue.remove(order)
+                order.outcome = Finished(order, result=0)
+
     def done(self) -> list[Finished[Order]]:
-        """The orders finished since the last call (main thread)."""
+        """The preview orders finished since the last call (main thread)."""
         out = []
         while self._done:
             out.append(self._done.popleft())
@@ -107,7 +232,7 @@ class LatestWorker(Generic[Order]):
 
     @property
     def idle(self) -> bool:
-        """Nothing waiting, nothing running, nothing left to collect."""
+        """No preview order waiting, running or left to collect (bakes report on their orders)."""
         with self._cond:
             return self._pending is None and not self._busy and not self._done
 
@@ -116,12 +241,14 @@ class LatestWorker(Generic[Order]):
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Drop the waiting order, let the running one end, join the thread; False if it is still running."""
+        """Drop the waiting orders, let the running step end, join the thread; False if it is still running."""
         with self._cond:
             self._stopping = True
             if self._pending is not None:
                 self.dropped += 1
             self._pending = None
+            for order in self._queue:
+                order.cancelled.set()
             self._cond.notify_all()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -131,12 +258,19 @@ class LatestWorker(Generic[Order]):
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while self._pending is None and not self._stopping:
+                while self._pending is None and not self._queue and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                order, self._pending = self._pending, None
-                self._busy = True
+                if self._pending is not None:  # the preview first: one bake step at most in between
+                    order, self._pending = self._pending, None
+                    self._busy = True
+                else:
+                    order = self._queue[0]
+                    self._stepping = True
+            if self._stepping:
+                self._step(order)
+                continue
             try:
                 finished = Finished(order, result=self.work(order))
             except BaseException as e:  # reported by the main thread; the worker lives on
@@ -145,3 +279,23 @@ class LatestWorker(Generic[Order]):
                 self.ran += 1
                 self._done.append(finished)
                 self._busy = False
+
+    def _step(self, order) -> None:
+        outcome = None
+        try:
+            steps = self._steps.get(id(order))
+            if steps is None:
+                steps = self._steps[id(order)] = iter(self.work(order))
+            next(steps)
+        except StopIteration as stop:
+            outcome = Finished(order, result=stop.value)
+        except BaseException as e:  # on the order, for the main thread
+            outcome = Finished(order, error=e)
+        with self._cond:
+            self._stepping = False
+            if outcome is not None:
+                self._steps.pop(id(order), None)
+                if self._queue and self._queue[0] is order:
+                    self._queue.popleft()
+                self.ran += 1
+                order.outcome = outcome

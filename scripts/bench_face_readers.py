@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Face-reader speed on this machine: ms per frame for each reader and for ``read_faces``.
+"""Face-reader speed on this machine: ms per frame for each reader and for ``read_faces``, and
+performance-capture throughput (frames/s).
 
     .venv/bin/python scripts/bench_face_readers.py [--image PATH.npy|PNG] [--repeat 5] [--threads 1] [--batch 8]
+                                                   [--capture-frames 48]
 
 The frame is the 512x512 astronaut photo of the tests' fixtures unless ``--image`` names another
 (uint8 RGB ``.npy`` or an image file). Each reader is timed on its own input (the face crops
 ``read_faces`` makes), batch 1 and ``--batch`` (ms per face). Best-of-N is the figure least
-disturbed by other work on the machine; the mean is printed beside it.
+disturbed by other work on the machine; the mean is printed beside it. Capture is timed end to
+end on an H.264 video of the frame moving sideways (``--capture-frames`` frames at 25 fps):
+decoding, reading every frame, following the face, smoothing and the CSV text.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,10 +29,13 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from backend.capture import capture, capture_csv  # noqa: E402
 from backend.faces.densenet import FACEAPI_SIZE, faceapi_input  # noqa: E402
 from backend.faces.fer import FER_SIZE, fer_input  # noqa: E402
 from backend.faces.identity import IDENTITY_SIZE  # noqa: E402
+from backend.faces.images import open_media  # noqa: E402
 from backend.faces.reading import FER_MARGIN, FaceReaders, as_rgb, square_crop  # noqa: E402
+from backend.video import write_video  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "face_readers" / "astronaut_inputs.npz"
 
@@ -61,6 +69,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default %(default)s)")
     ap.add_argument("--batch", type=int, default=8, help="the larger batch of face crops (default %(default)s)")
+    ap.add_argument("--capture-frames", type=int, default=48, help="frames of the capture video (default %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     image = load_image(args.image)
@@ -90,6 +99,23 @@ def main() -> None:
                 print(f"{name:>14} {batch:>5} {best / batch * 1000:13.1f} {mean / batch * 1000:13.1f}")
     best, mean = timed(lambda: readers.read(image), args.repeat)
     print(f"{'read_faces':>14} {'frame':>5} {best * 1000:13.1f} {mean * 1000:13.1f}   (all readers + alignment, ms/frame)")
+    print(f"capture: {capture_throughput(readers, image, args.capture_frames):.2f} frames/s "
+          f"({args.capture_frames} frames of {image.shape[1]}x{image.shape[0]}, decode to CSV text)")
+
+
+def capture_throughput(readers: FaceReaders, image: np.ndarray, n: int, runs: int = 2) -> float:
+    """Frames per second of ``capture`` on a video of ``image`` sliding 2 px a frame (best of ``runs``
+    after a warm-up)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp4"
+        write_video((np.roll(image, 2 * i, axis=1) for i in range(n)), path, 25)
+
+        def run() -> None:
+            media = open_media(path, constant_rate=True)
+            capture_csv(capture(media.frames, media.fps, readers))
+
+        best, _ = timed(run, runs)
+        return n / best
 
 
 if __name__ == "__main__":

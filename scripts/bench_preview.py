@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Live preview latency in headless Blender: frame change → the face shows that frame.
 
-    .venv/bin/python scripts/bench_preview.py [--frames 12] [--preview-resolution 64,256] [--threads 1]
+    .venv/bin/python scripts/bench_preview.py [--frames 12] [--preview-resolution 64,256] [--threads 1] [--full-previews]
 
 Installs the extension into a temporary Blender user folder (the ``bpy`` module, as the tests do)
 with the default model, ``models/default/generator.safetensors`` — or, when it is not there, a
@@ -44,6 +44,7 @@ scene = bpy.context.scene
 prefs = bpy.context.preferences.addons[MODULE].preferences
 N, PREVIEW_RES, FPS = int(sys.argv[1]), int(sys.argv[2]), 24.0
 prefs.preview_resolution = PREVIEW_RES
+prefs.lowres_previews = sys.argv[3] == "lowres"
 scene.frame_start, scene.frame_end = 1, 10 * N + 200
 face = api.add_face(seed=0)
 api.key_channels(face, 1, interpolation="LINEAR", joy=0.0, surprise=1.0, head_turn=-1.0)
@@ -196,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 64,256: a smaller copy of each frame; the default preference, which is the full "
                         "size of a 128 px model; 0: full size)")
     p.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads in Blender (default 1)")
+    p.add_argument("--full-previews", action="store_true",
+                   help="turn the preference Low-Resolution Previews off: previews are full frames scaled down")
     args = p.parse_args(argv)
     sizes = [int(v) for v in args.preview_resolution.split(",")]
 
@@ -210,11 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         blender = Blender(tmp / "home", {**files, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
         (tmp / "home").mkdir()
         install(blender, zip_path)
-        outs = [blender.run(BENCH, str(args.frames), str(size), timeout=1800,
+        how = "full" if args.full_previews else "lowres"
+        outs = [blender.run(BENCH, str(args.frames), str(size), how, timeout=1800,
                             env={"LE_TEST_CACHE": str(tmp / f"cache-{size}")}) for size in sizes]
 
     load = os.getloadavg()
-    print(f"model: {what}")
+    print(f"model: {what}; Low-Resolution Previews {'off' if args.full_previews else 'on'}")
     print(f"{args.threads} torch thread(s); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
           f"{os.cpu_count()} CPUs (other work slows the generator and the file writes)")
     for size, out in zip(sizes, outs):

@@ -4,7 +4,9 @@
 The package holds, at its root: blender_manifest.toml and the add-on modules (blender_addon/*),
 plus backend/ as a subpackage (the add-on imports ``from .backend import ...``; lab/, which makes
 the default model, is left out), requirements/ (what the dependency installer installs) and, when
-present, the default model (models/default/generator.safetensors + directions.json).
+present, the default model (models/default/generator.safetensors + directions.json), the face readers
+(models/face_readers/: Key Channels from Video) and, with the model, the sentence model (models/text/:
+free phrasing in Describe; without it the word tables alone read descriptions).
 
 The files are staged in build/extension/, then packed by Blender's own builder,
 ``blender --command extension build`` (with --blender), or the same builder script that the
@@ -64,6 +66,9 @@ def stage(dest: Path, root: Path = ROOT, with_model: bool = True) -> Path:
         (dest / "models" / "default").mkdir(parents=True)
         for f in MODEL_FILES:
             shutil.copy2(model / f, dest / "models" / "default" / f)
+    for folder, wanted in (("face_readers", True), ("text", with_model)):
+        if wanted and (root / "models" / folder).is_dir():
+            _copy_tree(root / "models" / folder, dest / "models" / folder)
     return dest
 
 

@@ -3,8 +3,9 @@
 
     python3 scripts/install_deps.py
         Development and tests: creates .venv with everything pinned (torch, numpy, scikit-learn,
-        opencv, imageio + imageio-ffmpeg, safetensors, bpy, pytest, hypothesis), and the Debian
-        libraries that `import bpy` needs (installed when run as root, otherwise named).
+        opencv, imageio + imageio-ffmpeg, safetensors, bpy, pytest, hypothesis), the Blender LTS
+        bpy (4.2) in .bpy-4.2/ for the Blender tests' second run (--no-blender-lts skips it), and
+        the Debian libraries that `import bpy` needs (installed when run as root, otherwise named).
 
     python3 scripts/install_deps.py --blender-python /path/to/blender/4.2/python/bin/python3.11 --target DIR
     blender -b --python scripts/install_deps.py -- [--target DIR]
@@ -43,6 +44,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--pip-arg", action="append", default=[], help="extra argument for pip (Blender install), "
                                                                    "e.g. --pip-arg=--extra-index-url=URL for CUDA wheels")
     p.add_argument("--skip-system", action="store_true", help="do not check or install Debian packages")
+    p.add_argument("--no-blender-lts", action="store_true",
+                   help=f"skip the Blender LTS bpy the Blender tests also run on ({deps.LTS_BPY_DIR.name}/)")
     p.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     args = p.parse_args(argv)
 
@@ -57,7 +60,7 @@ def main(argv: list[str]) -> int:
         else:
             if not args.skip_system:
                 _system_packages(args.dry_run)
-            steps = deps.dev_plan(args.venv)
+            steps = deps.dev_plan(args.venv, lts_bpy=None if args.no_blender_lts else deps.LTS_BPY_DIR)
             if not steps:
                 print(f"{args.venv}: already set up (requirements unchanged)")
                 return 0

@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     out = args.out.resolve()
     python = str(ROOT / ".venv" / "bin" / "python")
     jobs = [
-        [sys.executable, str(ROOT / "scripts" / "install_deps.py")],
+        [sys.executable, str(ROOT / "scripts" / "install_deps.py"), "--no-blender-lts"],
         [python, "-m", "backend", "render", "--script", "examples/fig7.txt", "--seed", "0", "--out", str(out / "fig7.mp4")],
         [python, "-m", "backend", "sheet", "--seeds", "0-7", "--out", str(out / "sheet.png")],
     ]

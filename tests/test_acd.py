@@ -76,6 +76,21 @@ def test_pixel_embedding_is_unit_length_and_ignores_brightness_and_contrast():
     assert np.linalg.norm(e[0] - e[1]) < 0.05
 
 
+def test_frames_the_embedder_marks_unembeddable_are_skipped_and_counted():
+    def no_face_when_red_is_255(frames: np.ndarray) -> np.ndarray:
+        e = first_two_channels(frames)
+        e[frames[:, 0, 0, 0] == 255] = np.nan
+        return e
+
+    video = video_of_points([(0, 0), (255, 0), (3, 4), (255, 0), (6, 8)])
+    result = acd_result([video], no_face_when_red_is_255, "consecutive")
+    assert result.value == pytest.approx(5.0) and result.skipped == (2,)
+    with pytest.raises(ValueError, match="only 1 of its 3 frames could be embedded"):
+        acd([video_of_points([(0, 0), (255, 0), (255, 0)])], no_face_when_red_is_255)
+    with pytest.raises(ValueError, match="only whole rows of NaN"):
+        acd([video], lambda f: np.where(np.arange(2) == 0, np.nan, first_two_channels(f)))
+
+
 def test_bad_inputs_are_clear_errors():
     one_frame = video_of_points([(0, 0)])
     with pytest.raises(ValueError, match="T >= 2"):

@@ -229,6 +229,16 @@ def test_prune_removes_least_recently_used_first(tmp_path):
     assert cache.prune(0) == 2 and cache.size_bytes() == 0
 
 
+def test_prune_never_removes_kept_frames_even_over_the_limit(tmp_path):
+    cache = FrameCache(tmp_path)
+    keys = [frame_key(FP, on_grid((2, 4), seed=s), 8) for s in range(3)]
+    for age, key in zip([300, 200, 100], keys):  # keys[0] the least recently used
+        path = cache.put(key, frame(0, size=16))
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime - age))
+    assert cache.prune(0, keep={keys[0]}) == 2
+    assert [k in cache for k in keys] == [True, False, False]
+
+
 def test_link_sequence_numbers_cached_frames_and_survives_prune(tmp_path, tiny_render):
     ws, target, synth = tiny_render
     cache = FrameCache(tmp_path / "cache")

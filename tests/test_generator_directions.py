@@ -345,3 +345,16 @@ def test_eval_with_a_reader_that_finds_no_face_is_a_clear_error(tmp_path):
 def test_bad_reader_is_a_clear_error(tmp_path):
     r = _cli("learn-directions", "--out", str(tmp_path / "x.json"), "--reader", "vgg", "--device", "cpu")
     assert r.returncode == 2 and "'faces' or 'probe:PATH'" in r.stderr
+
+
+def test_face_readers_label_with_face_api_and_evaluate_with_fer():
+    from backend.capture import reading_channels
+    from backend.channel_readers import face_channel_values
+    from backend.faces.reading import FaceReaders
+
+    with np.load(ROOT / "tests" / "data" / "face_readers" / "astronaut_inputs.npz") as f:
+        face = FaceReaders().read(f["astronaut_rgb512"])[0]
+    label, evaluate = face_channel_values(face, labeller=True), face_channel_values(face, labeller=False)
+    np.testing.assert_array_equal(label, reading_channels(face))  # as performance capture reads it
+    assert evaluate[JOY] == pytest.approx(face.fer_expression["happy"]) and label[JOY] == face.expression["happy"]
+    np.testing.assert_array_equal(evaluate[6:], label[6:])  # landmark measures in both roles

@@ -79,3 +79,27 @@ def test_ci_runs_the_readme_test_command_exactly():
     command = "python3 scripts/test.py"
     assert f"```sh\n{command}\n```" in readme
     assert command in ci
+
+
+def test_run_plan_cancel_ends_a_running_step_through_its_process_and_keeps_its_output(tmp_path):
+    marker = tmp_path / "second-step-ran"
+    steps = [deps.Step("talk", (sys.executable, "-c", "print('hello from pip')")),
+             deps.Step("long", (sys.executable, "-c", "import time; print('working', flush=True); time.sleep(60)")),
+             deps.Step("never", (sys.executable, "-c", f"open({str(marker)!r}, 'w')"))]
+    lines, processes, cancel = [], [], []
+
+    def output(line):
+        lines.append(line)
+        if line == "working":  # the long step runs: cancel it as the add-on's Cancel button does
+            cancel.append(True)
+            processes[-1].terminate()
+
+    with pytest.raises(deps.DepsError, match="installation cancelled"):
+        deps.run_plan(steps, cancelled=lambda: bool(cancel), started=processes.append, output=output)
+    assert lines == ["hello from pip", "working"]
+    assert processes[-1].poll() is not None and not marker.exists()
+
+
+def test_run_plan_failure_names_the_step():
+    with pytest.raises(deps.DepsError, match=r"step 'fails' failed \(exit 3\)"):
+        deps.run_plan([deps.Step("fails", (sys.executable, "-c", "raise SystemExit(3)"))], output=lambda line: None)

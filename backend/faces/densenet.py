@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.faces.layers import SeparableConv, checked_image_batch, pad_same
+from .layers import SeparableConv, checked_image_batch, pad_same
 
 FACEAPI_SIZE = 112
 # face-api's per-channel mean (R, G, B); no std, then / 255

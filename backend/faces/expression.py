@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from backend.faces.densenet import DenseHeadNet
-from backend.faces.weights import load_network
+from .densenet import DenseHeadNet
+from .weights import load_network
 
 EXPRESSION_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 

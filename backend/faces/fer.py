@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.faces.layers import SeparableConv, checked_image_batch, max_pool_same, pad_same
-from backend.faces.weights import load_network
+from .layers import SeparableConv, checked_image_batch, max_pool_same, pad_same
+from .weights import load_network
 
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER_SIZE = 64

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.faces.layers import checked_image_batch
-from backend.faces.weights import load_network
+from .layers import checked_image_batch
+from .weights import load_network
 
 IDENTITY_SIZE = 150
 IDENTITY_DIM = 128

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from backend.faces.densenet import DenseHeadNet
-from backend.faces.weights import load_network
+from .densenet import DenseHeadNet
+from .weights import load_network
 
 LANDMARK_COUNT = 68
 # iBUG/300-W 68-point scheme: index ranges of the parts (image-left eye first)

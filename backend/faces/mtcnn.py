@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.faces.weights import load_network
+from .weights import load_network
 
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 0.0078125  # (x - 127.5) / 128, RGB
 POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # image-left first
@@ -100,6 +100,12 @@ class DetectedFace:
     score: float  # O-Net's face probability
     points: tuple[tuple[float, float], ...]  # 5 (x, y) in ``POINT_NAMES`` order
 
+    def mapped(self, scale: float, dx: float, dy: float) -> DetectedFace:
+        """The detection with every coordinate mapped by ``(x, y) -> (x * scale + dx, y * scale + dy)``."""
+        x1, y1, x2, y2 = self.box
+        return DetectedFace((x1 * scale + dx, y1 * scale + dy, x2 * scale + dx, y2 * scale + dy), self.score,
+                            tuple((x * scale + dx, y * scale + dy) for x, y in self.points))
+
 
 # --- box arithmetic (float32 tensors [N, 4+] of x1, y1, x2, y2) -------------------------------------
 
@@ -175,9 +181,10 @@ class MTCNN(nn.Module):
         self.min_face_size, self.thresholds, self.factor = min_face_size, thresholds, factor
         self.pnet, self.rnet, self.onet = PNet(), RNet(), ONet()
 
-    def scales(self, height: int, width: int) -> list[float]:
-        """The image pyramid: scales at which a ``min_face_size`` face fills P-Net's 12 px window."""
-        scale = 12.0 / self.min_face_size
+    def scales(self, height: int, width: int, min_face_size: float | None = None) -> list[float]:
+        """The image pyramid: scales at which a ``min_face_size`` face (default: the net's setting)
+        fills P-Net's 12 px window."""
+        scale = 12.0 / max(12.0, min_face_size or self.min_face_size)
         side = min(height, width) * scale
         out = []
         while side >= 12:
@@ -186,11 +193,11 @@ class MTCNN(nn.Module):
             side *= self.factor
         return out
 
-    def _proposals(self, image: torch.Tensor) -> torch.Tensor:
+    def _proposals(self, image: torch.Tensor, min_face_size: float | None) -> torch.Tensor:
         """Stage 1: P-Net windows over the pyramid -> [N, 5] squared boxes with scores."""
         h, w = image.shape[2:]
         found = []
-        for scale in self.scales(h, w):
+        for scale in self.scales(h, w, min_face_size):
             scaled = F.interpolate(image, size=(int(h * scale + 1), int(w * scale + 1)), mode="area")
             reg, prob = self.pnet(mtcnn_input(scaled))
             face = prob[0, 1]
@@ -208,10 +215,11 @@ class MTCNN(nn.Module):
         return squared(torch.cat([moved, boxes[:, 4:5]], dim=1))
 
     @torch.no_grad()
-    def detect_boxes(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def detect_boxes(self, image: torch.Tensor,
+                     min_face_size: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``image`` float ``[1, 3, H, W]`` RGB 0..255 -> boxes ``[N, 5]`` (x1, y1, x2, y2, score) and
         points ``[N, 5, 2]``, largest box first."""
-        boxes = self._proposals(image)
+        boxes = self._proposals(image, min_face_size)
         if len(boxes):  # stage 2: R-Net re-scores and refines
             crops, ok = _crops(image, boxes, 24)
             boxes = boxes[ok]
@@ -238,13 +246,14 @@ class MTCNN(nn.Module):
         order = torch.argsort((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), descending=True, stable=True)
         return boxes[order], points[order]
 
-    def detect(self, image: np.ndarray) -> list[DetectedFace]:
-        """Faces in a uint8 ``[H, W, 3]`` RGB image, largest first (none: an empty list)."""
+    def detect(self, image: np.ndarray, min_face_size: float | None = None) -> list[DetectedFace]:
+        """Faces in a uint8 ``[H, W, 3]`` RGB image, largest first (none: an empty list). A larger
+        ``min_face_size`` than the net's skips the fine pyramid levels: faster, small faces missed."""
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"MTCNN takes a uint8 [H, W, 3] RGB image, got {image.dtype} {list(image.shape)}")
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        boxes, points = (t.cpu() for t in self.detect_boxes(x.to(self.pnet.conv1.weight.device)))
+        boxes, points = (t.cpu() for t in self.detect_boxes(x.to(self.pnet.conv1.weight.device), min_face_size))
         return [DetectedFace(tuple(float(v) for v in b[:4]), float(b[4]), tuple((float(px), float(py)) for px, py in p))
                 for b, p in zip(boxes, points)]
 

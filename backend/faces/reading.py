@@ -14,16 +14,23 @@ import cv2
 import numpy as np
 import torch
 
-from backend.devices import pick_device
-from backend.faces.align import AlignedFace, FacePoints, align_face
-from backend.faces.densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
-from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
-from backend.faces.fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
-from backend.faces.identity import IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
-from backend.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
-from backend.faces.mtcnn import MTCNN, DetectedFace, load_mtcnn
+from ..devices import pick_device
+from .align import AlignedFace, FacePoints, align_face
+from .densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
+from .expression import EXPRESSION_LABELS, load_expression_net
+from .fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
+from .identity import IDENTITY_DIM, IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
+from .landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
+from .mtcnn import MTCNN, DetectedFace, load_mtcnn
 
 FER_MARGIN = 10  # fer's offsets around its detector's box, px
+# MTCNN's pyramid starts at 0.6x the image (20 px faces): on a 40-megapixel photo that is gigabytes.
+# Larger images are detected on a copy of this longer side (faces under ~20 px of it are missed);
+# the readers still crop from the full image.
+DETECT_MAX_SIDE = 1600
+# Work of one 512 px frame with a face, counted from the layer sizes: MTCNN's P-Net pyramid is most
+# of it. Well under ``threads.PARALLEL_FLOPS``: the readers run best on one thread.
+READ_FLOPS = 3e9
 
 
 @dataclass(frozen=True)
@@ -144,11 +151,32 @@ class FaceReaders:
     def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(crops)).to(self.device)
 
+    def detect(self, image: np.ndarray, min_face_size: float | None = None,
+               region: tuple[int, int, int, int] | None = None) -> list[DetectedFace]:
+        """MTCNN's faces in ``image``, largest first; images over ``DETECT_MAX_SIDE`` are scanned downsized.
+        ``min_face_size`` (px): skip smaller faces, faster (``MTCNN.detect``); ``region`` (x1, y1, x2,
+        y2 px): look only there (coordinates stay the image's)."""
+        rgb = as_rgb(image)
+        if region is not None:
+            x1, y1, x2, y2 = (int(v) for v in region)
+            x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, rgb.shape[1]), min(y2, rgb.shape[0])
+            if x2 <= x1 or y2 <= y1:
+                return []
+            return [f.mapped(1.0, x1, y1) for f in self.detect(rgb[y1:y2, x1:x2], min_face_size)]
+        scale = DETECT_MAX_SIDE / max(rgb.shape[:2])
+        if scale >= 1:
+            return self.detector.detect(rgb, min_face_size)
+        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+        # pixel centres on integers in both images: x = (x_small + 0.5) / scale - 0.5
+        return [f.mapped(1 / scale, 0.5 / scale - 0.5, 0.5 / scale - 0.5)
+                for f in self.detector.detect(small, min_face_size and min_face_size * scale)]
+
     @torch.no_grad()
     def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
         """Readings for every face MTCNN finds in ``image`` (or for the given detections), largest first."""
         rgb = as_rgb(image)
-        faces = self.detector.detect(rgb) if faces is None else faces
+        faces = self.detect(rgb) if faces is None else faces
         if not faces:
             return []
         x = faceapi_input(self._batch([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces]))
@@ -171,6 +199,22 @@ class FaceReaders:
                 expression=Probabilities(EXPRESSION_LABELS, tuple(float(v) for v in expression[k])),
                 fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
                 identity=identity[k], geometry=face_geometry(landmarks)))
+        return out
+
+    @torch.no_grad()
+    def identities(self, frames: np.ndarray) -> np.ndarray:
+        """The identity descriptor ``[N, 128]`` of the largest face in each of ``frames`` (N, H, W, 3),
+        cropped as ``read`` crops it; a row of NaN for a frame without a face (ACD skips those)."""
+        out = np.full((len(frames), IDENTITY_DIM), np.nan)
+        crops, rows = [], []
+        for i, frame in enumerate(frames):
+            rgb = as_rgb(frame)
+            faces = self.detect(rgb)
+            if faces:
+                crops.append(square_crop(rgb, faces[0].box, IDENTITY_SIZE))
+                rows.append(i)
+        if crops:
+            out[rows] = identity_embedding(self.recognition_net, faceapi_input(self._batch(crops))).cpu().numpy()
         return out
 
 

@@ -16,7 +16,7 @@ from typing import Mapping, TypeVar
 import torch
 from torch import nn
 
-from backend.checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
+from ..checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
 
 READERS_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "face_readers"
 READER_FORMAT = "latent-emotion-face-reader"

@@ -6,8 +6,12 @@ test starts from factory settings. A script prints its results as ``LE_RESULT <j
 the process must exit 0 (Blender 4.2/4.5 crash or hang at exit when an add-on leaves Python
 callbacks registered).
 
-``LATENT_EMOTION_BPY_PYTHON`` picks another Python with another ``bpy`` (e.g. a venv with
-bpy 4.2) to run the same tests against another Blender version.
+Another Blender version runs the same tests either way:
+
+- ``LATENT_EMOTION_BPY_PATH``: a folder holding another ``bpy`` module, put in front of this
+  Python's packages (``pip install --no-deps --target .bpy-4.2 bpy==4.2.0``: the rest — torch,
+  numpy — comes from this venv);
+- ``LATENT_EMOTION_BPY_PYTHON``: another Python with its own ``bpy`` and packages.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("LATENT_EMOTION_BPY_PYTHON", sys.executable)
+BPY_PATH = str(Path(os.environ["LATENT_EMOTION_BPY_PATH"]).resolve()) if os.environ.get("LATENT_EMOTION_BPY_PATH") else ""
 REPO = "user_default"
 PACKAGE = "latent_emotion"
 MODULE = f"bl_ext.{REPO}.{PACKAGE}"
@@ -90,6 +95,8 @@ class Blender:
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
         })
+        if BPY_PATH:
+            env["PYTHONPATH"] = BPY_PATH
         env.update(self.extra_env)
         return env
 

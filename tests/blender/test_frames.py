@@ -128,46 +128,119 @@ def test_bake_operator_evaluates_drivers_and_bakes_the_scene_range(blender):
 
 
 MODAL = '''
-import types
+import threading, time, types
 api = enable()
-ops, jobs = addon("operators"), addon("jobs")
+ops, rig_module = addon("operators"), addon("rig")
+STATE = addon("state").STATE
 Bake = ops.LATENT_EMOTION_OT_bake
 scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 6
 face = api.add_face(seed=2)
-api.key_channels(face, 1, joy=-1.0)
-api.key_channels(face, 3, joy=1.0)
+bpy.context.view_layer.objects.active = face
+
+# Which thread runs the generator; ``gate`` holds it inside a frame.
+threads, gate = [], threading.Event()
+gate.set()
+ensure_frames = rig_module.Rig.ensure_frames
+def recorded(self, ws, cache, *args):
+    threads.append(threading.current_thread().name)
+    gate.wait(60)
+    return ensure_frames(self, ws, cache, *args)
+rig_module.Rig.ensure_frames = recorded
+loaded_on = []
+rig_init = rig_module.Rig.__init__
+def recorded_init(self, paths):
+    loaded_on.append(threading.current_thread().name)
+    rig_init(self, paths)
+rig_module.Rig.__init__ = recorded_init
 
 class Event:
     def __init__(self, type): self.type, self.value = type, "PRESS"
 
-def fake_operator():
+def operator():
     """What invoke() leaves on the operator (no window here, so invoke itself cannot run)."""
-    op = types.SimpleNamespace(reports=[])
+    op = types.SimpleNamespace(reports=[], scope="ACTIVE", preview=False)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    op._end = types.MethodType(Bake._end, op)
-    op._job_ref = jobs.make_job(scene, [face], range(1, 4), interactive=True)
-    op._scene_name = scene.name
-    ops._modal.update(op=op, timer=None, wm=bpy.context.window_manager)
+    for name in ("begin", "start", "_job", "_targets", "_scene", "modal", "_on_model_timer", "_on_timer", "_end"):
+        setattr(op, name, types.MethodType(getattr(Bake, name), op))
+    STATE.modal_bake.update(op=op, timer=None, wm=bpy.context.window_manager)
+    assert op.begin(bpy.context)
     return op
 
-op = fake_operator()
-full = [sorted(Bake.modal(op, bpy.context, Event(t)))[0] for t in ("MOUSEMOVE", "TIMER", "TIMER", "TIMER")]
-full_state = [op._job_ref.done, op.reports, dict(ops._modal), bpy.ops.latent_emotion.bake.poll()]
-api.key_channels(face, 3, joy=0.0)
-op = fake_operator()
+def timer_until_done(op, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        state = sorted(op.modal(bpy.context, Event("TIMER")))[0]
+        if state != "RUNNING_MODAL":
+            return state
+        time.sleep(0.01)
+    raise SystemExit("the bake did not finish")
+
+def key(joy_end):
+    api.key_channels(face, 1, interpolation="LINEAR", joy=-1.0)
+    api.key_channels(face, 6, interpolation="LINEAR", joy=joy_end)
+
+# A whole bake: the model loaded and every frame computed on the worker, the files made from timer events.
+key(1.0)
+op = operator()
+loading = op._job_ref is None
+passthrough = sorted(op.modal(bpy.context, Event("MOUSEMOVE")))[0]
 poll_while_running = bpy.ops.latent_emotion.bake.poll()
-cancel = [sorted(Bake.modal(op, bpy.context, Event(t)))[0] for t in ("TIMER", "ESC")]
-result(full=full, full_state=full_state, poll_while_running=poll_while_running, cancel=cancel,
+full = timer_until_done(op)
+generator_threads = sorted(set(threads))
+files_right = all(np.array_equal(decode_png(api.frame_path(face, f).read_bytes()), api.frame_array(face, f))
+                  for f in range(1, 7))
+full_state = dict(loading=loading, loaded_on=loaded_on, done=op._job_ref.done, reports=op.reports, modal=dict(STATE.modal_bake), threads=generator_threads,
+                  poll_after=bpy.ops.latent_emotion.bake.poll(), ui_ms_per_frame=1000 * op._ui_seconds / 6)
+
+# A render starts during a bake: the faces' files stay as they are until it ends.
+key(0.3)
+op = operator()
+before = {f: api.frame_path(face, f).read_bytes() for f in range(1, 7)}
+STATE.rendering = True  # what render_init does
+end = time.time() + 120
+while op._order.outcome is None and time.time() < end:
+    op.modal(bpy.context, Event("TIMER"))
+    time.sleep(0.01)
+op.modal(bpy.context, Event("TIMER"))
+during = dict(done=op._job_ref.done, computed=op._order.computed,
+              unchanged=all(api.frame_path(face, f).read_bytes() == before[f] for f in range(1, 7)))
+STATE.rendering = False
+after_render = [timer_until_done(op), op._job_ref.done]
+
+# Esc while the worker is inside a frame: the bake ends at once, the worker after that frame.
+key(-0.1)
+gate.clear()
+threads.clear()
+op = operator()
+while not threads:
+    time.sleep(0.01)
+cancel = sorted(op.modal(bpy.context, Event("ESC")))[0]
+worker_busy_at_cancel = op._order.outcome is None
+gate.set()
+end = time.time() + 60
+while op._order.outcome is None and time.time() < end:
+    time.sleep(0.01)
+result(passthrough=passthrough, poll_while_running=poll_while_running, full=full, files_right=files_right,
+       full_state=full_state, during=during, after_render=after_render, cancel=cancel,
+       worker_busy_at_cancel=worker_busy_at_cancel, cancel_computed=op._order.computed,
        cancel_reports=op.reports, cancel_done=op._job_ref.done)
 '''
 
 
-def test_modal_bake_steps_one_frame_per_timer_event_and_esc_cancels(blender):
-    out = blender.run(MODAL)
-    assert out["full"] == ["PASS_THROUGH", "RUNNING_MODAL", "RUNNING_MODAL", "FINISHED"]
-    done, reports, modal, poll_after = out["full_state"]
-    assert done == 3 and reports == [["INFO", "Bake done: 3/3 files (3 frames computed)"]]
-    assert modal == {} and poll_after
-    assert not out["poll_while_running"]
-    assert out["cancel"] == ["RUNNING_MODAL", "CANCELLED"] and out["cancel_done"] == 1
-    assert out["cancel_reports"] == [["WARNING", "Bake cancelled: 1/2 files (1 frames computed)"]]
+def test_modal_bake_computes_on_the_worker_waits_for_renders_and_esc_cancels_at_once(blender):
+    out = blender.run("import numpy as np\nfrom pathlib import Path\n" + MODAL.replace(
+        "api = enable()", "api = enable()\nrepo_backend()\nfrom backend.video import decode_png", 1))
+    assert out["passthrough"] == "PASS_THROUGH" and not out["poll_while_running"]
+    assert out["full"] == "FINISHED" and out["files_right"]
+    state = out["full_state"]
+    assert state["done"] == 6 and state["reports"] == [["INFO", "Bake done: 6/6 files (6 frames computed)"]]
+    assert state["threads"] == ["latent-emotion-worker"]  # never the UI thread
+    assert state["loading"] and state["loaded_on"] == ["latent-emotion-worker"]
+    assert state["modal"] == {} and state["poll_after"]
+    print(f"UI-thread time per baked frame: {state['ui_ms_per_frame']:.2f} ms")
+    assert out["during"] == {"done": 0, "computed": 5, "unchanged": True}
+    assert out["after_render"] == ["FINISHED", 5]  # frame 1 kept its value
+    assert out["cancel"] == "CANCELLED" and out["worker_busy_at_cancel"]
+    assert out["cancel_computed"] == 1 and out["cancel_done"] == 0
+    assert out["cancel_reports"] == [["WARNING", "Bake cancelled: 0/5 files (0 frames computed)"]]

@@ -175,11 +175,11 @@ item = bad.latent_emotion.tuning.add()
 item.name, item.use_layers, item.layer_start, item.layer_stop = "joy", True, 6, 2  # start after stop
 scene.frame_set(7)
 drive()
-printed = sorted(preview._reported)
+printed = sorted(addon("state").STATE.printed)
 scene.frame_set(8)  # cached rig now: the main thread meets the bad face too
 drive()
 result(good=[shows(good, f, 3) for f in (7, 8)], bad=[api.frame_path(bad, f).is_file() for f in (7, 8)],
-       printed=printed, later=sorted(preview._reported))
+       printed=printed, later=sorted(addon("state").STATE.printed))
 '''
 
 

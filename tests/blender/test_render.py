@@ -154,7 +154,7 @@ def test_saved_file_keeps_faces_channels_keys_and_image_sequence(saved):
     assert out["joy_strength"] == 1.5 and out["surprise_layers"] == [True, 2]
     assert out["keys"] == [1.0, 30.0]
     assert out["values"] == made["values"] and out["strip_values"] == made["strip_values"]
-    assert out["image"][0] == "SEQUENCE" and out["image"][2:] == [1, 30]
+    assert out["image"][0] == "SEQUENCE" and out["image"][2:] == [1, 1048574]  # every scene frame
     assert out["files"] == ["frame_00001.png", "frame_00015.png", "frame_00030.png"]
     for f, path in made["face_files"].items():
         assert _png(path).shape == (32, 32, 3)

@@ -1,0 +1,49 @@
+"""Describe: a description in plain English keyed on a face from the current frame, its script kept in a text."""
+
+from __future__ import annotations
+
+DESCRIBE = '''
+api = enable()
+scene = bpy.context.scene
+scene.render.fps, scene.render.fps_base = 10, 1.0
+face = api.add_face(seed=1)
+bpy.context.view_layer.objects.active = face
+face.latent_emotion.description_text = "She smiles, then slowly looks surprised. She glorps."
+scene.frame_current = 20
+status = sorted(bpy.ops.latent_emotion.describe())
+
+def keys(target, channel):
+    fc = addon("compat").find_fcurve(target.id_data, addon("properties").channel_ref(target, channel).paths)
+    return [[kp.co[0], round(kp.co[1], 4)] for kp in fc.keyframe_points]
+
+text = bpy.data.texts["Emotion Description: Emotion Face"].as_string()
+
+strip = api.add_strip(frame_start=1, length=80)
+description, keyed = api.describe(strip, "He frowns for 2 seconds.", start=5, interpolation="LINEAR")
+
+try:
+    bpy.ops.latent_emotion.describe(text="glorp glorp")
+    refused = None
+except RuntimeError as e:
+    refused = str(e)
+result(status=status, joy=keys(face, "joy"), surprise=keys(face, "surprise"), text=text,
+       strip_keyed=keyed, strip_anger=keys(strip, "anger"), strip_script=description.script,
+       refused=refused, joy_after=keys(face, "joy"))
+'''
+
+
+def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(blender):
+    out = blender.run(DESCRIBE)
+    assert out["status"] == ["FINISHED"]
+    # 10 fps: smiles over 1 s, held 0.5 s, surprised over 2.5 s ("slowly"), held 0.5 s; from frame 20.
+    assert out["joy"] == [[20.0, 0.0], [30.0, 1.0], [35.0, 1.0], [60.0, 0.0], [65.0, 0.0]]
+    assert out["surprise"] == [[20.0, 0.0], [30.0, 0.0], [35.0, 0.0], [60.0, 1.0], [65.0, 1.0]]
+    text = out["text"]
+    assert text.startswith("# Made from the description: She smiles") and "surprise +25" in text
+    assert "# not understood: 'glorps' at character 46" in text  # reported, never dropped
+    assert "# sentence model not used" in text  # the test extension is built without models/text
+    # The console API on a strip: keys on the strip's scene, at its rate: frowns over 1 s, held 2 s.
+    assert out["strip_keyed"][0] == 5 and out["strip_anger"][1] == [15.0, 1.0] and out["strip_anger"][2] == [35.0, 1.0]
+    assert "anger +10" in out["strip_script"]
+    assert "nothing in the description says what the face does" in out["refused"]
+    assert out["joy_after"] == out["joy"]  # a refused description keys nothing
