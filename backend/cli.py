@@ -481,6 +481,8 @@ def cmd_invert(args: argparse.Namespace) -> None:
     from .photo import (FaceFeatures, central_box, fit_to_resolution, invert_aligned, photo_face, read_photo,
                         save_face_code)
 
+    if args.features not in ("faces", "none") and not args.features.startswith("probe:"):
+        raise ValueError(f"--features is 'faces', 'none' or 'probe:PATH', got {args.features!r}")
     G, info = _load_model(args)
     res = G.config.img_resolution
     image, sha256 = read_photo(args.photo)
@@ -492,16 +494,11 @@ def cmd_invert(args: argparse.Namespace) -> None:
         face = photo_face(image, res, args.face, FaceReaders(crop_size=res, device=str(G.device)))
         aligned, box, index, found = face.aligned, face.box, face.index, face.found
     faces = FaceFeatures(box, G.device)
-    if args.features == "faces":
-        features = faces
-    elif args.features == "none":
-        features = None
-    elif args.features.startswith("probe:"):
+    features = {"faces": faces, "none": None}.get(args.features)
+    if args.features.startswith("probe:"):
         from .probe import load_probe
 
         features = load_probe(args.features[len("probe:"):], G.device).features
-    else:
-        raise ValueError(f"--features is 'faces', 'none' or 'probe:PATH', got {args.features!r}")
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
           f"{args.steps // 2} in W+ on {G.device}", file=sys.stderr)
     result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding,
