@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -103,3 +104,22 @@ def test_run_plan_cancel_ends_a_running_step_through_its_process_and_keeps_its_o
 def test_run_plan_failure_names_the_step():
     with pytest.raises(deps.DepsError, match=r"step 'fails' failed \(exit 3\)"):
         deps.run_plan([deps.Step("fails", (sys.executable, "-c", "raise SystemExit(3)"))], output=lambda line: None)
+
+
+@pytest.mark.slow
+def test_install_extension_into_the_bpy_module_enables_it_for_the_next_start(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLENDER_")}
+    res = tmp_path / "blender"
+    env.update(HOME=str(tmp_path), BLENDER_USER_RESOURCES=str(res), BLENDER_USER_CONFIG=str(res / "config"),
+               BLENDER_USER_SCRIPTS=str(res / "scripts"), BLENDER_USER_EXTENSIONS=str(res / "extensions"),
+               BLENDER_USER_DATAFILES=str(res / "datafiles"))
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "install_extension.py"), "--bpy", "--no-model",
+                        "--out", str(tmp_path / "dist")], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "installed and enabled: True" in r.stdout
+    # A new process finds it enabled in the saved preferences (the bpy module reads them on request).
+    check = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c",
+                            "import bpy; bpy.ops.wm.read_userpref(); "
+                            "print('bl_ext.user_default.latent_emotion' in bpy.context.preferences.addons)"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert check.stdout.strip().splitlines()[-1] == "True", check.stdout + check.stderr
