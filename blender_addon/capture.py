@@ -9,7 +9,6 @@ has a window, and waits for the worker otherwise (scripts, ``blender -b``).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import bpy
@@ -23,10 +22,9 @@ from .backend.channels import CHANNEL_NAMES
 from .handlers import is_rendering
 from .keyframes import clear_channel_keys, key_channels, scene_fps
 from .operators import POLL_SECONDS, active_target, set_status
-from .worker import CaptureCancelled, CaptureOrder, shared_worker
+from .worker import CaptureCancelled, CaptureOrder, shared_worker, wait_order
 
 DEFAULT_TOLERANCE = 0.02  # channel units: far below what a face shows
-WAIT_SECONDS = 0.02
 
 
 def movie_strips(scene: bpy.types.Scene | None) -> list:
@@ -45,13 +43,7 @@ def start_capture(path: str | Path, fps: float) -> CaptureOrder:
 def wait(order: CaptureOrder):
     """The capture's ``CaptureResult``, waiting for the worker if it is not done (no window: scripts,
     background Blender); its error raised again (``CaptureCancelled`` once cancelled)."""
-    while order.outcome is None:
-        time.sleep(WAIT_SECONDS)
-    if order.cancelled.is_set():  # also when dropped before it started, or when it ended meanwhile
-        raise CaptureCancelled(f"cancelled after {order.done} frames")
-    if order.outcome.error is not None:
-        raise order.outcome.error
-    return order.outcome.result
+    return wait_order(order, lambda: CaptureCancelled(f"cancelled after {order.done} frames"))
 
 
 def key_capture(target, result, start: int, tolerance: float | None = None, replace: bool = True) -> list[int]:

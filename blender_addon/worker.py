@@ -33,6 +33,7 @@ from .rig import RigError, RigPaths, get_rig
 from .state import STATE
 
 Order = TypeVar("Order")
+WAIT_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,74 @@ def capture_video(order: CaptureOrder):
             raise CaptureCancelled(f"cancelled after {done} frames")
 
     return capture(media.frames, order.fps, face_readers(), progress=progress)
+
+
+class InversionCancelled(Exception):
+    """A Face from Photo order was cancelled (Esc) before its inversion finished."""
+
+
+@dataclass(frozen=True)
+class PhotoCode:
+    """A photo's face code for the rig's generator, and what the panel shows beside it."""
+
+    w_plus: np.ndarray  # (num_ws, w_dim) float32
+    fingerprint: str  # the generator's
+    aligned: np.ndarray  # (res, res, 3) uint8: the photo's face, aligned
+    reconstruction: np.ndarray  # (res, res, 3) uint8: G(w_plus)
+    pixel_mae: float
+    faces_found: int
+
+
+@dataclass(eq=False)
+class PhotoOrder:
+    """A photo inverted into the rig's generator (``backend.photo``: largest face, W then W+);
+    ``done`` and ``total`` steps are written by the worker for the progress bar."""
+
+    path: Path
+    paths: RigPaths
+    steps: int
+    done: int = 0
+    total: int = 0
+    outcome: Finished | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Iterator[int]:
+        yield from ()  # one step: the whole inversion (preview orders wait until it ends)
+        return invert_photo(self)
+
+
+def invert_photo(order: PhotoOrder) -> PhotoCode:
+    """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
+    from .backend.faces.reading import FaceReaders
+    from .backend.photo import FaceFeatures, invert_aligned, photo_face, read_photo
+
+    rig = get_rig(order.paths)
+    image, _ = read_photo(order.path)
+    face = photo_face(image, rig.resolution, None, FaceReaders(crop_size=rig.resolution, device=str(rig.G.device)))
+    order.total = order.steps + order.steps // 2
+    features = FaceFeatures(face.box, rig.G.device)
+
+    def progress(stage: str, done: int, _total: int) -> None:
+        order.done = done if stage == "W" else order.steps + done
+
+    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, progress=progress,
+                            cancel=order.cancelled.is_set)
+    if result.cancelled:
+        raise InversionCancelled(f"cancelled after {order.done} of {order.total} steps")
+    return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
+                     result.pixel_mae, face.found)
+
+
+def wait_order(order, cancelled: Callable[[], Exception]):
+    """A stepped order's result, waiting for the worker (no window: scripts, background Blender); its
+    error raised again, ``cancelled()`` once it was cancelled."""
+    while order.outcome is None:
+        time.sleep(WAIT_SECONDS)
+    if order.cancelled.is_set():  # also when dropped before it started, or when it ended meanwhile
+        raise cancelled()
+    if order.outcome.error is not None:
+        raise order.outcome.error
+    return order.outcome.result
 
 
 def face_readers():
