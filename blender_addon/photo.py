@@ -54,6 +54,7 @@ def _packed_image(name: str, pixels: np.ndarray) -> bpy.types.Image:
         image = None
     if image is None:
         image = bpy.data.images.new(name, w, h)
+        image.use_fake_user = True  # only the panel shows it: kept in the saved file all the same
     rgba = np.concatenate([pixels[::-1].astype(np.float32) / 255.0, np.ones((h, w, 1), np.float32)], axis=2)
     image.pixels.foreach_set(rgba.ravel())
     image.pack()
