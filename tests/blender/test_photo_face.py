@@ -67,6 +67,18 @@ try:
 except worker.InversionCancelled as e:
     cancelled = str(e)
 
+class Layout:
+    """Records what the panel draws."""
+    def __init__(self, log): self.log = log
+    def __getattr__(self, name):
+        def call(*args, **kw):
+            self.log.append([name, args[0] if args else kw.get("text", kw.get("icon_value", ""))])
+            return Layout(self.log)
+        return call
+
+drawn = []
+addon("ui").draw_photo(Layout(drawn), face, settings)
+drawn = [[call, arg if isinstance(arg, str) else "icon"] for call, arg in drawn]
 images = {im.name: [list(im.size), im.packed_file is not None] for im in photo.photo_images(face)}
 bpy.ops.wm.save_as_mainfile(filepath=blend)
 result(status=status, code_size=int(code.size), num_ws=info.num_ws, w_dim=info.w_dim, code=digest(code),
@@ -75,7 +87,7 @@ result(status=status, code_size=int(code.size), num_ws=info.num_ws, w_dim=info.w
        seed_gap=float(np.abs(seed_frame.astype(int) - expected.astype(int)).mean()),
        use_photo=settings.use_photo, fingerprint_ok=settings.photo_fingerprint == info.fingerprint,
        strip_changed=digest(strip_seed) != digest(strip_frame), errors=errors,
-       kept=digest(after_errors) == digest(code), cancelled=cancelled, images=images)
+       kept=digest(after_errors) == digest(code), cancelled=cancelled, images=images, drawn=drawn)
 '''
 
 REOPEN = '''
@@ -114,6 +126,10 @@ def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_withou
     assert out["cancelled"] is not None and "cancelled" in out["cancelled"]
     assert out["images"] == {"Emotion Photo: Emotion Face": [[32, 32], True],
                              "Emotion Reconstruction: Emotion Face": [[32, 32], True]}
+
+    # The panel: the button, the switch back to the seed, the photo beside its reconstruction.
+    assert ["operator", "latent_emotion.face_from_photo"] in out["drawn"]
+    assert out["drawn"].count(["template_icon", "icon"]) == 2, out["drawn"]
 
     again = blender.run(REOPEN, blend)
     assert again["inverted"] == 0
