@@ -122,7 +122,8 @@ class LATENT_EMOTION_OT_face_from_photo(Operator, ImportHelper):
         order = self._order
         if order.outcome is None:
             context.window_manager.progress_update(int(100 * order.done / max(1, order.total)))
-            set_status(context, f"Inverting {order.path.name}: step {order.done}/{order.total or '?'} — Esc to cancel")
+            set_status(context, f"Inverting {order.path.name}: step {order.done}/{order.total or '?'} "
+                                "— Esc to cancel")
             return {"RUNNING_MODAL"}
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)

@@ -61,15 +61,22 @@ class RigPaths:
     device: str
 
 
-def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
-    """Absolute paths of the model and directions: the given ones, else $LATENT_EMOTION_MODEL /
-    $LATENT_EMOTION_DIRECTIONS, else the default model shipped with the extension."""
+def resolve_model(model: str) -> Path:
+    """The model file: the given one, else $LATENT_EMOTION_MODEL, else the default model shipped
+    with the extension (not checked further)."""
     model = model or os.environ.get("LATENT_EMOTION_MODEL", "")
-    directions = directions or os.environ.get("LATENT_EMOTION_DIRECTIONS", "")
     if not model:
         if not DEFAULT_MODEL.is_file():
             raise RigError("no face model chosen: set one in the add-on preferences (Latent Emotion › Model)")
         model = str(DEFAULT_MODEL)
+    return Path(model).expanduser().resolve()
+
+
+def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
+    """Absolute paths of the model and directions: the given ones, else $LATENT_EMOTION_MODEL /
+    $LATENT_EMOTION_DIRECTIONS, else the default model shipped with the extension."""
+    model = str(resolve_model(model))
+    directions = directions or os.environ.get("LATENT_EMOTION_DIRECTIONS", "")
     if not directions:
         from .backend.checkpoints import CheckpointError, check_checkpoint_file
 

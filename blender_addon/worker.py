@@ -206,6 +206,84 @@ def invert_photo(order: PhotoOrder) -> PhotoCode:
                      result.pixel_mae, face.found)
 
 
+class LearnCancelled(Exception):
+    """A Learn Directions order was cancelled (Esc); its stored samples stay for the next run."""
+
+
+@dataclass(frozen=True)
+class LearnedFile:
+    """What a Learn Directions order wrote."""
+
+    directions: Path
+    report: Path
+    samples: int  # drawn
+    readable: int  # read by the reader (used)
+    made: int  # made in this run (the rest came from the work folder)
+    skipped: tuple[tuple[str, str], ...]  # (channel, why) left without a direction
+
+
+@dataclass(eq=False)
+class LearnOrder:
+    """learn-directions (``backend.generator_directions``) for a model, samples stored in ``work``
+    as they are made (a cancelled run resumes); ``stage``, ``done`` and ``total`` are written by the
+    worker for the progress bar."""
+
+    model: Path
+    device: str
+    reader: str  # "faces" or "probe:PATH" (backend.channel_readers.reader_from_spec)
+    out: Path
+    work: Path
+    samples: int
+    faces: int
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    outcome: Finished | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Iterator[int]:
+        yield from ()  # one step: the whole run (preview orders wait until it ends)
+        return learn_directions(self)
+
+
+def learn_directions(order: LearnOrder) -> LearnedFile:
+    """Learn, calibrate and write ``order``'s directions file and its report (worker only: no bpy)."""
+    import json
+
+    from .backend.channel_readers import reader_from_spec
+    from .backend.checkpoints import load_generator
+    from .backend.devices import pick_device
+    from .backend.direction_learning import Cancelled
+    from .backend.directions import save_directions
+    from .backend.files import write_atomic
+    from .backend.generator_directions import LearnSettings, learn_generator_directions, learning_report
+    from .backend.threads import use_threads_for
+
+    G, info = load_generator(order.model, pick_device(order.device))
+    if G.device.type == "cpu":
+        use_threads_for(G.config)
+    reader = reader_from_spec(order.reader, "labeller", str(G.device))
+    settings = LearnSettings(samples=order.samples, faces=order.faces)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        order.stage, order.done, order.total = stage, done, total
+
+    try:
+        result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work, settings,
+                                            reader_name=order.reader, progress=progress,
+                                            cancel=order.cancelled.is_set)
+    except (KeyboardInterrupt, Cancelled):  # how the backend says a run was cancelled
+        raise LearnCancelled(f"cancelled while {order.stage or 'starting'} ({order.done}/{order.total})") from None
+    save_directions(result.directions, order.out)
+    report = order.out.with_name(order.out.name.removesuffix(".json") + ".report.json")
+    write_atomic(report, json.dumps(learning_report(result, settings, model=str(order.model),
+                                                    generator_fingerprint=info.fingerprint,
+                                                    reader=reader.description, device=str(G.device),
+                                                    work=str(order.work)), indent=2) + "\n")
+    return LearnedFile(order.out, report, result.samples, result.readable, result.made,
+                       tuple(result.learned.skipped))
+
+
 def wait_order(order, cancelled: Callable[[], Exception]):
     """A stepped order's result, waiting for the worker (no window: scripts, background Blender); its
     error raised again, ``cancelled()`` once it was cancelled."""
