@@ -87,14 +87,8 @@ class LATENT_EMOTION_OT_learn_directions(Operator):
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        from .rig import RigError
-
-        try:
-            self._order = start_learning(self.samples, self.faces, self.reader)
-        except (RigError, ValueError) as e:
-            self.report({"ERROR"}, f"Learn Directions: {e}")
+        if not self.begin(context):
             return {"CANCELLED"}
-        self._timer = None
         if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
             return self._finish(context)
         wm = context.window_manager
@@ -102,6 +96,18 @@ class LATENT_EMOTION_OT_learn_directions(Operator):
         self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
+
+    def begin(self, context) -> bool:
+        """Send the model to the worker; False (and why) when there is none."""
+        from .rig import RigError
+
+        self._timer = None
+        try:
+            self._order = start_learning(self.samples, self.faces, self.reader)
+        except (RigError, ValueError) as e:
+            self.report({"ERROR"}, f"Learn Directions: {e}")
+            return False
+        return True
 
     def modal(self, context, event):
         if event.type == "ESC":

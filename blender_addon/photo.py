@@ -97,15 +97,8 @@ class LATENT_EMOTION_OT_face_from_photo(Operator, ImportHelper):
         return active_target(context) is not None and not is_rendering() and not dependencies.missing()
 
     def execute(self, context):
-        from .rig import RigError
-
-        self._target_name = active_target(context).name
-        try:
-            self._order = start_inversion(self.filepath, self.steps)
-        except (RigError, ValueError) as e:
-            self.report({"ERROR"}, f"Face from Photo: {e}")
+        if not self.begin(context):
             return {"CANCELLED"}
-        self._timer = None
         if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
             return self._finish(context)
         wm = context.window_manager
@@ -113,6 +106,18 @@ class LATENT_EMOTION_OT_face_from_photo(Operator, ImportHelper):
         self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
+
+    def begin(self, context) -> bool:
+        """Send the photo to the worker; False (and why) when the model cannot be found."""
+        from .rig import RigError
+
+        self._target_name, self._timer = active_target(context).name, None
+        try:
+            self._order = start_inversion(self.filepath, self.steps)
+        except (RigError, ValueError) as e:
+            self.report({"ERROR"}, f"Face from Photo: {e}")
+            return False
+        return True
 
     def modal(self, context, event):
         if event.type == "ESC":

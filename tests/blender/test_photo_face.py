@@ -136,3 +136,51 @@ def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_withou
     assert again["code"] == out["code"] and again["frame"] == out["frame"]
     assert again["seed_frame"] == out["seed_frame"]  # the seed's face is still there, and its cache keys apart
     assert again["images"] == sorted(out["images"])
+
+
+# Blender's event loop does not run in the bpy module: the test sends the modal operator the events
+# a window would (as tests/blender/test_video_keys.py does).
+MODAL = '''
+import time, types
+api = enable()
+Op = addon("photo").LATENT_EMOTION_OT_face_from_photo
+face = api.add_face(seed=1)
+bpy.context.view_layer.objects.active = face
+
+class Event:
+    def __init__(self, type): self.type, self.value = type, "PRESS"
+
+def operator(steps):
+    op = types.SimpleNamespace(reports=[], filepath=sys.argv[1], steps=steps)
+    op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
+    for name in ("begin", "modal", "_finish"):
+        setattr(op, name, types.MethodType(getattr(Op, name), op))
+    assert op.begin(bpy.context)
+    return op
+
+def events_until_done(op, first=None, timeout=120):
+    states = [sorted(op.modal(bpy.context, Event(first)))[0]] if first else []
+    end = time.time() + timeout
+    while time.time() < end:
+        states.append(sorted(op.modal(bpy.context, Event("TIMER")))[0])
+        if states[-1] != "RUNNING_MODAL":
+            return states[-1]
+        time.sleep(0.01)
+    raise SystemExit("the inversion did not end")
+
+op = operator(500)
+cancelled = events_until_done(op, first="ESC")
+cancel_reports, code_after_cancel = op.reports, face.latent_emotion.get("photo_code") is not None
+op = operator(2)
+done = events_until_done(op)
+result(cancelled=cancelled, cancel_reports=cancel_reports, code_after_cancel=code_after_cancel, done=done,
+       reports=op.reports, use_photo=face.latent_emotion.use_photo)
+'''
+
+
+def test_the_modal_operator_inverts_on_the_worker_and_esc_cancels(blender, photos):
+    out = blender.run(MODAL, str(photos / "astronaut.png"))
+    assert out["cancelled"] == "CANCELLED" and not out["code_after_cancel"]
+    assert out["cancel_reports"][0][0] == "WARNING" and "cancelled" in out["cancel_reports"][0][1]
+    assert out["done"] == "FINISHED" and out["use_photo"]
+    assert out["reports"][0][0] == "INFO" and "astronaut.png" in out["reports"][0][1]
