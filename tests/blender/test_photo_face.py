@@ -59,6 +59,15 @@ for name, path in (("wall", wall), ("notes", notes)):
         errors[name] = str(e)
 after_errors = np.array(settings[addon("properties").FACE_CODE].to_list(), np.float32)
 
+made_for = settings.photo_fingerprint  # a code made for another model is refused, with what to do
+settings.photo_fingerprint = "0" * 64
+try:
+    api.frame_array(face, 1)
+    other_model = None
+except addon("rig").RigError as e:
+    other_model = str(e)
+settings.photo_fingerprint = made_for
+
 order = photo.start_inversion(astronaut, steps=500)
 worker.shared_worker().cancel(order)
 try:
@@ -87,7 +96,8 @@ result(status=status, code_size=int(code.size), num_ws=info.num_ws, w_dim=info.w
        seed_gap=float(np.abs(seed_frame.astype(int) - expected.astype(int)).mean()),
        use_photo=settings.use_photo, fingerprint_ok=settings.photo_fingerprint == info.fingerprint,
        strip_changed=digest(strip_seed) != digest(strip_frame), errors=errors,
-       kept=digest(after_errors) == digest(code), cancelled=cancelled, images=images, drawn=drawn)
+       kept=digest(after_errors) == digest(code), cancelled=cancelled, images=images, drawn=drawn,
+       other_model=other_model)
 '''
 
 REOPEN = '''
@@ -122,6 +132,7 @@ def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_withou
     assert out["strip_changed"]  # a strip face too
     assert "no face found in the photo" in out["errors"]["wall"]
     assert "notes.png" in out["errors"]["notes"] and "not an image" in out["errors"]["notes"]
+    assert out["other_model"] is not None and "run Face from Photo again" in out["other_model"]
     assert out["kept"]  # a failed Face from Photo leaves the face's code alone
     assert out["cancelled"] is not None and "cancelled" in out["cancelled"]
     assert out["images"] == {"Emotion Photo: Emotion Face": [[32, 32], True],
