@@ -19,7 +19,7 @@ from bpy.types import Operator
 
 from . import dependencies, preferences
 from .handlers import is_rendering
-from .operators import POLL_SECONDS, set_status
+from .operators import WorkerOperator
 from .worker import LearnCancelled, LearnedFile, LearnOrder, shared_worker, wait_order
 
 WORK_FOLDER = "learn-directions"  # in the extension's user folder
@@ -62,8 +62,8 @@ def use_directions(learned: LearnedFile) -> None:
     preferences.get().directions_path = str(learned.directions)
 
 
-class LATENT_EMOTION_OT_learn_directions(Operator):
-    """Learn the emotion directions of the chosen model from its own faces (read by the face readers); Esc cancels, and a later run resumes"""
+class LATENT_EMOTION_OT_learn_directions(WorkerOperator, Operator):
+    """Learn the chosen model's emotion directions from its own faces; Esc cancels, a later run resumes"""
 
     bl_idname = "latent_emotion.learn_directions"
     bl_label = "Learn Directions"
@@ -86,22 +86,10 @@ class LATENT_EMOTION_OT_learn_directions(Operator):
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self)
 
-    def execute(self, context):
-        if not self.begin(context):
-            return {"CANCELLED"}
-        if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
-            return self._finish(context)
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
-        self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
     def begin(self, context) -> bool:
         """Send the model to the worker; False (and why) when there is none."""
         from .rig import RigError
 
-        self._timer = None
         try:
             self._order = start_learning(self.samples, self.faces, self.reader)
         except (RigError, ValueError) as e:
@@ -109,22 +97,8 @@ class LATENT_EMOTION_OT_learn_directions(Operator):
             return False
         return True
 
-    def modal(self, context, event):
-        if event.type == "ESC":
-            shared_worker().cancel(self._order)  # it stops at the next batch; the samples stay
-        if event.type != "TIMER":
-            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
-        order = self._order
-        if order.outcome is None:
-            context.window_manager.progress_update(int(100 * order.done / max(1, order.total)))
-            set_status(context, f"Learning directions: {order.stage or 'loading'} {order.done}/{order.total or '?'}"
-                                " — Esc to cancel (a later run resumes)")
-            return {"RUNNING_MODAL"}
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            context.window_manager.progress_end()
-        set_status(context, None)
-        return self._finish(context)
+    def status(self, order: LearnOrder) -> str:
+        return f"Learning directions: {order.stage or 'loading'} {order.done}/{order.total or '?'} (resumable)"
 
     def _finish(self, context):
         from .backend.files import FileError

@@ -20,7 +20,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from . import dependencies, preferences
 from .handlers import is_rendering
-from .operators import POLL_SECONDS, active_target, set_status
+from .operators import WorkerOperator, active_target
 from .properties import FACE_CODE, face_settings
 from .worker import InversionCancelled, PhotoCode, PhotoOrder, shared_worker, wait_order
 
@@ -78,7 +78,7 @@ def photo_images(target) -> list[bpy.types.Image]:
     return [image for name in image_names(target) if (image := bpy.data.images.get(name)) is not None]
 
 
-class LATENT_EMOTION_OT_face_from_photo(Operator, ImportHelper):
+class LATENT_EMOTION_OT_face_from_photo(WorkerOperator, Operator, ImportHelper):
     """Start the face from a photo of a person: its largest face inverted into the model; Esc cancels"""
 
     bl_idname = "latent_emotion.face_from_photo"
@@ -96,22 +96,11 @@ class LATENT_EMOTION_OT_face_from_photo(Operator, ImportHelper):
     def poll(cls, context):
         return active_target(context) is not None and not is_rendering() and not dependencies.missing()
 
-    def execute(self, context):
-        if not self.begin(context):
-            return {"CANCELLED"}
-        if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
-            return self._finish(context)
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
-        self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
     def begin(self, context) -> bool:
         """Send the photo to the worker; False (and why) when the model cannot be found."""
         from .rig import RigError
 
-        self._target_name, self._timer = active_target(context).name, None
+        self._target_name = active_target(context).name
         try:
             self._order = start_inversion(self.filepath, self.steps)
         except (RigError, ValueError) as e:
@@ -119,22 +108,8 @@ class LATENT_EMOTION_OT_face_from_photo(Operator, ImportHelper):
             return False
         return True
 
-    def modal(self, context, event):
-        if event.type == "ESC":
-            shared_worker().cancel(self._order)  # it stops at the next step
-        if event.type != "TIMER":
-            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
-        order = self._order
-        if order.outcome is None:
-            context.window_manager.progress_update(int(100 * order.done / max(1, order.total)))
-            set_status(context, f"Inverting {order.path.name}: step {order.done}/{order.total or '?'} "
-                                "— Esc to cancel")
-            return {"RUNNING_MODAL"}
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            context.window_manager.progress_end()
-        set_status(context, None)
-        return self._finish(context)
+    def status(self, order: PhotoOrder) -> str:
+        return f"Inverting {order.path.name}: step {order.done}/{order.total or '?'}"
 
     def _finish(self, context):
         from .rig import RigError

@@ -164,7 +164,7 @@ class Event:
 def operator(steps):
     op = types.SimpleNamespace(reports=[], filepath=sys.argv[1], steps=steps)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    for name in ("begin", "modal", "_finish"):
+    for name in ("begin", "modal", "status", "_finish"):
         setattr(op, name, types.MethodType(getattr(Op, name), op))
     assert op.begin(bpy.context)
     return op

@@ -128,7 +128,7 @@ def operator():
     op = types.SimpleNamespace(reports=[], strip="", filepath=sys.argv[1], start_frame=3, reduce=True,
                                tolerance=0.02, replace=True)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    for name in ("begin", "_source", "modal", "_finish"):
+    for name in ("begin", "_source", "modal", "status", "_finish"):
         setattr(op, name, types.MethodType(getattr(Op, name), op))
     assert op.begin(bpy.context)
     return op
