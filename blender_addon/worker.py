@@ -9,8 +9,9 @@
 - bakes (``submit(order, steps=True)``): kept in a queue and run one step (one frame) at a time,
   with any waiting preview order run between two steps, so the preview stays live during a bake and
   a cancelled bake stops after the frame it is computing. Their outcome is set on the order.
-  A video capture (``CaptureOrder``) is queued the same way, as one step that reads every frame and
-  stops at the next frame once cancelled.
+  A video capture (``CaptureOrder``), a photo inversion (``PhotoOrder``) and learning directions
+  (``LearnOrder``) are queued the same way, each as one step (``WholeOrder``) that stops at its
+  next frame, inversion step or batch once cancelled.
 
 This module imports nothing from Blender, and the orders only hold plain values, so nothing here
 can reach ``bpy``.
@@ -114,21 +115,34 @@ class CaptureCancelled(Exception):
     """Raised inside ``backend.capture.capture``'s progress callback: how a capture is stopped."""
 
 
-@dataclass(eq=False)
-class CaptureOrder:
-    """A video read into the nine channels' values (``backend.capture``) at ``fps``; ``done`` and
-    ``total`` frames are written by the worker for the progress bar, the outcome's result is the
-    ``CaptureResult`` (its error ``CaptureCancelled`` once cancelled)."""
+@dataclass(eq=False, kw_only=True)
+class WholeOrder:
+    """An order the worker runs as one step (preview orders wait until it ends), cancelled between
+    its own steps; ``done`` of ``total`` is written by the worker for the progress bar, and
+    ``outcome`` at the end (its error the subclass's cancel exception once cancelled)."""
 
-    path: Path
-    fps: float
     done: int = 0
     total: int = 0
     outcome: Finished | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> Iterator[int]:
-        yield from ()  # one step: the whole video (preview orders wait until it is read)
+        yield from ()  # one step: the whole work
+        return self.work()
+
+    def work(self) -> object:
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class CaptureOrder(WholeOrder):
+    """A video read into the nine channels' values (``backend.capture``) at ``fps``, ``done`` of
+    ``total`` frames; the outcome's result is the ``CaptureResult`` (``CaptureCancelled``)."""
+
+    path: Path
+    fps: float
+
+    def work(self):
         return capture_video(self)
 
 
@@ -167,20 +181,15 @@ class PhotoCode:
 
 
 @dataclass(eq=False)
-class PhotoOrder:
-    """A photo inverted into the rig's generator (``backend.photo``: largest face, W then W+);
-    ``done`` and ``total`` steps are written by the worker for the progress bar."""
+class PhotoOrder(WholeOrder):
+    """A photo inverted into the rig's generator (``backend.photo``: largest face, W then W+),
+    ``done`` of ``total`` steps (``InversionCancelled``)."""
 
     path: Path
     paths: RigPaths
     steps: int
-    done: int = 0
-    total: int = 0
-    outcome: Finished | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
 
-    def run(self) -> Iterator[int]:
-        yield from ()  # one step: the whole inversion (preview orders wait until it ends)
+    def work(self) -> PhotoCode:
         return invert_photo(self)
 
 
@@ -223,26 +232,20 @@ class LearnedFile:
 
 
 @dataclass(eq=False)
-class LearnOrder:
+class LearnOrder(WholeOrder):
     """learn-directions (``backend.generator_directions``) for a model, samples stored in ``work``
-    as they are made (a cancelled run resumes); ``stage``, ``done`` and ``total`` are written by the
-    worker for the progress bar."""
+    as they are made (a cancelled run resumes), ``done`` of ``total`` in ``stage`` (``LearnCancelled``)."""
 
     model: Path
     device: str
     reader: str  # "faces" or "probe:PATH" (backend.channel_readers.reader_from_spec)
     out: Path
-    work: Path
+    work_dir: Path
     samples: int
     faces: int
     stage: str = ""
-    done: int = 0
-    total: int = 0
-    outcome: Finished | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
 
-    def run(self) -> Iterator[int]:
-        yield from ()  # one step: the whole run (preview orders wait until it ends)
+    def work(self) -> LearnedFile:
         return learn_directions(self)
 
 
@@ -269,7 +272,7 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
         order.stage, order.done, order.total = stage, done, total
 
     try:
-        result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work, settings,
+        result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work_dir, settings,
                                             reader_name=order.reader, progress=progress,
                                             cancel=order.cancelled.is_set)
     except (KeyboardInterrupt, Cancelled):  # how the backend says a run was cancelled
@@ -279,7 +282,7 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
     write_atomic(report, json.dumps(learning_report(result, settings, model=str(order.model),
                                                     generator_fingerprint=info.fingerprint,
                                                     reader=reader.description, device=str(G.device),
-                                                    work=str(order.work)), indent=2) + "\n")
+                                                    work=str(order.work_dir)), indent=2) + "\n")
     return LearnedFile(order.out, report, result.samples, result.readable, result.made,
                        tuple(result.learned.skipped))
 
