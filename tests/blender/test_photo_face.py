@@ -158,9 +158,6 @@ Op = addon("photo").LATENT_EMOTION_OT_face_from_photo
 face = api.add_face(seed=1)
 bpy.context.view_layer.objects.active = face
 
-class Event:
-    def __init__(self, type): self.type, self.value = type, "PRESS"
-
 def operator(steps):
     op = types.SimpleNamespace(reports=[], filepath=sys.argv[1], steps=steps)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
@@ -168,16 +165,6 @@ def operator(steps):
         setattr(op, name, types.MethodType(getattr(Op, name), op))
     assert op.begin(bpy.context)
     return op
-
-def events_until_done(op, first=None, timeout=120):
-    states = [sorted(op.modal(bpy.context, Event(first)))[0]] if first else []
-    end = time.time() + timeout
-    while time.time() < end:
-        states.append(sorted(op.modal(bpy.context, Event("TIMER")))[0])
-        if states[-1] != "RUNNING_MODAL":
-            return states[-1]
-        time.sleep(0.01)
-    raise SystemExit("the inversion did not end")
 
 op = operator(500)
 cancelled = events_until_done(op, first="ESC")
