@@ -11,7 +11,8 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
 - ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
 - ``keyframes``, ``script_import``: keying channels and emotion scripts; ``capture``: keys from a video;
-  ``describe``: keys from a description in plain English;
+  ``describe``: keys from a description in plain English; ``photo``: a face's start from a photo;
+  ``learn``: Learn Directions for the chosen model;
 - ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
 """
 
@@ -33,12 +34,12 @@ def register() -> None:
 
     prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
 
-    from . import (capture, describe, handlers, install, operators, preferences, preview, properties, script_import,
-                   ui)
+    from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
+                   script_import, ui)
 
     properties.register()
     for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
-                *describe.CLASSES, *ui.CLASSES):
+                *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
@@ -46,8 +47,8 @@ def register() -> None:
 
 
 def unregister() -> None:
-    from . import (capture, describe, handlers, install, operators, preferences, preview, properties, rig,
-                   script_import, ui)
+    from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
+                   rig, script_import, ui)
 
     operators.stop_modal()
     install.stop()
@@ -55,7 +56,7 @@ def unregister() -> None:
     handlers.unregister()
     ui.unregister_menus()
     for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
-                         *capture.CLASSES, *describe.CLASSES, *ui.CLASSES)):
+                         *capture.CLASSES, *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES)):
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()

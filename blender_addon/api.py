@@ -133,6 +133,18 @@ def key_from_video(target, video: str | Path, *, start: int | None = None, toler
     return key_capture(target, result, scene.frame_current if start is None else start, tolerance, replace)
 
 
+def face_from_photo(target, photo: str | Path, *, steps: int = 100):
+    """Start the face from ``photo``: its largest face inverted (``steps`` in W, half as many in W+)
+    on the worker; the code is stored with the face (saved in the .blend). Returns the
+    ``worker.PhotoCode``. A photo without a face, or no image, raises ValueError."""
+    from .photo import apply_code, start_inversion, wait
+
+    face_settings(target)
+    code = wait(start_inversion(photo, steps))
+    apply_code(target, code, photo)
+    return code
+
+
 def describe(target, text: str, *, start: int | None = None, interpolation: str = "BEZIER", replace: bool = False,
              use_text_model: bool = True):
     """Key a description in plain English ("she smiles, then slowly looks surprised") from scene frame

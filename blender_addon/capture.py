@@ -9,7 +9,6 @@ has a window, and waits for the worker otherwise (scripts, ``blender -b``).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import bpy
@@ -22,11 +21,10 @@ from . import compat, dependencies
 from .backend.channels import CHANNEL_NAMES
 from .handlers import is_rendering
 from .keyframes import clear_channel_keys, key_channels, scene_fps
-from .operators import POLL_SECONDS, active_target, set_status
-from .worker import CaptureCancelled, CaptureOrder, shared_worker
+from .operators import WorkerOperator, active_target
+from .worker import CaptureCancelled, CaptureOrder, shared_worker, wait_order
 
 DEFAULT_TOLERANCE = 0.02  # channel units: far below what a face shows
-WAIT_SECONDS = 0.02
 
 
 def movie_strips(scene: bpy.types.Scene | None) -> list:
@@ -45,13 +43,7 @@ def start_capture(path: str | Path, fps: float) -> CaptureOrder:
 def wait(order: CaptureOrder):
     """The capture's ``CaptureResult``, waiting for the worker if it is not done (no window: scripts,
     background Blender); its error raised again (``CaptureCancelled`` once cancelled)."""
-    while order.outcome is None:
-        time.sleep(WAIT_SECONDS)
-    if order.cancelled.is_set():  # also when dropped before it started, or when it ended meanwhile
-        raise CaptureCancelled(f"cancelled after {order.done} frames")
-    if order.outcome.error is not None:
-        raise order.outcome.error
-    return order.outcome.result
+    return wait_order(order, lambda: CaptureCancelled(f"cancelled after {order.done} frames"))
 
 
 def key_capture(target, result, start: int, tolerance: float | None = None, replace: bool = True) -> list[int]:
@@ -77,7 +69,7 @@ def summary(result, keyed: list[int]) -> str:
     return text + (f", missing in video frames {gaps} (interpolated)" if gaps else "")
 
 
-class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
+class LATENT_EMOTION_OT_key_from_video(WorkerOperator, Operator, ImportHelper):
     """Key the face's nine channels from a video of a person's face (or a movie strip), from the current frame; Esc cancels"""
 
     bl_idname = "latent_emotion.key_from_video"
@@ -124,17 +116,6 @@ class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
             return None
         return bpy.path.abspath(strip.filepath), int(strip.frame_start)
 
-    def execute(self, context):
-        if not self.begin(context):
-            return {"CANCELLED"}
-        if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
-            return self._finish(context)
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
-        self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
     def begin(self, context) -> bool:
         """Send the video to the worker; False (and why) when there is none."""
         source = self._source(context)
@@ -143,24 +124,11 @@ class LATENT_EMOTION_OT_key_from_video(Operator, ImportHelper):
         path, self._start = source
         self._target_name = active_target(context).name
         self._order = start_capture(path, scene_fps(context.scene))
-        self._path, self._timer = self._order.path, None
+        self._path = self._order.path
         return True
 
-    def modal(self, context, event):
-        if event.type == "ESC":
-            shared_worker().cancel(self._order)  # it stops at the next video frame
-        if event.type != "TIMER":
-            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
-        order = self._order
-        if order.outcome is None:
-            context.window_manager.progress_update(int(100 * order.done / max(1, order.total)))
-            set_status(context, f"Reading {self._path.name}: frame {order.done}/{order.total or '?'} — Esc to cancel")
-            return {"RUNNING_MODAL"}
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            context.window_manager.progress_end()
-        set_status(context, None)
-        return self._finish(context)
+    def status(self, order: CaptureOrder) -> str:
+        return f"Reading {self._path.name}: frame {order.done}/{order.total or '?'}"
 
     def _finish(self, context):
         try:

@@ -292,6 +292,43 @@ def set_status(context, text: str | None) -> None:
         context.workspace.status_text_set(text)
 
 
+class WorkerOperator:
+    """An operator whose work is one worker order (``done``, ``total``, ``outcome``, cancellable):
+    modal with a window (progress bar, ``status(order)`` in the status bar, Esc cancels), waiting
+    for the worker otherwise (scripts, ``blender -b``). Subclasses define ``begin(context)`` (sends
+    ``self._order``; False and a report when it cannot), ``status`` and ``_finish(context)``."""
+
+    def execute(self, context):
+        self._timer = None
+        if not self.begin(context):
+            return {"CANCELLED"}
+        if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
+            return self._finish(context)
+        wm = context.window_manager
+        wm.progress_begin(0, 100)
+        self._timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        from .worker import shared_worker
+
+        if event.type == "ESC":
+            shared_worker().cancel(self._order)  # it stops at its next step
+        if event.type != "TIMER":
+            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
+        order = self._order
+        if order.outcome is None:
+            context.window_manager.progress_update(int(100 * order.done / max(1, order.total)))
+            set_status(context, f"{self.status(order)} — Esc to cancel")
+            return {"RUNNING_MODAL"}
+        if getattr(self, "_timer", None) is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            context.window_manager.progress_end()
+        set_status(context, None)
+        return self._finish(context)
+
+
 def stop_modal() -> None:
     """Remove the modal bake's timer and progress (when it ends, and on unregister)."""
     modal = STATE.modal_bake

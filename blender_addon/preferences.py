@@ -53,7 +53,8 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
         layout = self.layout
         from .install import draw_install
 
-        if draw_install(layout):
+        draw_install_needed = draw_install(layout)
+        if draw_install_needed:
             layout.separator()
         col = layout.column()
         col.prop(self, "model_path")
@@ -61,6 +62,8 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             col.label(text="Default model: " + ("included" if DEFAULT_MODEL.is_file() else "not installed — "
                                                 "choose a model file"), icon="INFO")
         col.prop(self, "directions_path")
+        if not draw_install_needed:
+            col.operator("latent_emotion.learn_directions", icon="LIGHT")  # learn.LATENT_EMOTION_OT_learn_directions
         col.prop(self, "device")
         col.prop(self, "cache_dir")
         col.label(text=f"Frames are cached in {cache_dir()}")

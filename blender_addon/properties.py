@@ -34,6 +34,9 @@ from .state import STATE, value_key
 PROPERTY = "latent_emotion"  # the settings of a face object
 SCENE_STRIPS = "latent_emotion_strips"  # the settings of the scene's face strips
 STRIP_KEY = "latent_emotion_face"  # on a strip: the uid of its settings in SCENE_STRIPS
+# On a face's settings: the W+ code Face from Photo made, flat, as an ID property (a float array of
+# any length, saved in the .blend: no RNA vector property holds num_ws × w_dim values).
+FACE_CODE = "photo_code"
 
 
 def _edited(_settings, _context) -> None:
@@ -107,6 +110,12 @@ class LATENT_EMOTION_PG_face(PropertyGroup):
         **{c.name: _channel_property(c.name, c.label, c.description, c.minimum, c.maximum) for c in CHANNELS},
         "extra": CollectionProperty(name="Extra Channels", type=LATENT_EMOTION_PG_extra_channel),
         "tuning": CollectionProperty(name="Channel Tuning", type=LATENT_EMOTION_PG_channel_tuning),
+        "use_photo": BoolProperty(name="Face from Photo", default=False, options=set(), update=_edited,
+                                  description="Start from the code Face from Photo made (off: from the seed)"),
+        "photo_path": StringProperty(name="Photo", default="", subtype="FILE_PATH", options=set(),
+                                     description="The photo the face's code was inverted from"),
+        "photo_fingerprint": StringProperty(name="Photo Code Model", default="", options=set(),
+                                            description="Fingerprint of the face model the code was made for"),
         "description_text": StringProperty(name="Description", default="", options=set(),
                                            description="What the face does, in plain English ('she smiles, then "
                                                        "looks surprised'): Describe keys it from the current frame"),

@@ -48,6 +48,10 @@ class FaceSpec:
     seed: int
     truncation: float
     tuning: Mapping[str, Tuning] = dataclasses.field(default_factory=dict, hash=False)
+    # Face from Photo: the start latent, a W+ code as float32 bytes, in place of seed and truncation,
+    # and the fingerprint of the generator it was inverted for.
+    code: bytes | None = None
+    code_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,22 @@ class RigPaths:
     device: str
 
 
-def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
-    """Absolute paths of the model and directions: the given ones, else $LATENT_EMOTION_MODEL /
-    $LATENT_EMOTION_DIRECTIONS, else the default model shipped with the extension."""
+def resolve_model(model: str) -> Path:
+    """The model file: the given one, else $LATENT_EMOTION_MODEL, else the default model shipped
+    with the extension (not checked further)."""
     model = model or os.environ.get("LATENT_EMOTION_MODEL", "")
-    directions = directions or os.environ.get("LATENT_EMOTION_DIRECTIONS", "")
     if not model:
         if not DEFAULT_MODEL.is_file():
             raise RigError("no face model chosen: set one in the add-on preferences (Latent Emotion › Model)")
         model = str(DEFAULT_MODEL)
+    return Path(model).expanduser().resolve()
+
+
+def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
+    """Absolute paths of the model and directions: the given ones, else $LATENT_EMOTION_MODEL /
+    $LATENT_EMOTION_DIRECTIONS, else the default model shipped with the extension."""
+    model = str(resolve_model(model))
+    directions = directions or os.environ.get("LATENT_EMOTION_DIRECTIONS", "")
     if not directions:
         from .backend.checkpoints import CheckpointError, check_checkpoint_file
 
@@ -137,6 +148,20 @@ class Rig:
             self._faces[key] = self.G.w_from_seed(key[0], truncation_psi=key[1]).cpu().numpy()[0]
         return self._faces[key]
 
+    def start_latent(self, face: FaceSpec) -> np.ndarray:
+        """The face's W+ code before its channels: its photo's code, else its seed's face."""
+        if face.code is None:
+            return self.face_latent(face.seed, face.truncation)
+        if face.code_fingerprint != self.info.fingerprint:
+            raise RigError("the face's photo code was made for another face model: run Face from Photo again "
+                           "(or clear the photo to use the seed)")
+        shape = (self.info.num_ws, self.info.w_dim)
+        code = np.frombuffer(face.code, dtype=np.float32)
+        if code.size != shape[0] * shape[1] or not np.isfinite(code).all():
+            raise RigError(f"the face's photo code holds {code.size} values, not the model's {shape[0]}×{shape[1]} "
+                           "finite ones: run Face from Photo again")
+        return code.reshape(shape)
+
     def tuned_directions(self, tuning: Mapping[str, Tuning]) -> DirectionSet:
         """The directions with a face's strength scales and layer ranges applied."""
         if not tuning:
@@ -165,7 +190,7 @@ class Rig:
                            f"(it has {', '.join(directions.names)}); set those channels to 0")
         used = {c: np.asarray(v, dtype=np.float64) for c, v in values.items() if c in directions}
         n = len(next(iter(values.values()))) if values else 1
-        w = self.face_latent(face.seed, face.truncation)
+        w = self.start_latent(face)
         if not used:
             return np.broadcast_to(w, (n, *w.shape)).astype(np.float32)
         return compose_latent(w, used, directions).reshape(n, *w.shape)

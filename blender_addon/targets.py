@@ -19,7 +19,7 @@ import numpy as np
 from . import compat, preferences
 from .backend.channels import VALUE_LIMIT, check_channel_value
 from .baking import SequenceRequest
-from .properties import channel_refs, settings_of
+from .properties import FACE_CODE, channel_refs, settings_of
 from .rig import FaceSpec, Tuning
 from .state import preview_suspended
 
@@ -127,7 +127,11 @@ def face_spec(settings) -> FaceSpec:
         layers = (item.layer_start, item.layer_stop) if item.use_layers else None
         if item.strength != 1.0 or layers is not None:
             tuning[item.name] = Tuning(float(item.strength), layers)
-    return FaceSpec(int(settings.seed), float(settings.truncation), tuning)
+    code = settings.get(FACE_CODE) if settings.use_photo else None
+    if code is None:
+        return FaceSpec(int(settings.seed), float(settings.truncation), tuning)
+    return FaceSpec(int(settings.seed), float(settings.truncation), tuning,
+                    np.asarray(code.to_list(), dtype=np.float32).tobytes(), settings.photo_fingerprint)
 
 
 # --- what a face shows ----------------------------------------------------------------------------

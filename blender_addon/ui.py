@@ -11,9 +11,10 @@ from .capture import LATENT_EMOTION_OT_key_from_video, movie_strips
 from .describe import LATENT_EMOTION_OT_describe
 from .faces import VIEW_TRANSFORM
 from .install import draw_install
+from .photo import LATENT_EMOTION_OT_face_from_photo, photo_images
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
                         LATENT_EMOTION_OT_sync_channels, active_target)
-from .properties import channel_names, settings_of
+from .properties import FACE_CODE, channel_names, settings_of
 from .script_import import LATENT_EMOTION_OT_import_script
 from .state import GENERAL, STATE, value_key
 from .targets import folder
@@ -43,6 +44,7 @@ def draw_face(layout, context, add_operator: str) -> None:
     col.prop(settings, "seed")
     col.prop(settings, "truncation")
     col.prop(settings, "resolution")
+    draw_photo(layout, target, settings)
     col = layout.column(align=True)
     col.label(text="Channels")
     for c in CHANNELS:
@@ -62,6 +64,21 @@ def draw_face(layout, context, add_operator: str) -> None:
     col = layout.column(align=True)
     col.prop(settings, "description_text", text="")
     col.operator(LATENT_EMOTION_OT_describe.bl_idname, icon="TEXT")
+
+
+def draw_photo(layout, target, settings) -> None:
+    """Face from Photo: the button, and the aligned photo beside its reconstruction."""
+    row = layout.row(align=True)
+    row.operator(LATENT_EMOTION_OT_face_from_photo.bl_idname, icon="IMAGE_DATA")
+    if settings.get(FACE_CODE) is None:
+        return
+    row.prop(settings, "use_photo", text="", icon="CHECKBOX_HLT" if settings.use_photo else "CHECKBOX_DEHLT")
+    images = photo_images(target)
+    if images:
+        row = layout.row()
+        for image in images:
+            image.preview_ensure()
+            row.template_icon(icon_value=image.preview.icon_id, scale=5.0)
 
 
 def draw_capture(layout, context) -> None:

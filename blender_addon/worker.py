@@ -9,8 +9,9 @@
 - bakes (``submit(order, steps=True)``): kept in a queue and run one step (one frame) at a time,
   with any waiting preview order run between two steps, so the preview stays live during a bake and
   a cancelled bake stops after the frame it is computing. Their outcome is set on the order.
-  A video capture (``CaptureOrder``) is queued the same way, as one step that reads every frame and
-  stops at the next frame once cancelled.
+  A video capture (``CaptureOrder``), a photo inversion (``PhotoOrder``) and learning directions
+  (``LearnOrder``) are queued the same way, each as one step (``WholeOrder``) that stops at its
+  next frame, inversion step or batch once cancelled.
 
 This module imports nothing from Blender, and the orders only hold plain values, so nothing here
 can reach ``bpy``.
@@ -33,6 +34,7 @@ from .rig import RigError, RigPaths, get_rig
 from .state import STATE
 
 Order = TypeVar("Order")
+WAIT_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -113,21 +115,34 @@ class CaptureCancelled(Exception):
     """Raised inside ``backend.capture.capture``'s progress callback: how a capture is stopped."""
 
 
-@dataclass(eq=False)
-class CaptureOrder:
-    """A video read into the nine channels' values (``backend.capture``) at ``fps``; ``done`` and
-    ``total`` frames are written by the worker for the progress bar, the outcome's result is the
-    ``CaptureResult`` (its error ``CaptureCancelled`` once cancelled)."""
+@dataclass(eq=False, kw_only=True)
+class WholeOrder:
+    """An order the worker runs as one step (preview orders wait until it ends), cancelled between
+    its own steps; ``done`` of ``total`` is written by the worker for the progress bar, and
+    ``outcome`` at the end (its error the subclass's cancel exception once cancelled)."""
 
-    path: Path
-    fps: float
     done: int = 0
     total: int = 0
     outcome: Finished | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> Iterator[int]:
-        yield from ()  # one step: the whole video (preview orders wait until it is read)
+        yield from ()  # one step: the whole work
+        return self.work()
+
+    def work(self) -> object:
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class CaptureOrder(WholeOrder):
+    """A video read into the nine channels' values (``backend.capture``) at ``fps``, ``done`` of
+    ``total`` frames; the outcome's result is the ``CaptureResult`` (``CaptureCancelled``)."""
+
+    path: Path
+    fps: float
+
+    def work(self):
         return capture_video(self)
 
 
@@ -147,6 +162,141 @@ def capture_video(order: CaptureOrder):
             raise CaptureCancelled(f"cancelled after {done} frames")
 
     return capture(media.frames, order.fps, face_readers(), progress=progress)
+
+
+class InversionCancelled(Exception):
+    """A Face from Photo order was cancelled (Esc) before its inversion finished."""
+
+
+@dataclass(frozen=True)
+class PhotoCode:
+    """A photo's face code for the rig's generator, and what the panel shows beside it."""
+
+    w_plus: np.ndarray  # (num_ws, w_dim) float32
+    fingerprint: str  # the generator's
+    aligned: np.ndarray  # (res, res, 3) uint8: the photo's face, aligned
+    reconstruction: np.ndarray  # (res, res, 3) uint8: G(w_plus)
+    pixel_mae: float
+    faces_found: int
+
+
+@dataclass(eq=False)
+class PhotoOrder(WholeOrder):
+    """A photo inverted into the rig's generator (``backend.photo``: largest face, W then W+),
+    ``done`` of ``total`` steps (``InversionCancelled``)."""
+
+    path: Path
+    paths: RigPaths
+    steps: int
+
+    def work(self) -> PhotoCode:
+        return invert_photo(self)
+
+
+def invert_photo(order: PhotoOrder) -> PhotoCode:
+    """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
+    from .backend.faces.reading import FaceReaders
+    from .backend.photo import FaceFeatures, invert_aligned, photo_face, read_photo
+
+    rig = get_rig(order.paths)
+    image, _ = read_photo(order.path)
+    face = photo_face(image, rig.resolution, None, FaceReaders(crop_size=rig.resolution, device=str(rig.G.device)))
+    order.total = order.steps + order.steps // 2
+    features = FaceFeatures(face.box, rig.G.device)
+
+    def progress(stage: str, done: int, _total: int) -> None:
+        order.done = done if stage == "W" else order.steps + done
+
+    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, progress=progress,
+                            cancel=order.cancelled.is_set)
+    if result.cancelled:
+        raise InversionCancelled(f"cancelled after {order.done} of {order.total} steps")
+    return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
+                     result.pixel_mae, face.found)
+
+
+class LearnCancelled(Exception):
+    """A Learn Directions order was cancelled (Esc); its stored samples stay for the next run."""
+
+
+@dataclass(frozen=True)
+class LearnedFile:
+    """What a Learn Directions order wrote."""
+
+    directions: Path
+    report: Path
+    samples: int  # drawn
+    readable: int  # read by the reader (used)
+    made: int  # made in this run (the rest came from the work folder)
+    skipped: tuple[tuple[str, str], ...]  # (channel, why) left without a direction
+
+
+@dataclass(eq=False)
+class LearnOrder(WholeOrder):
+    """learn-directions (``backend.generator_directions``) for a model, samples stored in ``work``
+    as they are made (a cancelled run resumes), ``done`` of ``total`` in ``stage`` (``LearnCancelled``)."""
+
+    model: Path
+    device: str
+    reader: str  # "faces" or "probe:PATH" (backend.channel_readers.reader_from_spec)
+    out: Path
+    work_dir: Path
+    samples: int
+    faces: int
+    stage: str = ""
+
+    def work(self) -> LearnedFile:
+        return learn_directions(self)
+
+
+def learn_directions(order: LearnOrder) -> LearnedFile:
+    """Learn, calibrate and write ``order``'s directions file and its report (worker only: no bpy)."""
+    import json
+
+    from .backend.channel_readers import reader_from_spec
+    from .backend.checkpoints import load_generator
+    from .backend.devices import pick_device
+    from .backend.direction_learning import Cancelled
+    from .backend.directions import save_directions
+    from .backend.files import write_atomic
+    from .backend.generator_directions import LearnSettings, learn_generator_directions, learning_report
+    from .backend.threads import use_threads_for
+
+    G, info = load_generator(order.model, pick_device(order.device))
+    if G.device.type == "cpu":
+        use_threads_for(G.config)
+    reader = reader_from_spec(order.reader, "labeller", str(G.device))
+    settings = LearnSettings(samples=order.samples, faces=order.faces)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        order.stage, order.done, order.total = stage, done, total
+
+    try:
+        result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work_dir, settings,
+                                            reader_name=order.reader, progress=progress,
+                                            cancel=order.cancelled.is_set)
+    except (KeyboardInterrupt, Cancelled):  # how the backend says a run was cancelled
+        raise LearnCancelled(f"cancelled while {order.stage or 'starting'} ({order.done}/{order.total})") from None
+    save_directions(result.directions, order.out)
+    report = order.out.with_name(order.out.name.removesuffix(".json") + ".report.json")
+    write_atomic(report, json.dumps(learning_report(result, settings, model=str(order.model),
+                                                    generator_fingerprint=info.fingerprint,
+                                                    reader=reader.description, device=str(G.device),
+                                                    work=str(order.work_dir)), indent=2) + "\n")
+    return LearnedFile(order.out, report, result.samples, result.readable, result.made,
+                       tuple(result.learned.skipped))
+
+
+def wait_order(order, cancelled: Callable[[], Exception]):
+    """A stepped order's result, waiting for the worker (no window: scripts, background Blender); its
+    error raised again, ``cancelled()`` once it was cancelled."""
+    while order.outcome is None:
+        time.sleep(WAIT_SECONDS)
+    if order.cancelled.is_set():  # also when dropped before it started, or when it ended meanwhile
+        raise cancelled()
+    if order.outcome.error is not None:
+        raise order.outcome.error
+    return order.outcome.result
 
 
 def face_readers():

@@ -68,6 +68,21 @@ PRELUDE = textwrap.dedent(f'''
             sys.path.insert(0, ROOT)
         import backend
         return backend
+
+    class Event:
+        def __init__(self, type): self.type, self.value = type, "PRESS"
+
+    def events_until_done(op, first=None, timeout=120):
+        """Send a modal operator what a window would: ``first`` (e.g. ESC), then timer events until it ends."""
+        import time
+        states = [sorted(op.modal(bpy.context, Event(first)))[0]] if first else []
+        end = time.time() + timeout
+        while time.time() < end:
+            states.append(sorted(op.modal(bpy.context, Event("TIMER")))[0])
+            if states[-1] != "RUNNING_MODAL":
+                return states[-1]
+            time.sleep(0.01)
+        raise SystemExit("the modal operator did not end")
 ''')
 
 

@@ -121,27 +121,14 @@ scene.render.fps, scene.render.fps_base = 10, 1.0
 face = api.add_face(seed=1)
 bpy.context.view_layer.objects.active = face
 
-class Event:
-    def __init__(self, type): self.type, self.value = type, "PRESS"
-
 def operator():
     op = types.SimpleNamespace(reports=[], strip="", filepath=sys.argv[1], start_frame=3, reduce=True,
                                tolerance=0.02, replace=True)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    for name in ("begin", "_source", "modal", "_finish"):
+    for name in ("begin", "_source", "modal", "status", "_finish"):
         setattr(op, name, types.MethodType(getattr(Op, name), op))
     assert op.begin(bpy.context)
     return op
-
-def events_until_done(op, first=None, timeout=120):
-    states = [sorted(op.modal(bpy.context, Event(first)))[0]] if first else []
-    end = time.time() + timeout
-    while time.time() < end:
-        states.append(sorted(op.modal(bpy.context, Event("TIMER")))[0])
-        if states[-1] != "RUNNING_MODAL":
-            return states[-1]
-        time.sleep(0.01)
-    raise SystemExit("the capture did not end")
 
 op = operator()
 cancelled = events_until_done(op, first="ESC")
