@@ -176,10 +176,3 @@ def iter_latents(w_face: np.ndarray, timeline: Timeline, directions: DirectionSe
     for _, values in timeline.chunks(chunk):
         ws = compose_latent(w, {timeline.channels[i]: values[:, i] for i in keep}, directions)
         yield ws.reshape(len(values), directions.num_ws, directions.w_dim)
-
-
-def latents_for_timeline(w_face: np.ndarray, timeline: Timeline, directions: DirectionSet) -> np.ndarray:
-    """The W+ code of every frame at once: (F, num_ws, w_dim). For short timelines; renders stream
-    with ``iter_latents``."""
-    return np.concatenate(list(iter_latents(w_face, timeline, directions)))
-

@@ -14,7 +14,7 @@ from backend.channels import CHANNEL_NAMES
 from backend.checkpoints import fingerprint, save_generator
 from backend.directions import save_directions
 from backend.script import parse_script
-from backend.timeline import Timeline, latents_for_timeline, load_values, timeline_from_clip
+from backend.timeline import Timeline, iter_latents, load_values, timeline_from_clip
 from backend.video import read_frames, video_info
 from lab.rigs import random_directions
 
@@ -57,11 +57,11 @@ def test_zero_channels_the_directions_lack_are_ignored_but_used_ones_are_an_erro
     only_joy = random_directions(tiny_G, names=("joy",))
     w = tiny_G.w_from_seed(0).numpy()
     tl = Timeline(("joy", "anger"), np.arange(3), np.array([[0, 0], [0.5, 0], [1, 0]]))
-    ws = latents_for_timeline(w, tl, only_joy)
+    ws = np.concatenate(list(iter_latents(w, tl, only_joy)))
     assert ws.shape == (3, tiny_G.num_ws, tiny_G.w_dim)
     assert np.array_equal(ws[0], w[0])
     with pytest.raises(ValueError, match="the directions have no channel anger"):
-        latents_for_timeline(w, Timeline(("joy", "anger"), np.arange(1), np.array([[0, 0.3]])), only_joy)
+        next(iter_latents(w, Timeline(("joy", "anger"), np.arange(1), np.array([[0, 0.3]])), only_joy))
 
 
 def test_values_files_csv_and_json(tmp_path):
@@ -223,7 +223,7 @@ def test_value_rows_are_keyframes_and_frame_numbers_mean_frames(tiny_G, tmp_path
     tl = load_values(tmp_path / "v.csv")
     assert len(tl) == 1_000_001 and (tl.first, tl.last) == (0, 1_000_000)
     assert tl.values_at(np.array([500_000]))[0, 0] == pytest.approx(0.5)
-    from backend.timeline import CHUNK, iter_latents
+    from backend.timeline import CHUNK
 
     chunks = iter_latents(tiny_G.w_from_seed(0).numpy(), tl, random_directions(tiny_G, names=("joy",)))
     first = next(chunks)  # a chunk at a time: the million frames' codes are never all held
