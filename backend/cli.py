@@ -183,7 +183,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 
     from .channels import CHANNEL_NAMES
     from .frame_cache import FrameCache
-    from .render import default_cache_dir, render_frames_cached, write_frames
+    from .render import compile_synthesis, default_cache_dir, render_frames_cached, write_frames
     from .script import load_script, parse_script
     from .timeline import iter_latents, load_values, timeline_from_clip
 
@@ -208,8 +208,10 @@ def cmd_render(args: argparse.Namespace) -> None:
     else:
         w_face = G.w_from_seed(args.seed, truncation_psi=args.truncation).cpu().numpy()
     cache = FrameCache(args.cache or default_cache_dir())
+    if args.compile:
+        compile_synthesis(G, cache.root)
     frames = render_frames_cached(G, info.fingerprint, iter_latents(w_face, timeline, directions), cache,
-                                  size=args.size, progress=_Progress(len(timeline), "frames"))
+                                  size=args.size, progress=_Progress(len(timeline), "frames"), compiled=args.compile)
     n = write_frames(frames, args.out, args.fps, first=timeline.first)
     computed = cache.writes
     print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
@@ -568,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"), default=25.0)
     s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    s.add_argument("--compile", action="store_true",
+                   help="torch.compile the generator: faster frames after ~30 s of compiling (cached on disk); "
+                        "for long renders. Its frames are cached apart from plain ones")
     s.add_argument("--out", type=Path, required=True,
                    help="a video file (.mp4, .mov, .mkv, .avi, .webm, .gif), or a folder for PNG frames")
     _text_model_options(s)

@@ -88,10 +88,12 @@ def frame_key(fingerprint: str, w_plus: np.ndarray, resolution: int, noise_mode:
     return h.hexdigest()
 
 
-def key_fingerprint(fingerprint: str, device_type: str) -> str:
-    """The fingerprint the frame keys carry: the weights', plus the device class off the CPU (a GPU's
-    kernels give other bits, so its frames must not pass for the CPU's; CPU keys stay as they were)."""
-    return fingerprint if device_type == "cpu" else f"{fingerprint}+{device_type}"
+def key_fingerprint(fingerprint: str, device_type: str, compiled: bool = False) -> str:
+    """The fingerprint the frame keys carry: the weights', plus what else changes pixels — the device
+    class off the CPU (a GPU's kernels give other bits) and torch.compile's kernels — so such frames
+    never pass for plain CPU ones (whose keys stay as they were)."""
+    key = fingerprint if device_type == "cpu" else f"{fingerprint}+{device_type}"
+    return f"{key}+compiled" if compiled else key
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ def default_cache_dir() -> Path:
 
 
 def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterable[np.ndarray], cache: FrameCache, *,
-                         size: int | None = None, progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+                         size: int | None = None, progress: Callable[[int], None] | None = None,
+                         compiled: bool = False) -> Iterator[np.ndarray]:
     """Frames (uint8 H×W×3) of the W+ codes ``ws`` — one (N, num_ws, w_dim) array or chunks of
     them (``timeline.iter_latents``), so a long render holds one chunk at a time — computing only
-    the frames the cache lacks. ``progress`` gets the number of frames done so far."""
-    target = RenderTarget(key_fingerprint(fingerprint, G.device.type), G.config.img_resolution)
+    the frames the cache lacks. ``progress`` gets the number of frames done so far; ``compiled``:
+    G's synthesis runs compiled kernels (``compile_synthesis``), whose frames are keyed apart."""
+    target = RenderTarget(key_fingerprint(fingerprint, G.device.type, compiled), G.config.img_resolution)
     synthesize = generator_synthesizer(G)
     done = 0
     for chunk in ([ws] if isinstance(ws, np.ndarray) else ws):
@@ -44,6 +46,16 @@ def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterab
         for frame in iter_frames(chunk, target, synthesize, cache, progress=report):
             done += 1
             yield frame if size is None or size == frame.shape[0] else resize(frame, size)
+
+
+def compile_synthesis(G: Generator, frames_root: Path) -> None:
+    """Run G's synthesis through torch.compile: on a CPU about 1.5× faster a frame, within 1/255 of
+    the plain frames, but ~30 s to compile the first time — for long renders. Kernels are cached on
+    disk beside the frame cache (``frames_root``), so later runs start in seconds."""
+    import torch
+
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(frames_root).resolve().parent / "compiled"))
+    G.synthesis = torch.compile(G.synthesis)
 
 
 def resize(frame: np.ndarray, size: int) -> np.ndarray:

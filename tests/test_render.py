@@ -339,3 +339,18 @@ def test_cache_command_reports_and_prunes(rig, tmp_path):
     assert len(list((tmp_path / "png").glob("*.png"))) == 5  # what was rendered stays
     bad = cache_cmd("prune", "--max-size", "lots")
     assert bad.returncode == 2 and "sizes look like 500M or 2G" in bad.stderr
+
+
+@pytest.mark.slow
+def test_compiled_render_is_close_to_the_plain_one_and_cached_apart(rig, tmp_path):
+    G, model, directions = rig
+    (tmp_path / "s.txt").write_text("joy\nanger\n")
+    common = ["--model", str(model), "--directions", str(directions), "--script", str(tmp_path / "s.txt"),
+              "--frames-between", "2", "--cache", str(tmp_path / "cache"), "--device", "cpu"]
+    plain = render(*common, "--out", str(tmp_path / "plain"))
+    compiled = render(*common, "--compile", "--out", str(tmp_path / "with_compile"))
+    assert plain.returncode == 0 and compiled.returncode == 0, compiled.stderr[-2000:]
+    assert counts(compiled.stdout) == counts(plain.stdout) == (7, 0)  # nothing served from the plain frames
+    for a, b in zip(sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "with_compile").glob("*.png"))):
+        assert np.abs(iio.imread(a).astype(int) - iio.imread(b).astype(int)).max() <= 2
+    assert any((tmp_path / "compiled").iterdir())  # the kernels, cached beside the frame cache
