@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="weight of the features-probe loss term (new, resumed or continued runs)")
     p.add_argument("--probe", default="models/default/probe_features.safetensors",
                    help="the features probe for --probe-weight (never the eval probe)")
+    p.add_argument("--region-weight", type=float, default=None,
+                   help="weight of the brows/eyes/mouth L1 term (new, resumed or continued runs)")
     args = p.parse_args(argv)
     apply_budget_options(p, args)
 
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             p.error("the eval probe measures the model and may not train it; use the features probe")
         state.config = dataclasses.replace(state.config, probe=args.probe,
                                            loss=dataclasses.replace(state.config.loss, probe=args.probe_weight))
+    if args.region_weight is not None:
+        state.config = dataclasses.replace(state.config,
+                                           loss=dataclasses.replace(state.config.loss, region=args.region_weight))
     result = fit(state, args.out, minutes=args.minutes, max_steps=args.steps,
                  checkpoint_minutes=args.checkpoint_minutes)
     print(f"stopped by {result.stopped_by} after {result.step} steps, {result.nimg} images, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -24,6 +25,7 @@ from lab.fit import (
     evaluate,
     export_model,
     fit,
+    fit_loss,
     load_checkpoint,
     mean_w,
     new_fit,
@@ -57,7 +59,7 @@ def assert_same_tensors(a: dict, b: dict) -> None:
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch() -> None:
     state = new_fit(tiny_fit_config(lr=5e-3))
     with TargetSource(state.config) as source:
-        z, target = source.batch(0)
+        z, target, _ = source.batch(0)
     losses = [train_step(state, z, target).total for _ in range(40)]
     assert losses[-1] < 0.6 * losses[0]
     assert state.step == 40 and state.nimg == 40 * 8
@@ -178,9 +180,9 @@ def test_a_spent_budget_stops_at_once_and_still_checkpoints(tmp_path: Path) -> N
 def test_render_pool_gives_the_same_targets_as_in_process() -> None:
     with TargetSource(tiny_fit_config()) as inline, TargetSource(tiny_fit_config(render_workers=2)) as pool:
         for step in (0, 1, 5):
-            z0, t0 = inline.batch(step)
-            z1, t1 = pool.batch(step)
-            assert torch.equal(z0, z1) and torch.equal(t0, t1)
+            z0, t0, r0 = inline.batch(step)
+            z1, t1, r1 = pool.batch(step)
+            assert torch.equal(z0, z1) and torch.equal(t0, t1) and r0 is None and r1 is None
 
 
 @pytest.mark.slow
@@ -218,10 +220,37 @@ def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_pat
                                                                               probe=1.0))
     state = new_fit(config)
     with TargetSource(config) as source:
-        z, target = source.batch(0)
+        z, target, _ = source.batch(0)
     before = evaluate(state.G, z, target, config.loss, probe=state.probe)
     assert before.probe > 0 and before.total == pytest.approx(before.probe)
     for _ in range(30):
         train_step(state, z, target)
     assert evaluate(state.G, z, target, config.loss, probe=state.probe).probe < 0.8 * before.probe
+    assert FitConfig.from_dict(config.to_dict()) == config
+
+
+def test_region_term_weighs_the_brows_eyes_and_mouth(tmp_path: Path) -> None:
+    from lab.procedural.regions import feature_regions
+
+    config = tiny_fit_config(lr=5e-3, loss=LossWeights(full=0, half=0, quarter=0, gradient=0, region=1.0))
+    params = config.prior.decode(np.random.default_rng(1).standard_normal((1, 96)).astype(np.float32))[0]
+    mask = feature_regions(params, 64)
+    # The eyes and mouth of a frontal face lie inside the mask, the corners of the image outside it.
+    assert mask.shape == (64, 64) and 0.02 < mask.mean() < 0.2
+    assert mask[:4, :4].max() == 0 and mask[-4:, -4:].max() == 0
+    with TargetSource(config) as inline, TargetSource(dataclasses.replace(config, render_workers=2)) as pool:
+        z, target, regions = inline.batch(0)
+        assert regions is not None and regions.shape == (8, 32, 32)
+        assert torch.equal(regions, pool.batch(0).regions)
+    state = new_fit(config)
+    before = evaluate(state.G, z, target, config.loss, regions=regions)
+    assert before.region > 0 and before.total == pytest.approx(before.region)
+    # A difference outside the mask costs nothing; the same difference inside it costs its size.
+    outside = target + 0.5 * (regions == 0).unsqueeze(1)
+    inside = target + 0.5 * (regions > 0.99).unsqueeze(1)
+    assert fit_loss(outside, target, config.loss, regions=regions)[1].region == pytest.approx(0.0, abs=1e-6)
+    assert fit_loss(inside, target, config.loss, regions=regions)[1].region > 0.1
+    for _ in range(30):
+        train_step(state, z, target, regions)
+    assert evaluate(state.G, z, target, config.loss, regions=regions).region < 0.8 * before.region
     assert FitConfig.from_dict(config.to_dict()) == config

@@ -27,13 +27,15 @@ class LossWeights:
     """Weights of the loss terms: L1 on images in [-1, 1], and ``probe``, L1 between the features
     probe's stage outputs for G(z) and the target (``FitConfig.probe``), which weighs the eyes,
     brows and mouth that the probe reads expressions from, where pixel L1 weighs hair and
-    background most."""
+    background most; ``region``, L1 per unit of the brows/eyes/mouth mask
+    (``lab.procedural.regions``), which weighs those pixels directly."""
 
     full: float = 1.0
     half: float = 1.0
     quarter: float = 1.0
     gradient: float = 1.0
     probe: float = 0.0
+    region: float = 0.0
 
 
 @dataclass(frozen=True)

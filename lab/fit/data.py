@@ -1,10 +1,11 @@
-"""The fit's targets: the z of each step and their renders, in-process or by a pool of workers."""
+"""The fit's targets: the z of each step, their renders and (for the region loss term) their
+brows/eyes/mouth masks, in-process or by a pool of workers."""
 
 from __future__ import annotations
 
 import multiprocessing
 import signal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from backend.generator import images_from_uint8
 from lab.face_prior import FacePrior
 from lab.fit.config import FitConfig
 from lab.procedural import render_face
+from lab.procedural.regions import feature_regions
 
 EVAL_SEED = 2**32 - 1  # the held-out batch's z come from default_rng([EVAL_SEED])
 
@@ -28,9 +30,26 @@ def eval_latents(config: FitConfig, n: int = 64) -> np.ndarray:
     return np.random.default_rng([EVAL_SEED]).standard_normal((n, config.generator.z_dim)).astype(np.float32)
 
 
+class Targets(NamedTuple):
+    """One step's z (B, z_dim), target images (B, 3, H, W) in [-1, 1] and, when the region term is
+    on, their feature masks (B, H, W)."""
+
+    z: torch.Tensor
+    images: torch.Tensor
+    regions: torch.Tensor | None
+
+
 def render_batch(prior: FacePrior, z: np.ndarray, size: int) -> np.ndarray:
     """Renders (N, size, size, 3) uint8 of ``prior.decode(z)``."""
-    return np.stack([render_face(p, size) for p in prior.decode(z)])
+    return render_targets(prior, z, size, False)[0]
+
+
+def render_targets(prior: FacePrior, z: np.ndarray, size: int, regions: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Renders (N, size, size, 3) uint8 of ``prior.decode(z)`` and, with ``regions``, their
+    (N, size, size) float32 feature masks."""
+    params = prior.decode(z)
+    images = np.stack([render_face(p, size) for p in params])
+    return images, (np.stack([feature_regions(p, size) for p in params]) if regions else None)
 
 
 _WORKER_PRIORS: dict[tuple[int, int], FacePrior] = {}
@@ -43,12 +62,12 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-def _worker_render(args: tuple[int, int, np.ndarray, int]) -> np.ndarray:
-    z_dim, seed, z, size = args
+def _worker_render(args: tuple[int, int, np.ndarray, int, bool]) -> tuple[np.ndarray, np.ndarray | None]:
+    z_dim, seed, z, size, regions = args
     prior = _WORKER_PRIORS.get((z_dim, seed))
     if prior is None:
         prior = _WORKER_PRIORS[(z_dim, seed)] = FacePrior(z_dim=z_dim, seed=seed)
-    return render_batch(prior, z, size)
+    return render_targets(prior, z, size, regions)
 
 
 class TargetSource:
@@ -58,6 +77,7 @@ class TargetSource:
         self.config = config
         self.prior = config.prior
         self.size = config.generator.img_resolution
+        self.regions = config.loss.region > 0
         self._pool: Any = None
         self._pending: dict[int, Any] = {}
         if config.render_workers > 0:
@@ -77,18 +97,21 @@ class TargetSource:
             self._pool.join()
             self._pool = None
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """z (B, z_dim) and targets (B, 3, H, W) in [-1, 1] for ``step``."""
+    def batch(self, step: int) -> Targets:
+        """The targets of ``step``."""
         z = batch_latents(self.config, step)
         if self._pool is None:
-            images = render_batch(self.prior, z, self.size)
+            images, regions = render_targets(self.prior, z, self.size, self.regions)
         else:
             pending = self._pending.pop(step, None) or self._submit(step, z)
             self._pending = {step + 1: self._submit(step + 1, batch_latents(self.config, step + 1))}
-            images = np.concatenate(pending.get())
-        return torch.from_numpy(z), images_from_uint8(images)
+            parts = pending.get()
+            images = np.concatenate([p[0] for p in parts])
+            regions = np.concatenate([p[1] for p in parts]) if self.regions else None
+        return Targets(torch.from_numpy(z), images_from_uint8(images),
+                       None if regions is None else torch.from_numpy(regions))
 
     def _submit(self, step: int, z: np.ndarray) -> Any:
         chunks = np.array_split(z, self.config.render_workers)
-        args = [(self.prior.z_dim, self.prior.seed, c, self.size) for c in chunks if len(c)]
+        args = [(self.prior.z_dim, self.prior.seed, c, self.size, self.regions) for c in chunks if len(c)]
         return self._pool.map_async(_worker_render, args)

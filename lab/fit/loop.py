@@ -19,7 +19,7 @@ import torch
 
 from backend.generator import images_from_uint8
 from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from lab.fit.data import TargetSource, eval_latents, render_batch
+from lab.fit.data import TargetSource, eval_latents, render_targets
 from lab.fit.loss import LossParts
 from lab.fit.state import FitResult, FitState, evaluate, train_step
 
@@ -70,7 +70,10 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
     log = _Log(run_dir / LOG_NAME, stream)
     cfg = state.config
     z_eval = torch.from_numpy(eval_latents(cfg))
-    target_eval = images_from_uint8(render_batch(cfg.prior, z_eval.numpy(), cfg.generator.img_resolution))
+    images_eval, regions_eval = render_targets(cfg.prior, z_eval.numpy(), cfg.generator.img_resolution,
+                                               cfg.loss.region > 0)
+    target_eval = images_from_uint8(images_eval)
+    region_eval = None if regions_eval is None else torch.from_numpy(regions_eval)
     log.write("start", f"start at step {state.step} ({state.nimg} images, {state.seconds / 60:.1f} min trained)",
               step=state.step, nimg=state.nimg, minutes=state.seconds / 60, config=cfg.to_dict())
 
@@ -82,7 +85,7 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         return None
 
     def checkpoint() -> LossParts:
-        ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss, probe=state.probe)
+        ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss, probe=state.probe, regions=region_eval)
         save_checkpoint(state, run_dir / CHECKPOINT_NAME)
         log.write("checkpoint", f"checkpoint at step {state.step}: G_ema held-out loss {ev.total:.4f} "
                                 f"(L1 {ev.full:.4f})", step=state.step, nimg=state.nimg,
@@ -97,8 +100,7 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         window_start_nimg, window_seconds = state.nimg, 0.0
         while stopped_by is None:
             t0 = time.monotonic()
-            z, target = source.batch(state.step)
-            parts = train_step(state, z, target)
+            parts = train_step(state, *source.batch(state.step))
             dt = time.monotonic() - t0
             state.seconds += dt
             window_seconds += dt

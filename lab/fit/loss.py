@@ -1,5 +1,6 @@
 """The fit's loss: an L1 pyramid (full, 1/2 and 1/4 resolution), an L1 on finite differences and,
-optionally, an L1 on the features probe's stage outputs."""
+optionally, an L1 on the features probe's stage outputs and an L1 inside the brows, eyes and mouth
+(``lab.procedural.regions``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class LossParts:
     quarter: float
     gradient: float
     probe: float = 0.0
+    region: float = 0.0
 
     @staticmethod
     def mean(parts: list[LossParts]) -> LossParts:
@@ -31,9 +33,11 @@ class LossParts:
 
 
 def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
-             probe: FaceProbe | None = None) -> tuple[torch.Tensor, LossParts]:
+             probe: FaceProbe | None = None, regions: torch.Tensor | None = None) -> tuple[torch.Tensor, LossParts]:
     """L1 at full, 1/2 and 1/4 resolution plus L1 on horizontal and vertical finite differences,
-    plus (with ``probe`` and ``weights.probe``) the mean L1 between its stage outputs."""
+    plus (with ``probe`` and ``weights.probe``) the mean L1 between its stage outputs, plus (with
+    ``regions``, (B, H, W) masks in [0, 1], and ``weights.region``) the L1 per unit of mask, so that
+    the few pixels that show an expression weigh as much as the whole image does in ``full``."""
     full = (fake - real).abs().mean()
     fake2, real2 = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     half = (fake2 - real2).abs().mean()
@@ -47,6 +51,11 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
             want = probe.features(real)
         features = torch.stack([(a - b).abs().mean() for a, b in zip(probe.features(fake), want)]).mean()
         total = total + weights.probe * features
+    region = torch.zeros(())
+    if regions is not None and weights.region > 0:
+        m = regions.unsqueeze(1)
+        region = ((fake - real).abs() * m).sum() / (m.sum() * fake.shape[1]).clamp_min(1.0)
+        total = total + weights.region * region
     parts = LossParts(*(float(t) for t in (total.detach(), full.detach(), half.detach(), quarter.detach(),
-                                            gradient.detach(), features.detach())))
+                                            gradient.detach(), features.detach(), region.detach())))
     return total, parts

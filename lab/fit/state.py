@@ -90,10 +90,11 @@ def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
     return torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=1e-8)
 
 
-def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor) -> LossParts:
+def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor,
+               regions: torch.Tensor | None = None) -> LossParts:
     """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``."""
     fake = generate(state.G, z)
-    loss, parts = fit_loss(fake, target, state.config.loss, state.probe)
+    loss, parts = fit_loss(fake, target, state.config.loss, state.probe, regions)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -119,10 +120,11 @@ def update_ema(state: FitState, batch: int) -> None:
 
 @torch.no_grad()
 def evaluate(G: Generator, z: torch.Tensor, target: torch.Tensor, weights: LossWeights,
-             batch: int = 16, probe: FaceProbe | None = None) -> LossParts:
+             batch: int = 16, probe: FaceProbe | None = None, regions: torch.Tensor | None = None) -> LossParts:
     """The loss of G on a fixed batch, without training."""
     parts = []
     for i in range(0, z.shape[0], batch):
-        _, p = fit_loss(generate(G, z[i:i + batch]), target[i:i + batch], weights, probe)
+        _, p = fit_loss(generate(G, z[i:i + batch]), target[i:i + batch], weights, probe,
+                        None if regions is None else regions[i:i + batch])
         parts.append(p)
     return LossParts.mean(parts)
