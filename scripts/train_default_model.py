@@ -14,6 +14,13 @@ writes ``MODEL_DIR/generator.safetensors`` (G_ema, fp16), ``MODEL_DIR/training.j
 
 The result depends only on the step count (``--steps`` reproduces a run); a minutes budget
 stops at whatever step this machine reaches.
+
+On a GPU (``--device cuda``, or ``auto`` where one is) the step runs there, by default under
+bfloat16 autocast (``--precision``), and the targets are rendered by CPU worker processes
+(``--render-workers``); a continued run (``--init``) may take a larger ``--batch``:
+
+    python scripts/train_default_model.py --out runs/gpu --init models/default/generator.safetensors \
+        --device cuda --batch 64 --render-workers 12 --minutes 400
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2  # noqa: E402
 
 from backend.checkpoints import load_generator  # noqa: E402
+from backend.devices import pick_device  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.fit import (  # noqa: E402
     CHECKPOINT_NAME,
+    PRECISIONS,
     FitConfig,
     export_model,
     fit,
@@ -53,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
                         "a fresh optimizer")
     p.add_argument("--model-dir", type=Path, default=Path("models/default"))
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    p.add_argument("--batch", type=int, default=FitConfig.batch_size, help="images per step (new runs only)")
+    p.add_argument("--batch", type=int, default=None,
+                   help=f"images per step (new runs: default {FitConfig.batch_size}; --init: default the model's)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32, or bf16 autocast (default: bf16 on a GPU, fp32 on the CPU)")
     p.add_argument("--render-workers", type=int, default=0,
                    help="processes rendering targets (0: in-process, fastest on 2 cores)")
     p.add_argument("--probe-weight", type=float, default=None,
@@ -62,25 +75,45 @@ def main(argv: list[str] | None = None) -> int:
                    help="the features probe for --probe-weight (never the eval probe)")
     p.add_argument("--region-weight", type=float, default=None,
                    help="weight of the brows/eyes/mouth L1 term (new, resumed or continued runs)")
+    p.add_argument("--more-minutes", type=float, default=None,
+                   help="train this many minutes more than the run (or --init model) has had, instead of --minutes")
     args = p.parse_args(argv)
+    if args.more_minutes is not None:
+        if args.minutes is not None:
+            p.error("--minutes and --more-minutes exclude each other")
+        args.minutes = float("inf")  # set below, once the run's earlier minutes are known
     apply_budget_options(p, args)
 
     checkpoint = args.out / CHECKPOINT_NAME
     if args.resume and args.init is not None:
         p.error("--resume and --init exclude each other")
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     if args.init is not None:
         if checkpoint.exists():
             p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
         state = warm_start(args.init, render_workers=args.render_workers)
+        if args.batch is not None:
+            state.config = dataclasses.replace(state.config, batch_size=args.batch)
         print(f"continuing {args.init}: step {state.step}, {state.nimg} images, {state.seconds / 60:.1f} min so far")
     elif args.resume:
         if not checkpoint.is_file():
             p.error(f"--resume: {checkpoint} does not exist")
         state = load_checkpoint(checkpoint, render_workers=args.render_workers)
+        if args.batch not in (None, state.config.batch_size):
+            p.error(f"--batch cannot change on --resume (the run's is {state.config.batch_size}); use --init")
     else:
         if checkpoint.exists():
             p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
-        state = new_fit(dataclasses.replace(FitConfig(), batch_size=args.batch, render_workers=args.render_workers))
+        state = new_fit(dataclasses.replace(FitConfig(), batch_size=args.batch or FitConfig.batch_size,
+                                            render_workers=args.render_workers))
+    if args.more_minutes is not None:
+        args.minutes = state.seconds / 60 + args.more_minutes
+    state.to(device)
+    state.precision = args.precision or ("fp32" if device.type == "cpu" else "bf16")
+    print(f"training on {device} ({state.precision}), batch {state.config.batch_size}")
 
     if args.probe_weight is not None:
         if "eval" in Path(args.probe).name:

@@ -201,12 +201,25 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     np.testing.assert_equal(load_generator(model / "generator.safetensors")[1].config.img_resolution, 128)
     # The run folder lost: --init continues the exported model.
     later = [sys.executable, str(script), "--out", str(tmp_path / "run2"), "--model-dir", str(model)]
-    r = subprocess.run(later + ["--steps", "3", "--init", str(model / "generator.safetensors")], capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(later + ["--steps", "3", "--init", str(model / "generator.safetensors"), "--batch", "3",
+                                "--device", "cpu", "--precision", "bf16"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "continuing" in r.stdout and "step 2, 4 images" in r.stdout
+    assert "continuing" in r.stdout and "step 2, 4 images" in r.stdout and "on cpu (bf16), batch 3" in r.stdout
     facts = json.loads((model / "training.json").read_text())
-    assert facts["steps"] == 3 and facts["images_seen"] == 6
+    assert facts["steps"] == 3 and facts["images_seen"] == 7
+    assert facts["precision"] == "bf16" and facts["config"]["batch_size"] == 3
+    # A budget relative to where the model stands: --more-minutes 0 trains no step.
+    r = subprocess.run(later[:3] + [str(tmp_path / "run3"), *later[4:], "--more-minutes", "0",
+                                    "--init", str(model / "generator.safetensors")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((model / "training.json").read_text())["steps"] == 3
+    # Resuming may not change the batch; a GPU that is not there is a clear error.
+    for extra in (["--resume", "--batch", "4"], ["--device", "cuda"]):
+        if extra[0] == "--device" and torch.cuda.is_available():
+            continue
+        r = subprocess.run(base + ["--steps", "9", *extra], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and ("--batch" in r.stderr or "CUDA" in r.stderr), r.stderr
 
 
 def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_path: Path) -> None:
@@ -254,3 +267,42 @@ def test_region_term_weighs_the_brows_eyes_and_mouth(tmp_path: Path) -> None:
         train_step(state, z, target, regions)
     assert evaluate(state.G, z, target, config.loss, regions=regions).region < 0.8 * before.region
     assert FitConfig.from_dict(config.to_dict()) == config
+
+
+def test_bf16_autocast_steps_train_and_evaluate_in_fp32() -> None:
+    """The GPU recipe's precision, run on the CPU: the loss still falls, the weights stay fp32."""
+    state = new_fit(tiny_fit_config(lr=5e-3))
+    state.precision = "bf16"
+    state.to("cpu")
+    with TargetSource(state.config) as source:
+        z, target, _ = source.batch(0)
+    before = evaluate(state.G, z, target, state.config.loss)
+    for _ in range(30):
+        parts = train_step(state, z, target)
+    assert np.isfinite(parts.total)
+    assert evaluate(state.G, z, target, state.config.loss).total < 0.8 * before.total
+    assert all(p.dtype == torch.float32 for p in state.G.parameters())
+    with pytest.raises(ValueError, match="precision"):
+        dataclasses.replace(state, precision="fp8")
+
+
+@pytest.mark.slow
+def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tmp_path: Path) -> None:
+    """The device run's script, tried on the CPU with no training time: it continues the shipped
+    export and leaves a loadable generator, its facts, the samples and the log under OUT."""
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "RUN": str(tmp_path / "run"), "DEVICE": "cpu", "MORE": "0",
+           "BATCH": "4", "WORKERS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    r = subprocess.run(["sh", str(ROOT / "scripts" / "gpu_default_model.sh")], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    facts = json.loads((out / "model" / "training.json").read_text())
+    shipped = json.loads((ROOT / "models" / "default" / "training.json").read_text())
+    assert facts["steps"] == shipped["steps"] and facts["config"]["batch_size"] == 4
+    assert load_generator(out / "model" / "generator.safetensors")[1].resolution == 128
+    assert {p.name for p in out.iterdir()} == {"model", "samples.png", "log.jsonl", "gpu_default_model.log"}
+    # A failing run fails the script (and still leaves its log).
+    r = subprocess.run(["sh", str(ROOT / "scripts" / "gpu_default_model.sh")], cwd=ROOT,
+                       env={**env, "INIT": str(tmp_path / "missing.safetensors"), "OUT": str(tmp_path / "out2")},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and (tmp_path / "out2" / "gpu_default_model.log").is_file()

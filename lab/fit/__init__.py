@@ -24,10 +24,10 @@ from lab.fit.export import export_generator, export_model, mean_w
 from lab.fit.loop import LOG_NAME, fit
 from lab.fit.loss import LossParts, fit_loss
 from lab.fit.sheet import sample_sheet
-from lab.fit.state import FitResult, FitState, evaluate, generate, new_fit, train_step, update_ema, warm_start
+from lab.fit.state import PRECISIONS, FitResult, FitState, evaluate, generate, new_fit, train_step, update_ema, warm_start
 
 __all__ = [
-    "CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "CHECKPOINT_VERSION", "DEFAULT_GENERATOR", "EVAL_SEED", "LOG_NAME",
+    "CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "CHECKPOINT_VERSION", "DEFAULT_GENERATOR", "EVAL_SEED", "LOG_NAME", "PRECISIONS",
     "FitConfig", "FitResult", "FitState", "LossParts", "LossWeights", "Targets", "TargetSource",
     "batch_latents", "eval_latents", "evaluate", "export_generator", "export_model", "fit", "fit_loss", "generate",
     "load_checkpoint", "mean_w", "new_fit", "render_batch", "render_targets", "sample_sheet", "save_checkpoint", "train_step",

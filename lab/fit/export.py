@@ -33,7 +33,7 @@ def mean_w(G: Generator, n: int = 20_000, seed: int = 0, batch: int = 1000) -> t
 def export_generator(state: FitState, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None,
                      w_avg_samples: int = 20_000) -> Generator:
     """Write G_ema (fp16, our safetensors format) with w_avg set to the mean of mapping(z); returns it."""
-    G = copy.deepcopy(state.G_ema).eval().requires_grad_(False)
+    G = copy.deepcopy(state.G_ema).cpu().eval().requires_grad_(False)
     G.mapping.w_avg.copy_(mean_w(G, w_avg_samples))
     meta = {"face_prior": json.dumps(state.config.prior.to_dict(), sort_keys=True),
             "w_avg_samples": str(w_avg_samples)}
@@ -60,6 +60,8 @@ def export_model(state: FitState, result: FitResult, model_dir: str | os.PathLik
         "eval_set": f"{len(eval_latents(state.config))} held-out z from default_rng([{EVAL_SEED}]), G_ema",
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "device": str(state.device),
+        "precision": state.precision,
     }
     generator_path = model_dir / "generator.safetensors"
     export_generator(state, generator_path, metadata={"training": json.dumps(facts, sort_keys=True)})

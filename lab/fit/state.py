@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +30,16 @@ class FitState:
     step: int = 0
     nimg: int = 0
     seconds: float = 0.0  # training time over all sessions
+    precision: str = "fp32"  # "bf16": forward and loss under autocast (GPU runs); not part of the config
     _probe: FaceProbe | None = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+    @property
+    def device(self) -> torch.device:
+        return self.G.device
 
     @property
     def probe(self) -> FaceProbe | None:
@@ -36,8 +47,30 @@ class FitState:
         if self.config.probe is None or self.config.loss.probe <= 0:
             return None
         if self._probe is None:
-            self._probe = load_probe(self.config.probe).eval().requires_grad_(False)
+            self._probe = load_probe(self.config.probe, device=self.device).eval().requires_grad_(False)
         return self._probe
+
+    def to(self, device: str | torch.device) -> FitState:
+        """Move the generators, the optimizer's moments and the probe to ``device``; returns self."""
+        device = torch.device(device)
+        self.G.to(device)
+        self.G_ema.to(device)
+        for moments in self.optimizer.state.values():
+            for k, v in moments.items():
+                if isinstance(v, torch.Tensor) and k != "step":
+                    moments[k] = v.to(device)
+        if self._probe is not None:
+            self._probe.to(device)
+        return self
+
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
+        """The forward pass's precision: nothing for fp32, bfloat16 autocast for bf16."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -92,9 +125,12 @@ def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
 
 def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor,
                regions: torch.Tensor | None = None) -> LossParts:
-    """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``."""
-    fake = generate(state.G, z)
-    loss, parts = fit_loss(fake, target, state.config.loss, state.probe, regions)
+    """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``. The
+    tensors may live on the CPU: they are moved to the state's device."""
+    z, target, regions = _on(state.device, z, target, regions)
+    with state.autocast():
+        fake = generate(state.G, z)
+        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -118,13 +154,18 @@ def update_ema(state: FitState, batch: int) -> None:
         b_ema.copy_(b)
 
 
+def _on(device: torch.device, *tensors: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+    return tuple(None if t is None else t.to(device, non_blocking=True) for t in tensors)
+
+
 @torch.no_grad()
 def evaluate(G: Generator, z: torch.Tensor, target: torch.Tensor, weights: LossWeights,
              batch: int = 16, probe: FaceProbe | None = None, regions: torch.Tensor | None = None) -> LossParts:
-    """The loss of G on a fixed batch, without training."""
+    """The loss of G on a fixed batch, without training, in fp32 on G's device."""
     parts = []
     for i in range(0, z.shape[0], batch):
-        _, p = fit_loss(generate(G, z[i:i + batch]), target[i:i + batch], weights, probe,
-                        None if regions is None else regions[i:i + batch])
+        zb, tb, rb = _on(G.device, z[i:i + batch], target[i:i + batch],
+                         None if regions is None else regions[i:i + batch])
+        _, p = fit_loss(generate(G, zb), tb, weights, probe, rb)
         parts.append(p)
     return LossParts.mean(parts)

@@ -1,0 +1,34 @@
+#!/bin/sh
+# The one prepared GPU run for the default model (issue 15): continue the current export on a
+# CUDA machine for a few minutes and bring the weights back; evaluate them on the CPU afterwards
+# (make_default_directions.py, eval_default_model.py) and ship only if the eval improves.
+#
+#   sh scripts/gpu_default_model.sh            # on the device machine, from the repo root
+#
+# Settings (environment): INIT (the export to continue, default models/default/generator.safetensors),
+# MORE (training minutes, default 7), BATCH (64), WORKERS (render processes, default CPUs - 2),
+# DEVICE (cuda; cpu to try the script without a GPU),
+# OUT (where the weights, training.json, samples.png and the log go; the device tool sets it).
+# The loss weights are the ones the export was trained with (its training.json), so a continued
+# run keeps its recipe. Needs python3 with torch (CUDA), numpy and opencv; nothing is downloaded.
+set -eu
+INIT=${INIT:-models/default/generator.safetensors}
+MORE=${MORE:-7}
+BATCH=${BATCH:-64}
+CPUS=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
+WORKERS=${WORKERS:-$((CPUS > 3 ? CPUS - 2 : 1))}
+OUT=${OUT:-runs/gpu-out}
+RUN=${RUN:-/tmp/gpu-default-run}
+mkdir -p "$OUT/model"
+export PYTHONUNBUFFERED=1
+status=0
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+    python3 scripts/train_default_model.py --out "$RUN" --init "$INIT" --device "${DEVICE:-cuda}" \
+        --batch "$BATCH" --render-workers "$WORKERS" --more-minutes "$MORE" --checkpoint-minutes 1000 \
+        --model-dir "$OUT/model" &&
+    cp "$RUN/samples.png" "$RUN/log.jsonl" "$OUT/"
+} >"$OUT/gpu_default_model.log" 2>&1 || status=$?
+cat "$OUT/gpu_default_model.log"
+exit "$status"
