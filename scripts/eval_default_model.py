@@ -48,6 +48,7 @@ from backend.direction_eval import (  # noqa: E402
     print_table,
     summary,
 )
+from backend.devices import pick_device  # noqa: E402
 from backend.direction_learning import probe_reader  # noqa: E402
 from backend.directions import load_directions  # noqa: E402
 from backend.sheet import sample_sheet  # noqa: E402
@@ -75,21 +76,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", type=Path, default=None, help="write a faces x channels PNG here")
     p.add_argument("--sheet-faces", type=int, default=8)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, auto (generator and probe)")
     args = p.parse_args(argv)
     if args.faces < 1 or args.frames < 2 or args.extra_frames < 2:
         p.error("--faces must be >= 1 and --frames, --extra-frames >= 2")
     torch.set_num_threads(args.threads)
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     directions_path = args.directions or args.model.parent / "directions.json"
     t0 = time.perf_counter()
 
-    G, info = load_generator(args.model)
+    G, info = load_generator(args.model, device=device)
     G.eval().requires_grad_(False)
     directions = load_directions(directions_path, expect_fingerprint=info.fingerprint, num_ws=G.num_ws,
                                  w_dim=G.w_dim)
     missing = [n for n in CHANNEL_NAMES if n not in directions]
     if missing:
         print(f"note: {directions_path} has no direction for {', '.join(missing)}; those are not measured")
-    read = probe_reader(load_probe(args.probe))
+    read = probe_reader(load_probe(args.probe, device=device))
     faces = neutral_faces(G, model_prior(args.model, G.config.z_dim), args.faces, seed=FACE_SEED + args.seed,
                           truncation_psi=args.truncation)
     print(f"model {args.model} ({info.fingerprint[:12]}), directions {directions_path}, eval probe {args.probe}")

@@ -32,6 +32,7 @@ import torch  # noqa: E402
 
 from backend.channels import CHANNEL_NAMES  # noqa: E402
 from backend.checkpoints import load_generator  # noqa: E402
+from backend.devices import pick_device  # noqa: E402
 from backend.direction_learning import (  # noqa: E402
     PROBE_SHARES,
     LabeledLatents,
@@ -88,14 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latents", type=Path, default=None,
                    help="an .npz to reuse the labelled latents from (written there when missing)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, auto (generator and probe)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     model_dir = args.model_dir or args.model.parent
     t0 = time.perf_counter()
 
-    G, info = load_generator(args.model)
+    G, info = load_generator(args.model, device=device)
     G.eval().requires_grad_(False)
-    probe = load_probe(args.probe)
+    probe = load_probe(args.probe, device=device)
     read = probe_reader(probe)
     num_ws = G.num_ws
     print(f"generator {args.model} ({info.resolution} px, {num_ws} W+ rows, fingerprint {info.fingerprint[:12]}); "

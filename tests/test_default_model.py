@@ -161,3 +161,26 @@ def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_s
     diffs = [np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() for a, b in zip(key, key[1:])]
     steps = [np.abs(frames[i + 1].astype(int) - frames[i].astype(int)).mean() for i in range(n - 1)]
     assert min(diffs) > 1.0 and max(steps) < min(diffs), (diffs, max(steps))
+
+
+@pytest.mark.slow
+def test_direction_and_eval_scripts_run_small_on_a_chosen_device(tmp_path):
+    """make_default_directions.py and eval_default_model.py at toy sizes with --device cpu write
+    their files; a GPU that is not there is a clear error (exit 2), not a traceback."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    made = subprocess.run([sys.executable, "scripts/make_default_directions.py", "--labeled", "14", "--steps", "2",
+                           "--self-labeled", "20", "--faces", "1", "--rows", "0:8", "--model-dir", str(tmp_path),
+                           "--device", "cpu"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    directions = load_directions(tmp_path / "directions.json")
+    assert directions.generator_fingerprint == load_generator(GENERATOR)[1].fingerprint
+    out = tmp_path / "eval.json"
+    ev = subprocess.run([sys.executable, "scripts/eval_default_model.py", "--faces", "2", "--frames", "2", "--extra-frames", "2", "--device", "cpu", "--json", str(out)],
+                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stdout + ev.stderr
+    assert out.is_file() and "emotions_spearman_mean" in out.read_text()
+    if not torch.cuda.is_available():
+        for script in ("make_default_directions.py", "eval_default_model.py"):
+            r = subprocess.run([sys.executable, f"scripts/{script}", "--device", "cuda"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 2 and "CUDA" in r.stderr, r.stderr
