@@ -64,27 +64,36 @@ def labeled_channel_values(n: int, seed: int = 0, min_intensity: float = 0.4) ->
     return values
 
 
-def labeled_renders(values: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """Renders (N, size, size, 3) uint8 of random identities showing ``values`` (N, 9) exactly."""
+def labeled_renders(values: np.ndarray, size: int, seed: int = 0, faces_per_identity: int = 1) -> np.ndarray:
+    """Renders (N, size, size, 3) uint8 of random identities showing ``values`` (N, 9) exactly.
+
+    ``faces_per_identity`` > 1 draws each identity for that many consecutive rows; 7 gives each
+    neutral/emotion round of ``labeled_channel_values`` one person, so that every class holds the
+    same people and a classifier cannot lean on who is drawn (identity drift along a direction).
+    """
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2 or values.shape[1] != len(CHANNEL_NAMES):
         raise ValueError(f"values must be (N, {len(CHANNEL_NAMES)}) channel values, got shape {values.shape}")
+    if faces_per_identity < 1:
+        raise ValueError(f"faces_per_identity must be >= 1, got {faces_per_identity}")
     rng = np.random.default_rng([_RENDER_STREAM, seed, 1])
-    return np.stack([render_face(face_params_from_emotions(sample_identity(rng), Emotions.from_array(v)), size)
-                     for v in values])
+    people = [sample_identity(rng) for _ in range(-(-len(values) // faces_per_identity))]
+    return np.stack([render_face(face_params_from_emotions(people[i // faces_per_identity], Emotions.from_array(v)),
+                                 size) for i, v in enumerate(values)])
 
 
 def inverted_latents(G: Generator, features: FaceProbe, n: int = 196, *, steps: int = 60, batch: int = 7,
-                     seed: int = 0, progress: Progress | None = None,
+                     seed: int = 0, faces_per_identity: int = 1, progress: Progress | None = None,
                      cancel: Cancel | None = None) -> LabeledLatents:
     """The paper's labelled latents: ``n`` labelled renders, each inverted into W (Sec. 3.2).
 
     Inversion is ``backend.inversion.invert_batch`` in W from ``w_avg``, with pixels plus the
-    features probe's feature maps as the loss; ``batch`` images are inverted together.
+    features probe's feature maps as the loss; ``batch`` images are inverted together;
+    ``faces_per_identity`` as in ``labeled_renders``.
     ``progress(images done, n)`` after each batch; a cancel keeps the batches finished so far.
     """
     values = labeled_channel_values(n, seed)
-    images = labeled_renders(values, G.config.img_resolution, seed)
+    images = labeled_renders(values, G.config.img_resolution, seed, faces_per_identity)
     latents, errors = [], []
 
     def invert(start: int, stop: int) -> bool:

@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model-dir", type=Path, default=None, help="where the files go (default: the model's folder)")
     p.add_argument("--labeled", type=int, default=196, help="labelled renders to invert (7 per neutral/emotion round)")
     p.add_argument("--steps", type=int, default=60, help="inversion steps per render")
+    p.add_argument("--faces-per-identity", type=int, default=1,
+                   help="labelled renders per person (7: each neutral/emotion round is one person)")
     p.add_argument("--self-labeled", type=int, default=1500, help="generated faces labelled by the probe")
     p.add_argument("--faces", type=int, default=8, help="neutral faces for calibration")
     p.add_argument("--rows", type=_rows, default=_rows("0:4,0:6,0:8,0:12"), help="W+ row ranges to try")
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         print(f"[1/4] inverting {args.labeled} labelled renders into W ({args.steps} steps each)")
         data["inversion"] = inverted_latents(G, probe, args.labeled, steps=args.steps, seed=args.seed,
+                                             faces_per_identity=args.faces_per_identity,
                                              progress=_progress("inverted", start))
         timings["inversion_s"] = time.perf_counter() - start
         mae = data["inversion"].pixel_mae

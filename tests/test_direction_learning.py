@@ -92,6 +92,22 @@ def test_labeled_renders_draw_exactly_the_labelled_faces():
         labeled_renders(values[:, :8], 32)
 
 
+def test_labeled_renders_can_show_one_person_per_round():
+    """faces_per_identity=7: the neutral face of a round and its emotions are the same person, so a
+    round's neutral render equals that person's render with the labels cleared; the next round is
+    someone else."""
+    values = labeled_channel_values(14)
+    values[:, CHANNEL_NAMES.index("head_turn")] = 0.0
+    shared = labeled_renders(values, 32, seed=2, faces_per_identity=7)
+    cleared = labeled_renders(np.zeros_like(values), 32, seed=2, faces_per_identity=7)
+    np.testing.assert_array_equal(cleared[0], cleared[6])
+    assert not np.array_equal(cleared[0], cleared[7])
+    neutral = ~values.any(axis=1)
+    np.testing.assert_array_equal(shared[neutral], cleared[neutral])
+    with pytest.raises(ValueError, match="faces_per_identity"):
+        labeled_renders(values, 32, faces_per_identity=0)
+
+
 def test_exact_thresholds_drop_nothing_and_sign_the_head_turn():
     v = np.zeros((5, 9), np.float32)
     v[:, JOY] = [0.0, 0.0, 0.4, 0.6, 1.0]
