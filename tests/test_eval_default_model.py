@@ -120,3 +120,32 @@ def test_faces_a_reader_cannot_read_are_left_out(G, brightening):
     assert part.drift_masked == pytest.approx(alone.drift_masked)
     assert part.drift_all_rows == pytest.approx(alone.drift_all_rows)
     assert ev.between_faces(np.array([[0.0, 0.0], [np.nan, np.nan], [3.0, 4.0]])) == pytest.approx(5.0)
+
+
+def test_compare_evals_puts_the_shipped_evaluations_side_by_side(tmp_path, capsys):
+    """scripts/compare_evals.py on the two eval files in the repo: each column holds its own
+    numbers, the summary rows follow the files, and a file that is not an eval is refused."""
+    import json
+    import sys
+
+    from .conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import compare_evals
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    shipped, other = ROOT / "models/default/eval.json", ROOT / "models/experiments/probe-loss/eval.json"
+    assert compare_evals.main([f"a={shipped}", str(other)]) == 0
+    out = capsys.readouterr().out
+    docs = [json.loads(p.read_text()) for p in (shipped, other)]
+    header = next(line for line in out.splitlines() if line.startswith("| channel"))
+    assert header == "| channel | a | probe-loss |"
+    joy = next(line for line in out.splitlines() if line.startswith("| joy "))
+    for doc in docs:
+        row = next(c for c in doc["channels"] if c["name"] == "joy")
+        assert f"{row['spearman']:.3f} / {row['dominant']:.0%}" in joy
+    assert f"{docs[1]['summary']['emotions_spearman_mean']:.3f}" in out
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    assert compare_evals.main([str(bad)]) == 2
