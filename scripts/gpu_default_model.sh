@@ -9,6 +9,8 @@
 # MORE (training minutes, default 7), BATCH (64), WORKERS (render processes, default CPUs - 2),
 # DEVICE (cuda; cpu to try the script without a GPU),
 # OUT (where the weights, training.json, samples.png and the log go; the device tool sets it).
+# Then it measures how much of each channel the export and the new weights draw
+# (scripts/fit_fidelity.py, features probe) into fidelity.json.
 # The loss weights are the ones the export was trained with (its training.json), so a continued
 # run keeps its recipe. Needs python3 with torch (CUDA), numpy and opencv; nothing is downloaded.
 set -eu
@@ -28,7 +30,8 @@ status=0
     python3 scripts/train_default_model.py --out "$RUN" --init "$INIT" --device "${DEVICE:-cuda}" \
         --batch "$BATCH" --render-workers "$WORKERS" --more-minutes "$MORE" --checkpoint-minutes 1000 \
         --model-dir "$OUT/model" &&
-    cp "$RUN/samples.png" "$RUN/log.jsonl" "$OUT/"
+    cp "$RUN/samples.png" "$RUN/log.jsonl" "$OUT/" &&
+    python3 scripts/fit_fidelity.py "$INIT" "$OUT/model/generator.safetensors" --n 512 --json "$OUT/fidelity.json"
 } >"$OUT/gpu_default_model.log" 2>&1 || status=$?
 cat "$OUT/gpu_default_model.log"
 exit "$status"

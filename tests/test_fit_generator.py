@@ -300,7 +300,9 @@ def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tm
     shipped = json.loads((ROOT / "models" / "default" / "training.json").read_text())
     assert facts["steps"] == shipped["steps"] and facts["config"]["batch_size"] == 4
     assert load_generator(out / "model" / "generator.safetensors")[1].resolution == 128
-    assert {p.name for p in out.iterdir()} == {"model", "samples.png", "log.jsonl", "gpu_default_model.log"}
+    assert len(json.loads((out / "fidelity.json").read_text())) == 2  # the export and the new weights
+    assert {p.name for p in out.iterdir()} == {"model", "samples.png", "log.jsonl", "gpu_default_model.log",
+                                                 "fidelity.json"}
     # A failing run fails the script (and still leaves its log).
     r = subprocess.run(["sh", str(ROOT / "scripts" / "gpu_default_model.sh")], cwd=ROOT,
                        env={**env, "INIT": str(tmp_path / "missing.safetensors"), "OUT": str(tmp_path / "out2")},
