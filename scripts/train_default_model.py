@@ -36,6 +36,7 @@ import cv2  # noqa: E402
 
 from backend.checkpoints import load_generator  # noqa: E402
 from backend.devices import pick_device  # noqa: E402
+from backend.probe import load_probe  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.fit import (  # noqa: E402
     CHECKPOINT_NAME,
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probe-weight", type=float, default=None,
                    help="weight of the features-probe loss term (new, resumed or continued runs)")
     p.add_argument("--probe", default="models/default/probe_features.safetensors",
-                   help="the features probe for --probe-weight (never the eval probe)")
+                   help="the features probe for --probe-weight and the checkpoints' fidelity line "
+                        "(never the eval probe)")
     p.add_argument("--region-weight", type=float, default=None,
                    help="weight of the brows/eyes/mouth L1 term (new, resumed or continued runs)")
     p.add_argument("--more-minutes", type=float, default=None,
@@ -123,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.region_weight is not None:
         state.config = dataclasses.replace(state.config,
                                            loss=dataclasses.replace(state.config.loss, region=args.region_weight))
+    fidelity_probe = None
+    if Path(args.probe).is_file() and "eval" not in Path(args.probe).name:
+        fidelity_probe = load_probe(args.probe, device=device).eval().requires_grad_(False)
     result = fit(state, args.out, minutes=args.minutes, max_steps=args.steps,
-                 checkpoint_minutes=args.checkpoint_minutes)
+                 checkpoint_minutes=args.checkpoint_minutes, fidelity_probe=fidelity_probe)
     print(f"stopped by {result.stopped_by} after {result.step} steps, {result.nimg} images, "
           f"{result.minutes:.1f} min; G_ema held-out L1 {result.eval_loss.full:.4f}", flush=True)
 

@@ -198,6 +198,10 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     assert facts["steps"] == 2 and facts["images_seen"] == 4
     assert (model / "generator.safetensors").stat().st_size < 25 * 2**20
     assert (out / "samples.png").is_file()
+    # Each checkpoint logs how much of each channel G_ema draws (features probe).
+    checkpoints = [json.loads(line) for line in (out / LOG_NAME).read_text().splitlines()]
+    checkpoints = [e for e in checkpoints if e["event"] == "checkpoint"]
+    assert checkpoints and all(len(e["fidelity"]["r_generated"]) == 9 for e in checkpoints)
     np.testing.assert_equal(load_generator(model / "generator.safetensors")[1].config.img_resolution, 128)
     # The run folder lost: --init continues the exported model.
     later = [sys.executable, str(script), "--out", str(tmp_path / "run2"), "--model-dir", str(model)]

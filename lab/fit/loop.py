@@ -19,7 +19,9 @@ import torch
 
 from backend.generator import images_from_uint8
 from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from backend.probe import FaceProbe
 from lab.fit.data import TargetSource, eval_latents, render_targets
+from lab.fit.fidelity import expression_fidelity
 from lab.fit.loss import LossParts
 from lab.fit.state import FitResult, FitState, evaluate, train_step
 
@@ -61,10 +63,12 @@ def _stop_on_signals(enabled: bool) -> Iterator[threading.Event]:
 def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | None = None,
         max_steps: int | None = None, checkpoint_minutes: float = 5.0, log_seconds: float = 30.0,
         handle_signals: bool = True, stream: TextIO | None = sys.stdout,
-        on_step: Callable[[FitState, LossParts], None] | None = None) -> FitResult:
+        on_step: Callable[[FitState, LossParts], None] | None = None,
+        fidelity_probe: FaceProbe | None = None) -> FitResult:
     """Train until ``minutes`` of training time or ``max_steps`` steps (both counted over all
     sessions of the run) or SIGINT/SIGTERM; checkpoints to ``run_dir`` every ``checkpoint_minutes``
-    and at the end, and logs to ``run_dir/log.jsonl``."""
+    and at the end, and logs to ``run_dir/log.jsonl``. With ``fidelity_probe`` (the features
+    probe) each checkpoint also logs how much of each channel G_ema draws (``lab.fit.fidelity``)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = _Log(run_dir / LOG_NAME, stream)
@@ -87,9 +91,17 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
     def checkpoint() -> LossParts:
         ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss, probe=state.probe, regions=region_eval)
         save_checkpoint(state, run_dir / CHECKPOINT_NAME)
+        extra: dict[str, Any] = {}
+        text = ""
+        if fidelity_probe is not None:
+            fid = expression_fidelity(state.G_ema, cfg.prior, fidelity_probe, z_eval.numpy())
+            extra["fidelity"] = dataclasses.asdict(fid)
+            text = (f"; channels drawn: mean r {sum(fid.r_generated) / len(fid.r_generated):.3f} "
+                    f"(renders {sum(fid.r_rendered) / len(fid.r_rendered):.3f}), "
+                    f"identity cosine {fid.identity_cosine:.3f}")
         log.write("checkpoint", f"checkpoint at step {state.step}: G_ema held-out loss {ev.total:.4f} "
-                                f"(L1 {ev.full:.4f})", step=state.step, nimg=state.nimg,
-                  eval=dataclasses.asdict(ev))
+                                f"(L1 {ev.full:.4f}){text}", step=state.step, nimg=state.nimg,
+                  eval=dataclasses.asdict(ev), **extra)
         return ev
 
     window: list[LossParts] = []
