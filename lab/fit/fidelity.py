@@ -51,19 +51,22 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def expression_fidelity(G: Generator, prior: FacePrior, probe: FaceProbe, z: np.ndarray,
-                        batch: int = 32) -> Fidelity:
-    """Measure ``G`` on the latents ``z`` (N, z_dim) against ``prior``'s renders (see the module)."""
+                        batch: int = 32, rendered: np.ndarray | None = None) -> Fidelity:
+    """Measure ``G`` on the latents ``z`` (N, z_dim) against ``prior``'s renders (see the module);
+    ``rendered``: those renders when the caller has them already."""
     z = np.asarray(z, np.float32)
     generated = np.concatenate([images_to_uint8(G(torch.from_numpy(z[i:i + batch]).to(G.device),
                                                   noise_mode="const"))
                                 for i in range(0, len(z), batch)])
-    return fidelity_of_images(generated, prior, probe, z)
+    return fidelity_of_images(generated, prior, probe, z, rendered)
 
 
-def fidelity_of_images(generated: np.ndarray, prior: FacePrior, probe: FaceProbe, z: np.ndarray) -> Fidelity:
+def fidelity_of_images(generated: np.ndarray, prior: FacePrior, probe: FaceProbe, z: np.ndarray,
+                       rendered: np.ndarray | None = None) -> Fidelity:
     """``Fidelity`` of images (N, H, W, 3) uint8 meant to draw ``z``'s faces."""
     exact = prior.channels(z)
-    rendered = render_batch(prior, z, generated.shape[1])
+    if rendered is None:
+        rendered = render_batch(prior, z, generated.shape[1])
     read_g, read_r = probe_predict(probe, generated), probe_predict(probe, rendered)
     channels = range(len(CHANNEL_NAMES))
     return Fidelity(

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 import torch
 
 from backend.generator import images_from_uint8
-from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from backend.probe import FaceProbe
+from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from lab.fit.data import TargetSource, eval_latents, render_targets
 from lab.fit.fidelity import expression_fidelity
 from lab.fit.loss import LossParts
@@ -94,7 +94,7 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         extra: dict[str, Any] = {}
         text = ""
         if fidelity_probe is not None:
-            fid = expression_fidelity(state.G_ema, cfg.prior, fidelity_probe, z_eval.numpy())
+            fid = expression_fidelity(state.G_ema, cfg.prior, fidelity_probe, z_eval.numpy(), rendered=images_eval)
             extra["fidelity"] = dataclasses.asdict(fid)
             text = (f"; channels drawn: mean r {sum(fid.r_generated) / len(fid.r_generated):.3f} "
                     f"(renders {sum(fid.r_rendered) / len(fid.r_rendered):.3f}), "
