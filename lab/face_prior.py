@@ -101,6 +101,11 @@ def _layout_slices() -> dict[str, slice]:
 
 _SLICES = _layout_slices()
 
+# The rotated coordinate each animation channel is read from, in CHANNEL_NAMES order.
+CHANNEL_COORDINATES: tuple[int, ...] = (*range(_SLICES["emotion"].start, _SLICES["emotion"].stop),
+                                        _SLICES["eye_close"].start, _SLICES["mouth_open"].start,
+                                        _SLICES["head_turn"].start)
+
 
 @dataclass(frozen=True)
 class ExpressionShares:
@@ -152,10 +157,8 @@ class FacePrior:
 
     def coordinates(self, z: np.ndarray) -> np.ndarray:
         """The rotated coordinates c (N, N_COORDINATES) the prior reads, each close to N(0, 1)."""
-        z = _as_batch(z, self.z_dim)
         # The mapping network's normalize_2nd_moment: the generator only ever sees z's direction.
-        z = z / np.sqrt(np.mean(z * z, axis=1, keepdims=True) + 1e-8)
-        return z @ self.rotation[:, :N_COORDINATES]
+        return self._rotated(_as_batch(z, self.z_dim), N_COORDINATES)
 
     def channels(self, z: np.ndarray) -> np.ndarray:
         """The animation channels (N, 9) of z's faces, ordered as ``CHANNEL_NAMES``: the labels."""
@@ -170,6 +173,32 @@ class FacePrior:
         turn = np.sign(t) * np.clip((np.abs(t) - s.frontal) / (1.0 - s.frontal), 0.0, 1.0)
         out[:, CHANNEL_NAMES.index("head_turn")] = turn + 0.0  # + 0.0 turns -0.0 into 0.0
         return out.astype(np.float32)
+
+    def with_identities(self, z: np.ndarray, donors: np.ndarray) -> np.ndarray:
+        """z (N, z_dim) whose faces keep their expression and head turn but take the identity of
+        ``donors`` (N, z_dim), row by row (see ``with_coordinates``)."""
+        z, donors = _as_batch(z, self.z_dim), _as_batch(donors, self.z_dim)
+        if donors.shape != z.shape:
+            raise ValueError(f"donors must have the shape of z {z.shape}, got {donors.shape}")
+        read = slice(_SLICES["head_turn"].stop, N_COORDINATES)
+        return self.with_coordinates(z, read, self._rotated(donors)[:, read])
+
+    def with_coordinates(self, z: np.ndarray, index: slice | int | list[int], values: np.ndarray | float) -> np.ndarray:
+        """z (N, z_dim) with the rotated coordinates ``index`` set to ``values``; the coordinates
+        the prior ignores are rescaled so that the norm is exactly sqrt(z_dim), which makes the
+        normalisation in ``coordinates`` leave the set ones as they are."""
+        c = self._rotated(_as_batch(z, self.z_dim))
+        c[:, index] = values
+        head = np.sum(c[:, :N_COORDINATES] ** 2, axis=1)
+        tail = np.sum(c[:, N_COORDINATES:] ** 2, axis=1)
+        if np.any(head >= self.z_dim):
+            raise ValueError("the coordinates set are too large for a z of this dimension")
+        c[:, N_COORDINATES:] *= np.sqrt((self.z_dim - head) / np.maximum(tail, 1e-12))[:, None]
+        return c @ self.rotation.T
+
+    def _rotated(self, z: np.ndarray, n: int | None = None) -> np.ndarray:
+        """The first ``n`` (default all) rotated coordinates of z's direction."""
+        return z / np.sqrt(np.mean(z * z, axis=1, keepdims=True) + 1e-8) @ self.rotation[:, :n]
 
     def identities(self, z: np.ndarray) -> list[Identity]:
         """The identity (everything but the expression) of each row of z."""

@@ -25,7 +25,7 @@ from backend.checkpoints import CheckpointError, load_generator  # noqa: E402
 from backend.probe import load_probe  # noqa: E402
 from lab.default_directions import model_prior  # noqa: E402
 from lab.fit import FitConfig, eval_latents  # noqa: E402
-from lab.fit.fidelity import expression_fidelity  # noqa: E402
+from lab.fit.fidelity import channel_response, expression_fidelity  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         fid = expression_fidelity(G, prior, probe, z)
         print(f"\n{path} ({info.fingerprint[:12]})")
         print(fid.table())
+        response = channel_response(G, prior, z[:32])
+        print(f"response (cosine/gain of G's change with the render's, off to full, {response.n} faces):")
+        print(response.line())
         results[str(path)] = {"fingerprint": info.fingerprint, "n": fid.n, "identity_cosine": fid.identity_cosine,
-                              "channels": {n: {"r_generated": g, "r_rendered": r, "shown": k} for n, g, r, k in
-                                           zip(CHANNEL_NAMES, fid.r_generated, fid.r_rendered, fid.shown)}}
+                              "channels": {n: {"r_generated": g, "r_rendered": r, "shown": k,
+                                               "response_cosine": c, "response_gain": rg}
+                                           for n, g, r, k, c, rg in zip(CHANNEL_NAMES, fid.r_generated, fid.r_rendered,
+                                                                        fid.shown, response.cosine, response.gain)}}
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

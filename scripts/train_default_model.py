@@ -47,6 +47,7 @@ from lab.fit import (  # noqa: E402
     load_checkpoint,
     new_fit,
     sample_sheet,
+    set_optimizer,
     warm_start,
 )
 
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--batch", type=int, default=None,
                    help=f"images per step (new runs: default {FitConfig.batch_size}; --init: default the model's)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help=f"image size of a new run (default {FitConfig().generator.img_resolution}; a small one, "
+                        "e.g. 32 with --channel-base 512, tries a recipe in minutes)")
+    p.add_argument("--channel-base", type=int, default=None,
+                   help=f"channel_base of a new run's generator (default {FitConfig().generator.channel_base})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32, or bf16 autocast (default: bf16 on a GPU, fp32 on the CPU)")
@@ -77,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
                         "(never the eval probe)")
     p.add_argument("--region-weight", type=float, default=None,
                    help="weight of the brows/eyes/mouth L1 term (new, resumed or continued runs)")
+    p.add_argument("--delta-weight", type=float, default=None,
+                   help="weight of the paired term: batches of pairs (one person, two expressions), L1 between "
+                        "G's change and the render's where the render changed (new, resumed or continued runs)")
+    p.add_argument("--identities", type=int, default=None,
+                   help="give every training face the identity of one of this many fixed people (0: all "
+                        "different), a phase that spends the loss on expression and pose (any run)")
+    p.add_argument("--identity-share", type=float, default=None,
+                   help="the share of each batch --identities pins (default all; any run)")
+    p.add_argument("--lr", type=float, default=None, help="Adam's learning rate (any run)")
+    p.add_argument("--beta1", type=float, default=None, help="Adam's first-moment decay (any run)")
     p.add_argument("--more-minutes", type=float, default=None,
                    help="train this many minutes more than the run (or --init model) has had, instead of --minutes")
     args = p.parse_args(argv)
@@ -89,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = args.out / CHECKPOINT_NAME
     if args.resume and args.init is not None:
         p.error("--resume and --init exclude each other")
+    if (args.resume or args.init is not None) and (args.resolution or args.channel_base):
+        p.error("--resolution and --channel-base are for new runs")
     try:
         device = pick_device(args.device)
     except ValueError as e:
@@ -109,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if checkpoint.exists():
             p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
-        state = new_fit(dataclasses.replace(FitConfig(), batch_size=args.batch or FitConfig.batch_size,
-                                            render_workers=args.render_workers))
+        generator = FitConfig().generator
+        generator = dataclasses.replace(generator, img_resolution=args.resolution or generator.img_resolution,
+                                        channel_base=args.channel_base or generator.channel_base)
+        state = new_fit(dataclasses.replace(FitConfig(), generator=generator, render_workers=args.render_workers,
+                                            batch_size=args.batch or FitConfig.batch_size))
     if args.more_minutes is not None:
         args.minutes = state.seconds / 60 + args.more_minutes
     state.to(device)
@@ -125,6 +146,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.region_weight is not None:
         state.config = dataclasses.replace(state.config,
                                            loss=dataclasses.replace(state.config.loss, region=args.region_weight))
+    if args.delta_weight is not None:
+        state.config = dataclasses.replace(state.config,
+                                           loss=dataclasses.replace(state.config.loss, delta=args.delta_weight))
+    if args.identities is not None:
+        state.config = dataclasses.replace(state.config, identities=args.identities)
+    if args.identity_share is not None:
+        try:
+            state.config = dataclasses.replace(state.config, identity_share=args.identity_share)
+        except ValueError as e:
+            p.error(str(e))
+    if args.lr is not None or args.beta1 is not None:
+        set_optimizer(state, lr=args.lr, beta1=args.beta1)
     fidelity_probe = None
     if Path(args.probe).is_file() and "eval" not in Path(args.probe).name:
         fidelity_probe = load_probe(args.probe, device=device).eval().requires_grad_(False)

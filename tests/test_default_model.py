@@ -206,6 +206,18 @@ def test_fidelity_measures_how_much_of_each_channel_a_fit_draws():
     assert shipped.r_rendered == perfect.r_rendered
     assert max(shipped.r_generated) < 0.5 and 0.0 < shipped.identity_cosine < 0.95
     assert "head_turn" in shipped.table()
+    # The response needs no probe: the renderer drawing itself answers every channel fully; a
+    # drawer that ignores the channels, not at all; the shipped generator changes other things.
+    from lab.face_prior import CHANNEL_COORDINATES
+    from lab.fit.fidelity import channel_response, response_of
+
+    itself = response_of(lambda zs: render_batch(prior, zs.astype(np.float32), 64), prior, z[:6])
+    np.testing.assert_allclose(itself.cosine + itself.gain, 1.0, atol=1e-9)
+    blind = response_of(lambda zs: render_batch(prior, prior.with_coordinates(zs, list(CHANNEL_COORDINATES), 0.0)
+                                                .astype(np.float32), 64), prior, z[:6])
+    assert blind.gain == (0.0,) * 9 and "head_turn 0.00/0.00" in blind.line()
+    response = channel_response(G, prior, z[:8])
+    assert max(response.cosine) < 0.3 and min(response.gain) > 0.0
     r = subprocess.run([sys.executable, "scripts/fit_fidelity.py", str(GENERATOR), "--probe", str(PROBES["eval"])],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "eval probe" in r.stderr

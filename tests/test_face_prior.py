@@ -109,3 +109,18 @@ def test_dict_round_trip_and_refusals(prior: FacePrior) -> None:
         FacePrior(z_dim=N_COORDINATES - 1)
     with pytest.raises(ValueError, match="shape"):
         prior.decode(np.zeros((2, Z_DIM + 1)))
+
+
+def test_with_identities_swaps_the_person_and_keeps_the_expression(prior: FacePrior) -> None:
+    rng = np.random.default_rng(5)
+    z, donors = rng.standard_normal((64, Z_DIM)), 3.0 * rng.standard_normal((64, Z_DIM))
+    mixed = prior.with_identities(z, donors)
+    np.testing.assert_allclose(np.sqrt(np.mean(mixed ** 2, axis=1)), 1.0, atol=1e-9)
+    np.testing.assert_allclose(prior.channels(mixed), prior.channels(z), atol=1e-6)
+    assert not np.allclose(prior.channels(mixed), prior.channels(donors), atol=0.1)
+    for a, b in zip(prior.identities(mixed), prior.identities(donors), strict=True):
+        assert (a.hair_style, a.glasses, a.beard) == (b.hair_style, b.glasses, b.beard)
+        np.testing.assert_allclose(a.skin_color, b.skin_color, atol=1e-6)
+        np.testing.assert_allclose(a.background_top, b.background_top, atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        prior.with_identities(z, donors[:3])

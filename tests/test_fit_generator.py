@@ -22,15 +22,18 @@ from lab.fit import (
     FitConfig,
     LossWeights,
     TargetSource,
+    batch_latents,
     evaluate,
     export_model,
     fit,
     fit_loss,
+    identity_pool,
     load_checkpoint,
     mean_w,
     new_fit,
     sample_sheet,
     save_checkpoint,
+    set_optimizer,
     train_step,
     update_ema,
     warm_start,
@@ -206,12 +209,17 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     # The run folder lost: --init continues the exported model.
     later = [sys.executable, str(script), "--out", str(tmp_path / "run2"), "--model-dir", str(model)]
     r = subprocess.run(later + ["--steps", "3", "--init", str(model / "generator.safetensors"), "--batch", "3",
-                                "--device", "cpu", "--precision", "bf16"], capture_output=True, text=True, timeout=300)
+                                "--device", "cpu", "--precision", "bf16", "--identities", "2", "--lr", "1e-3",
+                                "--beta1", "0.9"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "continuing" in r.stdout and "step 2, 4 images" in r.stdout and "on cpu (bf16), batch 3" in r.stdout
     facts = json.loads((model / "training.json").read_text())
     assert facts["steps"] == 3 and facts["images_seen"] == 7
     assert facts["precision"] == "bf16" and facts["config"]["batch_size"] == 3
+    assert (facts["config"]["identities"], facts["config"]["lr"], facts["config"]["betas"]) == (2, 1e-3, [0.9, 0.99])
+    logged = [json.loads(line) for line in (tmp_path / "run2" / LOG_NAME).read_text().splitlines()]
+    logged = [e for e in logged if e["event"] == "checkpoint"]
+    assert logged and all(len(e[k]["cosine"]) == 9 for e in logged for k in ("response", "response_fixed_people"))
     # A budget relative to where the model stands: --more-minutes 0 trains no step.
     r = subprocess.run(later[:3] + [str(tmp_path / "run3"), *later[4:], "--more-minutes", "0",
                                     "--init", str(model / "generator.safetensors")],
@@ -219,11 +227,11 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads((model / "training.json").read_text())["steps"] == 3
     # Resuming may not change the batch; a GPU that is not there is a clear error.
-    for extra in (["--resume", "--batch", "4"], ["--device", "cuda"]):
+    for extra in (["--resume", "--batch", "4"], ["--device", "cuda"], ["--resume", "--resolution", "32"]):
         if extra[0] == "--device" and torch.cuda.is_available():
             continue
         r = subprocess.run(base + ["--steps", "9", *extra], capture_output=True, text=True, timeout=300)
-        assert r.returncode == 2 and ("--batch" in r.stderr or "CUDA" in r.stderr), r.stderr
+        assert r.returncode == 2 and ("--batch" in r.stderr or "CUDA" in r.stderr or "new runs" in r.stderr), r.stderr
 
 
 def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_path: Path) -> None:
@@ -312,3 +320,63 @@ def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tm
                        env={**env, "INIT": str(tmp_path / "missing.safetensors"), "OUT": str(tmp_path / "out2")},
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and (tmp_path / "out2" / "gpu_default_model.log").is_file()
+
+
+def test_an_identities_phase_draws_each_face_from_a_few_fixed_people() -> None:
+    config = tiny_fit_config(identities=3)
+    prior, pool = config.prior, identity_pool(config)
+    z = np.concatenate([batch_latents(config, step) for step in range(4)])
+    assert z.dtype == np.float32 and z.shape == (32, 96)
+    people = {round(p.skin_color[0], 4) for p in prior.identities(z)}
+    assert people == {round(p.skin_color[0], 4) for p in prior.identities(pool)}
+    # the expressions still vary as in a normal fit, and a normal fit's batch is another one
+    assert len({tuple(c) for c in prior.channels(z).round(3)}) > 16
+    assert not np.array_equal(z[:8], batch_latents(tiny_fit_config(), 0))
+    assert FitConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="identities"):
+        tiny_fit_config(identities=-1)
+    # identity_share pins the first part of each batch only; the rest are anyone
+    mixed = batch_latents(tiny_fit_config(identities=1, identity_share=0.5), 7)
+    skins = [p.skin_color for p in prior.identities(mixed)]
+    np.testing.assert_allclose(skins[:4], [prior.identities(pool[:1])[0].skin_color] * 4, atol=1e-5)
+    assert len({round(s[0], 4) for s in skins[4:]}) == 4
+    assert np.array_equal(mixed[4:], batch_latents(tiny_fit_config(), 7)[4:])
+    with pytest.raises(ValueError, match="identity_share"):
+        tiny_fit_config(identity_share=0.0)
+
+
+def test_set_optimizer_changes_the_running_adam_and_the_config() -> None:
+    state = new_fit(tiny_fit_config())
+    set_optimizer(state, lr=1e-4, beta1=0.9)
+    assert state.config.lr == 1e-4 and state.config.betas == (0.9, 0.99)
+    assert all(g["lr"] == 1e-4 and g["betas"] == (0.9, 0.99) for g in state.optimizer.param_groups)
+    set_optimizer(state, beta1=0.5)
+    assert state.config.lr == 1e-4 and state.optimizer.param_groups[0]["betas"] == (0.5, 0.99)
+
+
+def test_delta_term_trains_on_pairs_of_one_person_with_two_expressions() -> None:
+    config = tiny_fit_config(loss=LossWeights(delta=1.0))
+    prior, z = config.prior, batch_latents(config, 3)
+    first, second = prior.identities(z[:4]), prior.identities(z[4:])
+    assert [(a.hair_style, a.beard) for a in first] == [(b.hair_style, b.beard) for b in second]
+    np.testing.assert_allclose([a.skin_color for a in first], [b.skin_color for b in second], atol=1e-5)
+    assert not np.allclose(prior.channels(z[:4]), prior.channels(z[4:]))
+    assert np.array_equal(z[:4], batch_latents(tiny_fit_config(), 3)[:4])  # the first half as without pairs
+    with pytest.raises(ValueError, match="even"):
+        dataclasses.replace(config, batch_size=5)
+    # What the pair shares cancels; only a wrong change counts, and only where the render changed.
+    from lab.fit.loss import delta_loss
+    real = torch.zeros(4, 3, 16, 16)
+    real[0, :, 4:6, 4:6] = 1.0  # the first pair's render changes in a 2x2 patch
+    shared = real + torch.randn(1, 3, 16, 16).repeat(4, 1, 1, 1)
+    assert float(delta_loss(shared, real)) < 1e-6
+    missed = real.clone()
+    missed[0] = 0.0  # G draws no change
+    assert float(delta_loss(missed, real)) > 0.05
+    elsewhere = real.clone()
+    elsewhere[1, :, 12:, 12:] += 1.0  # a change far from any the render made
+    assert float(delta_loss(elsewhere, real)) < 1e-6
+    state = new_fit(tiny_fit_config(loss=LossWeights(delta=1.0)))
+    with TargetSource(state.config) as source:
+        parts = train_step(state, *source.batch(0))
+    assert parts.delta > 0 and parts.total > parts.full

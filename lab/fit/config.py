@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from backend.generator import GeneratorConfig
@@ -36,6 +37,7 @@ class LossWeights:
     gradient: float = 1.0
     probe: float = 0.0
     region: float = 0.0
+    delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,23 @@ class FitConfig:
     loss: LossWeights = LossWeights()
     render_workers: int = 0
     probe: str | None = None  # the *features* probe for the probe loss term (never the eval probe)
+    # > 0: a share (identity_share) of each batch takes the identity of one of this many fixed
+    # people (expression and head turn stay their own): with the person fixed, expression and pose
+    # are what the loss can learn, where across many people the fit draws none (model card).
+    identities: int = 0
+    identity_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
         if self.lr <= 0 or self.ema_nimg < 0:
             raise ValueError("lr must be positive and ema_nimg non-negative")
+        if self.loss.delta > 0 and self.batch_size % 2:
+            raise ValueError(f"the delta loss term needs an even batch_size (pairs), got {self.batch_size}")
+        if self.identities < 0:
+            raise ValueError(f"identities must be >= 0, got {self.identities}")
+        if not 0.0 < self.identity_share <= 1.0:
+            raise ValueError(f"identity_share must be in (0, 1], got {self.identity_share}")
         if self.render_workers < 0:
             raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
         if self.loss.probe > 0 and not self.probe:
@@ -67,7 +80,7 @@ class FitConfig:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         FacePrior(z_dim=self.generator.z_dim, seed=self.prior_seed)  # raises if z_dim is too small
 
-    @property
+    @cached_property
     def prior(self) -> FacePrior:
         return FacePrior(z_dim=self.generator.z_dim, seed=self.prior_seed)
 

@@ -11,18 +11,37 @@ import numpy as np
 import torch
 
 from backend.generator import images_from_uint8
-from lab.face_prior import FacePrior
+from lab.face_prior import CHANNEL_COORDINATES, FacePrior
 from lab.fit.config import FitConfig
 from lab.procedural import render_face
 from lab.procedural.regions import feature_regions
 
 EVAL_SEED = 2**32 - 1  # the held-out batch's z come from default_rng([EVAL_SEED])
+POOL_SEED = 2**32 - 2  # the fixed people of ``FitConfig.identities`` come from default_rng([POOL_SEED, data_seed])
 
 
 def batch_latents(config: FitConfig, step: int) -> np.ndarray:
-    """The z (batch_size, z_dim) of a step: a pure function of ``(data_seed, step)``."""
+    """The z (batch_size, z_dim) of a step: a pure function of ``(data_seed, step)`` (and, with
+    ``config.identities``, of which fixed person the first ``identity_share`` of the faces take;
+    with pairs, of each half). With the delta loss term the
+    second half pairs with the first: the same people, their channel coordinates drawn anew (so
+    each half on its own is drawn as without pairs)."""
     rng = np.random.default_rng([config.data_seed, step])
-    return rng.standard_normal((config.batch_size, config.generator.z_dim)).astype(np.float32)
+    z = rng.standard_normal((config.batch_size, config.generator.z_dim))
+    half = config.batch_size // 2 if config.loss.delta > 0 else config.batch_size
+    if config.identities > 0:
+        pool, n = identity_pool(config), int(round(half * config.identity_share))
+        z[:n] = config.prior.with_identities(z[:n], pool[rng.integers(0, len(pool), n)])
+    if config.loss.delta > 0:
+        z[half:] = config.prior.with_coordinates(z[:half], list(CHANNEL_COORDINATES),
+                                                 rng.standard_normal((half, len(CHANNEL_COORDINATES))))
+    return z.astype(np.float32)
+
+
+def identity_pool(config: FitConfig) -> np.ndarray:
+    """The z (identities, z_dim) whose people the faces of an ``identities`` fit take."""
+    rng = np.random.default_rng([POOL_SEED, config.data_seed])
+    return rng.standard_normal((config.identities, config.generator.z_dim))
 
 
 def eval_latents(config: FitConfig, n: int = 64) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Does G(z) draw what its render shows? A quick check of a fit, minutes before its directions.
+"""Does G(z) draw what its render shows? Quick checks of a fit, minutes before its directions.
 
 The directions can only find expressions the generator draws. For held-out z the face prior
 gives the exact channel values of the render; the *features* probe reads both the render and
@@ -6,10 +6,16 @@ G(z). Per channel, the correlation of the exact values with the reading of G(z),
 for the render (what a perfect fit would reach), says how much of each channel the fit has
 learned; the identity embeddings say how close the person is. Seconds on a CPU, where remaking
 directions and evaluating takes half an hour. The eval probe is never used here.
+
+``channel_response`` needs no probe: it turns each channel from off to full on neutral faces,
+through the prior's coordinates, and compares the change G draws with the change of the render
+pixel by pixel (cosine of the two differences, and the ratio of their sizes). A fit that has not
+learned a channel changes other things, or nothing (cosine near 0).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +24,7 @@ import torch
 from backend.channels import CHANNEL_NAMES
 from backend.generator import Generator, images_to_uint8
 from backend.probe import FaceProbe, probe_predict
-from lab.face_prior import FacePrior
+from lab.face_prior import CHANNEL_COORDINATES, FacePrior
 from lab.fit.data import render_batch
 
 
@@ -76,3 +82,51 @@ def fidelity_of_images(generated: np.ndarray, prior: FacePrior, probe: FaceProbe
         identity_cosine=float(np.mean(np.sum(read_g.embedding * read_r.embedding, axis=1))),
         n=len(z),
     )
+
+
+@dataclass(frozen=True)
+class Response:
+    """Per channel (``CHANNEL_NAMES`` order), turning it from off to full: mean cosine between
+    G's change and the render's change, and the ratio of their sizes (L2 over the image)."""
+
+    cosine: tuple[float, ...]
+    gain: tuple[float, ...]
+    n: int
+
+    def line(self) -> str:
+        return " ".join(f"{name} {c:.2f}/{g:.2f}" for name, c, g in zip(CHANNEL_NAMES, self.cosine, self.gain))
+
+
+FULL = 3.5  # a rotated coordinate this far out turns any channel fully on (or off, negated)
+
+
+@torch.no_grad()
+def channel_response(G: Generator, prior: FacePrior, z: np.ndarray, batch: int = 32) -> Response:
+    """``Response`` of ``G`` for the faces of ``z`` (N, z_dim), neutral and frontal first."""
+    def draw(zs: np.ndarray) -> np.ndarray:
+        zs = zs.astype(np.float32)
+        return np.concatenate([images_to_uint8(G(torch.from_numpy(zs[i:i + batch]).to(G.device), noise_mode="const"))
+                               for i in range(0, len(zs), batch)])
+
+    return response_of(draw, prior, z)
+
+
+def response_of(draw: Callable[[np.ndarray], np.ndarray], prior: FacePrior, z: np.ndarray) -> Response:
+    """``Response`` of any ``draw`` (z (N, z_dim) → (N, H, W, 3) uint8) against ``prior``'s renders."""
+    off = np.array([-FULL] * (len(CHANNEL_COORDINATES) - 1) + [0.0])  # head turn: frontal
+    base = prior.with_coordinates(z, list(CHANNEL_COORDINATES), off)
+
+    def both(zs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g = draw(zs)
+        return (g.reshape(len(zs), -1).astype(np.float64),
+                render_batch(prior, zs.astype(np.float32), g.shape[1]).reshape(len(zs), -1).astype(np.float64))
+
+    g0, r0 = both(base)
+    cosine, gain = [], []
+    for k in CHANNEL_COORDINATES:
+        g1, r1 = both(prior.with_coordinates(base, k, FULL))
+        dg, dr = g1 - g0, r1 - r0
+        norm_g, norm_r = np.linalg.norm(dg, axis=1), np.linalg.norm(dr, axis=1)
+        cosine.append(float(np.mean(np.sum(dg * dr, axis=1) / np.maximum(norm_g * norm_r, 1e-9))))
+        gain.append(float(np.mean(norm_g) / max(float(np.mean(norm_r)), 1e-9)))
+    return Response(tuple(cosine), tuple(gain), len(z))

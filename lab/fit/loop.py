@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import torch
 
 from backend.generator import images_from_uint8
 from backend.probe import FaceProbe
 from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from lab.fit.data import TargetSource, eval_latents, render_targets
-from lab.fit.fidelity import expression_fidelity
+from lab.fit.data import TargetSource, eval_latents, identity_pool, render_targets
+from lab.fit.fidelity import channel_response, expression_fidelity
 from lab.fit.loss import LossParts
 from lab.fit.state import FitResult, FitState, evaluate, train_step
 
@@ -68,7 +69,9 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
     """Train until ``minutes`` of training time or ``max_steps`` steps (both counted over all
     sessions of the run) or SIGINT/SIGTERM; checkpoints to ``run_dir`` every ``checkpoint_minutes``
     and at the end, and logs to ``run_dir/log.jsonl``. With ``fidelity_probe`` (the features
-    probe) each checkpoint also logs how much of each channel G_ema draws (``lab.fit.fidelity``)."""
+    probe) each checkpoint also logs how much of each channel G_ema draws (``lab.fit.fidelity``:
+    the probe's reading, and the response of 16 held-out faces and, in a fit with fixed people,
+    of those people's faces)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = _Log(run_dir / LOG_NAME, stream)
@@ -95,10 +98,18 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         text = ""
         if fidelity_probe is not None:
             fid = expression_fidelity(state.G_ema, cfg.prior, fidelity_probe, z_eval.numpy(), rendered=images_eval)
+            response = channel_response(state.G_ema, cfg.prior, z_eval.numpy()[:16])
             extra["fidelity"] = dataclasses.asdict(fid)
+            extra["response"] = dataclasses.asdict(response)
             text = (f"; channels drawn: mean r {sum(fid.r_generated) / len(fid.r_generated):.3f} "
                     f"(renders {sum(fid.r_rendered) / len(fid.r_rendered):.3f}), "
-                    f"identity cosine {fid.identity_cosine:.3f}")
+                    f"identity cosine {fid.identity_cosine:.3f}; response {response.line()}")
+            if cfg.identities > 0:  # the fixed people's own faces: what the pinned share taught
+                pool = identity_pool(cfg)
+                seen = channel_response(state.G_ema, cfg.prior,
+                                        cfg.prior.with_identities(z_eval.numpy()[:16], pool[np.arange(16) % len(pool)]))
+                extra["response_fixed_people"] = dataclasses.asdict(seen)
+                text += f"; fixed people {seen.line()}"
         log.write("checkpoint", f"checkpoint at step {state.step}: G_ema held-out loss {ev.total:.4f} "
                                 f"(L1 {ev.full:.4f}){text}", step=state.step, nimg=state.nimg,
                   eval=dataclasses.asdict(ev), **extra)

@@ -26,6 +26,7 @@ class LossParts:
     gradient: float
     probe: float = 0.0
     region: float = 0.0
+    delta: float = 0.0
 
     @staticmethod
     def mean(parts: list[LossParts]) -> LossParts:
@@ -33,11 +34,14 @@ class LossParts:
 
 
 def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
-             probe: FaceProbe | None = None, regions: torch.Tensor | None = None) -> tuple[torch.Tensor, LossParts]:
+             probe: FaceProbe | None = None, regions: torch.Tensor | None = None,
+             paired: bool = False) -> tuple[torch.Tensor, LossParts]:
     """L1 at full, 1/2 and 1/4 resolution plus L1 on horizontal and vertical finite differences,
     plus (with ``probe`` and ``weights.probe``) the mean L1 between its stage outputs, plus (with
     ``regions``, (B, H, W) masks in [0, 1], and ``weights.region``) the L1 per unit of mask, so that
-    the few pixels that show an expression weigh as much as the whole image does in ``full``."""
+    the few pixels that show an expression weigh as much as the whole image does in ``full``;
+    plus (``paired``: the batch's second half pairs with its first, and ``weights.delta``) the L1
+    between the pairs' differences per unit of where the render changed (``delta_loss``)."""
     full = (fake - real).abs().mean()
     fake2, real2 = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     half = (fake2 - real2).abs().mean()
@@ -56,6 +60,21 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
         m = regions.unsqueeze(1)
         region = ((fake - real).abs() * m).sum() / (m.sum() * fake.shape[1]).clamp_min(1.0)
         total = total + weights.region * region
+    delta = torch.zeros(())
+    if paired and weights.delta > 0:
+        delta = delta_loss(fake, real)
+        total = total + weights.delta * delta
     parts = LossParts(*(float(t) for t in (total.detach(), full.detach(), half.detach(), quarter.detach(),
-                                            gradient.detach(), features.detach(), region.detach())))
+                                            gradient.detach(), features.detach(), region.detach(), delta.detach())))
     return total, parts
+
+
+def delta_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between G's change and the render's change from each face of the first half of the
+    batch to its partner in the second, per unit of the pixels the render changed (widened by two
+    pixels, so that a feature drawn a little off still counts); the person's own errors cancel."""
+    h = fake.shape[0] // 2
+    d_fake, d_real = fake[:h] - fake[h:2 * h], real[:h] - real[h:2 * h]
+    changed = (d_real.abs().amax(dim=1, keepdim=True) > 1.0 / 255).float()
+    m = F.max_pool2d(changed, 5, stride=1, padding=2)
+    return ((d_fake - d_real).abs() * m).sum() / (m.sum() * fake.shape[1]).clamp_min(1.0)

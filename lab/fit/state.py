@@ -123,14 +123,24 @@ def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
     return torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=1e-8)
 
 
+def set_optimizer(state: FitState, lr: float | None = None, beta1: float | None = None) -> None:
+    """Change Adam's learning rate or first-moment decay, in the config and the running optimizer."""
+    lr = state.config.lr if lr is None else lr
+    betas = state.config.betas if beta1 is None else (beta1, state.config.betas[1])
+    state.config = dataclasses.replace(state.config, lr=lr, betas=betas)
+    for group in state.optimizer.param_groups:
+        group["lr"], group["betas"] = state.config.lr, state.config.betas
+
+
 def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor,
                regions: torch.Tensor | None = None) -> LossParts:
     """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``. The
-    tensors may live on the CPU: they are moved to the state's device."""
+    tensors may live on the CPU: they are moved to the state's device. With the delta loss term
+    the batch must hold pairs as ``batch_latents`` draws them."""
     z, target, regions = _on(state.device, z, target, regions)
     with state.autocast():
         fake = generate(state.G, z)
-        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions)
+        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions, paired=True)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
