@@ -7,18 +7,21 @@
 #
 # Settings (environment): INIT (the export to continue, default models/default/generator.safetensors),
 # MORE (training minutes, default 7), BATCH (64), WORKERS (render processes, default CPUs - 2),
-# DEVICE (cuda; cpu to try the script without a GPU),
+# DEVICE (cuda; cpu to try the script without a GPU), FLAGS (more train_default_model.py options,
+# default "--identities 1 --identity-share 0.5": half of each batch one fixed person, the one recipe
+# measured so far under which the fit learns pose and expression, model card),
 # OUT (where the weights, training.json, samples.png and the log go; the device tool sets it).
 # Then it measures how much of each channel the export and the new weights draw
 # (scripts/fit_fidelity.py, features probe) into fidelity.json.
-# The loss weights are the ones the export was trained with (its training.json), so a continued
-# run keeps its recipe. Needs python3 with torch (CUDA), numpy and opencv; nothing is downloaded.
+# The loss weights are otherwise the ones the export was trained with (its training.json). The
+# log's checkpoints, every 2 minutes, say how G's change follows the render's per channel. Needs python3 with torch (CUDA), numpy and opencv; nothing is downloaded.
 set -eu
 INIT=${INIT:-models/default/generator.safetensors}
 MORE=${MORE:-7}
 BATCH=${BATCH:-64}
 CPUS=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
 WORKERS=${WORKERS:-$((CPUS > 3 ? CPUS - 2 : 1))}
+FLAGS=${FLAGS:---identities 1 --identity-share 0.5}
 OUT=${OUT:-runs/gpu-out}
 RUN=${RUN:-/tmp/gpu-default-run}
 mkdir -p "$OUT/model"
@@ -28,8 +31,8 @@ status=0
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
     python3 scripts/train_default_model.py --out "$RUN" --init "$INIT" --device "${DEVICE:-cuda}" \
-        --batch "$BATCH" --render-workers "$WORKERS" --more-minutes "$MORE" --checkpoint-minutes 1000 \
-        --model-dir "$OUT/model" &&
+        --batch "$BATCH" --render-workers "$WORKERS" --more-minutes "$MORE" --checkpoint-minutes 2 \
+        --model-dir "$OUT/model" $FLAGS &&
     cp "$RUN/samples.png" "$RUN/log.jsonl" "$OUT/" &&
     python3 scripts/fit_fidelity.py "$INIT" "$OUT/model/generator.safetensors" --n 512 --json "$OUT/fidelity.json"
 } >"$OUT/gpu_default_model.log" 2>&1 || status=$?

@@ -311,6 +311,7 @@ def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tm
     facts = json.loads((out / "model" / "training.json").read_text())
     shipped = json.loads((ROOT / "models" / "default" / "training.json").read_text())
     assert facts["steps"] == shipped["steps"] and facts["config"]["batch_size"] == 4
+    assert (facts["config"]["identities"], facts["config"]["identity_share"]) == (1, 0.5)  # the default FLAGS
     assert load_generator(out / "model" / "generator.safetensors")[1].resolution == 128
     assert len(json.loads((out / "fidelity.json").read_text())) == 2  # the export and the new weights
     assert {p.name for p in out.iterdir()} == {"model", "samples.png", "log.jsonl", "gpu_default_model.log",
