@@ -300,8 +300,8 @@ def test_bf16_autocast_steps_train_and_evaluate_in_fp32() -> None:
 
 @pytest.mark.slow
 def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tmp_path: Path) -> None:
-    """The device run's script, tried on the CPU with no training time: it continues the shipped
-    export and leaves a loadable generator, its facts, the samples and the log under OUT."""
+    """The device run's script, tried on the CPU with no training time: it continues the furthest
+    export of its recipe and leaves a loadable generator, its facts, the samples and the log under OUT."""
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "RUN": str(tmp_path / "run"), "DEVICE": "cpu", "MORE": "0",
            "BATCH": "4", "WORKERS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -309,9 +309,10 @@ def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tm
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     facts = json.loads((out / "model" / "training.json").read_text())
-    shipped = json.loads((ROOT / "models" / "default" / "training.json").read_text())
-    assert facts["steps"] == shipped["steps"] and facts["config"]["batch_size"] == 4
-    assert (facts["config"]["identities"], facts["config"]["identity_share"]) == (1, 0.5)  # the default FLAGS
+    started = json.loads((ROOT / "models" / "experiments" / "fixed-person" / "training.json").read_text())
+    assert facts["steps"] == started["steps"] and facts["config"]["batch_size"] == 4
+    config = facts["config"]
+    assert (config["identities"], config["identity_share"], config["loss"]["delta"]) == (1, 0.5, 2.0)  # FLAGS
     assert load_generator(out / "model" / "generator.safetensors")[1].resolution == 128
     assert len(json.loads((out / "fidelity.json").read_text())) == 2  # the export and the new weights
     assert {p.name for p in out.iterdir()} == {"model", "samples.png", "log.jsonl", "gpu_default_model.log",
