@@ -61,10 +61,15 @@ def expression_fidelity(G: Generator, prior: FacePrior, probe: FaceProbe, z: np.
     """Measure ``G`` on the latents ``z`` (N, z_dim) against ``prior``'s renders (see the module);
     ``rendered``: those renders when the caller has them already."""
     z = np.asarray(z, np.float32)
-    generated = np.concatenate([images_to_uint8(G(torch.from_numpy(z[i:i + batch]).to(G.device),
-                                                  noise_mode="const"))
-                                for i in range(0, len(z), batch)])
-    return fidelity_of_images(generated, prior, probe, z, rendered)
+    return fidelity_of_images(_draw(G, z, batch), prior, probe, z, rendered)
+
+
+@torch.no_grad()
+def _draw(G: Generator, z: np.ndarray, batch: int) -> np.ndarray:
+    """G(z) as uint8 images (N, H, W, 3), ``batch`` latents at a time, constant noise."""
+    z = np.asarray(z, np.float32)
+    return np.concatenate([images_to_uint8(G(torch.from_numpy(z[i:i + batch]).to(G.device), noise_mode="const"))
+                           for i in range(0, len(z), batch)])
 
 
 def fidelity_of_images(generated: np.ndarray, prior: FacePrior, probe: FaceProbe, z: np.ndarray,
@@ -103,12 +108,7 @@ FULL = 3.5  # a rotated coordinate this far out turns any channel fully on (or o
 @torch.no_grad()
 def channel_response(G: Generator, prior: FacePrior, z: np.ndarray, batch: int = 32) -> Response:
     """``Response`` of ``G`` for the faces of ``z`` (N, z_dim), neutral and frontal first."""
-    def draw(zs: np.ndarray) -> np.ndarray:
-        zs = zs.astype(np.float32)
-        return np.concatenate([images_to_uint8(G(torch.from_numpy(zs[i:i + batch]).to(G.device), noise_mode="const"))
-                               for i in range(0, len(zs), batch)])
-
-    return response_of(draw, prior, z)
+    return response_of(lambda zs: _draw(G, zs, batch), prior, z)
 
 
 def response_of(draw: Callable[[np.ndarray], np.ndarray], prior: FacePrior, z: np.ndarray) -> Response:
