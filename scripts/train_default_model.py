@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                         "different), a phase that spends the loss on expression and pose (any run)")
     p.add_argument("--identity-share", type=float, default=None,
                    help="the share of each batch --identities pins (default all; any run)")
+    p.add_argument("--identity-period", type=int, default=None,
+                   help="draw the fixed people anew every this many steps (0: never; any run)")
     p.add_argument("--lr", type=float, default=None, help="Adam's learning rate (any run)")
     p.add_argument("--beta1", type=float, default=None, help="Adam's first-moment decay (any run)")
     p.add_argument("--more-minutes", type=float, default=None,
@@ -151,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
                                            loss=dataclasses.replace(state.config.loss, delta=args.delta_weight))
     if args.identities is not None:
         state.config = dataclasses.replace(state.config, identities=args.identities)
-    if args.identity_share is not None:
-        try:
+    try:
+        if args.identity_period is not None:
+            state.config = dataclasses.replace(state.config, identity_period=args.identity_period)
+        if args.identity_share is not None:
             state.config = dataclasses.replace(state.config, identity_share=args.identity_share)
-        except ValueError as e:
-            p.error(str(e))
+    except ValueError as e:
+        p.error(str(e))
     if args.lr is not None or args.beta1 is not None:
         set_optimizer(state, lr=args.lr, beta1=args.beta1)
     fidelity_probe = None

@@ -347,6 +347,24 @@ def test_an_identities_phase_draws_each_face_from_a_few_fixed_people() -> None:
         tiny_fit_config(identity_share=0.0)
 
 
+def test_an_identity_period_draws_new_fixed_people_every_period_steps() -> None:
+    # z_dim 160: with 96, some z with a donor's identity set hold more than the prior's 80 coordinates can
+    config = FitConfig(generator=tiny_config(z_dim=160, w_dim=32, use_noise=False), batch_size=8,
+                       identities=1, identity_period=5)
+    prior = config.prior
+    skin = [prior.identities(batch_latents(config, step)[:1])[0].skin_color for step in (0, 4, 5, 9, 10)]
+    np.testing.assert_allclose(skin[0], skin[1], atol=1e-5)  # one period, one person
+    np.testing.assert_allclose(skin[2], skin[3], atol=1e-5)
+    assert not np.allclose(skin[0], skin[2]) and not np.allclose(skin[2], skin[4])
+    np.testing.assert_allclose(identity_pool(config, 7), identity_pool(config, 5))
+    # without a period the people stay for the whole run, as runs made before it drew them
+    steady = tiny_fit_config(identities=1)
+    np.testing.assert_allclose(identity_pool(steady, 10_000), identity_pool(steady))
+    assert FitConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="identity_period"):
+        tiny_fit_config(identity_period=-1)
+
+
 def test_set_optimizer_changes_the_running_adam_and_the_config() -> None:
     state = new_fit(tiny_fit_config())
     set_optimizer(state, lr=1e-4, beta1=0.9)

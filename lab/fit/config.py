@@ -61,6 +61,9 @@ class FitConfig:
     # are what the loss can learn, where across many people the fit draws none (model card).
     identities: int = 0
     identity_share: float = 1.0
+    # > 0: the fixed people are drawn anew every this many steps, so that no one person's way of
+    # turning or smiling is all the fit sees (0: the same people for the whole run)
+    identity_period: int = 0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -71,6 +74,8 @@ class FitConfig:
             raise ValueError(f"the delta loss term needs an even batch_size (pairs), got {self.batch_size}")
         if self.identities < 0:
             raise ValueError(f"identities must be >= 0, got {self.identities}")
+        if self.identity_period < 0:
+            raise ValueError(f"identity_period must be >= 0, got {self.identity_period}")
         if not 0.0 < self.identity_share <= 1.0:
             raise ValueError(f"identity_share must be in (0, 1], got {self.identity_share}")
         if self.render_workers < 0:

@@ -30,7 +30,7 @@ def batch_latents(config: FitConfig, step: int) -> np.ndarray:
     z = rng.standard_normal((config.batch_size, config.generator.z_dim))
     half = config.batch_size // 2 if config.loss.delta > 0 else config.batch_size
     if config.identities > 0:
-        pool, n = identity_pool(config), int(round(half * config.identity_share))
+        pool, n = identity_pool(config, step), int(round(half * config.identity_share))
         z[:n] = config.prior.with_identities(z[:n], pool[rng.integers(0, len(pool), n)])
     if config.loss.delta > 0:
         z[half:] = config.prior.with_coordinates(z[:half], list(CHANNEL_COORDINATES),
@@ -38,9 +38,11 @@ def batch_latents(config: FitConfig, step: int) -> np.ndarray:
     return z.astype(np.float32)
 
 
-def identity_pool(config: FitConfig) -> np.ndarray:
-    """The z (identities, z_dim) whose people the faces of an ``identities`` fit take."""
-    rng = np.random.default_rng([POOL_SEED, config.data_seed])
+def identity_pool(config: FitConfig, step: int = 0) -> np.ndarray:
+    """The z (identities, z_dim) whose people the faces of an ``identities`` fit take at ``step``
+    (the same at every step unless ``identity_period``)."""
+    period = [step // config.identity_period] if config.identity_period > 0 else []
+    rng = np.random.default_rng([POOL_SEED, config.data_seed, *period])
     return rng.standard_normal((config.identities, config.generator.z_dim))
 
 

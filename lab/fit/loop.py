@@ -105,7 +105,7 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
                     f"(renders {sum(fid.r_rendered) / len(fid.r_rendered):.3f}), "
                     f"identity cosine {fid.identity_cosine:.3f}; response {response.line()}")
             if cfg.identities > 0:  # the fixed people's own faces: what the pinned share taught
-                pool = identity_pool(cfg)
+                pool = identity_pool(cfg, state.step)
                 seen = channel_response(state.G_ema, cfg.prior,
                                         cfg.prior.with_identities(z_eval.numpy()[:16], pool[np.arange(16) % len(pool)]))
                 extra["response_fixed_people"] = dataclasses.asdict(seen)
