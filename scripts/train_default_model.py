@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. 32 with --channel-base 512, tries a recipe in minutes)")
     p.add_argument("--channel-base", type=int, default=None,
                    help=f"channel_base of a new run's generator (default {FitConfig().generator.channel_base})")
+    p.add_argument("--mapping-layers", type=int, default=None,
+                   help=f"mapping-network depth of a new run (default {FitConfig().generator.mapping_layers})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32, or bf16 autocast (default: bf16 on a GPU, fp32 on the CPU)")
@@ -107,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = args.out / CHECKPOINT_NAME
     if args.resume and args.init is not None:
         p.error("--resume and --init exclude each other")
-    if (args.resume or args.init is not None) and (args.resolution or args.channel_base):
-        p.error("--resolution and --channel-base are for new runs")
+    if (args.resume or args.init is not None) and (args.resolution or args.channel_base or args.mapping_layers):
+        p.error("--resolution, --channel-base and --mapping-layers are for new runs")
     try:
         device = pick_device(args.device)
     except ValueError as e:
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
         generator = FitConfig().generator
         generator = dataclasses.replace(generator, img_resolution=args.resolution or generator.img_resolution,
-                                        channel_base=args.channel_base or generator.channel_base)
+                                        channel_base=args.channel_base or generator.channel_base,
+                                        mapping_layers=args.mapping_layers or generator.mapping_layers)
         state = new_fit(dataclasses.replace(FitConfig(), generator=generator, render_workers=args.render_workers,
                                             batch_size=args.batch or FitConfig.batch_size))
     if args.more_minutes is not None:

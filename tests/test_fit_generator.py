@@ -227,11 +227,19 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads((model / "training.json").read_text())["steps"] == 3
     # Resuming may not change the batch; a GPU that is not there is a clear error.
-    for extra in (["--resume", "--batch", "4"], ["--device", "cuda"], ["--resume", "--resolution", "32"]):
+    for extra in (["--resume", "--batch", "4"], ["--device", "cuda"], ["--resume", "--resolution", "32"],
+                  ["--resume", "--mapping-layers", "2"]):
         if extra[0] == "--device" and torch.cuda.is_available():
             continue
         r = subprocess.run(base + ["--steps", "9", *extra], capture_output=True, text=True, timeout=300)
         assert r.returncode == 2 and ("--batch" in r.stderr or "CUDA" in r.stderr or "new runs" in r.stderr), r.stderr
+    # A new run may be a small trial generator.
+    small = tmp_path / "small"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "run4"), "--model-dir", str(small),
+                    "--batch", "2", "--steps", "1", "--resolution", "32", "--channel-base", "512",
+                    "--mapping-layers", "2"], check=True, capture_output=True, timeout=300)
+    trial = json.loads((small / "training.json").read_text())["config"]["generator"]
+    assert (trial["img_resolution"], trial["channel_base"], trial["mapping_layers"]) == (32, 512, 2)
 
 
 def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_path: Path) -> None:
