@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delta-weight", type=float, default=None,
                    help="weight of the paired term: batches of pairs (one person, two expressions), L1 between "
                         "G's change and the render's where the render changed (new, resumed or continued runs)")
+    p.add_argument("--still-weight", type=float, default=None,
+                   help="weight of the other paired term: G's change between the pair's faces where the render "
+                        "did not change (new, resumed or continued runs)")
     p.add_argument("--identities", type=int, default=None,
                    help="give every training face the identity of one of this many fixed people (0: all "
                         "different), a phase that spends the loss on expression and pose (any run)")
@@ -154,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.delta_weight is not None:
         state.config = dataclasses.replace(state.config,
                                            loss=dataclasses.replace(state.config.loss, delta=args.delta_weight))
+    if args.still_weight is not None:
+        state.config = dataclasses.replace(state.config,
+                                           loss=dataclasses.replace(state.config.loss, still=args.still_weight))
     if args.identities is not None:
         state.config = dataclasses.replace(state.config, identities=args.identities)
     try:

@@ -404,7 +404,21 @@ def test_delta_term_trains_on_pairs_of_one_person_with_two_expressions() -> None
     elsewhere = real.clone()
     elsewhere[1, :, 12:, 12:] += 1.0  # a change far from any the render made
     assert float(delta_loss(elsewhere, real)) < 1e-6
+    # ... which the still term counts instead: G's change where the render made none
+    from lab.fit.loss import still_loss
+    assert float(still_loss(shared, real)) < 1e-6 and float(still_loss(missed, real)) < 1e-6
+    assert float(still_loss(elsewhere, real)) == pytest.approx(16 / (2 * 256 - 36))  # per unchanged pixel
+    assert float(still_loss(real, real)) == 0.0
     state = new_fit(tiny_fit_config(loss=LossWeights(delta=1.0)))
     with TargetSource(state.config) as source:
         parts = train_step(state, *source.batch(0))
-    assert parts.delta > 0 and parts.total > parts.full
+    assert parts.delta > 0 and parts.total > parts.full and parts.still == 0.0
+    # the still term alone also trains on pairs
+    still = tiny_fit_config(loss=LossWeights(still=1.0))
+    assert still.loss.paired and np.array_equal(batch_latents(still, 3), z)
+    state = new_fit(still)
+    with TargetSource(still) as source:
+        parts = train_step(state, *source.batch(0))
+    assert parts.still > 0 and parts.delta == 0.0
+    with pytest.raises(ValueError, match="even"):
+        dataclasses.replace(still, batch_size=5)

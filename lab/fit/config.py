@@ -29,7 +29,9 @@ class LossWeights:
     probe's stage outputs for G(z) and the target (``FitConfig.probe``), which weighs the eyes,
     brows and mouth that the probe reads expressions from, where pixel L1 weighs hair and
     background most; ``region``, L1 per unit of the brows/eyes/mouth mask
-    (``lab.procedural.regions``), which weighs those pixels directly."""
+    (``lab.procedural.regions``), which weighs those pixels directly; ``delta`` and ``still``,
+    on pairs (one person, two expressions), G's change where the render changed and where it did
+    not (``lab.fit.loss``)."""
 
     full: float = 1.0
     half: float = 1.0
@@ -38,6 +40,12 @@ class LossWeights:
     probe: float = 0.0
     region: float = 0.0
     delta: float = 0.0
+    still: float = 0.0
+
+    @property
+    def paired(self) -> bool:
+        """Whether the batch holds pairs (the terms that compare a face with its partner)."""
+        return self.delta > 0 or self.still > 0
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,8 @@ class FitConfig:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
         if self.lr <= 0 or self.ema_nimg < 0:
             raise ValueError("lr must be positive and ema_nimg non-negative")
-        if self.loss.delta > 0 and self.batch_size % 2:
-            raise ValueError(f"the delta loss term needs an even batch_size (pairs), got {self.batch_size}")
+        if self.loss.paired and self.batch_size % 2:
+            raise ValueError(f"the delta and still loss terms need an even batch_size (pairs), got {self.batch_size}")
         if self.identities < 0:
             raise ValueError(f"identities must be >= 0, got {self.identities}")
         if self.identity_period < 0:

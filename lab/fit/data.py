@@ -28,11 +28,11 @@ def batch_latents(config: FitConfig, step: int) -> np.ndarray:
     each half on its own is drawn as without pairs)."""
     rng = np.random.default_rng([config.data_seed, step])
     z = rng.standard_normal((config.batch_size, config.generator.z_dim))
-    half = config.batch_size // 2 if config.loss.delta > 0 else config.batch_size
+    half = config.batch_size // 2 if config.loss.paired else config.batch_size
     if config.identities > 0:
         pool, n = identity_pool(config, step), int(round(half * config.identity_share))
         z[:n] = config.prior.with_identities(z[:n], pool[rng.integers(0, len(pool), n)])
-    if config.loss.delta > 0:
+    if config.loss.paired:
         z[half:] = config.prior.with_coordinates(z[:half], list(CHANNEL_COORDINATES),
                                                  rng.standard_normal((half, len(CHANNEL_COORDINATES))))
     return z.astype(np.float32)

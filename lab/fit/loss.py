@@ -27,6 +27,7 @@ class LossParts:
     probe: float = 0.0
     region: float = 0.0
     delta: float = 0.0
+    still: float = 0.0
 
     @staticmethod
     def mean(parts: list[LossParts]) -> LossParts:
@@ -41,7 +42,8 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
     ``regions``, (B, H, W) masks in [0, 1], and ``weights.region``) the L1 per unit of mask, so that
     the few pixels that show an expression weigh as much as the whole image does in ``full``;
     plus (``paired``: the batch's second half pairs with its first, and ``weights.delta``) the L1
-    between the pairs' differences per unit of where the render changed (``delta_loss``)."""
+    between the pairs' differences per unit of where the render changed (``delta_loss``), and
+    (``weights.still``) G's change per unit of where it did not (``still_loss``)."""
     full = (fake - real).abs().mean()
     fake2, real2 = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     half = (fake2 - real2).abs().mean()
@@ -64,17 +66,38 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
     if paired and weights.delta > 0:
         delta = delta_loss(fake, real)
         total = total + weights.delta * delta
+    still = torch.zeros(())
+    if paired and weights.still > 0:
+        still = still_loss(fake, real)
+        total = total + weights.still * still
     parts = LossParts(*(float(t) for t in (total.detach(), full.detach(), half.detach(), quarter.detach(),
-                                            gradient.detach(), features.detach(), region.detach(), delta.detach())))
+                                            gradient.detach(), features.detach(), region.detach(), delta.detach(),
+                                            still.detach())))
     return total, parts
 
 
 def delta_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """L1 between G's change and the render's change from each face of the first half of the
-    batch to its partner in the second, per unit of the pixels the render changed (widened by two
-    pixels, so that a feature drawn a little off still counts); the person's own errors cancel."""
+    batch to its partner in the second, per unit of the pixels the render changed (widened); the
+    person's own errors cancel."""
+    d_fake, d_real, m = _pair_changes(fake, real)
+    return ((d_fake - d_real).abs() * m).sum() / (m.sum() * fake.shape[1]).clamp_min(1.0)
+
+
+def still_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """G's change from each face to its partner where the render did not change (outside the
+    widened mask of ``delta_loss``), per unit of those pixels: a new expression must leave the
+    rest of the person as it was, which the pixel loss alone barely asks while G's own error on
+    the person is large."""
+    d_fake, _, m = _pair_changes(fake, real)
+    rest = 1.0 - m
+    return (d_fake.abs() * rest).sum() / (rest.sum() * fake.shape[1]).clamp_min(1.0)
+
+
+def _pair_changes(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """G's and the render's change from the batch's first half to its second, and where the
+    render changed (B/2, 1, H, W), widened by two pixels so that a feature drawn a little off still counts."""
     h = fake.shape[0] // 2
     d_fake, d_real = fake[:h] - fake[h:2 * h], real[:h] - real[h:2 * h]
     changed = (d_real.abs().amax(dim=1, keepdim=True) > 1.0 / 255).float()
-    m = F.max_pool2d(changed, 5, stride=1, padding=2)
-    return ((d_fake - d_real).abs() * m).sum() / (m.sum() * fake.shape[1]).clamp_min(1.0)
+    return d_fake, d_real, F.max_pool2d(changed, 5, stride=1, padding=2)

@@ -135,7 +135,7 @@ def set_optimizer(state: FitState, lr: float | None = None, beta1: float | None 
 def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor,
                regions: torch.Tensor | None = None) -> LossParts:
     """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``. The
-    tensors may live on the CPU: they are moved to the state's device. With the delta loss term
+    tensors may live on the CPU: they are moved to the state's device. With the paired loss terms
     the batch must hold pairs as ``batch_latents`` draws them."""
     z, target, regions = _on(state.device, z, target, regions)
     with state.autocast():
