@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the project's default generator on procedural faces and export it.
 
-    python scripts/train_default_model.py --out runs/default --minutes 110 [--resume]
+    python scripts/train_default_model.py --out runs/default --minutes 110 [--resume] [--model-dir models/default]
 
 Trains ``DEFAULT_GENERATOR`` with ``lab.fit`` (a supervised fit of G(z) to
 render(decode(z)), see there) until ``--minutes`` of training or ``--steps`` steps, both counted
@@ -10,7 +10,9 @@ every ``--checkpoint-minutes`` and at the end; ``--resume`` continues from there
 folders are not kept between machines), ``--init MODEL_DIR/generator.safetensors`` continues
 the exported model instead (its weights and counters, a fresh optimizer). Then it
 writes ``MODEL_DIR/generator.safetensors`` (G_ema, fp16), ``MODEL_DIR/training.json`` and
-``OUT/samples.png`` (per seed: the render, G(z), and G at ψ = 0.7).
+``OUT/samples.png`` (per seed: the render, G(z), and G at ψ = 0.7). ``MODEL_DIR`` is ``OUT/model``
+unless given: only ``--model-dir models/default`` replaces the shipped model, so that a trial
+run never does by accident.
 
 The result depends only on the step count (``--steps`` reproduces a run); a minutes budget
 stops at whatever step this machine reaches.
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", type=Path, default=None,
                    help="continue an exported model (its checkpoint lost): its weights, config and counters, "
                         "a fresh optimizer")
-    p.add_argument("--model-dir", type=Path, default=Path("models/default"))
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="where the exported model goes (default OUT/model; models/default ships it)")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--batch", type=int, default=None,
                    help=f"images per step (new runs: default {FitConfig.batch_size}; --init: default the model's)")
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stopped by {result.stopped_by} after {result.step} steps, {result.nimg} images, "
           f"{result.minutes:.1f} min; G_ema held-out L1 {result.eval_loss.full:.4f}", flush=True)
 
-    generator_path, json_path = export_model(state, result, args.model_dir)
+    generator_path, json_path = export_model(state, result, args.model_dir or args.out / "model")
     size = generator_path.stat().st_size
     print(f"wrote {generator_path} ({size / 2**20:.1f} MiB) and {json_path}")
     G, _ = load_generator(generator_path)

@@ -233,11 +233,11 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
             continue
         r = subprocess.run(base + ["--steps", "9", *extra], capture_output=True, text=True, timeout=300)
         assert r.returncode == 2 and ("--batch" in r.stderr or "CUDA" in r.stderr or "new runs" in r.stderr), r.stderr
-    # A new run may be a small trial generator.
-    small = tmp_path / "small"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "run4"), "--model-dir", str(small),
+    # A new run may be a small trial generator; without --model-dir it exports into its run folder.
+    small = tmp_path / "run4" / "model"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "run4"),
                     "--batch", "2", "--steps", "1", "--resolution", "32", "--channel-base", "512",
-                    "--mapping-layers", "2"], check=True, capture_output=True, timeout=300)
+                    "--mapping-layers", "2"], check=True, capture_output=True, timeout=300, cwd=tmp_path)
     trial = json.loads((small / "training.json").read_text())["config"]["generator"]
     assert (trial["img_resolution"], trial["channel_base"], trial["mapping_layers"]) == (32, 512, 2)
 
