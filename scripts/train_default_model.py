@@ -149,27 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     state.precision = args.precision or ("fp32" if device.type == "cpu" else "bf16")
     print(f"training on {device} ({state.precision}), batch {state.config.batch_size}")
 
-    if args.probe_weight is not None:
+    # The recipe options a resumed or continued run may change: one replace, validated once.
+    weights = {name: getattr(args, f"{name}_weight") for name in ("probe", "region", "delta", "still")}
+    weights = {name: w for name, w in weights.items() if w is not None}
+    recipe = {name: getattr(args, name) for name in ("identities", "identity_period", "identity_share")
+              if getattr(args, name) is not None}
+    if "probe" in weights:
         if "eval" in Path(args.probe).name:
             p.error("the eval probe measures the model and may not train it; use the features probe")
-        state.config = dataclasses.replace(state.config, probe=args.probe,
-                                           loss=dataclasses.replace(state.config.loss, probe=args.probe_weight))
-    if args.region_weight is not None:
-        state.config = dataclasses.replace(state.config,
-                                           loss=dataclasses.replace(state.config.loss, region=args.region_weight))
-    if args.delta_weight is not None:
-        state.config = dataclasses.replace(state.config,
-                                           loss=dataclasses.replace(state.config.loss, delta=args.delta_weight))
-    if args.still_weight is not None:
-        state.config = dataclasses.replace(state.config,
-                                           loss=dataclasses.replace(state.config.loss, still=args.still_weight))
-    if args.identities is not None:
-        state.config = dataclasses.replace(state.config, identities=args.identities)
+        recipe["probe"] = args.probe
     try:
-        if args.identity_period is not None:
-            state.config = dataclasses.replace(state.config, identity_period=args.identity_period)
-        if args.identity_share is not None:
-            state.config = dataclasses.replace(state.config, identity_share=args.identity_share)
+        state.config = dataclasses.replace(state.config, loss=dataclasses.replace(state.config.loss, **weights),
+                                           **recipe)
     except ValueError as e:
         p.error(str(e))
     if args.lr is not None or args.beta1 is not None:

@@ -35,7 +35,7 @@ MODEL_DIR = ROOT / "models" / "default"
 GENERATOR = MODEL_DIR / "generator.safetensors"
 DIRECTIONS = MODEL_DIR / "directions.json"
 PROBES = {role: MODEL_DIR / f"probe_{role}.safetensors" for role in ("features", "eval")}
-MAKES = {GENERATOR: "python scripts/train_default_model.py --out runs/default --minutes 150",
+MAKES = {GENERATOR: "python scripts/train_default_model.py --out runs/default --minutes 150 --model-dir models/default",
          DIRECTIONS: "python scripts/make_default_directions.py",
          **{path: f"python scripts/train_probe.py --role {role} --out {path.relative_to(ROOT)} --half"
             for role, path in PROBES.items()}}
