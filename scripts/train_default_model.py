@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import cv2  # noqa: E402
 
 from backend.checkpoints import load_generator  # noqa: E402
 from backend.devices import pick_device  # noqa: E402
+from backend.files import FileError  # noqa: E402
 from backend.probe import load_probe  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.fit import (  # noqa: E402
@@ -76,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"channel_base of a new run's generator (default {FitConfig().generator.channel_base})")
     p.add_argument("--mapping-layers", type=int, default=None,
                    help=f"mapping-network depth of a new run (default {FitConfig().generator.mapping_layers})")
+    p.add_argument("--synthesis-from", type=Path, default=None,
+                   help="a new run starts its synthesis network from this exported generator's (its size and "
+                        "channels too), only the mapping network fresh: a shallower --mapping-layers keeps the "
+                        "faces a long fit learned to draw")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32, or bf16 autocast (default: bf16 on a GPU, fp32 on the CPU)")
@@ -117,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--resume and --init exclude each other")
     if (args.resume or args.init is not None) and (args.resolution or args.channel_base or args.mapping_layers):
         p.error("--resolution, --channel-base and --mapping-layers are for new runs")
+    if args.synthesis_from is not None and (args.resume or args.init is not None or args.resolution
+                                            or args.channel_base):
+        p.error("--synthesis-from starts a new run with that generator's size and channels")
     try:
         device = pick_device(args.device)
     except ValueError as e:
@@ -138,11 +147,18 @@ def main(argv: list[str] | None = None) -> int:
         if checkpoint.exists():
             p.error(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
         generator = FitConfig().generator
+        if args.synthesis_from is not None:
+            try:
+                generator = load_generator(args.synthesis_from)[0].config
+            except FileError as e:
+                p.error(str(e))
         generator = dataclasses.replace(generator, img_resolution=args.resolution or generator.img_resolution,
                                         channel_base=args.channel_base or generator.channel_base,
                                         mapping_layers=args.mapping_layers or generator.mapping_layers)
+        synthesis_init = None if args.synthesis_from is None else os.fspath(args.synthesis_from)
         state = new_fit(dataclasses.replace(FitConfig(), generator=generator, render_workers=args.render_workers,
-                                            batch_size=args.batch or FitConfig.batch_size))
+                                            batch_size=args.batch or FitConfig.batch_size,
+                                            synthesis_init=synthesis_init))
     if args.more_minutes is not None:
         args.minutes = state.seconds / 60 + args.more_minutes
     state.to(device)

@@ -139,6 +139,24 @@ def test_warm_start_continues_an_exported_model_with_its_counters(tmp_path: Path
         warm_start(bare)
 
 
+def test_a_new_fit_may_start_its_synthesis_network_from_an_exported_model(tmp_path: Path) -> None:
+    state = new_fit(tiny_fit_config())
+    generator_path, _ = export_model(state, run(state, tmp_path / "run", 2), tmp_path / "model")
+    exported, _ = load_generator(generator_path)
+    config = tiny_fit_config(synthesis_init=os.fspath(generator_path))
+    config = dataclasses.replace(config, generator=dataclasses.replace(config.generator, mapping_layers=1))
+    shallow = new_fit(config)
+    for G in (shallow.G, shallow.G_ema):
+        assert_same_tensors({k: v.float() for k, v in exported.synthesis.state_dict().items()},
+                            G.synthesis.state_dict())
+        assert G.mapping.num_layers == 1 and (shallow.step, shallow.nimg) == (0, 0)
+    assert_same_tensors(new_fit(config).G.state_dict(), shallow.G.state_dict())  # the config decides it all
+    # Anything but the mapping depth must match the exported synthesis network.
+    larger = dataclasses.replace(config, generator=dataclasses.replace(config.generator, img_resolution=64))
+    with pytest.raises(CheckpointError, match="only the mapping depth"):
+        new_fit(larger)
+
+
 class _Hostile:
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
@@ -240,6 +258,18 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
                     "--mapping-layers", "2"], check=True, capture_output=True, timeout=300, cwd=tmp_path)
     trial = json.loads((small / "training.json").read_text())["config"]["generator"]
     assert (trial["img_resolution"], trial["channel_base"], trial["mapping_layers"]) == (32, 512, 2)
+    # A new run may keep a model's synthesis network and take a fresh, shallower mapping.
+    r = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "run5"), "--batch", "2", "--steps", "1",
+                        "--synthesis-from", str(small / "generator.safetensors"), "--mapping-layers", "1"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    shallow = json.loads((tmp_path / "run5" / "model" / "training.json").read_text())["config"]
+    assert (shallow["generator"]["img_resolution"], shallow["generator"]["mapping_layers"]) == (32, 1)
+    assert shallow["synthesis_init"] == str(small / "generator.safetensors")
+    r = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "run6"), "--steps", "1",
+                        "--synthesis-from", str(small / "generator.safetensors"), "--resolution", "64"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2 and "size and channels" in r.stderr, r.stderr
 
 
 def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_path: Path) -> None:

@@ -72,6 +72,9 @@ class FitConfig:
     # > 0: the fixed people are drawn anew every this many steps, so that no one person's way of
     # turning or smiling is all the fit sees (0: the same people for the whole run)
     identity_period: int = 0
+    # an exported generator whose synthesis weights a new fit starts from, its mapping network
+    # fresh from init_seed (a shallower mapping without losing the faces a long fit learned to draw)
+    synthesis_init: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -91,10 +91,20 @@ def generate(G: Generator, z: torch.Tensor) -> torch.Tensor:
 
 
 def new_fit(config: FitConfig) -> FitState:
-    """A fresh fit: weights initialised from ``init_seed``."""
+    """A fresh fit: weights initialised from ``init_seed``, the synthesis network's taken from
+    ``synthesis_init`` where the config names one."""
     with torch.random.fork_rng():
         torch.manual_seed(config.init_seed)
         G = Generator(config.generator).train().requires_grad_(True)
+    if config.synthesis_init:
+        source, _ = load_generator(config.synthesis_init)
+        if dataclasses.replace(source.config, mapping_layers=config.generator.mapping_layers) != config.generator:
+            raise CheckpointError(config.synthesis_init, "its synthesis network differs from the fit's "
+                                  "(only the mapping depth may)")
+        target = G.synthesis.state_dict()
+        with torch.no_grad():
+            for name, tensor in source.synthesis.state_dict().items():
+                target[name].copy_(tensor)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     return FitState(config, G, G_ema, _optimizer(G, config))
 
