@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"mapping-network depth of a new run (default {FitConfig().generator.mapping_layers})")
     p.add_argument("--synthesis-from", type=Path, default=None,
                    help="a new run starts its synthesis network from this exported generator's (its size and "
-                        "channels too), only the mapping network fresh: a shallower --mapping-layers keeps the "
-                        "faces a long fit learned to draw")
+                        "channels too), only the mapping network fresh, e.g. with a shallower --mapping-layers "
+                        "(measured in the model card)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32, or bf16 autocast (default: bf16 on a GPU, fp32 on the CPU)")

@@ -73,7 +73,7 @@ class FitConfig:
     # turning or smiling is all the fit sees (0: the same people for the whole run)
     identity_period: int = 0
     # an exported generator whose synthesis weights a new fit starts from, its mapping network
-    # fresh from init_seed (a shallower mapping without losing the faces a long fit learned to draw)
+    # fresh from init_seed (to try a shallower mapping without starting the faces from nothing)
     synthesis_init: str | None = None
 
     def __post_init__(self) -> None:
