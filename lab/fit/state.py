@@ -101,10 +101,7 @@ def new_fit(config: FitConfig) -> FitState:
         if dataclasses.replace(source.config, mapping_layers=config.generator.mapping_layers) != config.generator:
             raise CheckpointError(config.synthesis_init, "its synthesis network differs from the fit's "
                                   "(only the mapping depth may)")
-        target = G.synthesis.state_dict()
-        with torch.no_grad():
-            for name, tensor in source.synthesis.state_dict().items():
-                target[name].copy_(tensor)
+        G.synthesis.load_state_dict(source.synthesis.state_dict())
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     return FitState(config, G, G_ema, _optimizer(G, config))
 
