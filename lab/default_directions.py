@@ -18,8 +18,9 @@ import torch
 
 from backend.channels import CHANNEL_NAMES
 from backend.checkpoints import generator_metadata
+from backend.direction_eval import between_faces
 from backend.direction_learning import (SIGNED_CHANNEL, Cancel, LabeledLatents, Progress, Reader, Thresholds,
-                                        run_in_batches)
+                                        finite_mean, run_in_batches)
 from backend.generator import Generator
 from backend.inversion import invert_batch
 from backend.probe import FaceProbe
@@ -120,22 +121,50 @@ def model_prior(path: str | os.PathLike[str], z_dim: int) -> FacePrior:
     return FacePrior.from_dict(json.loads(recorded)) if recorded else FacePrior(z_dim=z_dim)
 
 
-def neutral_faces(G: Generator, prior: FacePrior, n: int, *, seed: int = 0,
-                  truncation_psi: float = 0.7) -> np.ndarray:
-    """W+ codes (n, num_ws, w_dim) of faces the prior draws neutral (every channel 0), frontal.
-
-    The prior gives the intended face of any z, so neutral start faces are picked without
-    looking at a drawing; truncation as ``backend sample`` uses by default.
-    """
+def neutral_z(prior: FacePrior, n: int, *, seed: int = 0) -> np.ndarray:
+    """z (n, z_dim) that the prior draws neutral (every channel 0) and frontal: the eval's start
+    faces, picked without looking at a drawing."""
     rng = np.random.default_rng([_FACE_STREAM, seed])
     found: list[np.ndarray] = []
     while sum(len(f) for f in found) < n:
         z = rng.standard_normal((256, prior.z_dim)).astype(np.float32)
         found.append(z[~prior.channels(z).any(axis=1)])
-    z = np.concatenate(found)[:n]
+    return np.concatenate(found)[:n]
+
+
+def neutral_faces(G: Generator, prior: FacePrior, n: int, *, seed: int = 0,
+                  truncation_psi: float = 0.7) -> np.ndarray:
+    """W+ codes (n, num_ws, w_dim) of ``neutral_z``'s faces, truncated as ``backend sample`` does
+    by default."""
+    z = neutral_z(prior, n, seed=seed)
     with torch.no_grad():
         ws = G.mapping(torch.from_numpy(z).to(G.device), truncation_psi=truncation_psi)
     return ws.cpu().numpy()
+
+
+def render_drift(prior: FacePrior, z: np.ndarray, read: Reader, size: int) -> dict[str, object]:
+    """The identity drift of the renderer's own faces: each of z's people rendered neutral and
+    with each channel alone at 1.0, read by ``read``.
+
+    A generator that drew the renders exactly would drift this much on the eval's protocol:
+    the reader's identity embedding also moves with expression and pose, so this is the floor
+    against which a model's drift is judged. Returns per-channel drift and reading at 1.0 and
+    the distance between the neutral faces (the same scale as the eval's).
+    """
+    people = prior.identities(z)
+    draw = lambda v: np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(v)), size)  # noqa: E731
+                               for p in people])
+    neutral = read(draw(np.zeros(len(CHANNEL_NAMES), np.float32)))
+    drift, reading = {}, {}
+    for c, name in enumerate(CHANNEL_NAMES):
+        v = np.zeros(len(CHANNEL_NAMES), np.float32)
+        v[c] = 1.0
+        full = read(draw(v))
+        drift[name] = float(finite_mean(np.linalg.norm(full.embedding - neutral.embedding, axis=1)))
+        reading[name] = float(finite_mean(full.values[:, c]))
+    return {"faces": len(people), "drift": drift, "reading_at_1": reading,
+            "drift_mean": float(np.mean(list(drift.values()))),
+            "identity_distance_between_faces": between_faces(neutral.embedding)}
 
 
 def full_expression_targets(read: Reader, size: int, n: int = 16, seed: int = 0) -> np.ndarray:

@@ -22,6 +22,9 @@ and its directions, reads every frame. Per channel:
   1024 px are the same 4-32 px layers) and on every row (with each one's reading at 1.0);
 - ACD: mean distance between consecutive frames' identity embeddings (the paper's Table 1
   variant; ``backend.acd``), and the pairwise (MoCoGAN) variant.
+For scale, the same people drawn by the renderer itself, neutral and each channel at 1.0: their
+identity drift is what a model that drew the renders exactly would show (the probe's identity
+embedding moves with expression too), beside the distance between those faces.
 ``--sheet`` writes a PNG: one row per face (up to ``--sheet-faces``), the neutral face and each
 channel at value 1.0.
 """
@@ -52,7 +55,7 @@ from backend.devices import pick_device  # noqa: E402
 from backend.direction_learning import probe_reader  # noqa: E402
 from backend.directions import load_directions  # noqa: E402
 from backend.sheet import sample_sheet  # noqa: E402
-from lab.default_directions import model_prior, neutral_faces  # noqa: E402
+from lab.default_directions import model_prior, neutral_faces, neutral_z, render_drift  # noqa: E402
 
 FACE_SEED = 1000  # neutral_faces stream of the eval faces; make_default_directions calibrates on seed 0
 
@@ -96,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"note: {directions_path} has no direction for {', '.join(missing)}; those are not measured")
     read = probe_reader(load_probe(args.probe, device=device))
-    faces = neutral_faces(G, model_prior(args.model, G.config.z_dim), args.faces, seed=FACE_SEED + args.seed,
-                          truncation_psi=args.truncation)
+    prior = model_prior(args.model, G.config.z_dim)
+    faces = neutral_faces(G, prior, args.faces, seed=FACE_SEED + args.seed, truncation_psi=args.truncation)
     print(f"model {args.model} ({info.fingerprint[:12]}), directions {directions_path}, eval probe {args.probe}")
     print(f"{args.faces} neutral faces x 6 emotions x {args.frames} frames "
           f"(+ 3 channels x {args.extra_frames} frames), {args.threads} thread(s)")
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(scores)
     totals = summary(scores)
     totals["identity_distance_between_faces"] = between_faces(read(neutral).embedding)
+    renders = render_drift(prior, neutral_z(prior, args.faces, seed=FACE_SEED + args.seed), read,
+                           G.config.img_resolution)
     seconds = time.perf_counter() - t0
     t = totals
     print(f"\nemotions: mean Spearman {t['emotions_spearman_mean']:.3f} ({t['emotions_meeting_spearman_target']}/"
@@ -118,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{t['identity_distance_between_faces']:.3f}")
     print(f"identity drift 0->1, mean over channels: own rows {t['drift_masked_mean']:.3f}, paper's mask "
           f"{t['drift_paper_mask_mean']:.3f}, all rows {t['drift_all_rows_mean']:.3f}")
+    print(f"the renders themselves (the same people drawn by the renderer, each channel at 1.0): identity drift "
+          f"{renders['drift_mean']:.3f} with faces {renders['identity_distance_between_faces']:.3f} apart "
+          f"(ratio {renders['drift_mean'] / renders['identity_distance_between_faces']:.2f}): the floor for a model "
+          f"that draws them exactly")
     print(f"ACD of the emotion videos: {t['acd_consecutive_emotion_videos']:.4f} (consecutive), "
           f"{t['acd_pairwise_emotion_videos']:.4f} (pairwise); {seconds:.0f} s")
     print("(* below a target: Spearman >= 0.9 and dominant >= 80 %)")
@@ -127,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                "protocol": {"faces": args.faces, "frames": args.frames, "extra_frames": args.extra_frames,
                             "truncation": args.truncation, "face_seed": FACE_SEED + args.seed},
                "channels": [asdict(s) for s in scores], "missing_channels": missing, "summary": totals,
+               "renders": renders,
                "seconds": round(seconds, 1)}
         write_atomic(args.json, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}")

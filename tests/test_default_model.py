@@ -18,11 +18,13 @@ from safetensors import safe_open
 
 from backend.channels import CHANNEL_NAMES
 from backend.checkpoints import load_generator
+from backend.direction_learning import probe_reader
 from backend.directions import DirectionSet, load_directions
 from backend.generator import Generator, synthesize_frames
 from backend.inversion import invert_batch, w_statistics
 from backend.latent import compose_latent
 from backend.probe import load_probe, probe_predict
+from lab.default_directions import model_prior, neutral_z, render_drift
 from lab.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
 from backend.script import load_script
 from backend.timeline import timeline_from_clip
@@ -143,6 +145,18 @@ def test_shipped_probes_read_the_channels_of_renders(role):
         assert on.mean() - off.mean() > 0.5, (role, name, off.round(2), on.round(2))
 
 
+def test_the_renders_own_identity_drift_is_the_floor_the_eval_reports():
+    """eval_default_model.py's scale: the renderer's own faces, each channel at 1.0, read as that
+    channel by the eval probe while keeping most of their identity (measured: drift 0.16 of the
+    distance between faces); a probe whose identity followed expression would fail here."""
+    prior = model_prior(GENERATOR, 256)
+    read = probe_reader(load_probe(_need(PROBES["eval"])))
+    floor = render_drift(prior, neutral_z(prior, 8, seed=99), read, 128)
+    assert floor["faces"] == 8 and set(floor["drift"]) == set(CHANNEL_NAMES)
+    assert all(v > 0.5 for v in floor["reading_at_1"].values()), floor["reading_at_1"]
+    assert 0.0 < floor["drift_mean"] < 0.3 * floor["identity_distance_between_faces"], floor
+
+
 def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_script(tmp_path):
     """The README's main job: the default model and directions, no network, an mp4 of Fig. 7's first clip."""
     _need(GENERATOR), _need(DIRECTIONS)
@@ -179,6 +193,7 @@ def test_direction_and_eval_scripts_run_small_on_a_chosen_device(tmp_path):
                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert ev.returncode == 0, ev.stdout + ev.stderr
     assert out.is_file() and "emotions_spearman_mean" in out.read_text()
+    assert "the renders themselves" in ev.stdout and '"renders"' in out.read_text()
     if not torch.cuda.is_available():
         for script in ("make_default_directions.py", "eval_default_model.py"):
             r = subprocess.run([sys.executable, f"scripts/{script}", "--device", "cuda"], cwd=ROOT, env=env,
