@@ -5,11 +5,9 @@
 #
 #   sh scripts/gpu_default_model.sh            # on the device machine, from the repo root
 #
-# Settings (environment): INIT (the export to continue, default the furthest run of the recipe
-# the model card favours, models/experiments/shallow-mapping-plain/generator.safetensors: a fresh
-# fit with a 2-layer mapping network, which carries expressions over to other faces where the
-# 8-layer fits did not and keeps identity better than the fixed-person recipe;
-# models/default/... for the shipped one), MORE (training minutes, default 7), BATCH (64),
+# Settings (environment): INIT (the export to continue, default the shipped model,
+# models/default/generator.safetensors: a 2-layer mapping network fitted with the region and
+# change losses, the recipe the model card measured best), MORE (training minutes, default 7), BATCH (64),
 # WORKERS (render processes, default CPUs - 2), DEVICE (cuda; cpu to try the script without a
 # GPU), FLAGS (more train_default_model.py options, default none: the export's own recipe, e.g.
 # "--identities 1 --identity-share 0.5 --delta-weight 2" with
@@ -20,7 +18,7 @@
 # The loss weights are otherwise the ones the export was trained with (its training.json). The
 # log's checkpoints, every 2 minutes, say how G's change follows the render's per channel. Needs python3 with torch (CUDA), numpy and opencv; nothing is downloaded.
 set -eu
-INIT=${INIT:-models/experiments/shallow-mapping-plain/generator.safetensors}
+INIT=${INIT:-models/default/generator.safetensors}
 MORE=${MORE:-7}
 BATCH=${BATCH:-64}
 CPUS=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")

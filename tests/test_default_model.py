@@ -37,7 +37,9 @@ MODEL_DIR = ROOT / "models" / "default"
 GENERATOR = MODEL_DIR / "generator.safetensors"
 DIRECTIONS = MODEL_DIR / "directions.json"
 PROBES = {role: MODEL_DIR / f"probe_{role}.safetensors" for role in ("features", "eval")}
-MAKES = {GENERATOR: "python scripts/train_default_model.py --out runs/default --minutes 150 --model-dir models/default",
+MAKES = {GENERATOR: "python scripts/train_default_model.py --out runs/default --mapping-layers 2 --probe-weight 2 --steps 5607, "
+                    "then --resume --region-weight 2 --steps 9251, then --resume --delta-weight 2 --steps 12101 "
+                    "(model card)",
          DIRECTIONS: "python scripts/make_default_directions.py",
          **{path: f"python scripts/train_probe.py --role {role} --out {path.relative_to(ROOT)} --half"
             for role, path in PROBES.items()}}
@@ -203,8 +205,8 @@ def test_direction_and_eval_scripts_run_small_on_a_chosen_device(tmp_path):
 
 def test_fidelity_measures_how_much_of_each_channel_a_fit_draws():
     """lab.fit.fidelity with the shipped features probe: the renders themselves score their own
-    ceiling (r of 0.8+ on every channel, identity cosine 1); the shipped generator scores far
-    below it (it draws an average, frontal, neutral face for every z; see the model card)."""
+    ceiling (r of 0.8+ on every channel, identity cosine 1); the shipped generator (2-layer
+    mapping) draws head turn almost as the renders do and every channel partly (model card)."""
     from lab.default_directions import model_prior
     from lab.fit import FitConfig, eval_latents, render_batch
     from lab.fit.fidelity import expression_fidelity, fidelity_of_images
@@ -219,10 +221,13 @@ def test_fidelity_measures_how_much_of_each_channel_a_fit_draws():
     assert min(perfect.r_rendered) > 0.8 and all(k > 0 for k in perfect.shown)
     shipped = expression_fidelity(G, prior, probe, z)
     assert shipped.r_rendered == perfect.r_rendered
-    assert max(shipped.r_generated) < 0.5 and 0.0 < shipped.identity_cosine < 0.95
+    turn = CHANNEL_NAMES.index("head_turn")
+    assert shipped.r_generated[turn] > 0.9 and max(np.delete(shipped.r_generated, turn)) < 0.8, shipped.r_generated
+    assert 0.7 < shipped.identity_cosine < 0.95, shipped.identity_cosine
     assert "head_turn" in shipped.table()
     # The response needs no probe: the renderer drawing itself answers every channel fully; a
-    # drawer that ignores the channels, not at all; the shipped generator changes other things.
+    # drawer that ignores the channels, not at all; the shipped generator follows every channel
+    # part of the way on faces it was not shown (measured: cosine 0.14-0.56 on these 8 faces).
     from lab.face_prior import CHANNEL_COORDINATES
     from lab.fit.fidelity import channel_response, response_of
 
@@ -232,7 +237,7 @@ def test_fidelity_measures_how_much_of_each_channel_a_fit_draws():
                                                 .astype(np.float32), 64), prior, z[:6])
     assert blind.gain == (0.0,) * 9 and "head_turn 0.00/0.00" in blind.line()
     response = channel_response(G, prior, z[:8])
-    assert max(response.cosine) < 0.3 and min(response.gain) > 0.0
+    assert min(response.cosine) > 0.08 and response.cosine[turn] > 0.4 and min(response.gain) > 0.1, response.line()
     r = subprocess.run([sys.executable, "scripts/fit_fidelity.py", str(GENERATOR), "--probe", str(PROBES["eval"])],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "eval probe" in r.stderr

@@ -338,8 +338,8 @@ def test_bf16_autocast_steps_train_and_evaluate_in_fp32() -> None:
 
 @pytest.mark.slow
 def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tmp_path: Path) -> None:
-    """The device run's script, tried on the CPU with no training time: it continues the furthest
-    export of its recipe and leaves a loadable generator, its facts, the samples and the log under OUT."""
+    """The device run's script, tried on the CPU with no training time: it continues the shipped
+    model with its recipe and leaves a loadable generator, its facts, the samples and the log under OUT."""
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "RUN": str(tmp_path / "run"), "DEVICE": "cpu", "MORE": "0",
            "BATCH": "4", "WORKERS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -347,9 +347,10 @@ def test_prepared_gpu_script_continues_the_export_and_brings_back_the_weights(tm
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     facts = json.loads((out / "model" / "training.json").read_text())
-    started = json.loads((ROOT / "models" / "experiments" / "shallow-mapping-plain" / "training.json").read_text())
+    started = json.loads((ROOT / "models" / "default" / "training.json").read_text())
     assert facts["steps"] == started["steps"] and facts["config"]["batch_size"] == 4
     assert facts["config"]["generator"]["mapping_layers"] == 2 and facts["config"]["identities"] == 0
+    assert facts["config"]["loss"] == started["config"]["loss"]  # the export's recipe: region and change terms
     assert load_generator(out / "model" / "generator.safetensors")[1].resolution == 128
     assert len(json.loads((out / "fidelity.json").read_text())) == 2  # the export and the new weights
     assert {p.name for p in out.iterdir()} == {"model", "samples.png", "log.jsonl", "gpu_default_model.log",
