@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from backend.generator import Generator
 from backend.inversion import invert_batch
 from backend.probe import FaceProbe
 from lab.face_prior import FacePrior
-from lab.procedural import EMOTION_NAMES, Emotions, face_params_from_emotions, render_face, sample_identity
+from lab.procedural import EMOTION_NAMES, Emotions, Identity, face_params_from_emotions, render_face, sample_identity
 
 # Entropy tags of this module's random streams (labelled renders, neutral faces), so that none of
 # them repeats a stream of the generator's or the probes' training.
@@ -152,19 +153,29 @@ def render_drift(prior: FacePrior, z: np.ndarray, read: Reader, size: int) -> di
     the distance between the neutral faces (the same scale as the eval's).
     """
     people = prior.identities(z)
-    draw = lambda v: np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(v)), size)  # noqa: E731
-                               for p in people])
-    neutral = read(draw(np.zeros(len(CHANNEL_NAMES), np.float32)))
+    neutral = read(_renders(people, np.zeros(len(CHANNEL_NAMES), np.float32), size))
     drift, reading = {}, {}
-    for c, name in enumerate(CHANNEL_NAMES):
-        v = np.zeros(len(CHANNEL_NAMES), np.float32)
-        v[c] = 1.0
-        full = read(draw(v))
+    for c, images in _each_channel_alone(people, size):
+        full = read(images)
+        name = CHANNEL_NAMES[c]
         drift[name] = float(finite_mean(np.linalg.norm(full.embedding - neutral.embedding, axis=1)))
         reading[name] = float(finite_mean(full.values[:, c]))
     return {"faces": len(people), "drift": drift, "reading_at_1": reading,
             "drift_mean": float(np.mean(list(drift.values()))),
             "identity_distance_between_faces": between_faces(neutral.embedding)}
+
+
+def _renders(people: Sequence[Identity], values: np.ndarray, size: int) -> np.ndarray:
+    """Renders (N, size, size, 3) of ``people``, all showing the channel ``values`` (9,)."""
+    return np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(values)), size) for p in people])
+
+
+def _each_channel_alone(people: Sequence[Identity], size: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(channel index, renders of ``people`` with that channel alone at 1.0) for each channel in turn."""
+    for c in range(len(CHANNEL_NAMES)):
+        v = np.zeros(len(CHANNEL_NAMES), np.float32)
+        v[c] = 1.0
+        yield c, _renders(people, v, size)
 
 
 def full_expression_targets(read: Reader, size: int, n: int = 16, seed: int = 0) -> np.ndarray:
@@ -173,10 +184,6 @@ def full_expression_targets(read: Reader, size: int, n: int = 16, seed: int = 0)
     targets = np.zeros(len(CHANNEL_NAMES))
     rng = np.random.default_rng([_RENDER_STREAM, seed, 2])
     identities = [sample_identity(rng) for _ in range(n)]
-    for c in range(len(CHANNEL_NAMES)):
-        v = np.zeros(len(CHANNEL_NAMES), np.float32)
-        v[c] = 1.0
-        images = np.stack([render_face(face_params_from_emotions(p, Emotions.from_array(v)), size)
-                           for p in identities])
+    for c, images in _each_channel_alone(identities, size):
         targets[c] = read(images).values[:, c].mean()
     return targets

@@ -207,7 +207,6 @@ def test_fidelity_measures_how_much_of_each_channel_a_fit_draws():
     """lab.fit.fidelity with the shipped features probe: the renders themselves score their own
     ceiling (r of 0.8+ on every channel, identity cosine 1); the shipped generator (2-layer
     mapping) draws head turn almost as the renders do and every channel partly (model card)."""
-    from lab.default_directions import model_prior
     from lab.fit import FitConfig, eval_latents, render_batch
     from lab.fit.fidelity import expression_fidelity, fidelity_of_images
 
