@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .files import write_atomic
+from .jobs import Progress
 from .video import check_frame, decode_png, encode_png, is_complete_png
 
 if TYPE_CHECKING:
@@ -222,7 +223,7 @@ class FrameCache:
 
 
 def iter_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, cache: FrameCache,
-                batch_size: int = 8, progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+                batch_size: int = 8, progress: Progress | None = None) -> Iterator[np.ndarray]:
     """Frames of the W+ codes ``ws`` (N, num_ws, w_dim), in order, synthesizing only the ones
     the cache lacks, at most ``batch_size`` per ``synthesize`` call, and storing them.
 
@@ -258,12 +259,12 @@ def iter_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, ca
             yield found[keys[i]]
         done += end - start
         if progress is not None:
-            progress(done)
+            progress("frames", done, len(keys))
         start = end
 
 
 def render_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, cache: FrameCache,
-                  batch_size: int = 8, progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+                  batch_size: int = 8, progress: Progress | None = None) -> list[np.ndarray]:
     """``iter_frames`` as a list."""
     return list(iter_frames(ws, target, synthesize, cache, batch_size, progress))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -18,8 +18,7 @@ import cv2
 import numpy as np
 
 from .files import replacing
-
-Progress = Callable[[int], None]
+from .jobs import Progress
 """Called with the number of frames done so far."""
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -98,7 +97,7 @@ def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[s
         path.write_bytes(encode_png(check_frame(frame, f"frame {first + i}")))
         paths.append(path)
         if progress is not None:
-            progress(i + 1)
+            progress("writing", i + 1, 0)
     if not paths:
         raise ValueError(f"no frames to write to {folder}")
     return paths
@@ -176,7 +175,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps:
                 writer.send(np.ascontiguousarray(frame))
                 n += 1
                 if progress is not None:
-                    progress(n)
+                    progress("encoding", n, 0)
         except BaseException:
             try:
                 writer.close()

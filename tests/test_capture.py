@@ -207,7 +207,7 @@ def test_a_region_and_minimum_size_find_the_same_face_and_skip_others():
 def test_capture_gives_steady_sensible_channels_and_reports_the_gap(clip, tmp_path, capsys):
     code, out, err = run(capsys, "capture", clip, "--out", tmp_path / "v.csv")
     assert code == 0, err
-    assert "missing in frames 8-9 (2), interpolated" in err and "frames 13/13" in err
+    assert "missing in frames 8-9 (2), interpolated" in err and "reading 13/13" in err
     assert "13 rows for 13 frames at 10 fps; face 0 read in 11 of 13 frames (gaps: 8-9" in out
     lines = (tmp_path / "v.csv").read_text().splitlines()
     assert lines[0] == "frame," + ",".join(CHANNEL_NAMES) and len(lines) == 14
@@ -298,7 +298,7 @@ def test_sigterm_stops_a_capture_and_leaves_no_csv(tmp_path):
                           str(out_dir / "v.csv")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         seen = b""
-        while b"frames 2/60" not in seen:  # reading frames: progress is on stderr
+        while b"reading 1/60" not in seen:  # reading frames: progress is on stderr
             byte = p.stderr.read(1)
             assert byte, (seen, p.communicate())
             seen += byte

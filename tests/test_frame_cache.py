@@ -315,7 +315,8 @@ def test_a_code_repeated_in_one_render_is_synthesized_once(tmp_path, tiny_render
 def test_iter_frames_streams_and_reports_progress(tmp_path, tiny_render):
     ws, target, synth = tiny_render
     seen: list[int] = []
-    it = iter_frames(ws, target, synth, FrameCache(tmp_path), batch_size=1, progress=seen.append)
+    it = iter_frames(ws, target, synth, FrameCache(tmp_path), batch_size=1,
+                     progress=lambda stage, done, total: seen.append(done))
     next(it)
     assert synth.frames <= 4  # only the first window was rendered
     list(it)

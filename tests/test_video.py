@@ -82,9 +82,9 @@ def test_fractional_fps_is_kept_to_two_decimals(tmp_path):
 
 
 def test_write_video_reports_progress(tmp_path):
-    seen: list[int] = []
-    write_video(iter(smooth_frames(3)), tmp_path / "p.mp4", fps=5, progress=seen.append)
-    assert seen == [1, 2, 3]
+    seen: list[tuple[str, int, int]] = []
+    write_video(iter(smooth_frames(3)), tmp_path / "p.mp4", fps=5, progress=lambda *a: seen.append(a))
+    assert seen == [("encoding", 1, 0), ("encoding", 2, 0), ("encoding", 3, 0)]
 
 
 def test_empty_and_mismatched_frames_are_clear_errors_and_leave_no_file(tmp_path):
