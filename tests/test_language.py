@@ -163,6 +163,36 @@ def test_any_word_salad_is_a_parseable_script_within_the_limits_or_a_clear_error
     assert set(script.channels) == set(CHANNEL_NAMES)
 
 
+# --- continuing a performance ----------------------------------------------------------------------
+
+def test_a_description_continues_from_the_start_values_and_its_script_keys_them_first():
+    d = describe("Her smile fades over 4 seconds.", start={"joy": 1.0, "head_turn": -0.5})
+    frames = keyframes_of(d.script)
+    assert frames[0] == (0, {"joy": 1.0, "head_turn": -0.5})  # frame 0 is the face as it was
+    assert frames[1] == (100, {"head_turn": -0.5})  # the smile is gone 4 s later; the head stays
+    assert d.start["joy"] == 1.0 and d.start["fear"] == 0.0
+
+
+def test_start_values_default_to_zero_and_a_blink_comes_back_to_them():
+    assert keyframes_of(describe("She smiles.", start=None).script)[0] == (0, {})
+    blink = keyframes_of(describe("She blinks.", start={"joy": 0.5}).script)
+    assert [v for _, v in blink] == [{"joy": 0.5}, {"joy": 0.5, "eye_close": 1.0}, {"joy": 0.5}]
+
+
+@pytest.mark.parametrize("start, message", [
+    ({"jo": 1.0}, "unknown channel 'jo'"), ({"joy": float("nan")}, "not a finite number"),
+    ({"joy": 3.0}, "outside"), ([("joy", 1.0)], "must map channel names"),
+])
+def test_bad_start_values_are_clear_errors(start, message):
+    with pytest.raises(LanguageError, match=message):
+        describe("She smiles.", start=start)
+
+
+def keyframes_of(script: str) -> list[tuple[int, dict[str, float]]]:
+    clip = parse_script(script).clips[0]
+    return [(k.frame, {c: v for c, v in k.values.items() if v}) for k in clip.keyframes]
+
+
 # --- the test set ---------------------------------------------------------------------------------
 
 def _eval_module():
@@ -272,6 +302,16 @@ def test_text_command_prints_a_script_and_reports_unknown_words_on_stderr(tmp_pa
     assert "not understood: 'zorbles' at character 27" in r.stderr and "sentence model not used" in r.stderr
     r = run("text", "--no-text-model", "--text-file", "-", stdin="He frowns.")
     assert r.returncode == 0 and "anger" in r.stdout
+
+
+def test_text_command_from_starts_the_description_from_given_values():
+    r = run("text", "--no-text-model", "--from", "joy:1, head_turn:-0.5", "Her smile fades.")
+    assert r.returncode == 0, r.stderr
+    keys = parse_script(r.stdout).clips[0].keyframes
+    assert keys[0].frame == 0 and keys[0].values["joy"] == 1 and keys[0].values["head_turn"] == -0.5
+    assert keys[1].values["joy"] == 0 and keys[1].values["head_turn"] == -0.5
+    bad = run("text", "--no-text-model", "--from", "jy:1", "She smiles.")
+    assert bad.returncode == 2 and "did you mean 'joy'" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_text_command_errors_are_one_line():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ..channels import CHANNEL_NAMES, VALUE_LIMIT
 from ..script import MAX_FRAME, ScriptError, parse_script
-from .rules import LanguageError, Step, Unknown, check_text, read_description
+from .rules import LanguageError, Step, Unknown, check_start, check_text, read_description
 
 BLINK_S = 0.12  # eyes shut, then open again, each this long
 SHAKE_S = 0.25  # each swing of a head shake
@@ -42,6 +43,7 @@ class Description:
     unknown: tuple[Unknown, ...]
     model_matches: tuple[Match, ...]
     model_note: str | None
+    start: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict.fromkeys(CHANNEL_NAMES, 0.0)))
 
     def report(self) -> str:
         """The words not understood and the phrases the model read, one a line (empty if none)."""
@@ -55,10 +57,13 @@ class Description:
 
 
 def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None = None,
-             model_note: str | None = None) -> Description:
+             model_note: str | None = None, start: Mapping[str, float] | None = None) -> Description:
     """Read `text` into steps and script text; `interpret` (e.g. a SentenceModel's) reads phrases
-    that have no known word. Raises LanguageError when nothing usable is left."""
+    that have no known word; `start` gives the channel values the performance starts from (missing
+    channels 0), and the script's first line (``@0``) keys them. Raises LanguageError when nothing
+    usable is left."""
     check_text(text)
+    begin = check_start(start)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 1 <= fps <= 1000:
         raise LanguageError(f"fps must be a number within [1, 1000], got {fps!r}")
     matches: list[Match] = []
@@ -72,7 +77,7 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         matches.append(Match(match.phrase, start + 1, match.prototype, match.values, match.similarity))
         return match.values
 
-    reading = read_description(text, fps, fallback=fallback)
+    reading = read_description(text, fps, fallback=fallback, start=begin)
     if not reading.steps:
         words = ", ".join(f"{u.word!r} (character {u.position})" for u in reading.unknown[:8])
         more = f" and {len(reading.unknown) - 8} more" if len(reading.unknown) > 8 else ""
@@ -81,16 +86,21 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         if model_note:
             reason += f" ({model_note})"
         raise LanguageError(reason)
-    script = script_text(reading.steps, fps, text)
-    return Description(text, float(fps), reading.steps, script, reading.unknown, tuple(matches), model_note)
+    script = script_text(reading.steps, fps, text, begin)
+    return Description(text, float(fps), reading.steps, script, reading.unknown, tuple(matches), model_note,
+                       MappingProxyType(begin))
 
 
-def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
-    """Steps as an emotion script: one keyframe line per change and per hold, timed with +N frames."""
+def script_text(steps: tuple[Step, ...], fps: float, text: str = "", start: Mapping[str, float] | None = None) -> str:
+    """Steps as an emotion script: one keyframe line per change and per hold, timed with +N frames;
+    a first line at @0 keys the `start` values when any is not 0."""
     lines = [f"# Made from the description: {_one_line(text, 200)}" if text else "# Made from a description",
              f"# {fps:g} fps; each line says where it comes from. Edit freely.", "# Video 1:"]
+    if start and any(start.values()):
+        words = [_word(name, start.get(name, 0.0)) for name in CHANNEL_NAMES if start.get(name, 0.0) != 0]
+        lines.append(f"{' '.join(words)} @0".ljust(40) + "  # the values the performance starts from")
     frame = 0
-    for seconds, values, note in _keyframes(steps):
+    for seconds, values, note in _keyframes(steps, start or {}):
         step = max(1, int(seconds * fps + 0.5))  # each duration rounded on its own, so none drifts
         frame += step
         if frame > MAX_FRAME:
@@ -105,9 +115,9 @@ def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
     return script
 
 
-def _keyframes(steps: tuple[Step, ...]) -> Iterator[tuple[float, Mapping[str, float], str]]:
+def _keyframes(steps: tuple[Step, ...], start: Mapping[str, float]) -> Iterator[tuple[float, Mapping[str, float], str]]:
     """(seconds after the keyframe before, values, note) for each keyframe the steps make."""
-    state: Mapping[str, float] = {}
+    state: Mapping[str, float] = {k: v for k, v in start.items() if v}
     for step in steps:
         quote = f'"{_one_line(step.text, 60)}"'
         if step.delay_s > 0:

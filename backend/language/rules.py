@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ..channels import CHANNEL_NAMES, VALUE_LIMIT, check_channel_value
+from ..channels import CHANNEL_NAMES, VALUE_LIMIT, ChannelValueError, check_channel_value
 
 DEFAULT_RAMP_S = 1.0
 DEFAULT_HOLD_S = 0.5
@@ -386,13 +386,33 @@ def check_text(text: object) -> str:
     return text
 
 
+def check_start(start: Mapping[str, float] | None) -> dict[str, float]:
+    """The channel values a performance starts from (missing channels 0), checked; LanguageError if bad."""
+    if start is None:
+        return dict.fromkeys(CHANNEL_NAMES, 0.0)
+    if not isinstance(start, Mapping):
+        raise LanguageError(f"start values must map channel names to numbers, got {type(start).__name__}")
+    unknown = [str(k) for k in start if k not in CHANNEL_NAMES]
+    if unknown:
+        raise LanguageError(f"unknown channel {unknown[0]!r} in the start values (channels: {', '.join(CHANNEL_NAMES)})")
+    try:
+        values = {k: check_channel_value(start[k], f"{k} in the start values") if k in start else 0.0
+                  for k in CHANNEL_NAMES}
+    except ChannelValueError as e:
+        raise LanguageError(str(e)) from None
+    return {k: round(v, 4) + 0.0 for k, v in values.items()}
+
+
 Fallback = Callable[[int, int], "Mapping[str, float] | None"]
 
 
-def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = None) -> Reading:
-    """The steps the rules read in `text`; `fallback(start, end)` may give channel values for a part
-    with no known word (the sentence model). Raises LanguageError on bad input or durations."""
+def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = None,
+                     start: Mapping[str, float] | None = None) -> Reading:
+    """The steps the rules read in `text`, from the channel values `start` (missing channels 0);
+    `fallback(start, end)` may give channel values for a part with no known word (the sentence
+    model). Raises LanguageError on bad input or durations."""
     check_text(text)
+    begin = check_start(start)
     parts = _parts(text, fps)
     for part in parts:
         if part.unknown and not part.has_change and fallback is not None:
@@ -405,7 +425,7 @@ def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = N
     unknown += [Unknown(text[i.start:i.end], i.start + 1, str(i.value)) for p in parts for i in p.items
                 if i.kind == "unsupported"]
     unknown.sort(key=lambda u: u.position)
-    steps = tuple(replace(s, text=text[s.span[0]:s.span[1]]) for s in steps_from_parts(parts))
+    steps = tuple(replace(s, text=text[s.span[0]:s.span[1]]) for s in steps_from_parts(parts, begin))
     return Reading(steps, tuple(unknown))
 
 
@@ -652,7 +672,7 @@ def _change(part: _Part) -> _Change:
     return change
 
 
-def steps_from_parts(parts: list[_Part]) -> Iterator[Step]:
+def steps_from_parts(parts: list[_Part], start: Mapping[str, float] | None = None) -> Iterator[Step]:
     """Group parts into changes (commas join what fits), then apply them in order to the face."""
     groups: list[_Change] = []
     pending: _Change | None = None  # timing words before any change ("Slowly, she smiles")
@@ -682,11 +702,11 @@ def steps_from_parts(parts: list[_Part]) -> Iterator[Step]:
             groups[-1].merge(change)
         else:
             groups.append(change)
-    yield from _apply(groups)
+    yield from _apply(groups, start or {})
 
 
-def _apply(groups: list[_Change]) -> Iterator[Step]:
-    state: dict[str, float] = dict.fromkeys(CHANNEL_NAMES, 0.0)
+def _apply(groups: list[_Change], start: Mapping[str, float]) -> Iterator[Step]:
+    state: dict[str, float] = {**dict.fromkeys(CHANNEL_NAMES, 0.0), **start}
     for change in groups:
         span = (change.start, change.end)
         ramp = change.ramp_s if change.ramp_s is not None else DEFAULT_RAMP_S
