@@ -225,6 +225,43 @@ def score_readings(rows: list[dict], part: str, interpret=None) -> dict[str, tup
     return out
 
 
+OFF_TARGET = DATA.with_name("off_target.txt")
+
+
+def load_off_target(path: Path = OFF_TARGET) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The sentence model on phrases alone: off-target ones it declined, and of everything it read
+    (off-target and free phrasing of one part), how much was right."""
+
+    declined: int
+    off_target: int
+    read_right: int
+    read_wrong: int
+
+    @property
+    def precision(self) -> float:
+        return self.read_right / max(self.read_right + self.read_wrong, 1)
+
+
+def calibration(interpret, rows: list[dict], part: str, off_target: list[str]) -> Calibration:
+    declined = sum(interpret(p) is None for p in off_target)
+    right = wrong = 0
+    for row in rows:
+        if row["part"] != part or not row.get("free"):
+            continue
+        match = interpret(row["text"].rstrip("."))
+        if match is not None:
+            want = _signs(row["segments"][0]["state"]) if row["segments"] else None
+            right += want == _signs(dict(match.values))
+            wrong += want != _signs(dict(match.values))
+    return Calibration(declined, len(off_target), right, wrong + (len(off_target) - declined))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DATA)
@@ -249,6 +286,14 @@ def main() -> None:
               f"{s.order_accuracy:7.1%} {s.timing_error_s:7.2f} s ({s.timing_values} values)")
         if args.show_errors:
             print("\n".join(s.errors))
+    if interpret is not None:
+        off_target = load_off_target()
+        print(f"\nsentence model on phrases alone ({OFF_TARGET.name}: off-target phrases it must decline)")
+        for part in ("tuning", "heldout"):
+            c = calibration(interpret, rows, part, off_target)
+            print(f"{part:8s} declined {c.declined}/{c.off_target} off-target phrases; of what it read "
+                  f"(off-target and the part's free phrasing) {c.read_right} right, {c.read_wrong} wrong: "
+                  f"precision {c.precision:.0%}")
     readings = load_descriptions(args.readings)
     print(f"\n{args.readings.name}: share of descriptions read right, per kind (channels; timing within "
           f"{TIMING_TOLERANCE_S:g} s; amounts within {AMOUNT_TOLERANCE:g}; declined where it should)")

@@ -116,7 +116,7 @@ def _add(value: _A, *phrases: str) -> None:
 # joy
 _add({"joy": 1.0}, "smile", "happy", "happiness", "joy", "joyful", "glad", "cheerful", "cheer up", "delighted",
      "delight", "pleased", "smiley", "jolly", "merry", "cheery", "light up", "brighten", "grateful", "proud")
-_add({"joy": 1.4}, "grin", "big grin", "broad smile", "smile broadly", "thrilled", "elated", "overjoyed", "radiant")
+_add({"joy": 1.4}, "tickled pink", "grin", "big grin", "broad smile", "smile broadly", "thrilled", "elated", "overjoyed", "radiant")
 _add({"joy": 1.5}, "beam", "beaming", "ecstatic", "euphoric", "jubilant", "rejoice")
 _add({"joy": 0.6}, "amused", "content", "contented", "relieved", "relief", "satisfied", "warm", "friendly")
 _add({"joy": 0.4}, "smirk", "half smile", "faint smile", "wry smile")
@@ -134,7 +134,7 @@ _add({"sadness": 0.6}, "disappointed", "disappointment", "hurt", "pout", "sulk",
 _add({"anger": 1.0}, "angry", "anger", "mad", "cross", "frown", "glare", "scowl", "hostile", "indignant", "stern",
      "resentful", "grit <poss> tooth", "clench <poss> jaw", "furrow <poss> brow", "knit <poss> brow", "bitter")
 _add({"anger": 1.6}, "furious", "fury", "rage", "enraged", "livid", "irate", "fuming", "seething", "outraged", "wrath",
-     "infuriated", "incensed")
+     "infuriated", "incensed", "blow <poss> top", "fly off the handle", "see red")
 _add({"anger": 0.6}, "annoyed", "irritated", "grumpy", "frustrated", "frustration", "impatient", "displeased",
      "irritation", "annoyance", "peeved", "sour")
 _add({"anger": 0.4}, "suspicious", "suspiciously", "skeptical", "sceptical", "wary")
@@ -151,7 +151,7 @@ _add({"fear": 1.2, "mouth_open": 1.2}, "scream", "shriek")
 # surprise
 _add({"surprise": 1.0}, "surprise", "surprised", "startled", "startle", "amazed", "amazement",
      "raise <poss> eyebrow", "eyebrow shoot up", "eyebrow go up", "eyebrow rise", "eyebrow raise", "curious")
-_add({"surprise": 1.3}, "shocked", "shock", "astonished", "astonishment", "stunned", "astounded", "dumbfounded",
+_add({"surprise": 1.3}, "cannot believe <poss> eye", "can't believe <poss> eye", "shocked", "shock", "astonished", "astonishment", "stunned", "astounded", "dumbfounded",
      "flabbergasted", "speechless", "thunderstruck", "awe", "awestruck")
 _add({"surprise": 0.5}, "puzzled", "intrigued", "confused", "bewildered", "perplexed", "baffled")
 _add({"surprise": 1.0, "mouth_open": 0.8}, "gasp")
@@ -402,12 +402,14 @@ def _known_words() -> frozenset[str]:
             out.add(base)
             if entry.kind not in ("action", "reset", "gesture", "hold"):
                 continue
+            if base.endswith(("ed", "ful", "ous", "ive", "ic", "al", "less", "ish", "ant", "ent", "y")):
+                if len(base) <= 4 and base.endswith("y"):  # cry: cries, cried
+                    out.update({base[:-1] + "ies", base[:-1] + "ied"})
+                continue  # adjectives: no verb forms
             stem = base[:-1] if base.endswith("e") else base
             out.update({base + "s", stem + "ed", stem + "ing"})
             if base.endswith(("s", "sh", "ch", "x", "z", "o")):
                 out.add(base + "es")
-            if base.endswith("y"):
-                out.update({base[:-1] + "ies", base[:-1] + "ied", base[:-1] + "ily"})
     return frozenset(w for w in out if len(w) >= 3)
 
 
