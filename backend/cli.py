@@ -221,14 +221,15 @@ def cmd_render(args: argparse.Namespace) -> None:
 def _description(args: argparse.Namespace, fps: float):
     """The description (``--text``, or ``--text-file``, '-' for stdin) read into a Description; the
     report of words not understood goes to stderr."""
-    from .language import MAX_TEXT_CHARS, describe
+    from .language import describe
     from .language.embedding import load_phrase_reader
+    from .language.rules import read_text
 
     text = args.text
     if text is None:
         stream = sys.stdin if str(args.text_file) == "-" else open(args.text_file, encoding="utf-8")
         with stream:
-            text = stream.read(MAX_TEXT_CHARS + 1)  # never more: the length check only needs one extra
+            text = read_text(stream)  # keeps at most what is read; a longer one is refused with its length
     interpret, note = (None, "sentence model not used (--no-text-model)") if args.no_text_model \
         else load_phrase_reader(args.text_model)
     description = describe(text, fps=fps, interpret=interpret, model_note=note, start=args.start_values)

@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from ..channels import CHANNEL_NAMES, VALUE_LIMIT
 from ..script import MAX_FRAME, ScriptError, parse_script
-from .rules import LanguageError, Step, Unknown, check_start, check_text, read_description
+from .rules import LanguageError, Step, Unknown, check_start, check_text, looks_foreign, read_description
 
 BLINK_S = 0.12  # eyes shut, then open again, each this long
 SHAKE_S = 0.25  # each swing of a head shake
@@ -44,11 +44,14 @@ class Description:
     model_matches: tuple[Match, ...]
     model_note: str | None
     start: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict.fromkeys(CHANNEL_NAMES, 0.0)))
+    read_as: tuple[tuple[str, int, str], ...] = ()  # misspellings read: (word, 1-based position, read as)
 
     def report(self) -> str:
         """The words not understood and the phrases the model read, one a line (empty if none)."""
         lines = [f"not understood: {u.word!r} at character {u.position}"
                  + ("" if u.reason == "not understood" else f" ({u.reason})") for u in self.unknown]
+        lines += [f"read {word!r} at character {position} as {fixed!r} (a misspelling?)"
+                  for word, position, fixed in self.read_as]
         lines += [f"read by the sentence model: {m.phrase!r} at character {m.position} as {m.prototype!r} "
                   f"(similarity {m.similarity:.2f})" for m in self.model_matches]
         if self.model_note:
@@ -77,6 +80,9 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         matches.append(Match(match.phrase, start + 1, match.prototype, match.values, match.similarity))
         return match.values
 
+    if looks_foreign(text) and not read_description(text, fps, start=begin).steps:  # before the model guesses
+        raise LanguageError("only English descriptions are read; this one looks like another language "
+                            "(write it in English, e.g. 'She smiles, then slowly looks sad')")
     reading = read_description(text, fps, fallback=fallback, start=begin)
     if not reading.steps:
         words = ", ".join(f"{u.word!r} (character {u.position}" + (f"; {u.reason})" if u.reason.startswith("did you")
@@ -89,7 +95,7 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         raise LanguageError(reason)
     script = script_text(reading.steps, fps, text, begin)
     return Description(text, float(fps), reading.steps, script, reading.unknown, tuple(matches), model_note,
-                       MappingProxyType(begin))
+                       MappingProxyType(begin), reading.read_as)
 
 
 def script_text(steps: tuple[Step, ...], fps: float, text: str = "", start: Mapping[str, float] | None = None) -> str:

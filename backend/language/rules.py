@@ -750,7 +750,9 @@ class _Reader:
             if [w.text for w in words[k:k + len(mark.split())]] == mark.split():
                 return check_amount(number / 100, self._span(i, k + len(mark.split())), words[i].start + 1), \
                     k + len(mark.split()) - i
-        if any(item.kind in ("action", "model", "direction") for item in part.items):
+        before = i - 1 - (i > 1 and words[i - 1].text in ("at", "to", "of"))  # "joy 0.5", "joy at 0.5"
+        if part.items and part.items[-1].kind in ("action", "direction") and before >= 0 \
+                and part.items[-1].end == words[before].end and abs(number) <= VALUE_LIMIT:
             return check_amount(number, self._span(i, k), words[i].start + 1), k - i
         return None
 
@@ -781,7 +783,7 @@ def _limited(seconds: float, words: list[_Token], i: int, k: int) -> float:
 
 def _why_unknown(word: str) -> str:
     if word[0].isdigit() or word[0] in "+-" and word[1:2].isdigit():
-        return "a number that is not read here (write 'at 2 seconds', 'for 2 seconds', '50%' or 'joy 0.5')"
+        return "a number not read here; write e.g. 'at 2 seconds', 'for 2 seconds', '50%' or 'joy 0.5'"
     if word in NUMBERS:
         return "a number that is not read here"
     if word in _PERCENT:
@@ -790,6 +792,25 @@ def _why_unknown(word: str) -> str:
     if near:
         return "did you mean " + " or ".join(f"'{w}'" for w in near) + "?"
     return "not understood"
+
+
+# A few of the commonest words of other languages written in Latin letters (French, German,
+# Spanish, Italian, Portuguese, Dutch): a description of none of our words with one of these, or
+# mostly of other letters, is said to be in another language.
+_FOREIGN = frozenset("""
+elle il est et une des du puis avec très sourit triste sie er ist und der das ein eine nicht mit dann lächelt
+sehr ella él es y una con luego pero muy sonríe lei lui è poi molto sorride ela ele com depois não muito
+zij hij een het en dan niet glimlacht
+""".split())
+
+
+def looks_foreign(text: str) -> bool:
+    """Whether a description reads as another language than English (see _FOREIGN)."""
+    words = [t.text for t in tokens(text) if t.text.isalpha()]
+    letters = [c for c in text if c.isalpha()]
+    if not words or sum(not c.isascii() for c in letters) >= 0.3 * len(letters):
+        return bool(letters)
+    return any(w in _FOREIGN for w in words) and not any(_is_function_word(w) for w in words)
 
 
 def _extend(part: _Part, token: _Token) -> None:
