@@ -13,16 +13,28 @@ How a description is read (the tables below say which words mean what):
   which clears every channel. Values carry over from step to step; a new emotion replaces the
   emotions before it, emotions of one step combine. ``blinks`` and ``shakes her head`` are
   gestures: a quick back-and-forth that ends where it began (``twice`` repeats one).
-* An **intensity** word (INTENSITIES) scales the action nearest to it; values stay within
-  ±VALUE_LIMIT. A **negation** (``not``, ``stops``, ``no longer``, ``fades``) sets the channels
-  of the action after it (or, with none after, before it) to 0.
-* **Timing**: a change takes DEFAULT_RAMP_S and is held DEFAULT_HOLD_S; ``suddenly`` /
-  ``quickly`` / ``slowly`` change the ramp (SPEEDS); ``for N seconds`` sets the hold, ``over N
-  seconds`` the ramp, ``after N seconds`` a wait before the step, ``waits N seconds`` /
-  ``holds it`` the hold of the step before. Durations are digits or number words with
-  ``second(s)``, ``frame(s)`` or ``minute(s)``; ``a moment`` is 1 s.
-* Function words ("she", "the", "and", "her face", ...) are known and ignored; every other word
-  is reported with its position, never silently dropped.
+* An **intensity** word (INTENSITIES) scales the action nearest to it; an **amount** sets it: ``50%``
+  / ``50 percent``, or a number right after the action (``joy 0.5``, ``joy at 0.5``) is the value of
+  the action's main channel. A **comparative** (``angrier``, ``even sadder``, ``more``, ``less``)
+  adds or takes COMPARATIVE_STEP from the current value. Values stay within ±VALUE_LIMIT. A
+  **negation** (``not``, ``stops``, ``no longer``, ``fades``) sets the channels of the action after
+  it (or, with none after, before it) to 0; ``and (then) stops`` / ``back`` alone is a change of its
+  own that returns what the change before set.
+* **Timing**, on one timeline where changes may overlap: a change takes DEFAULT_RAMP_S and is held
+  DEFAULT_HOLD_S, then the next one begins. A manner (MANNERS: ``suddenly``, ``quickly``,
+  ``slowly``) sets the ramp and always wins over a verb's own speed (VERB_SPEEDS: ``breaks into``,
+  ``snaps``); ``for N seconds`` sets the hold, ``over N seconds`` the ramp; ``at N seconds`` /
+  ``at 1.5s`` / ``at 0:02`` / ``at frame N`` is when the change begins; ``N seconds later`` /
+  ``after N seconds`` / ``after a beat`` count from when the change before is complete;
+  ``meanwhile`` begins with the change before; ``waits N seconds`` / ``holds it`` hold the step
+  before. ``stays still`` / ``no emotion`` before any change is a neutral hold. Durations are
+  digits or number words with ``second(s)``, ``s``, ``frame(s)`` or ``minute(s)``; ``a moment``
+  is 1 s. Negative times and durations are refused.
+* Every token (word, number, mark) is used, ignored (function words such as "she", "the", "her
+  face"; quotes and dashes) or reported with its position: numbers that are no time or amount,
+  unknown words (with "did you mean ...?" when a known word is close) and marks like ``#``. A
+  word one edit away from exactly one known word, and not itself an English word, is read as it
+  and the report says so.
 
 Decisions on words without a channel of their own: ``rolls her eyes`` is contempt, shown as
 disgust 0.6; ``horrified`` is fear 1.5; ``wide-eyed`` opens the eyes wide (eye_close -1) with
@@ -570,7 +582,8 @@ def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = N
     unknown += [Unknown(text[i.start:i.end], i.start + 1, str(i.value)) for p in parts for i in p.items
                 if i.kind == "unsupported"]
     unknown.sort(key=lambda u: u.position)
-    steps = tuple(replace(s, text=text[s.span[0]:s.span[1]]) for s in steps_from_parts(parts, begin))
+    steps = tuple(replace(s, text=re.sub(r"(?:[\s,]+(?:and|while|whilst|as|with))*\s*$", "", text[s.span[0]:s.span[1]]))
+                  for s in steps_from_parts(parts, begin))
     fates = tuple((t.start + 1, t.text, reader.fate.get(t.start, "dropped")) for t in reader.words)
     return Reading(steps, tuple(unknown), tuple(reader.read_as), fates)
 
