@@ -221,17 +221,18 @@ def cmd_render(args: argparse.Namespace) -> None:
 def _description(args: argparse.Namespace, fps: float):
     """The description (``--text``, or ``--text-file``, '-' for stdin) read into a Description; the
     report of words not understood goes to stderr."""
-    from .language import MAX_TEXT_CHARS, describe
+    from .language import describe
     from .language.embedding import load_phrase_reader
+    from .language.rules import read_text
 
     text = args.text
     if text is None:
         stream = sys.stdin if str(args.text_file) == "-" else open(args.text_file, encoding="utf-8")
         with stream:
-            text = stream.read(MAX_TEXT_CHARS + 1)  # never more: the length check only needs one extra
+            text = read_text(stream)  # keeps at most what is read; a longer one is refused with its length
     interpret, note = (None, "sentence model not used (--no-text-model)") if args.no_text_model \
         else load_phrase_reader(args.text_model)
-    description = describe(text, fps=fps, interpret=interpret, model_note=note)
+    description = describe(text, fps=fps, interpret=interpret, model_note=note, start=args.start_values)
     if description.report():
         print(description.report(), file=sys.stderr)
     return description
@@ -486,10 +487,23 @@ def cmd_invert(args: argparse.Namespace) -> None:
           f"{result.seconds:.1f} s")
 
 
+def _start_values(text: str) -> dict[str, float]:
+    """'joy:1 head_turn:-0.5' (or comma-separated): the values of a script line keyed at frame 0."""
+    from .script import ScriptError, parse_script
+
+    try:
+        return dict(parse_script(text.replace(",", " ") + " @0").clips[0].keyframes[0].values)
+    except ScriptError as e:
+        raise argparse.ArgumentTypeError(f"--from {text!r}: {e.reason}") from None
+
+
 def _text_model_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--text-model", type=Path, help="folder of the sentence model for free phrasing "
                    "(default: models/text)")
     s.add_argument("--no-text-model", action="store_true", help="read the description with the word tables only")
+    s.add_argument("--from", dest="start_values", type=_start_values, metavar="VALUES",
+                   help="channel values the description starts from, as on a script line, e.g. 'joy:1 "
+                        "head_turn:-0.5' (missing channels 0): 'her smile fades' then fades from there")
 
 
 def build_parser() -> argparse.ArgumentParser:
