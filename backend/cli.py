@@ -210,7 +210,8 @@ def cmd_render(args: argparse.Namespace) -> None:
     cache = FrameCache(args.cache or default_cache_dir())
     if args.compile:
         compile_synthesis(G, cache.root)
-    frames = render_frames_cached(G, info.fingerprint, iter_latents(w_face, timeline, directions, stacking=args.stacking), cache,
+    latents = iter_latents(w_face, timeline, directions, stacking=args.stacking)
+    frames = render_frames_cached(G, info.fingerprint, latents, cache,
                                   size=args.size, progress=_Progress(len(timeline), "frames"), compiled=args.compile)
     n = write_frames(frames, args.out, args.fps, first=timeline.first)
     computed = cache.writes

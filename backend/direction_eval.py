@@ -164,7 +164,8 @@ def colour_shift(frame: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref
     ``reference_mask`` (uint8 H×W×3 frames, bool H×W masks): how far a region's colour moved."""
     if not (np.any(mask) and np.any(reference_mask)):
         raise ValueError("colour_shift needs at least one pixel in each mask")
-    means = [srgb_to_lab(f[m].astype(np.float64) / 255.0).mean(axis=0) for f, m in ((frame, mask), (reference, reference_mask))]
+    means = [srgb_to_lab(f[m].astype(np.float64) / 255.0).mean(axis=0)
+             for f, m in ((frame, mask), (reference, reference_mask))]
     return float(np.linalg.norm(means[0] - means[1]))
 
 

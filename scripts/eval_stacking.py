@@ -256,11 +256,13 @@ def main(argv: list[str] | None = None) -> int:
                                                           for r, c in zip(rows, ceilings) if c >= READING_TARGET),
              "pairs_where_renders_meet_ratio": sum(c >= READING_TARGET for c in ceilings),
              "mean_drift": float(np.mean([r["drift"] for r in rows])), "max_drift": max(r["drift"] for r in rows),
-             "mean_delta_e": float(np.mean([r["delta_e"] for r in rows])), "max_delta_e": max(r["delta_e"] for r in rows)}
+             "mean_delta_e": float(np.mean([r["delta_e"] for r in rows])),
+             "max_delta_e": max(r["delta_e"] for r in rows)}
         doc.setdefault("pairs_summary", {})[mode] = s
         print(f"{mode}: {s['pairs_meeting']}/{s['pairs']} pairs meet both (reading ratio met {s['pairs_ratio_met']}, "
               f"drift met {s['pairs_drift_met']}; ratio met on {s['pairs_ratio_met_where_renders_meet_it']} of the "
-              f"{s['pairs_where_renders_meet_ratio']} pairs whose renders meet it); lowest ratio {s['min_ratio']:.2f}; drift mean {s['mean_drift']:.2f}, "
+              f"{s['pairs_where_renders_meet_ratio']} pairs whose renders meet it); lowest ratio {s['min_ratio']:.2f}; "
+              f"drift mean {s['mean_drift']:.2f}, "
               f"max {s['max_drift']:.2f}; ΔE mean {s['mean_delta_e']:.1f}, max {s['max_delta_e']:.1f}")
     print("single channels at 1.0 (the ratios' denominators): " + ", ".join(
         f"{n} {single[n]['reading'][:, CHANNEL_NAMES.index(n)].mean():.2f} (drift {single[n]['drift']:.2f}, "

@@ -119,7 +119,8 @@ def test_colour_shift_is_the_delta_e_of_the_masked_mean_colours():
     top = np.zeros((4, 4), bool)
     top[:2] = True
     assert ev.colour_shift(tinted, grey, ~top, ~top) == 0.0
-    expected = np.linalg.norm(ev.srgb_to_lab(np.array([160, 170, 90]) / 255) - ev.srgb_to_lab(np.array([128] * 3) / 255))
+    lab = ev.srgb_to_lab(np.array([[160, 170, 90], [128, 128, 128]]) / 255)
+    expected = np.linalg.norm(lab[0] - lab[1])
     assert ev.colour_shift(tinted, grey, top, top) == pytest.approx(expected)
     with pytest.raises(ValueError, match="at least one pixel"):
         ev.colour_shift(grey, grey, np.zeros((4, 4), bool), top)

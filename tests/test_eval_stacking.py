@@ -20,7 +20,8 @@ def test_eval_stacking_compares_the_plain_and_the_capped_sum_and_writes_its_file
     out, strip, text = tmp_path / "stacking.json", tmp_path / "strip.png", tmp_path / "text.png"
     r = subprocess.run([sys.executable, "scripts/eval_stacking.py", "--script", str(tmp_path / "s.txt"), "--faces", "1",
                         "--between", "2", "--json", str(out), "--strip", str(strip), "--text-strip", str(text)],
-                       cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+                       cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(out.read_text())
     assert set(doc["pairs"]) == {f"{a}+{b}" for i, a in enumerate(doc["single"]) for b in list(doc["single"])[i + 1:]}

@@ -183,7 +183,8 @@ def test_two_channels_at_one_are_capped_to_the_largest_single_offset_along_their
     # Rows 0-4: joy (15) and fear (9): the plain sum is ~20 long, the cap 15.
     assert (row_offsets(plain[:4], 0 * plain[:4]) > 16.0).all()
     np.testing.assert_allclose(np.linalg.norm(capped[:4], axis=1), 15.0, rtol=1e-5)
-    cosine = np.sum(capped[:4] * plain[:4], axis=1) / np.linalg.norm(capped[:4], axis=1) / np.linalg.norm(plain[:4], axis=1)
+    lengths = np.linalg.norm(capped[:4], axis=1) * np.linalg.norm(plain[:4], axis=1)
+    cosine = np.sum(capped[:4] * plain[:4], axis=1) / lengths
     np.testing.assert_allclose(cosine, 1.0, atol=1e-6)  # the same mix of channels, only shorter
     # Rows 4-8: fear alone moves them, exactly as without the cap.
     assert capped[4:].astype(np.float32).tobytes() == plain[4:].astype(np.float32).tobytes()
