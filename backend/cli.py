@@ -210,8 +210,9 @@ def cmd_render(args: argparse.Namespace) -> None:
     cache = FrameCache(args.cache or default_cache_dir())
     if args.compile:
         compile_synthesis(G, cache.root)
-    frames = render_frames_cached(G, info.fingerprint, iter_latents(w_face, timeline, directions), cache,
-                                  size=args.size, progress=_progress_line(), total=len(timeline), compiled=args.compile)
+    latents = iter_latents(w_face, timeline, directions, stacking=args.stacking)
+    frames = render_frames_cached(G, info.fingerprint, latents, cache, size=args.size, progress=_progress_line(),
+                                  total=len(timeline), compiled=args.compile)
     n = write_frames(frames, args.out, args.fps, first=timeline.first)
     computed = cache.writes
     print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
@@ -551,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames-between", type=_number_in(int, 0, 100_000, "--frames-between"), default=32,
                    help="in-between frames per keyframe (paper: 32)")
     s.add_argument("--interpolation", choices=("linear", "slerp", "constant"), default="linear")
+    s.add_argument("--stacking", choices=("cap", "add"), default="cap",
+                   help="channels moving the same W+ rows: their summed offset capped at the largest single one "
+                        "(default), or plainly added (the paper's rig; off the generator's range when strong)")
     s.add_argument("--seed", type=int, default=0, help="the face: a seed of the generator")
     s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
     s.add_argument("--w", type=Path, help="the face as a W or W+ code (.npy), or a face code from invert "

@@ -2,6 +2,10 @@
 
 A frame is a pure function of (generator weights, W+ code, resolution, noise mode), so the
 sha256 of those is its name. Blender image sequences and the CLI renderer read the same files.
+How channel values became the code (the rig's composition, ``latent.compose_latent``'s
+``stacking``) is in the key through the code itself: capped stacking gives stacked frames new
+codes and so new keys, while neutral and single-channel frames keep their codes bit for bit and
+so their keys and cached files; a code still means the same frame, so ``FORMAT_VERSION`` stays.
 
 Layout: ``<root>/<key[:2]>/<key>.png`` — lossless RGB PNG, fanned out over 256 folders so
 no folder grows huge. Writes go to ``.<key>.<random>.tmp`` in the same folder, then

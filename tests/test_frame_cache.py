@@ -344,3 +344,26 @@ def test_generator_frames_do_not_depend_on_their_batch():
     together = synthesize(ws)
     alone = np.concatenate([synthesize(ws[i : i + 1]) for i in range(4)])
     assert np.array_equal(together, alone)
+
+
+def test_capped_stacking_keeps_the_keys_of_neutral_and_single_channel_frames_and_rekeys_stacked_ones():
+    from backend.directions import Direction, DirectionSet
+    from backend.timeline import Timeline, iter_latents
+
+    rng = np.random.default_rng(0)
+    dirs = DirectionSet(FP, 8, 32, tuple(
+        Direction(name, rng.standard_normal(32).astype(np.float32) / np.sqrt(32), layers, 15.0, "class-means",
+                  "logistic", None)
+        for name, layers in (("joy", (0, 6)), ("anger", (0, 8)), ("head_turn", (0, 4)))))
+    # Neutral, joy alone, head turn alone (at -1), then joy with head turn, joy with anger.
+    timeline = Timeline(("joy", "anger", "head_turn"), np.arange(5),
+                        np.array([[0, 0, 0], [1, 0, 0], [0, 0, -1], [1, 0, 1], [1, 1, 0]], dtype=np.float64),
+                        method="constant")
+    w = rng.standard_normal((8, 32)).astype(np.float32)
+    target = RenderTarget(FP, 8)
+    keys = {stacking: [target.key(code) for code in np.concatenate(list(iter_latents(w, timeline, dirs,
+                                                                                   stacking=stacking)))]
+            for stacking in ("add", "cap")}
+    assert keys["cap"][:3] == keys["add"][:3]  # frames with at most one channel: the same files
+    assert all(c != a for c, a in zip(keys["cap"][3:], keys["add"][3:]))  # stacked: new frames
+    assert len(set(keys["cap"][3:] + keys["add"][3:])) == 4
