@@ -157,7 +157,7 @@ def test_compare_evals_puts_the_shipped_evaluations_side_by_side(tmp_path, capsy
         import compare_evals
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    shipped, other = ROOT / "models/default/eval.json", ROOT / "models/experiments/probe-loss/eval.json"
+    shipped, other = ROOT / "models/default/eval.json", ROOT / "lab/experiments/probe-loss/eval.json"
     assert compare_evals.main([f"a={shipped}", str(other)]) == 0
     out = capsys.readouterr().out
     docs = [json.loads(p.read_text()) for p in (shipped, other)]
