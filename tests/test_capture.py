@@ -287,7 +287,7 @@ def test_a_variable_rate_video_is_resampled_to_a_constant_rate(clip, tmp_path):
     assert shown == [0, 1, 2, 3, 4] + [5] * 5 + [6] * 5 + [7] * 5 + [8] * 5 + [9]  # frame i: what plays at i / 25 s
     plain = list(read_frames(clip))  # a constant-rate video at its own rate: the same frames
     resampled = list(open_media(clip, constant_rate=True).frames)
-    assert len(resampled) == len(plain) and all((a == b).all() for a, b in zip(plain, resampled))
+    assert len(resampled) == len(plain) and all((a == b).all() for a, b in zip(plain, resampled, strict=True))
 
 
 def test_sigterm_stops_a_capture_and_leaves_no_csv(tmp_path):

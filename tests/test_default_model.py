@@ -174,7 +174,7 @@ def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_s
     frames = list(read_frames(out))
     # The face moves through the script: keyframes differ from each other, in-betweens are smooth.
     key = [k.frame - clip.keyframes[0].frame for k in clip.keyframes]
-    diffs = [np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() for a, b in zip(key, key[1:])]
+    diffs = [np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() for a, b in zip(key, key[1:], strict=False)]
     steps = [np.abs(frames[i + 1].astype(int) - frames[i].astype(int)).mean() for i in range(n - 1)]
     assert min(diffs) > 1.0 and max(steps) < min(diffs), (diffs, max(steps))
 

@@ -87,7 +87,7 @@ def test_labeled_renders_draw_exactly_the_labelled_faces():
     off = ~values.any(axis=1)
     assert off.sum() == 1
     np.testing.assert_array_equal(images[off], other[off])
-    assert all(not np.array_equal(a, b) for a, b in zip(images[~off], other[~off]))
+    assert all(not np.array_equal(a, b) for a, b in zip(images[~off], other[~off], strict=True))
     with pytest.raises(ValueError, match=r"\(N, 9\)"):
         labeled_renders(values[:, :8], 32)
 

@@ -54,7 +54,7 @@ def test_spearman_rows_matches_scipy_and_scores_constant_rows_zero():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((5, 12)), rng.standard_normal((5, 12))
     y[1] = np.round(y[1])  # ties
-    want = [spearmanr(a, b).statistic for a, b in zip(x, y)]
+    want = [spearmanr(a, b).statistic for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(ev.spearman_rows(x, y), want, atol=1e-12)
     assert ev.spearman_rows(x[:1], np.ones((1, 12)))[0] == 0.0
     assert ev.spearman_rows(x[:1], 2 * x[:1] + 1)[0] == pytest.approx(1.0)

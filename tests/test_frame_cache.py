@@ -219,7 +219,7 @@ def test_failed_replace_keeps_the_old_frame_and_no_temp_file(tmp_path, monkeypat
 def test_prune_removes_least_recently_used_first(tmp_path):
     cache = FrameCache(tmp_path)
     keys = [frame_key(FP, on_grid((2, 4), seed=s), 8) for s in range(3)]
-    for age, key in zip([300, 200, 100], keys):  # keys[0] written longest ago
+    for age, key in zip([300, 200, 100], keys, strict=True):  # keys[0] written longest ago
         path = cache.put(key, frame(0, size=16))
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime - age))
     cache.get(keys[0])  # reading makes it the most recently used
@@ -232,7 +232,7 @@ def test_prune_removes_least_recently_used_first(tmp_path):
 def test_prune_never_removes_kept_frames_even_over_the_limit(tmp_path):
     cache = FrameCache(tmp_path)
     keys = [frame_key(FP, on_grid((2, 4), seed=s), 8) for s in range(3)]
-    for age, key in zip([300, 200, 100], keys):  # keys[0] the least recently used
+    for age, key in zip([300, 200, 100], keys, strict=True):  # keys[0] the least recently used
         path = cache.put(key, frame(0, size=16))
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime - age))
     assert cache.prune(0, keep={keys[0]}) == 2
@@ -249,7 +249,7 @@ def test_link_sequence_numbers_cached_frames_and_survives_prune(tmp_path, tiny_r
     cache.prune(0)
     from backend.video import read_frames
 
-    for a, b in zip(read_frames(tmp_path / "shot"), frames):
+    for a, b in zip(read_frames(tmp_path / "shot"), frames, strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError, match="not in the cache"):
         cache.link_sequence(keys, tmp_path / "again")
@@ -365,5 +365,5 @@ def test_capped_stacking_keeps_the_keys_of_neutral_and_single_channel_frames_and
                                                                                    stacking=stacking)))]
             for stacking in ("add", "cap")}
     assert keys["cap"][:3] == keys["add"][:3]  # frames with at most one channel: the same files
-    assert all(c != a for c, a in zip(keys["cap"][3:], keys["add"][3:]))  # stacked: new frames
+    assert all(c != a for c, a in zip(keys["cap"][3:], keys["add"][3:], strict=True))  # stacked: new frames
     assert len(set(keys["cap"][3:] + keys["add"][3:])) == 4

@@ -169,7 +169,7 @@ def test_a_single_channel_composes_bit_for_bit_as_the_plain_sum(name, value):
 def test_stacked_channels_never_move_a_row_further_than_their_largest_single_offset(vals):
     dirs = stacking_set()
     w = np.random.default_rng(9).standard_normal((8, 32)).astype(np.float32)
-    values = dict(zip(dirs.names, vals))
+    values = dict(zip(dirs.names, vals, strict=True))
     out = compose_latent(w, values, dirs)
     alone = np.max([row_offsets(compose_latent(w, {n: v}, dirs), w) for n, v in values.items()], axis=0)
     assert (row_offsets(out, w) <= alone * (1 + 1e-5) + 1e-5).all()

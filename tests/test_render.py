@@ -126,7 +126,7 @@ def test_changing_one_keyframe_recomputes_only_the_frames_that_changed(rig, tmp_
     assert counts(r.stdout) == (changed, 26 - changed)
     a, b = sorted((tmp_path / "out0").glob("*.png")), sorted((tmp_path / "out1").glob("*.png"))
     assert len(a) == len(b) == 26
-    same = [np.array_equal(iio.imread(x), iio.imread(y)) for x, y in zip(a, b)]
+    same = [np.array_equal(iio.imread(x), iio.imread(y)) for x, y in zip(a, b, strict=True)]
     assert same == [True] * 21 + [False] * 5
 
 
@@ -369,5 +369,5 @@ def test_compiled_render_is_close_to_the_plain_one_and_cached_apart(rig, tmp_pat
     compiled = render(*common, "--compile", "--out", str(tmp_path / "with_compile"))
     assert plain.returncode == 0 and compiled.returncode == 0, compiled.stderr[-2000:]
     assert counts(compiled.stdout) == counts(plain.stdout) == (7, 0)  # nothing served from the plain frames
-    for a, b in zip(sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "with_compile").glob("*.png"))):
+    for a, b in zip(sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "with_compile").glob("*.png")), strict=True):
         assert np.abs(iio.imread(a).astype(int) - iio.imread(b).astype(int)).max() <= 2
