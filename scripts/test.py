@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LAB_RECORD = ROOT / "tests" / "lab-tier.txt"
 # What the lab tier covers: a change to any of these runs it (the test files are those that hold
 # tests marked ``lab``).
-LAB_PATHS = ("lab", "scripts/train_default_model.py", "scripts/train_probe.py", "tests/test_fit_generator.py",
-             "tests/test_probe.py", "tests/test_face_prior.py", "tests/test_procedural.py")
+LAB_PATHS = ("lab", "scripts/train_default_model.py", "scripts/train_probe.py", "scripts/make_default_directions.py",
+             "scripts/eval_default_model.py", "scripts/fit_fidelity.py", "tests/test_fit_generator.py",
+             "tests/test_probe.py", "tests/test_default_model.py")
 
 
 def _tree_ids() -> str | None:

@@ -40,6 +40,8 @@ from lab.fit import (
 )
 from tests.conftest import tiny_config
 
+pytestmark = pytest.mark.lab  # the lab tier: scripts/test.py runs it when lab/ changed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

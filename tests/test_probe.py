@@ -24,7 +24,7 @@ from lab.probes.training import PROBE_ROLES, probe_learning_rate, supervised_con
 from lab.procedural import AU_NAMES
 from .conftest import tiny_config
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.lab]
 
 SMALL = ProbeConfig(input_size=64, width=8, depth=4, embed_dim=16, seed=3)
 
