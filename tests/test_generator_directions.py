@@ -146,7 +146,7 @@ def test_an_interrupted_run_resumes_to_the_same_directions(planted, tmp_path):
     resumed = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path / "cut", SETTINGS)
     assert resumed.made == SETTINGS.samples - 2 * CHUNK
     assert resumed.directions == whole.directions  # bit for bit: vectors, strengths, rows
-    for a, b in zip(chunks, sorted((tmp_path / "whole").glob("samples-*/chunk-*.npz")), strict=True):
+    for a, b in zip(chunks, sorted((tmp_path / "whole").glob("samples-*/chunk-*.npz"))[:2], strict=True):
         with np.load(a) as x, np.load(b) as y:
             np.testing.assert_array_equal(x["latents"], y["latents"])
             np.testing.assert_array_equal(x["values"], y["values"])
