@@ -10,6 +10,7 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``rig``: the loaded generator + directions; ``baking``: cached frames → image sequences;
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
 - ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
+- ``records``: the generator and directions each face was made with, checked before rendering;
 - ``keyframes``, ``script_import``: keying channels and emotion scripts; ``capture``: keys from a video;
   ``describe``: keys from a description in plain English; ``photo``: a face's start from a photo;
   ``learn``: Learn Directions for the chosen model;
@@ -35,11 +36,11 @@ def register() -> None:
     prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
 
     from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
-                   script_import, ui)
+                   records, script_import, ui)
 
     properties.register()
     for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
-                *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES):
+                *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *records.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
@@ -48,7 +49,7 @@ def register() -> None:
 
 def unregister() -> None:
     from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
-                   rig, script_import, ui)
+                   records, rig, script_import, ui)
 
     operators.stop_modal()
     install.stop()
@@ -56,7 +57,8 @@ def unregister() -> None:
     handlers.unregister()
     ui.unregister_menus()
     for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
-                         *capture.CLASSES, *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES)):
+                         *capture.CLASSES, *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *records.CLASSES,
+                         *ui.CLASSES)):
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()

@@ -15,6 +15,7 @@ from .photo import LATENT_EMOTION_OT_face_from_photo, photo_images
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
                         LATENT_EMOTION_OT_sync_channels, active_target)
 from .properties import FACE_CODE, channel_names, settings_of
+from .records import draw_record
 from .script_import import LATENT_EMOTION_OT_import_script
 from .state import GENERAL, STATE, value_key
 from .targets import folder
@@ -40,6 +41,7 @@ def draw_face(layout, context, add_operator: str) -> None:
         box = layout.box()
         box.label(text=f"View transform {scene.view_settings.view_transform} changes", icon="INFO")
         box.label(text=f"the face's colours: {VIEW_TRANSFORM} keeps them", icon="BLANK1")
+    draw_record(layout, target)
     col = layout.column()
     col.prop(settings, "seed")
     col.prop(settings, "truncation")
@@ -59,6 +61,7 @@ def draw_face(layout, context, add_operator: str) -> None:
     op.scope, op.preview = "ACTIVE", True
     op = layout.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake All Faces")
     op.scope, op.preview = "ALL", False
+    layout.prop(scene, "latent_emotion_cache")
     layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
     draw_capture(layout, context)
     col = layout.column(align=True)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from ..channels import CHANNEL_NAMES, VALUE_LIMIT
+from ..channels import CHANNEL_NAMES, VALUE_LIMIT, check_channel_value
 from ..script import MAX_FRAME, ScriptError, parse_script
 from .rules import LanguageError, Step, Unknown, check_text, read_description
 
@@ -55,10 +55,13 @@ class Description:
 
 
 def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None = None,
-             model_note: str | None = None) -> Description:
+             model_note: str | None = None, start: Mapping[str, float] | None = None) -> Description:
     """Read `text` into steps and script text; `interpret` (e.g. a SentenceModel's) reads phrases
-    that have no known word. Raises LanguageError when nothing usable is left."""
+    that have no known word; `start`: the face's channel values where the description begins
+    (default: neutral) — "her smile fades" fades the smile it has. Raises LanguageError when nothing
+    usable is left, or for a start value that is no channel's or outside the value policy."""
     check_text(text)
+    start = _checked_start(start)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 1 <= fps <= 1000:
         raise LanguageError(f"fps must be a number within [1, 1000], got {fps!r}")
     matches: list[Match] = []
@@ -72,7 +75,7 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         matches.append(Match(match.phrase, start + 1, match.prototype, match.values, match.similarity))
         return match.values
 
-    reading = read_description(text, fps, fallback=fallback)
+    reading = read_description(text, fps, fallback=fallback, start=start)
     if not reading.steps:
         words = ", ".join(f"{u.word!r} (character {u.position})" for u in reading.unknown[:8])
         more = f" and {len(reading.unknown) - 8} more" if len(reading.unknown) > 8 else ""
@@ -81,16 +84,40 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         if model_note:
             reason += f" ({model_note})"
         raise LanguageError(reason)
-    script = script_text(reading.steps, fps, text)
+    script = script_text(reading.steps, fps, text, start)
     return Description(text, float(fps), reading.steps, script, reading.unknown, tuple(matches), model_note)
 
 
-def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
-    """Steps as an emotion script: one keyframe line per change and per hold, timed with +N frames."""
+def _checked_start(start: Mapping[str, float] | None) -> dict[str, float]:
+    """The start values as floats (channels left out are 0); LanguageError for anything else."""
+    if start is None:
+        return {}
+    if not isinstance(start, Mapping):
+        raise LanguageError(f"start must map channel names to values, got {type(start).__name__}")
+    out = {}
+    for name, value in start.items():
+        if name not in CHANNEL_NAMES:
+            raise LanguageError(f"start: {name!r} is not a channel ({', '.join(CHANNEL_NAMES)})")
+        try:
+            out[name] = check_channel_value(value, f"start value of {name}")
+        except ValueError as e:
+            raise LanguageError(str(e)) from None
+    return {k: v for k, v in out.items() if v != 0}
+
+
+def script_text(steps: tuple[Step, ...], fps: float, text: str = "",
+                start: Mapping[str, float] | None = None) -> str:
+    """Steps as an emotion script: one keyframe line per change and per hold, timed with +N frames.
+    With ``start`` (the face's values before the text) a comment says so: the script format's
+    frame 0 is the start face, which whoever keys the script sets to those values."""
     lines = [f"# Made from the description: {_one_line(text, 200)}" if text else "# Made from a description",
-             f"# {fps:g} fps; each line says where it comes from. Edit freely.", "# Video 1:"]
+             f"# {fps:g} fps; each line says where it comes from. Edit freely."]
+    if start:
+        words = [_word(name, start[name]) for name in CHANNEL_NAMES if start.get(name, 0.0) != 0]
+        lines.append(f"# Starts from the face's values: {' '.join(words)} (frame 0 holds them, not neutral)")
+    lines.append("# Video 1:")
     frame = 0
-    for seconds, values, note in _keyframes(steps):
+    for seconds, values, note in _keyframes(steps, start or {}):
         step = max(1, int(seconds * fps + 0.5))  # each duration rounded on its own, so none drifts
         frame += step
         if frame > MAX_FRAME:
@@ -105,9 +132,9 @@ def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
     return script
 
 
-def _keyframes(steps: tuple[Step, ...]) -> Iterator[tuple[float, Mapping[str, float], str]]:
+def _keyframes(steps: tuple[Step, ...], start: Mapping[str, float]) -> Iterator[tuple[float, Mapping[str, float], str]]:
     """(seconds after the keyframe before, values, note) for each keyframe the steps make."""
-    state: Mapping[str, float] = {}
+    state: Mapping[str, float] = start
     for step in steps:
         quote = f'"{_one_line(step.text, 60)}"'
         if step.delay_s > 0:

@@ -389,9 +389,11 @@ def check_text(text: object) -> str:
 Fallback = Callable[[int, int], "Mapping[str, float] | None"]
 
 
-def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = None) -> Reading:
+def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = None,
+                     start: Mapping[str, float] | None = None) -> Reading:
     """The steps the rules read in `text`; `fallback(start, end)` may give channel values for a part
-    with no known word (the sentence model). Raises LanguageError on bad input or durations."""
+    with no known word (the sentence model); `start`: the face's channel values before the text
+    (default: neutral), which its changes start from. Raises LanguageError on bad input or durations."""
     check_text(text)
     parts = _parts(text, fps)
     for part in parts:
@@ -405,7 +407,7 @@ def read_description(text: str, fps: float = 25.0, fallback: Fallback | None = N
     unknown += [Unknown(text[i.start:i.end], i.start + 1, str(i.value)) for p in parts for i in p.items
                 if i.kind == "unsupported"]
     unknown.sort(key=lambda u: u.position)
-    steps = tuple(replace(s, text=text[s.span[0]:s.span[1]]) for s in steps_from_parts(parts))
+    steps = tuple(replace(s, text=text[s.span[0]:s.span[1]]) for s in steps_from_parts(parts, start))
     return Reading(steps, tuple(unknown))
 
 
@@ -652,7 +654,7 @@ def _change(part: _Part) -> _Change:
     return change
 
 
-def steps_from_parts(parts: list[_Part]) -> Iterator[Step]:
+def steps_from_parts(parts: list[_Part], start: Mapping[str, float] | None = None) -> Iterator[Step]:
     """Group parts into changes (commas join what fits), then apply them in order to the face."""
     groups: list[_Change] = []
     pending: _Change | None = None  # timing words before any change ("Slowly, she smiles")
@@ -682,11 +684,11 @@ def steps_from_parts(parts: list[_Part]) -> Iterator[Step]:
             groups[-1].merge(change)
         else:
             groups.append(change)
-    yield from _apply(groups)
+    yield from _apply(groups, start)
 
 
-def _apply(groups: list[_Change]) -> Iterator[Step]:
-    state: dict[str, float] = dict.fromkeys(CHANNEL_NAMES, 0.0)
+def _apply(groups: list[_Change], start: Mapping[str, float] | None = None) -> Iterator[Step]:
+    state: dict[str, float] = {**dict.fromkeys(CHANNEL_NAMES, 0.0), **(start or {})}
     for change in groups:
         span = (change.start, change.end)
         ramp = change.ramp_s if change.ramp_s is not None else DEFAULT_RAMP_S
