@@ -36,11 +36,11 @@ def register() -> None:
     prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
 
     from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
-                   records, script_import, ui)
+                   script_import, ui)
 
     properties.register()
     for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
-                *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *records.CLASSES, *ui.CLASSES):
+                *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES):
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
@@ -49,7 +49,7 @@ def register() -> None:
 
 def unregister() -> None:
     from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
-                   records, rig, script_import, ui)
+                   rig, script_import, ui)
 
     operators.stop_modal()
     install.stop()
@@ -57,8 +57,7 @@ def unregister() -> None:
     handlers.unregister()
     ui.unregister_menus()
     for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
-                         *capture.CLASSES, *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *records.CLASSES,
-                         *ui.CLASSES)):
+                         *capture.CLASSES, *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES)):
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()

@@ -10,7 +10,7 @@ from . import compat, preferences
 from .baking import BakeJob
 from .faces import follow_ranges, point_at_folders, separate_duplicates
 from .properties import settings_of, sync_extra_channels
-from .rig import Rig, RigError, get_rig
+from .rig import Rig, RigError, get_face_rig, get_rig
 from .targets import displayed_range, frame_values, label, refresh_display, scene_targets, sequence_request
 
 
@@ -39,8 +39,8 @@ def targets_rig(targets: Sequence) -> Rig:
     if others:
         raise RigError(f"{rigs[0].label} and {others[0].label} use different generator or directions files "
                        f"({rigs[0].paths.model.name} and {others[0].paths.model.name}): bake them one at a time")
-    rig = get_rig(rigs[0].paths)
-    for r in rigs:
+    rig = get_face_rig(rigs[0])
+    for r in rigs[1:]:
         r.check(rig)
     return rig
 

@@ -1,10 +1,12 @@
 """Operators: add a face (object or strip), bake its frames, pick up the directions' channels."""
 
 import time
+from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
+from bpy_extras.io_utils import ImportHelper
 
 from . import compat, dependencies
 from .faces import FaceFolderError, new_face_object, new_face_strip
@@ -218,7 +220,6 @@ class LATENT_EMOTION_OT_bake(Operator):
         job = self._job(context)
         if job is None:
             return False
-        from .preferences import frames_dir
         from .worker import BakeOrder, shared_worker
 
         self._job_ref, self._scene_name = job, self._scene(context).name
@@ -382,5 +383,42 @@ class LATENT_EMOTION_OT_sync_channels(Operator):
         return {"FINISHED"}
 
 
+class LATENT_EMOTION_OT_relink(Operator, ImportHelper):
+    """Pick the generator or directions file this face was made with again (its fingerprint is recorded)"""
+
+    bl_idname = "latent_emotion.relink"
+    bl_label = "Relink"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ""
+    __annotations__ = {
+        "which": EnumProperty(name="File", default="MODEL",
+                              items=[("MODEL", "Generator", "The face generator"),
+                                     ("DIRECTIONS", "Directions", "The emotion directions")]),
+        "filter_glob": StringProperty(default="*.safetensors;*.pkl;*.pt;*.json", options={"HIDDEN"}),
+    }
+
+    @classmethod
+    def poll(cls, context):
+        return active_target(context) is not None and not is_rendering()
+
+    def execute(self, context):
+        from .records import relink
+        from .rig import short
+        from .targets import folder, label
+
+        target = active_target(context)
+        try:
+            rig = relink(target, self.which, self.filepath)
+        except RigError as e:
+            self.report({"ERROR"}, f"Relink: {e}")
+            return {"CANCELLED"}
+        STATE.set_error(str(folder(target)), None)
+        what = "generator" if self.which == "MODEL" else "directions"
+        self.report({"INFO"}, f"{label(target)} now uses the {what} {Path(self.filepath).name} "
+                              f"(fingerprint {short(rig.info.fingerprint if self.which == 'MODEL' else rig.directions.fingerprint)})")
+        return {"FINISHED"}
+
+
 CLASSES = (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
-           LATENT_EMOTION_OT_sync_channels)
+           LATENT_EMOTION_OT_sync_channels, LATENT_EMOTION_OT_relink)

@@ -98,7 +98,9 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
         try:
             face = face_rig(target)
         except RigError as e:  # no model chosen, or the face's recorded file is missing
-            _report_once(str(e), str(folder_of(target)))
+            key = str(folder_of(target))
+            if not STATE.errors.get(key, "").startswith("Render failed"):  # that one says it already
+                _report_once(str(e), key)
             continue
         rig = loaded_rig(face.paths)
         try:

@@ -19,9 +19,6 @@ from pathlib import Path
 
 import bpy
 from bpy.app.handlers import persistent
-from bpy.props import EnumProperty, StringProperty
-from bpy.types import Operator
-from bpy_extras.io_utils import ImportHelper
 
 from . import preferences
 from .properties import settings_of
@@ -142,10 +139,10 @@ def complete_record(target) -> str | None:
 @persistent
 def on_save(filepath="", *_args) -> None:
     """Before a save: every face records its files (relative to the folder the .blend goes to)."""
-    from .handlers import is_rendering
+    from .state import STATE
     from .targets import scene_targets
 
-    if is_rendering():
+    if STATE.rendering:  # handlers.is_rendering
         return
     for scene in bpy.data.scenes:
         for target in scene_targets(scene):
@@ -185,65 +182,3 @@ def relink(target, which: str, path: str | os.PathLike[str]) -> Rig:
     paths = rig.paths
     record(settings, paths, rig)
     return rig
-
-
-class LATENT_EMOTION_OT_relink(Operator, ImportHelper):
-    """Pick the generator or directions file this face was made with again (its fingerprint is recorded)"""
-
-    bl_idname = "latent_emotion.relink"
-    bl_label = "Relink"
-    bl_options = {"REGISTER", "UNDO"}
-
-    filename_ext = ""
-    __annotations__ = {
-        "which": EnumProperty(name="File", default="MODEL",
-                              items=[("MODEL", "Generator", "The face generator"),
-                                     ("DIRECTIONS", "Directions", "The emotion directions")]),
-        "filter_glob": StringProperty(default="*.safetensors;*.pkl;*.pt;*.json", options={"HIDDEN"}),
-    }
-
-    @classmethod
-    def poll(cls, context):
-        from .handlers import is_rendering
-        from .operators import active_target
-
-        return active_target(context) is not None and not is_rendering()
-
-    def execute(self, context):
-        from .operators import active_target
-        from .state import STATE
-
-        target = active_target(context)
-        try:
-            rig = relink(target, self.which, self.filepath)
-        except RigError as e:
-            self.report({"ERROR"}, f"Relink: {e}")
-            return {"CANCELLED"}
-        from .targets import folder
-
-        STATE.set_error(str(folder(target)), None)
-        what = "generator" if self.which == "MODEL" else "directions"
-        self.report({"INFO"}, f"{_label(target)} now uses the {what} {Path(self.filepath).name} "
-                              f"(fingerprint {short(rig.info.fingerprint if self.which == 'MODEL' else rig.directions.fingerprint)})")
-        return {"FINISHED"}
-
-
-def draw_record(layout, target) -> None:
-    """The face's generator and directions, and Relink buttons."""
-    settings = settings_of(target)
-    box = layout.box()
-    box.label(text="Generator", icon="FILE_3D")
-    if not is_recorded(settings):
-        box.label(text="The preferences' (recorded when the file is saved)", icon="INFO")
-    for which, recorded, fingerprint in (("MODEL", settings.model_file, settings.model_fingerprint),
-                                         ("DIRECTIONS", settings.directions_file, settings.directions_fingerprint)):
-        if not recorded:
-            continue
-        row = box.row(align=True)
-        row.label(text=f"{Path(recorded).name if recorded != DEFAULT_RECORD else recorded} {short(fingerprint)[:8]}")
-        op = row.operator(LATENT_EMOTION_OT_relink.bl_idname, text="Relink", icon="FILEBROWSER")
-        op.which = which
-
-
-CLASSES = (LATENT_EMOTION_OT_relink,)
-

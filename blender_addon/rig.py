@@ -286,7 +286,15 @@ def get_rig(paths: RigPaths) -> Rig:
 
 def get_face_rig(face: FaceRig) -> Rig:
     """The rig a face renders with, checked against the fingerprints it recorded."""
-    rig = get_rig(face.paths)
+    try:
+        rig = get_rig(face.paths)
+    except RigError as e:
+        if not face.recorded[0]:
+            raise
+        raise RigError(f"{face.label} was made with the generator {face.recorded[0]} (fingerprint "
+                       f"{short(face.model_fingerprint)}) and the directions {face.recorded[1]} (fingerprint "
+                       f"{short(face.directions_fingerprint)}); the files found at {face.paths.model} and "
+                       f"{face.paths.directions} do not load together: {e}") from None
     face.check(rig)
     return rig
 
