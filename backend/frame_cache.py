@@ -215,6 +215,9 @@ class FrameCache:
                     os.link(src, tmp)
                 except OSError:
                     shutil.copyfile(src, tmp)
+            # rename() of two links to one file does nothing and succeeds (POSIX): dst held this
+            # frame already (linked by another process meanwhile) and the temporary name stays.
+            tmp.unlink(missing_ok=True)
             out.append(dst)
         return out
 

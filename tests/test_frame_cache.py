@@ -343,3 +343,15 @@ def test_generator_frames_do_not_depend_on_their_batch():
     together = synthesize(ws)
     alone = np.concatenate([synthesize(ws[i : i + 1]) for i in range(4)])
     assert np.array_equal(together, alone)
+
+
+def test_linking_a_frame_a_file_already_holds_leaves_no_temporary_file(tmp_path):
+    """Several farm workers link the same frame into one folder: rename() between two links to one
+    file does nothing, so the temporary name must be removed apart."""
+    from backend.frame_cache import FrameCache
+
+    cache = FrameCache(tmp_path / "cache")
+    cache.put("ab" * 32, np.full((4, 4, 3), 7, np.uint8))
+    for _ in range(2):
+        cache.link_sequence(["ab" * 32], tmp_path / "seq")
+    assert sorted(p.name for p in (tmp_path / "seq").iterdir()) == ["frame_00000.png"]
