@@ -40,6 +40,7 @@ def use_rig(model, directions):
     prefs.model_path, prefs.directions_path = model, directions
 
 def render(folder, first=1, last=3):
+    scene = bpy.context.scene  # the open file's
     scene.frame_start, scene.frame_end = first, last
     scene.render.filepath = os.path.join(folder, "####")
     bpy.ops.render.render(animation=True)
@@ -190,9 +191,14 @@ def test_relink_points_the_face_at_the_file_again_and_records_its_fingerprint(pr
     copy = tmp / "relink" / "project"
     shutil.copytree(tmp / "project", copy)
     (copy / "models" / "a.safetensors").rename(tmp / "relink" / "kept.safetensors")
-    out = installed.run(RELINK, str(copy / "shot.blend"), str(tmp / "relink" / "kept.safetensors"),
-                        str(copy / "models" / "a.directions.json"), str(tmp / "relink" / "other-folder"),
-                        env={"LE_TEST_CACHE": str(tmp / "cache-relink")})
+    original = tmp / "project" / "models" / "a.safetensors"  # the absolute path recorded: gone too
+    original.rename(original.with_suffix(".away"))
+    try:
+        out = installed.run(RELINK, str(copy / "shot.blend"), str(tmp / "relink" / "kept.safetensors"),
+                            str(copy / "models" / "a.directions.json"), str(tmp / "relink" / "other-folder"),
+                            env={"LE_TEST_CACHE": str(tmp / "cache-relink")})
+    finally:
+        original.with_suffix(".away").rename(original)
     assert "found no file there" in out["before"]
     assert out["fingerprint"] == made["fingerprint"]
     assert out["model"].endswith("moved.safetensors")
