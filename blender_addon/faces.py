@@ -186,22 +186,41 @@ def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channe
     return strip
 
 
+def stored_folder(scene: bpy.types.Scene, where) -> str:
+    """How a face's folder is written into its image or strip: ``//`` relative to the saved .blend
+    when it lies in the scene's own cache folder (shared storage: packed and moved with the .blend,
+    listed inside the project by blender-asset-tracer), else absolute (the user's cache)."""
+    if bpy.data.filepath and preferences.scene_cache_dir(scene) is not None:
+        try:
+            return bpy.path.relpath(str(where))
+        except ValueError:  # another drive (Windows)
+            pass
+    return str(where)
+
+
 def point_at_folders(scene: bpy.types.Scene) -> int:
     """Point each face's image or strip at its folder in the cache (main thread, not while rendering):
     a .blend that moved, or opened where the cache is elsewhere (a farm's $LATENT_EMOTION_CACHE), would
     otherwise look for the files beside itself. Returns how many faces were repointed."""
-    from .targets import cache_folder, folder, scene_targets
+    from .targets import cache_folder, scene_targets
 
     changed = 0
     for target in scene_targets(scene):
         where = cache_folder(target)
-        if where is None or folder(target) == where:
+        if where is None:
+            continue
+        stored = stored_folder(scene, where)
+        if compat.is_strip(target):
+            path, current = stored + os.sep, target.directory
+        else:
+            path, current = stored + "/" + FILE_PATTERN.format(1), settings_of(target).image.filepath
+        if current == path:
             continue
         where.mkdir(parents=True, exist_ok=True)
         if compat.is_strip(target):
-            target.directory = str(where) + os.sep
+            target.directory = path
         else:
-            settings_of(target).image.filepath = str(where / FILE_PATTERN.format(1))
+            settings_of(target).image.filepath = path
         changed += 1
     return changed
 
