@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,15 +31,8 @@ prefs.model_path = os.path.join(project, "models", "generator.safetensors")
 prefs.directions_path = os.path.join(project, "models", "directions.json")
 bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "shot.blend"))
 scene = bpy.context.scene
-r = scene.render
-r.resolution_x = r.resolution_y = 32
-r.resolution_percentage = 100
-r.dither_intensity = 0.0
-r.use_sequencer = True
-r.use_compositing = False
-scene.view_settings.view_transform = "Standard"
-scene.view_settings.look = "None"
-addon("compat").set_output_png(r)
+sequencer_output(scene)
+addon("compat").set_output_png(scene.render)
 scene.latent_emotion_cache = "//le-cache/"  # on the shared storage, beside the .blend
 scene.frame_start, scene.frame_end = 1, %d
 strip = api.add_strip(name="Face", frame_start=1, length=%d, seed=4)
@@ -72,7 +64,8 @@ result(done=True)
 
 
 def _start(blender, script: str, *args: str, cache: str) -> subprocess.Popen:
-    path = blender.home / f"farm_{abs(hash(script)) % 10**8}.py"
+    """A worker process, started at once (its own script file: workers start together)."""
+    path = blender.home / f"farm_worker_{'_'.join(a.replace(os.sep, '_')[-20:] for a in args)}.py"
     path.write_text(PRELUDE + "\n" + script)
     return subprocess.Popen([PYTHON, str(path), *args], env={**blender.env, "LE_TEST_CACHE": cache},
                             cwd=blender.home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -105,10 +98,11 @@ def test_workers_render_disjoint_chunks_from_one_shared_folder_bit_identical_to_
     assert made["folder"].startswith(str(shared / "le-cache" / "sequences"))  # the scene's cache, not the user's
     out = tmp / "farm-out"
     # Every worker at once: one shared frame cache, one shared sequence folder, one output folder.
-    with ThreadPoolExecutor(len(CHUNKS)) as pool:  # threads only wait: each worker is its own process
-        runs = [pool.submit(installed.run, WORKER, str(shared / "shot.blend"), str(out), str(a), str(b), "0",
-                            env={"LE_TEST_CACHE": str(tmp / f"pref-cache-{a}")}) for a, b in CHUNKS]
-        assert all(r.result()["done"] for r in runs)
+    workers = [_start(installed, WORKER, str(shared / "shot.blend"), str(out), str(a), str(b), "0",
+                      cache=str(tmp / f"pref-cache-{a}")) for a, b in CHUNKS]
+    for worker in workers:
+        said, _ = worker.communicate(timeout=600)
+        assert worker.returncode == 0 and 'LE_RESULT {"done": true}' in said, said[-3000:]
     reference = _frames(tmp / "single-out")
     assert sorted(reference) == [f"{f:04d}.png" for f in range(1, LENGTH + 1)]
     assert _frames(out) == reference

@@ -25,15 +25,8 @@ pytestmark = pytest.mark.slow
 SCENE = '''
 compat = addon("compat")
 scene = bpy.context.scene
-r = scene.render
-r.resolution_x = r.resolution_y = 32
-r.resolution_percentage = 100
-r.dither_intensity = 0.0
-r.use_sequencer = True
-r.use_compositing = False
-scene.view_settings.view_transform = "Standard"
-scene.view_settings.look = "None"
-compat.set_output_png(r)
+sequencer_output(scene)
+compat.set_output_png(scene.render)
 
 def use_rig(model, directions):
     prefs = bpy.context.preferences.addons[MODULE].preferences
@@ -61,22 +54,6 @@ result(before=recorded_before_save, model=settings.model_file, directions=settin
        fingerprint=settings.model_fingerprint, directions_fingerprint=settings.directions_fingerprint)
 '''
 
-# Another machine: its preferences name another generator (b), which must not be used.
-OPEN_ELSEWHERE = SCENE + '''
-api = enable()
-blend, out, model_b, directions_b = sys.argv[1:5]
-use_rig(model_b, directions_b)
-bpy.ops.wm.open_mainfile(filepath=blend)
-scene = bpy.context.scene
-render(out)
-strip = next(s for s in compat.all_strips(scene) if s.name == "Face")
-other = api.add_strip(name="New", channel=2, frame_start=1, length=3, seed=5)  # a new face takes b
-for f, joy in ((1, -1.0), (3, 1.0)):
-    api.key_channels(other, f, joy=joy)
-settings = addon("properties").settings_of(other)
-result(new_model=settings.model_file, b_frame=api.frame_array(other, 2).tolist())
-'''
-
 RENDER_ONLY = SCENE + '''
 api = enable()
 blend, out, model_b, directions_b = sys.argv[1:5]
@@ -85,6 +62,15 @@ bpy.ops.wm.open_mainfile(filepath=blend)
 scene = bpy.context.scene
 render(out)
 result(finished=True)
+'''
+
+# Another machine: its preferences name another generator (b), which must not be used.
+OPEN_ELSEWHERE = RENDER_ONLY + '''
+other = api.add_strip(name="New", channel=2, frame_start=1, length=3, seed=5)  # a new face takes b
+for f, joy in ((1, -1.0), (3, 1.0)):
+    api.key_channels(other, f, joy=joy)
+settings = addon("properties").settings_of(other)
+result(new_model=settings.model_file, b_frame=api.frame_array(other, 2).tolist())
 '''
 
 
