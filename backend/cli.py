@@ -45,6 +45,18 @@ def _number_in(kind: type, lo: float, hi: float, what: str):
     return parse
 
 
+def _frame_range(text: str) -> tuple[int, int]:
+    """'A-B' (whole frame numbers, A <= B) → (A, B), else a one-line error."""
+    first, sep, last = text.strip().partition("-")
+    try:
+        a, b = int(first), int(last if sep else first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--frames must look like '0-99', got {text!r}") from None
+    if a > b:
+        raise argparse.ArgumentTypeError(f"--frames must run forwards (A <= B), got {text!r}")
+    return a, b
+
+
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -201,6 +213,8 @@ def cmd_render(args: argparse.Namespace) -> None:
         timeline = timeline_from_clip(clip, script.channels, args.interpolation)
     else:
         timeline = load_values(args.values)
+    if args.frames is not None:  # one chunk of the shot: the frames (and their numbers) of the whole render
+        timeline = timeline.between(*args.frames)
     if args.w is not None:
         from .photo import load_face_code
 
@@ -561,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(.npz), instead of a seed")
     s.add_argument("--size", type=_number_in(int, 8, 8192, "--size"), help="output size in pixels (default: the model's)")
     s.add_argument("--fps", type=_number_in(float, 0.01, 1000, "--fps"), default=25.0)
+    s.add_argument("--frames", type=_frame_range, metavar="A-B",
+                   help="render only frames A to B of the timeline (as a farm splits a shot into chunks); PNG "
+                        "frames keep their numbers, so chunks rendered apart fill one folder")
     s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--compile", action="store_true",

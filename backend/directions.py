@@ -24,6 +24,7 @@ moves; ``accuracy`` is the held-out accuracy of the classifier, or null.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -151,6 +152,17 @@ class DirectionSet:
 
     def __len__(self) -> int:
         return len(self.directions)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over what moves a frame (generator fingerprint, shape, each direction's name, rows,
+        strength and float32 vector): the same directions give the same fingerprint however the file
+        is formatted. The add-on records it with each face."""
+        h = hashlib.sha256(f"{self.generator_fingerprint};{self.num_ws};{self.w_dim};".encode())
+        for d in self.directions:
+            h.update(f"{d.name}:{d.layers[0]}-{d.layers[1]}:{float(d.strength)!r};".encode())
+            h.update(np.asarray(d.vector, dtype=np.float32).tobytes())
+        return h.hexdigest()
 
 
 def save_directions(directions: DirectionSet, path: str | os.PathLike[str]) -> str:

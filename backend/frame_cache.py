@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .files import write_atomic
+from .files import replacing, write_atomic
 from .jobs import Progress
 from .video import check_frame, decode_png, encode_png, is_complete_png
 
@@ -214,11 +214,15 @@ class FrameCache:
             src, dst = self.path(key), folder / pattern.format(i)
             if not is_complete_png(src):
                 raise FileNotFoundError(f"frame {i} ({key}) is not in the cache at {self.root}")
-            dst.unlink(missing_ok=True)
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
+            with replacing(dst) as tmp:  # never a missing or half-copied file under its name
+                tmp.unlink()
+                try:
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copyfile(src, tmp)
+            # rename() of two links to one file does nothing and succeeds (POSIX): dst held this
+            # frame already (linked by another process meanwhile) and the temporary name stays.
+            tmp.unlink(missing_ok=True)
             out.append(dst)
         return out
 

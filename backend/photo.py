@@ -181,6 +181,8 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
 def read_photo(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
     """A photo file as uint8 RGB, and the sha256 of its bytes."""
     data = Path(path).read_bytes()
+    if not data:  # cv2.imdecode fails with cv2.error (a traceback) on an empty buffer
+        raise ValueError(f"{path}: the file is empty (0 bytes), not a photo")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: not an image file OpenCV can read (JPEG, PNG, ...)")

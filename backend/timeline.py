@@ -77,6 +77,14 @@ class Timeline:
             return np.broadcast_to(self.values, (len(frames), len(self.channels))).copy()
         return interpolate_keyframes(self.frames, self.values, frames, self.method)
 
+    def between(self, first: int, last: int) -> Timeline:
+        """Frames ``first``–``last`` of this timeline (a chunk of a render split over several
+        processes), each frame a keyframe holding the value it has here; ValueError outside it."""
+        if not self.first <= first <= last <= self.last:
+            raise ValueError(f"frames {first}-{last} are not within the timeline's {self.first}-{self.last}")
+        frames = np.arange(first, last + 1)
+        return Timeline(self.channels, frames, self.values_at(frames), "linear")
+
     def chunks(self, size: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(frames, values) for every frame in order, ``size`` frames at a time."""
         for start in range(self.first, self.last + 1, size):

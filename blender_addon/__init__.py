@@ -10,6 +10,7 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``rig``: the loaded generator + directions; ``baking``: cached frames → image sequences;
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
 - ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
+- ``records``: the generator and directions each face was made with, checked before rendering;
 - ``keyframes``, ``script_import``: keying channels and emotion scripts; ``capture``: keys from a video;
   ``describe``: keys from a description in plain English; ``photo``: a face's start from a photo;
   ``learn``: Learn Directions for the chosen model;

@@ -85,6 +85,7 @@ def set_channels(target, frame: float | None = None, **values: float) -> None:
         keyframes.set_channels(target, values)
         return
     face_settings(target)
+    frame = keyframes.checked_frame(frame)
     values = keyframes.checked(target, values, frame)  # all of them before any is set
     keyed, plain = {}, {}
     for name, value in values.items():
@@ -104,6 +105,7 @@ def key_channels(target, frame: float, interpolation: str | None = None, **value
 def channel_values_at(target, frame: float) -> dict[str, float]:
     """Every channel's value at ``frame`` as Blender evaluates it (keys, NLA strips, drivers)."""
     face_settings(target)
+    frame = keyframes.checked_frame(frame)
     return {name: float(v[0]) for name, v in frame_values(_scene(target, None), target, [frame]).items()}
 
 
@@ -140,7 +142,7 @@ def face_from_photo(target, photo: str | Path, *, steps: int = 100):
     from .photo import apply_code, start_inversion, wait
 
     face_settings(target)
-    code = wait(start_inversion(photo, steps))
+    code = wait(start_inversion(photo, steps, target))
     apply_code(target, code, photo)
     return code
 
@@ -193,14 +195,15 @@ def frame_array(target, frame: int) -> np.ndarray:
     """The face's frame at ``frame`` as (H, W, 3) uint8 RGB, at the face's resolution; computed
     into the cache if it is not there yet."""
     from .backend.render import resize
-    from .jobs import load_rig, open_cache
+    from .jobs import open_cache, targets_rig
     from .targets import face_spec
 
     settings = face_settings(target)
-    rig = load_rig()
-    values = frame_values(_scene(target, None), target, [frame])
+    rig = targets_rig([target])
+    scene = _scene(target, None)
+    values = frame_values(scene, target, [keyframes.checked_frame(frame)])
     ws = rig.latents(face_spec(settings), values)
-    cache = open_cache()
+    cache = open_cache(scene)
     rig.ensure_frames(ws, cache)
     image = cache.get(rig.target.key(ws[0]))
     size = settings.resolution or rig.resolution

@@ -14,7 +14,7 @@ from bpy.types import Operator
 
 from . import compat, dependencies
 from .handlers import is_rendering
-from .keyframes import INTERPOLATIONS, key_script, scene_fps
+from .keyframes import INTERPOLATIONS, key_channels, key_script, scene_fps
 from .operators import active_target
 from .properties import face_settings, settings_of
 from .state import STATE
@@ -35,16 +35,27 @@ def text_name(target) -> str:
 
 def describe_keys(target, text: str, *, start: int, fps: float, interpolation: str = "LINEAR",
                   replace: bool = False, use_text_model: bool = True):
-    """Key ``text`` on the face from scene frame ``start``; the ``Description`` (script, words not
-    understood) and the keyed frames. Raises ``LanguageError`` when nothing in it can be keyed."""
+    """Key ``text`` on the face from scene frame ``start``, starting from the face's values there
+    (what is keyed before stays: "her smile fades" fades the smile it has); the ``Description``
+    (script, words not understood) and the keyed frames. Raises ``LanguageError`` when nothing in
+    it can be keyed, ValueError for a start that is no frame."""
+    from .backend.channels import CHANNEL_NAMES
     from .backend.language import describe
     from .backend.script import parse_script
+    from .keyframes import checked_frame
+    from .targets import frame_values
 
+    start = int(checked_frame(start, "start"))
+    scene = target.id_data if compat.is_strip(target) else bpy.context.scene
+    now = {name: float(v[0]) for name, v in frame_values(scene, target, [start]).items()}
     interpret, note = phrase_reader() if use_text_model else (None, "sentence model not used")
-    description = describe(text, fps=fps, interpret=interpret, model_note=note)
+    description = describe(text, fps=fps, interpret=interpret, model_note=note,
+                           start={name: now[name] for name in CHANNEL_NAMES})
     extra = [item.name for item in face_settings(target).extra]
     script = parse_script(description.script, extra_channels=extra)
     keyed = key_script(target, script, start=start, interpolation=interpolation, replace=replace)
+    # The script's frame 0 is the start face (all channels 0 in the script format): the face's own values.
+    key_channels(target, start, {name: now[name] for name in CHANNEL_NAMES}, interpolation)
     return description, keyed
 
 
@@ -93,7 +104,7 @@ class LATENT_EMOTION_OT_describe(Operator):
         try:
             description, keyed = describe_keys(target, text, start=start, fps=scene_fps(scene),
                                                interpolation=self.interpolation, replace=self.replace)
-        except LanguageError as e:
+        except (LanguageError, ValueError) as e:
             self.report({"ERROR"}, f"Describe: {e}")
             return {"CANCELLED"}
         shown = show_script(target, description)

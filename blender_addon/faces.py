@@ -15,6 +15,7 @@ import bpy
 
 from . import compat, preferences
 from .properties import init_face, new_strip_settings, new_uid, settings_of, sync_extra_channels
+from .records import record_new_face
 from .targets import FILE_PATTERN, NODE_NAME
 
 PLANE_SIZE = 2.0
@@ -38,18 +39,32 @@ def use_standard_view(scene: bpy.types.Scene) -> bool:
     return bool(changed)
 
 
-def _folder(uid: str) -> str:
-    path = preferences.sequences_dir() / uid
-    path.mkdir(parents=True, exist_ok=True)
+class FaceFolderError(OSError):
+    """A face's frames folder cannot be made (a read-only or missing cache folder); nothing was made."""
+
+
+def _folder(uid: str, scene: bpy.types.Scene | None = None) -> str:
+    """The face's frames folder, made now: before any datablock, so a cache folder that cannot be
+    written leaves nothing half-made (FaceFolderError says which folder and why)."""
+    path = preferences.sequences_dir(scene) / uid
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise FaceFolderError(f"cannot make the face's frames folder {path}: {e.strerror or e}; choose a "
+                              "writable Cache Folder (preferences, or the scene's Frame Cache)") from None
     return str(path)
 
 
 def _extra_channels(settings) -> None:
-    """Give a new face the extra channels of the chosen directions file, when one can be read."""
+    """Give a new face the extra channels of its directions file, when one can be read."""
     from .backend.directions import load_directions
+    from .records import face_rig_of_settings
 
     try:
-        names = load_directions(preferences.rig_paths().directions).names
+        names = load_directions(face_rig_of_settings(settings, "new face").paths.directions).names
     except Exception:  # no model chosen yet, or an unreadable file: the channels come at bake time
         return
     sync_extra_channels(settings, names)
@@ -93,15 +108,17 @@ def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *,
                     location=(0.0, 0.0, 0.0)) -> bpy.types.Object:
     """A plane standing upright, facing the front view (-Y), showing the face's frames; the scene gets
     the Standard view transform (``use_standard_view``)."""
+    uid = new_uid()
+    folder = _folder(uid, scene)  # first: FaceFolderError before anything is made
     obj = bpy.data.objects.new(name, _plane_mesh(name))
     collection.objects.link(obj)
     obj.location = location
     obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
     settings = obj.latent_emotion
-    uid = new_uid()
     init_face(settings, uid, seed, truncation, resolution)
+    record_new_face(settings)
     settings.name = "Emotion"  # the Graph Editor names channels "Joy (Emotion)"
-    image = _sequence_image(f"{name} Frames", uid)
+    image = _sequence_image(f"{name} Frames", folder)
     settings.image = image
     obj.data.materials.append(_material(name, image))
     _extra_channels(settings)
@@ -109,11 +126,11 @@ def new_face_object(scene: bpy.types.Scene, collection: bpy.types.Collection, *,
     return obj
 
 
-def _sequence_image(name: str, uid: str) -> bpy.types.Image:
-    """An image sequence of the numbered files in the folder of ``uid`` (which need not exist yet)."""
+def _sequence_image(name: str, folder: str) -> bpy.types.Image:
+    """An image sequence of the numbered files in ``folder`` (made by ``_folder``)."""
     image = bpy.data.images.new(name, 4, 4)
     image.source = "FILE"
-    image.filepath = f"{_folder(uid)}/{FILE_PATTERN.format(1)}"
+    image.filepath = f"{folder}/{FILE_PATTERN.format(1)}"
     image.source = "SEQUENCE"
     return image
 
@@ -131,7 +148,7 @@ def separate_duplicates(scene: bpy.types.Scene) -> list:
             continue
         old = settings.image
         settings.uid = new_uid()
-        settings.image = _sequence_image(f"{obj.name} Frames", settings.uid)
+        settings.image = _sequence_image(f"{obj.name} Frames", _folder(settings.uid, scene))
         seen.add(settings.uid)
         for slot in obj.material_slots:
             if slot.material is None or slot.material.node_tree is None:
@@ -157,33 +174,53 @@ def new_face_strip(scene: bpy.types.Scene, *, name: str = "Emotion Face", channe
     if length < 1:
         raise ValueError(f"a strip needs at least one frame, got length {length}")
     uid = new_uid()
-    folder = _folder(uid)
+    folder = _folder(uid, scene)  # first: FaceFolderError before anything is made
     strip = compat.new_image_strip(scene, name, f"{folder}/{FILE_PATTERN.format(0)}", channel, frame_start)
     for i in range(1, length):
         strip.elements.append(FILE_PATTERN.format(i))
     settings = new_strip_settings(strip, uid)
     init_face(settings, uid, seed, truncation, resolution)
+    record_new_face(settings)
     _extra_channels(settings)
     use_standard_view(scene)
     return strip
+
+
+def stored_folder(scene: bpy.types.Scene, where) -> str:
+    """How a face's folder is written into its image or strip: ``//`` relative to the saved .blend
+    when it lies in the scene's own cache folder (shared storage: packed and moved with the .blend,
+    listed inside the project by blender-asset-tracer), else absolute (the user's cache)."""
+    if bpy.data.filepath and preferences.scene_cache_dir(scene) is not None:
+        try:
+            return bpy.path.relpath(str(where))
+        except ValueError:  # another drive (Windows)
+            pass
+    return str(where)
 
 
 def point_at_folders(scene: bpy.types.Scene) -> int:
     """Point each face's image or strip at its folder in the cache (main thread, not while rendering):
     a .blend that moved, or opened where the cache is elsewhere (a farm's $LATENT_EMOTION_CACHE), would
     otherwise look for the files beside itself. Returns how many faces were repointed."""
-    from .targets import cache_folder, folder, scene_targets
+    from .targets import cache_folder, scene_targets
 
     changed = 0
     for target in scene_targets(scene):
         where = cache_folder(target)
-        if where is None or folder(target) == where:
+        if where is None:
+            continue
+        stored = stored_folder(scene, where)
+        if compat.is_strip(target):
+            path, current = stored + os.sep, target.directory
+        else:
+            path, current = stored + "/" + FILE_PATTERN.format(1), settings_of(target).image.filepath
+        if current == path:
             continue
         where.mkdir(parents=True, exist_ok=True)
         if compat.is_strip(target):
-            target.directory = str(where) + os.sep
+            target.directory = path
         else:
-            settings_of(target).image.filepath = str(where / FILE_PATTERN.format(1))
+            settings_of(target).image.filepath = path
         changed += 1
     return changed
 

@@ -33,10 +33,10 @@ from bpy.app.handlers import persistent
 from . import compat
 from .baking import write_error_frames
 from .faces import follow_ranges, point_at_folders
-from .jobs import load_rig, make_job, prune_cache
-from .preferences import rig_paths
+from .jobs import make_job, prune_cache
 from .properties import SCENE_STRIPS, settings_of
-from .rig import loaded_rig
+from .records import face_rig, on_save
+from .rig import get_face_rig, loaded_rig
 from .state import STATE
 from .targets import channel_values, displayed_files, folder, label, needs_evaluation, scene_targets, values_now
 
@@ -61,11 +61,11 @@ def exit_on_failure() -> bool:
 def on_render_init(scene, *_args) -> None:
     STATE.rendering = True
     STATE.render_failures.clear()
-    try:
-        if scene_targets(scene):
-            load_rig()
-    except Exception as e:  # each frame that needs the rig fails on its own (and says so)
-        _report(f"the face model does not load: {e}")
+    for target in scene_targets(scene):  # the faces' rigs, loaded early
+        try:
+            get_face_rig(face_rig(target))
+        except Exception as e:  # each frame that needs the rig fails on its own (and says so)
+            _report(f"the face model does not load: {e}")
 
 
 def _render_pre_values(target, shown):
@@ -126,7 +126,7 @@ def _error_frame(target, frame: int) -> None:
     size = settings_of(target).resolution
     if not size:
         try:
-            rig = loaded_rig(rig_paths())
+            rig = loaded_rig(face_rig(target).paths)
         except Exception:
             rig = None
         size = rig.resolution if rig is not None else 256
@@ -172,6 +172,7 @@ _HANDLERS = (
     ("frame_change_post", on_frame_change),
     ("render_complete", on_render_done),
     ("render_cancel", on_render_done),
+    ("save_pre", on_save),
 )
 
 

@@ -10,19 +10,39 @@ from . import compat, preferences
 from .baking import BakeJob
 from .faces import follow_ranges, point_at_folders, separate_duplicates
 from .properties import settings_of, sync_extra_channels
-from .rig import Rig, get_rig
+from .rig import Rig, RigError, get_face_rig, get_rig
 from .targets import displayed_range, frame_values, label, refresh_display, scene_targets, sequence_request
 
 
-def open_cache():
+def open_cache(scene=None):
+    """The frame cache of ``scene`` (its own folder, else the preferences')."""
     from .backend.frame_cache import FrameCache
 
-    return FrameCache(preferences.frames_dir())
+    return FrameCache(preferences.frames_dir(scene))
 
 
 def load_rig() -> Rig:
     """The rig of the preferences (RigError says what is missing)."""
     return get_rig(preferences.rig_paths())
+
+
+def targets_rig(targets: Sequence) -> Rig:
+    """The one rig ``targets`` render with (each face's recorded files, ``records``; checked against
+    its fingerprints). RigError when a file is missing or another, or when the faces record
+    different generators (one job computes with one generator: bake those faces one at a time)."""
+    from .records import face_rig
+
+    rigs = [face_rig(t) for t in targets]
+    if not rigs:
+        return load_rig()
+    others = [r for r in rigs if r.paths != rigs[0].paths]
+    if others:
+        raise RigError(f"{rigs[0].label} and {others[0].label} use different generator or directions files "
+                       f"({rigs[0].paths.model.name} and {others[0].paths.model.name}): bake them one at a time")
+    rig = get_face_rig(rigs[0])
+    for r in rigs[1:]:
+        r.check(rig)
+    return rig
 
 
 def bake_range(target, scene: bpy.types.Scene) -> range:
@@ -57,8 +77,12 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
     channels may be added to. ``values_of(target, frames)``: the channel values otherwise (render
     handlers read what Blender evaluated); default: the F-curves.
     """
-    rig = rig or load_rig()
+    rig = rig or targets_rig(targets)
     if interactive:
+        from .records import fill_fingerprints
+
+        for target in targets:
+            fill_fingerprints(target, rig)
         separate_duplicates(scene)
         point_at_folders(scene)
         follow_ranges(scene)
@@ -78,7 +102,7 @@ def make_job(scene: bpy.types.Scene, targets: Sequence, frames: Iterable[int] | 
                                preview_size=synthesis_size(settings) if preview else 0)
         if req is not None:
             requests.append(req)
-    return BakeJob(rig, open_cache(), requests)
+    return BakeJob(rig, open_cache(scene), requests)
 
 
 def finish(job: BakeJob, scene: bpy.types.Scene) -> None:
@@ -92,20 +116,23 @@ def finish(job: BakeJob, scene: bpy.types.Scene) -> None:
 
 
 def shown_keys() -> set[str]:
-    """Keys of the frames any face's folder holds (every folder under the cache's ``sequences/``: the
-    faces of other .blend files too)."""
+    """Keys of the frames any face's folder holds (every folder under the preferences' cache's
+    ``sequences/``: the faces of other .blend files too)."""
     from .baking import INDEX_NAME, SequenceIndex
 
     keys: set[str] = set()
-    for index_file in preferences.sequences_dir().glob(f"*/{INDEX_NAME}"):
+    for index_file in (preferences.user_cache_dir() / "sequences").glob(f"*/{INDEX_NAME}"):
         keys.update(entry.get("key", "") for entry in SequenceIndex(index_file.parent).entries.values())
     return keys
 
 
 def prune_cache() -> int:
-    """Delete the least recently used frames past the preferences' limit, never a frame a face shows;
-    how many were deleted."""
+    """Delete the least recently used frames of the preferences' cache past their limit, never a
+    frame a face shows; how many were deleted. A scene's own folder (shared storage, written by
+    several farm workers at once) is never pruned here: the studio manages it."""
+    from .backend.frame_cache import FrameCache
+
     limit = preferences.cache_limit_bytes()
     if limit <= 0:
         return 0
-    return open_cache().prune(limit, keep=shown_keys())
+    return FrameCache(preferences.user_cache_dir() / "frames").prune(limit, keep=shown_keys())

@@ -6,11 +6,12 @@ Keys go through ``keyframe_insert`` on the struct holding the channel, so Blende
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from . import compat
 from .backend.channels import check_channel_value
-from .backend.script import Script
+from .backend.script import MAX_FRAME, Script
 from .properties import channel_names, channel_ref, face_settings
 
 INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in the paper"),
@@ -25,6 +26,20 @@ def scene_fps(scene) -> float:
 
 def group_name(target) -> str:
     return f"Emotion: {target.name}" if compat.is_strip(target) else "Emotion"
+
+
+def checked_frame(frame, what: str = "frame") -> float:
+    """``frame`` as a float if it is a finite number within Blender's frames (±MAX_FRAME), else a
+    ValueError saying so: a NaN frame would be keyed, and the frames after it read wrong."""
+    if isinstance(frame, bool):
+        raise ValueError(f"{what} must be a frame number, got {frame!r}")
+    try:
+        number = float(frame)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a frame number, got {frame!r}") from None
+    if not math.isfinite(number) or abs(number) > MAX_FRAME:
+        raise ValueError(f"{what} must be a finite frame number within ±{MAX_FRAME}, got {number}")
+    return number
 
 
 def checked(target, values: Mapping[str, float], frame: float | None = None) -> dict[str, float]:
@@ -46,6 +61,7 @@ def key_channels(target, frame: float, values: Mapping[str, float], interpolatio
     """Set and key channel values at ``frame``; ``interpolation`` (LINEAR, BEZIER, CONSTANT) for the
     new keys, else the user's default."""
     face_settings(target)
+    frame = checked_frame(frame)
     group = group_name(target)
     for name, value in checked(target, values, frame).items():
         ref = channel_ref(target, name)
@@ -89,6 +105,7 @@ def key_script(target, script: Script, *, start: int, clip: int = 0, frames_betw
                interpolation: str = "LINEAR", replace: bool = True) -> list[int]:
     """Key every keyframe of a parsed script (one clip, or with ``clip=0`` all of them in a row)
     from scene frame ``start``; returns the keyed frames."""
+    start = int(checked_frame(start, "start"))
     clips = script.clips
     offsets = clip_offsets(script, frames_between)
     if clip:

@@ -1,13 +1,15 @@
 """Operators: add a face (object or strip), bake its frames, pick up the directions' channels."""
 
 import time
+from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
+from bpy_extras.io_utils import ImportHelper
 
 from . import compat, dependencies
-from .faces import new_face_object, new_face_strip
+from .faces import FaceFolderError, new_face_object, new_face_strip
 from .handlers import is_rendering
 from .properties import settings_of, sync_extra_channels
 from .rig import RigError
@@ -61,9 +63,13 @@ class LATENT_EMOTION_OT_add_face(Operator):
 
     def execute(self, context):
         view = context.scene.view_settings.view_transform
-        obj = new_face_object(context.scene, context.collection or context.scene.collection, name=self.name,
-                              seed=self.seed, truncation=self.truncation, resolution=self.resolution,
-                              location=context.scene.cursor.location.copy())
+        try:
+            obj = new_face_object(context.scene, context.collection or context.scene.collection, name=self.name,
+                                  seed=self.seed, truncation=self.truncation, resolution=self.resolution,
+                                  location=context.scene.cursor.location.copy())
+        except FaceFolderError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         for other in context.selected_objects:
             other.select_set(False)
         obj.select_set(True)
@@ -98,9 +104,13 @@ class LATENT_EMOTION_OT_add_strip(Operator):
     def execute(self, context):
         scene = compat.sequencer_scene(context)
         view = scene.view_settings.view_transform
-        strip = new_face_strip(scene, name=self.name, channel=self.channel, frame_start=self.frame_start,
-                               length=self.length or None, seed=self.seed, truncation=self.truncation,
-                               resolution=self.resolution)
+        try:
+            strip = new_face_strip(scene, name=self.name, channel=self.channel, frame_start=self.frame_start,
+                                   length=self.length or None, seed=self.seed, truncation=self.truncation,
+                                   resolution=self.resolution)
+        except FaceFolderError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         editor = scene.sequence_editor
         for s in compat.strips(editor):
             s.select = False
@@ -115,6 +125,9 @@ class LATENT_EMOTION_OT_bake(Operator):
 
     bl_idname = "latent_emotion.bake"
     bl_label = "Bake Emotion Frames"
+    # Not undoable: it writes frame files (no undo step brings files back), and what it changes in
+    # the .blend — a duplicated face's own folder, the directions' channels, the generator record —
+    # is what those files need; undoing it would leave the faces pointing at the wrong files.
 
     __annotations__ = {
         "scope": EnumProperty(name="Faces", default="ACTIVE",
@@ -184,19 +197,21 @@ class LATENT_EMOTION_OT_bake(Operator):
     def begin(self, context) -> bool:
         """Start the bake: at once if the model is loaded, else after the worker loaded it."""
         from .preferences import frames_dir, rig_paths
+        from .records import face_rig
         from .rig import loaded_rig
         from .worker import BakeOrder, shared_worker
 
         self._job_ref, self._ui_seconds = None, 0.0  # main-thread time spent in this bake's timer events
+        targets = self._targets(context)
         try:
-            paths = rig_paths()
+            paths = face_rig(targets[0]).paths if targets else rig_paths()
         except RigError as e:
             self.report({"ERROR"}, str(e))
             return False
         if loaded_rig(paths) is not None:
             return self.start(context)
         # The model loads on the worker (seconds for a large one): the job is made once it is there.
-        self._loading = BakeOrder(paths, frames_dir(), ())
+        self._loading = BakeOrder(paths, frames_dir(self._scene(context)), ())
         shared_worker().submit(self._loading, steps=True)
         return True
 
@@ -205,11 +220,10 @@ class LATENT_EMOTION_OT_bake(Operator):
         job = self._job(context)
         if job is None:
             return False
-        from .preferences import frames_dir
         from .worker import BakeOrder, shared_worker
 
         self._job_ref, self._scene_name = job, self._scene(context).name
-        self._order = BakeOrder(job.rig.paths, frames_dir(), job.pending_codes())
+        self._order = BakeOrder(job.rig.paths, job.cache.root, job.pending_codes())
         if len(self._order.ws):
             shared_worker().submit(self._order, steps=True)
         return True
@@ -356,11 +370,11 @@ class LATENT_EMOTION_OT_sync_channels(Operator):
         return active_target(context) is not None and not is_rendering()
 
     def execute(self, context):
-        from . import preferences
         from .backend.directions import DirectionsError, load_directions
+        from .records import face_rig
 
         try:
-            names = load_directions(preferences.rig_paths().directions).names
+            names = load_directions(face_rig(active_target(context)).paths.directions).names
         except (RigError, DirectionsError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -369,5 +383,42 @@ class LATENT_EMOTION_OT_sync_channels(Operator):
         return {"FINISHED"}
 
 
+class LATENT_EMOTION_OT_relink(Operator, ImportHelper):
+    """Pick the generator or directions file this face was made with again (its fingerprint is recorded)"""
+
+    bl_idname = "latent_emotion.relink"
+    bl_label = "Relink"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ""
+    __annotations__ = {
+        "which": EnumProperty(name="File", default="MODEL",
+                              items=[("MODEL", "Generator", "The face generator"),
+                                     ("DIRECTIONS", "Directions", "The emotion directions")]),
+        "filter_glob": StringProperty(default="*.safetensors;*.pkl;*.pt;*.json", options={"HIDDEN"}),
+    }
+
+    @classmethod
+    def poll(cls, context):
+        return active_target(context) is not None and not is_rendering()
+
+    def execute(self, context):
+        from .records import relink
+        from .rig import short
+        from .targets import folder, label
+
+        target = active_target(context)
+        try:
+            rig = relink(target, self.which, self.filepath)
+        except RigError as e:
+            self.report({"ERROR"}, f"Relink: {e}")
+            return {"CANCELLED"}
+        STATE.set_error(str(folder(target)), None)
+        what = "generator" if self.which == "MODEL" else "directions"
+        self.report({"INFO"}, f"{label(target)} now uses the {what} {Path(self.filepath).name} "
+                              f"(fingerprint {short(rig.info.fingerprint if self.which == 'MODEL' else rig.directions.fingerprint)})")
+        return {"FINISHED"}
+
+
 CLASSES = (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
-           LATENT_EMOTION_OT_sync_channels)
+           LATENT_EMOTION_OT_sync_channels, LATENT_EMOTION_OT_relink)

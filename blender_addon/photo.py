@@ -28,11 +28,19 @@ from .worker import PhotoCode, PhotoOrder, shared_worker, wait_order
 DEFAULT_STEPS = 100  # W steps (and half as many in W+): backend.photo's recipe, shortened for the UI
 
 
-def start_inversion(path: str | Path, steps: int = DEFAULT_STEPS) -> PhotoOrder:
-    """Send a photo (a path, ``//`` relative to the .blend) to the worker for the chosen model."""
+def start_inversion(path: str | Path, steps: int = DEFAULT_STEPS, target=None) -> PhotoOrder:
+    """Send a photo (a path, ``//`` relative to the .blend) to the worker for ``target``'s generator
+    (``records``; without a target the preferences'). ValueError for a path that is no file: nothing
+    is sent (the worker's ``read_photo`` refuses an empty or unreadable one)."""
+    from .records import face_rig
+
     if steps < 1:
         raise ValueError(f"Face from Photo needs at least 1 step, got {steps}")
-    order = PhotoOrder(Path(bpy.path.abspath(str(path))), preferences.rig_paths(), int(steps))
+    photo = Path(bpy.path.abspath(str(path)))
+    if not photo.is_file():
+        raise ValueError(f"{photo}: no such photo file")
+    paths = face_rig(target).paths if target is not None else preferences.rig_paths()
+    order = PhotoOrder(photo, paths, int(steps))
     shared_worker().submit(order, steps=True)
     return order
 
@@ -103,7 +111,7 @@ class LATENT_EMOTION_OT_face_from_photo(WorkerOperator, Operator, ImportHelper):
 
         self._target_name = active_target(context).name
         try:
-            self._order = start_inversion(self.filepath, self.steps)
+            self._order = start_inversion(self.filepath, self.steps, active_target(context))
         except (RigError, ValueError) as e:
             self.report({"ERROR"}, f"Face from Photo: {e}")
             return False

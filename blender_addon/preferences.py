@@ -66,7 +66,7 @@ class LATENT_EMOTION_AP_preferences(AddonPreferences):
             col.operator("latent_emotion.learn_directions", icon="LIGHT")  # learn.LATENT_EMOTION_OT_learn_directions
         col.prop(self, "device")
         col.prop(self, "cache_dir")
-        col.label(text=f"Frames are cached in {cache_dir()}")
+        col.label(text=f"Frames are cached in {user_cache_dir()} (unless a scene names its own folder)")
         col.prop(self, "cache_limit_gb")
         col.prop(self, "preview_resolution")
         col.prop(self, "lowres_previews")
@@ -85,8 +85,19 @@ def rig_paths() -> RigPaths:
     return resolve_paths(model, directions, prefs.device if prefs else "auto")
 
 
-def cache_dir() -> Path:
-    """The cache folder: the preference, else $LATENT_EMOTION_CACHE, else the extension's user folder."""
+SCENE_CACHE = "latent_emotion_cache"  # on a scene: its own cache folder (properties.register)
+
+
+def scene_cache_dir(scene=None) -> Path | None:
+    """The scene's own cache folder (``//`` relative to the .blend: shared storage on a render farm),
+    or None when it has none. ``scene``: default the context's."""
+    scene = scene if scene is not None else getattr(bpy.context, "scene", None)
+    folder = getattr(scene, SCENE_CACHE, "") if scene is not None else ""
+    return Path(os.path.normpath(bpy.path.abspath(folder))) if folder else None
+
+
+def user_cache_dir() -> Path:
+    """The preferences' cache folder, else $LATENT_EMOTION_CACHE, else the extension's user folder."""
     prefs = get()
     if prefs is not None and prefs.cache_dir:
         return Path(bpy.path.abspath(prefs.cache_dir)).resolve()
@@ -95,14 +106,19 @@ def cache_dir() -> Path:
     return Path(bpy.utils.extension_path_user(PACKAGE, path="cache", create=True))
 
 
-def frames_dir() -> Path:
-    """The frame cache (``backend.frame_cache.FrameCache`` root)."""
-    return cache_dir() / "frames"
+def cache_dir(scene=None) -> Path:
+    """Where ``scene``'s frames are cached: its own folder (``scene_cache_dir``), else ``user_cache_dir``."""
+    return scene_cache_dir(scene) or user_cache_dir()
 
 
-def sequences_dir() -> Path:
+def frames_dir(scene=None) -> Path:
+    """The frame cache (``backend.frame_cache.FrameCache`` root) of ``scene`` (default: the context's)."""
+    return cache_dir(scene) / "frames"
+
+
+def sequences_dir(scene=None) -> Path:
     """Where each face's image sequence folder is made."""
-    return cache_dir() / "sequences"
+    return cache_dir(scene) / "sequences"
 
 
 def cache_limit_bytes() -> int:

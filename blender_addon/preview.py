@@ -36,7 +36,8 @@ from .baking import BakeJob, SequenceRequest
 from .handlers import is_rendering, same_function
 from .jobs import file_size, synthesis_size
 from .properties import settings_of
-from .rig import Rig, RigError, loaded_rig
+from .records import face_rig
+from .rig import FaceRig, Rig, RigError, loaded_rig
 from .state import GENERAL, STATE
 from .targets import folder as folder_of, refresh_display, scene_targets, sequence_request, values_now
 from .windows import redraw
@@ -89,21 +90,25 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
     targets = scene_targets(scene)
     if not targets:
         return True
-    try:
-        paths = preferences.rig_paths()
-    except RigError as e:
-        _report_once(str(e))
-        return False
-    rig = loaded_rig(paths)
-    if rig is not None:  # the model loads: what was said about it is past
-        STATE.set_error(GENERAL, None)
-    cache_root = preferences.frames_dir()
+    cache_root = preferences.frames_dir(scene)
     frame = scene.frame_current
     waiting: list[SequenceRequest] = []
+    waiting_rigs: list[FaceRig] = []
     for target in targets:
         try:
+            face = face_rig(target)
+        except RigError as e:  # no model chosen, or the face's recorded file is missing
+            key = str(folder_of(target))
+            if not STATE.errors.get(key, "").startswith("Render failed"):  # that one says it already
+                _report_once(str(e), key)
+            continue
+        rig = loaded_rig(face.paths)
+        try:
+            if rig is not None:
+                face.check(rig)
+                STATE.set_error(GENERAL, None)  # the model loads: what was said about it is past
             req = _request(target, frame, rig)
-        except ValueError as e:  # a channel value outside the policy: this face waits, the others go on
+        except (RigError, ValueError) as e:  # another file than recorded; a value outside the policy
             _report_once(str(e), str(folder_of(target)))
             continue
         if req is None:
@@ -119,8 +124,9 @@ def show_current_frame(scene: bpy.types.Scene, submit: bool = True, replace_stan
             _report_once(f"{req.label}: {e}", str(req.folder))
             continue
         waiting.append(req)
+        waiting_rigs.append(face)
     if waiting and submit:
-        worker().submit(PreviewOrder(scene.name, frame, paths, cache_root, tuple(waiting)))
+        worker().submit(PreviewOrder(scene.name, frame, tuple(waiting_rigs), cache_root, tuple(waiting)))
         if not bpy.app.timers.is_registered(_poll):
             bpy.app.timers.register(_poll, first_interval=POLL_SECONDS)
     if not waiting:

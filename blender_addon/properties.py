@@ -116,6 +116,21 @@ class LATENT_EMOTION_PG_face(PropertyGroup):
                                      description="The photo the face's code was inverted from"),
         "photo_fingerprint": StringProperty(name="Photo Code Model", default="", options=set(),
                                             description="Fingerprint of the face model the code was made for"),
+        # The generator and directions this face was made with (records.py): paths as Blender stores
+        # assets ("//" relative to the .blend where possible; "<default model>": the extension's own) and
+        # their fingerprints. Empty: a face from before the record, which follows the preferences.
+        "model_file": StringProperty(name="Generator", default="", options=set(),
+                                     description="The face generator this face was made with"),
+        "model_fingerprint": StringProperty(name="Generator Fingerprint", default="", options=set(),
+                                            description="sha256 of the generator's weights"),
+        "directions_file": StringProperty(name="Directions", default="", options=set(),
+                                          description="The emotion directions this face was made with"),
+        # The same files' absolute paths where they were recorded: looked at when the relative path
+        # leads nowhere (the .blend moved without them); the fingerprints guard the file found there.
+        "model_file_absolute": StringProperty(name="Generator (absolute)", default="", options=set()),
+        "directions_file_absolute": StringProperty(name="Directions (absolute)", default="", options=set()),
+        "directions_fingerprint": StringProperty(name="Directions Fingerprint", default="", options=set(),
+                                                 description="sha256 of the directions"),
         "description_text": StringProperty(name="Description", default="", options=set(),
                                            description="What the face does, in plain English ('she smiles, then "
                                                        "looks surprised'): Describe keys it from the current frame"),
@@ -123,7 +138,8 @@ class LATENT_EMOTION_PG_face(PropertyGroup):
 
 
 CLASSES = (LATENT_EMOTION_PG_extra_channel, LATENT_EMOTION_PG_channel_tuning, LATENT_EMOTION_PG_face)
-_ATTRIBUTES = ((bpy.types.Object, PROPERTY), (bpy.types.Scene, SCENE_STRIPS), (compat.STRIP_TYPE, STRIP_KEY))
+_ATTRIBUTES = ((bpy.types.Object, PROPERTY), (bpy.types.Scene, SCENE_STRIPS), (bpy.types.Scene, "latent_emotion_cache"),
+               (compat.STRIP_TYPE, STRIP_KEY))
 
 
 def register() -> None:
@@ -132,6 +148,11 @@ def register() -> None:
     bpy.types.Object.latent_emotion = PointerProperty(type=LATENT_EMOTION_PG_face, name="Latent Emotion")
     bpy.types.Scene.latent_emotion_strips = CollectionProperty(type=LATENT_EMOTION_PG_face,
                                                                name="Latent Emotion Strips")
+    bpy.types.Scene.latent_emotion_cache = StringProperty(
+        name="Frame Cache", subtype="DIR_PATH", default="", options=set(),
+        description="This scene's folder for computed frames and the faces' image sequences, relative to the "
+                    "file ('//le-cache/'): shared storage that every render-farm worker reads and writes. "
+                    "Empty: the preferences' cache folder")
     setattr(compat.STRIP_TYPE, STRIP_KEY, StringProperty(name="Emotion Face", default="", options=set(),
                                                          description="Which emotion face this strip shows"))
 

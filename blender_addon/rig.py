@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # these import torch and cv2, which may not be installed yet
 
 DEFAULT_MODEL = MODEL_DIR / "generator.safetensors"
 DEFAULT_DIRECTIONS = MODEL_DIR / "directions.json"
+# A face's recorded generator or directions path meaning "the model shipped with the extension",
+# wherever the extension is installed on this machine (its fingerprint is recorded all the same).
+DEFAULT_RECORD = "<default model>"
 
 
 class RigError(Exception):
@@ -59,6 +62,38 @@ class RigPaths:
     model: Path
     directions: Path
     device: str
+
+
+def short(fingerprint: str) -> str:
+    """A fingerprint as messages show it."""
+    return fingerprint[:12] + "…" if fingerprint else "(not recorded)"
+
+
+@dataclass(frozen=True)
+class FaceRig:
+    """The generator and directions one face renders with (plain values, safe on the worker): the
+    files it records (``records``), resolved on this machine, and the fingerprints it recorded
+    ("" where not recorded yet; a face from before the record has ``recorded`` empty and follows the
+    preferences)."""
+
+    label: str
+    paths: RigPaths
+    model_fingerprint: str = ""
+    directions_fingerprint: str = ""
+    recorded: tuple[str, str] = ("", "")  # the generator and directions paths as the face records them
+
+    def check(self, rig: "Rig") -> None:
+        """RigError naming the face, the file and both fingerprints when ``rig``'s files are not the
+        ones the face was made with: a different file renders a different person."""
+        found = (("generator", self.recorded[0], rig.paths.model, self.model_fingerprint, rig.info.fingerprint),
+                 ("directions", self.recorded[1], rig.paths.directions, self.directions_fingerprint,
+                  rig.directions.fingerprint))
+        for what, recorded, path, expected, actual in found:
+            if expected and expected != actual:
+                raise RigError(f"{self.label} was made with the {what} file {recorded or path} (fingerprint "
+                               f"{short(expected)}); the file found at {path} has fingerprint {short(actual)}, "
+                               f"another {what}: relink the face to its file (Emotion panel › Generator) — "
+                               "nothing was rendered with the wrong one")
 
 
 def resolve_model(model: str) -> Path:
@@ -211,9 +246,9 @@ class Rig:
 
 
 _lock = threading.Lock()
-_rig: Rig | None = None
-_stamp: tuple | None = None
-_failed: tuple[tuple, RigError] | None = None  # (stamp, error) of the last failed load
+KEEP_RIGS = 2  # rigs kept loaded (faces of one scene may record different generators)
+_rigs: dict[RigPaths, tuple[tuple, Rig]] = {}  # paths → (file stamp, rig), the most recently used last
+_failed: dict[RigPaths, tuple[tuple, RigError]] = {}  # paths → (stamp, error) of the last failed load
 
 
 def _file_stamp(paths: RigPaths) -> tuple:
@@ -228,20 +263,40 @@ def _file_stamp(paths: RigPaths) -> tuple:
 
 def get_rig(paths: RigPaths) -> Rig:
     """The rig for ``paths``, loaded once and reloaded when a file changes on disk."""
-    global _rig, _stamp, _failed
     with _lock:
         stamp = _file_stamp(paths)
-        if _rig is None or _stamp != stamp:
-            _rig, _stamp = None, None
-            if _failed is not None and _failed[0] == stamp:
-                raise _failed[1]  # the same files fail the same way: no reload per frame change
-            try:
-                _rig = Rig(paths)
-            except Exception as e:  # CheckpointError, DirectionsError, ValueError from devices...
-                _failed = (stamp, RigError(str(e)))
-                raise _failed[1] from e
-            _stamp, _failed = stamp, None
-        return _rig
+        held = _rigs.pop(paths, None)
+        if held is not None and held[0] == stamp:
+            _rigs[paths] = held  # the most recently used last
+            return held[1]
+        failed = _failed.get(paths)
+        if failed is not None and failed[0] == stamp:
+            raise failed[1]  # the same files fail the same way: no reload per frame change
+        try:
+            rig = Rig(paths)
+        except Exception as e:  # CheckpointError, DirectionsError, ValueError from devices...
+            _failed[paths] = (stamp, RigError(str(e)))
+            raise _failed[paths][1] from e
+        _failed.pop(paths, None)
+        _rigs[paths] = (stamp, rig)
+        while len(_rigs) > KEEP_RIGS:
+            _rigs.pop(next(iter(_rigs)))
+        return rig
+
+
+def get_face_rig(face: FaceRig) -> Rig:
+    """The rig a face renders with, checked against the fingerprints it recorded."""
+    try:
+        rig = get_rig(face.paths)
+    except RigError as e:
+        if not face.recorded[0]:
+            raise
+        raise RigError(f"{face.label} was made with the generator {face.recorded[0]} (fingerprint "
+                       f"{short(face.model_fingerprint)}) and the directions {face.recorded[1]} (fingerprint "
+                       f"{short(face.directions_fingerprint)}); the files found at {face.paths.model} and "
+                       f"{face.paths.directions} do not load together: {e}") from None
+    face.check(rig)
+    return rig
 
 
 def loaded_rig(paths: RigPaths) -> Rig | None:
@@ -250,13 +305,14 @@ def loaded_rig(paths: RigPaths) -> Rig | None:
     if not _lock.acquire(blocking=False):
         return None
     try:
-        return _rig if _rig is not None and _stamp == _file_stamp(paths) else None
+        held = _rigs.get(paths)
+        return held[1] if held is not None and held[0] == _file_stamp(paths) else None
     finally:
         _lock.release()
 
 
 def forget_rig() -> None:
-    """Drop the loaded rig (on unregister), so its memory can go."""
-    global _rig, _stamp, _failed
+    """Drop the loaded rigs (on unregister), so their memory can go."""
     with _lock:
-        _rig, _stamp, _failed = None, None, None
+        _rigs.clear()
+        _failed.clear()

@@ -170,7 +170,18 @@ def cache_folder(target) -> Path | None:
     settings = settings_of(target)
     if settings is None or not settings.uid:
         return None
-    return preferences.sequences_dir() / settings.uid
+    return preferences.sequences_dir(scene_of(target)) / settings.uid
+
+
+def scene_of(target) -> bpy.types.Scene | None:
+    """The scene a face belongs to: a strip's own; an object's the context's when it is in it, else
+    its first (whose cache folder, ``preferences.cache_dir``, holds the face's files)."""
+    if compat.is_strip(target):
+        return target.id_data
+    scene = getattr(bpy.context, "scene", None)
+    if scene is not None and target.name in scene.objects:
+        return scene
+    return target.users_scene[0] if target.users_scene else scene
 
 
 def displayed_range(target, scene: bpy.types.Scene) -> tuple[int, int]:

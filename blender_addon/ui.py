@@ -1,6 +1,7 @@
 """Panels (3D View and Sequencer sidebars, tab "Emotion") and menu entries."""
 
 import textwrap
+from pathlib import Path
 
 import bpy
 from bpy.types import Panel
@@ -13,8 +14,10 @@ from .faces import VIEW_TRANSFORM
 from .install import draw_install
 from .photo import LATENT_EMOTION_OT_face_from_photo, photo_images
 from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
-                        LATENT_EMOTION_OT_sync_channels, active_target)
+                        LATENT_EMOTION_OT_relink, LATENT_EMOTION_OT_sync_channels, active_target)
 from .properties import FACE_CODE, channel_names, settings_of
+from .records import is_recorded
+from .rig import DEFAULT_RECORD, short
 from .script_import import LATENT_EMOTION_OT_import_script
 from .state import GENERAL, STATE, value_key
 from .targets import folder
@@ -40,6 +43,7 @@ def draw_face(layout, context, add_operator: str) -> None:
         box = layout.box()
         box.label(text=f"View transform {scene.view_settings.view_transform} changes", icon="INFO")
         box.label(text=f"the face's colours: {VIEW_TRANSFORM} keeps them", icon="BLANK1")
+    draw_record(layout, target)
     col = layout.column()
     col.prop(settings, "seed")
     col.prop(settings, "truncation")
@@ -59,11 +63,29 @@ def draw_face(layout, context, add_operator: str) -> None:
     op.scope, op.preview = "ACTIVE", True
     op = layout.operator(LATENT_EMOTION_OT_bake.bl_idname, text="Bake All Faces")
     op.scope, op.preview = "ALL", False
+    layout.prop(scene, "latent_emotion_cache")
     layout.operator(LATENT_EMOTION_OT_import_script.bl_idname, text="Import Emotion Script", icon="IMPORT")
     draw_capture(layout, context)
     col = layout.column(align=True)
     col.prop(settings, "description_text", text="")
     col.operator(LATENT_EMOTION_OT_describe.bl_idname, icon="TEXT")
+
+
+def draw_record(layout, target) -> None:
+    """The face's generator and directions, and Relink buttons."""
+    settings = settings_of(target)
+    box = layout.box()
+    box.label(text="Generator", icon="FILE_3D")
+    if not is_recorded(settings):
+        box.label(text="The preferences' (recorded when the file is saved)", icon="INFO")
+    for which, recorded, fingerprint in (("MODEL", settings.model_file, settings.model_fingerprint),
+                                         ("DIRECTIONS", settings.directions_file, settings.directions_fingerprint)):
+        if not recorded:
+            continue
+        row = box.row(align=True)
+        row.label(text=f"{Path(recorded).name if recorded != DEFAULT_RECORD else recorded} {short(fingerprint)[:8]}")
+        op = row.operator(LATENT_EMOTION_OT_relink.bl_idname, text="Relink", icon="FILEBROWSER")
+        op.which = which
 
 
 def draw_photo(layout, target, settings) -> None:

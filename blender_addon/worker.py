@@ -31,7 +31,7 @@ import numpy as np
 
 from .backend.jobs import Cancelled
 from .baking import SequenceRequest
-from .rig import RigError, RigPaths, get_rig
+from .rig import FaceRig, RigError, RigPaths, get_face_rig, get_rig
 from .state import STATE
 
 Order = TypeVar("Order")
@@ -44,7 +44,7 @@ class PreviewOrder:
 
     scene: str
     frame: int
-    paths: RigPaths
+    rigs: Sequence[FaceRig]  # the generator and directions of each request's face
     cache_root: Path
     requests: Sequence[SequenceRequest]
     submitted: float = field(default_factory=time.perf_counter)
@@ -54,16 +54,16 @@ class PreviewOrder:
 
 
 def compute_frames(order: PreviewOrder) -> int:
-    """Load the rig (once) and compute the order's frames that the cache lacks; how many were computed."""
+    """Load the faces' rigs (once) and compute the order's frames that the cache lacks; how many were computed."""
     from .backend.frame_cache import FrameCache
 
-    rig = get_rig(order.paths)
-    rig.use_threads()
     cache = FrameCache(order.cache_root)
     computed = 0
     failed: RigError | None = None
-    for req in order.requests:
+    for face, req in zip(order.rigs, order.requests):
         try:
+            rig = get_face_rig(face)
+            rig.use_threads()
             ws = rig.latents(req.face, req.values)
         except RigError as e:  # one face's wrong settings: the other faces still get their frames
             failed = failed or RigError(f"{req.label}: {e}")
@@ -215,6 +215,14 @@ class LearnedFile:
     readable: int  # read by the reader (used)
     made: int  # made in this run (the rest came from the work folder)
     skipped: tuple[tuple[str, str], ...]  # (channel, why) left without a direction
+    channels: tuple[str, ...] = ()  # the channels the file has
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Built-in channels the file has no direction for (a face keyed with them would not bake)."""
+        from .backend.channels import CHANNEL_NAMES
+
+        return tuple(name for name in CHANNEL_NAMES if name not in self.channels)
 
 
 @dataclass(eq=False)
@@ -265,7 +273,7 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
                                                     reader=reader.description, device=str(G.device),
                                                     work=str(order.work_dir)), indent=2) + "\n")
     return LearnedFile(order.out, report, result.samples, result.readable, result.made,
-                       tuple(result.learned.skipped))
+                       tuple(result.learned.skipped), result.directions.names)
 
 
 def wait_order(order, cancelled: Callable[[], str]):

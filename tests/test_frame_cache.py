@@ -367,3 +367,15 @@ def test_capped_stacking_keeps_the_keys_of_neutral_and_single_channel_frames_and
     assert keys["cap"][:3] == keys["add"][:3]  # frames with at most one channel: the same files
     assert all(c != a for c, a in zip(keys["cap"][3:], keys["add"][3:], strict=True))  # stacked: new frames
     assert len(set(keys["cap"][3:] + keys["add"][3:])) == 4
+
+
+def test_linking_a_frame_a_file_already_holds_leaves_no_temporary_file(tmp_path):
+    """Several farm workers link the same frame into one folder: rename() between two links to one
+    file does nothing, so the temporary name must be removed apart."""
+    from backend.frame_cache import FrameCache
+
+    cache = FrameCache(tmp_path / "cache")
+    cache.put("ab" * 32, np.full((4, 4, 3), 7, np.uint8))
+    for _ in range(2):
+        cache.link_sequence(["ab" * 32], tmp_path / "seq")
+    assert sorted(p.name for p in (tmp_path / "seq").iterdir()) == ["frame_00000.png"]

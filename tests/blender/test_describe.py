@@ -47,3 +47,29 @@ def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(blend
     assert "anger +10" in out["strip_script"]
     assert "nothing in the description says what the face does" in out["refused"]
     assert out["joy_after"] == out["joy"]  # a refused description keys nothing
+
+
+FROM_KEYED = '''
+api = enable()
+scene = bpy.context.scene
+scene.render.fps, scene.render.fps_base = 25, 1.0
+face = api.add_face(seed=1)
+bpy.context.view_layer.objects.active = face
+api.key_channels(face, 1, interpolation="LINEAR", joy=0.0)
+api.key_channels(face, 20, interpolation="LINEAR", joy=1.0)
+scene.frame_set(50)
+status = sorted(bpy.ops.latent_emotion.describe(text="Her smile fades slowly over 4 seconds",
+                                                interpolation="LINEAR"))
+values = {f: round(api.channel_values_at(face, f)["joy"], 4) for f in (20, 35, 50, 100, 150, 160)}
+text = bpy.data.texts["Emotion Description: Emotion Face"].as_string()
+result(status=status, joy=values, text=text)
+'''
+
+
+def test_describe_starts_from_the_faces_values_at_the_current_frame(blender):
+    out = blender.run(FROM_KEYED)
+    assert out["status"] == ["FINISHED"]
+    joy = {int(f): v for f, v in out["joy"].items()}
+    assert joy[20] == 1.0 and joy[35] == 1.0 and joy[50] == 1.0  # the smile holds until the description starts
+    assert 0.0 < joy[100] < 1.0 and joy[150] == 0.0 and joy[160] == 0.0  # then fades over 4 s (100 frames)
+    assert "Starts from the face's values: joy" in out["text"]

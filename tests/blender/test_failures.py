@@ -29,10 +29,15 @@ api.key_channels(strip, 3, joy=1.0)
 prefs = bpy.context.preferences.addons[MODULE].preferences
 out = sys.argv[1]
 r.filepath = os.path.join(out, "####")
+
+def lose_model():
+    """The generator file the face was made with is gone (the face records it: records.py)."""
+    settings = addon("properties").settings_of(strip)
+    settings.model_file, settings.model_file_absolute = os.path.join(out, "no-such-model.safetensors"), ""
 '''
 
 MISSING_MODEL = SCENE + '''
-prefs.model_path = os.path.join(out, "no-such-model.safetensors")
+lose_model()
 bpy.ops.render.render(animation=True)
 result(finished=True)
 '''
@@ -67,7 +72,7 @@ handlers.exit_on_failure = lambda: False  # as in Blender's UI: no process to en
 prefs.preview_resolution = 16
 api.bake(strip, 1, 3, preview=True)  # small stand-ins in the folder: never a final frame
 good = api.frame_array(strip, 1)
-prefs.model_path = os.path.join(out, "no-such-model.safetensors")
+lose_model()
 bpy.ops.render.render(animation=True)
 folder = str(api.frame_path(strip, 1).parent)
 result(finished=True, rendering=handlers.is_rendering(), failures=len(STATE.render_failures),
@@ -88,7 +93,7 @@ def test_interactive_render_shows_error_frames_and_reports_on_the_panel(blender,
 
 PREVIEW = SCENE + '''
 preview = addon("preview")
-prefs.model_path = os.path.join(out, "no-such-model.safetensors")
+lose_model()
 scene.frame_set(2)
 import time
 end = time.time() + 60

@@ -23,14 +23,7 @@ compat = addon("compat")
 scene = bpy.context.scene
 
 def setup(length, seed=4):
-    r = scene.render
-    r.resolution_x = r.resolution_y = 32
-    r.resolution_percentage = 100
-    r.dither_intensity = 0.0
-    r.use_sequencer = True
-    r.use_compositing = False
-    scene.view_settings.view_transform = "Standard"
-    scene.view_settings.look = "None"
+    sequencer_output(scene)
     scene.frame_start, scene.frame_end = 1, length
     strip = api.add_strip(name="Face", frame_start=1, length=length, seed=seed)
     rng = __import__("random").Random(seed)
