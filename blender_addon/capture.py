@@ -22,7 +22,6 @@ from .backend.channels import CHANNEL_NAMES
 from .handlers import is_rendering
 from .keyframes import clear_channel_keys, key_channels, scene_fps
 from .operators import WorkerOperator, active_target
-from .backend.jobs import Cancelled
 from .worker import CaptureOrder, shared_worker, wait_order
 
 DEFAULT_TOLERANCE = 0.02  # channel units: far below what a face shows
@@ -117,32 +116,31 @@ class LATENT_EMOTION_OT_key_from_video(WorkerOperator, Operator, ImportHelper):
             return None
         return bpy.path.abspath(strip.filepath), int(strip.frame_start)
 
-    def begin(self, context) -> bool:
-        """Send the video to the worker; False (and why) when there is none."""
+    def start(self, context) -> CaptureOrder | None:
+        """Send the video to the worker; None (and why) when there is none."""
         source = self._source(context)
         if source is None:
-            return False
+            return None
         path, self._start = source
         self._target_name = active_target(context).name
-        self._order = start_capture(path, scene_fps(context.scene))
-        self._path = self._order.path
-        return True
+        order = start_capture(path, scene_fps(context.scene))
+        self._path = order.path
+        return order
 
     def status(self, order: CaptureOrder) -> str:
         return f"Reading {self._path.name}: frame {order.done}/{order.total or '?'}"
 
-    def _finish(self, context):
-        try:
-            result = wait(self._order)
-        except Cancelled:
-            self.report({"WARNING"}, f"Key Channels from Video cancelled ({self._order.done} frames read)")
-            return {"CANCELLED"}
-        except (OSError, ValueError) as e:  # MediaError, FileError: the message names the file
-            self.report({"ERROR"}, f"{self._path.name}: {e}" if self._path.name not in str(e) else str(e))
-            return {"CANCELLED"}
-        target = active_target(context)
-        if target is None or target.name != self._target_name:
-            self.report({"ERROR"}, f"The face {self._target_name!r} is no longer the active face: nothing keyed")
+    wait = staticmethod(wait)
+
+    def cancelled_report(self, order: CaptureOrder) -> str:
+        return f"Key Channels from Video cancelled ({order.done} frames read)"
+
+    def error_report(self, error: Exception) -> str:  # MediaError, FileError: most name the file already
+        return f"{self._path.name}: {error}" if self._path.name not in str(error) else str(error)
+
+    def apply(self, context, result):
+        target = self.still_active(context, "keyed")
+        if target is None:
             return {"CANCELLED"}
         keyed = key_capture(target, result, self._start, self.tolerance if self.reduce else None, self.replace)
         self.report({"INFO"}, summary(result, keyed))

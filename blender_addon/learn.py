@@ -24,7 +24,6 @@ from bpy.types import Operator
 from . import dependencies, preferences
 from .handlers import is_rendering
 from .operators import WorkerOperator
-from .backend.jobs import Cancelled
 from .worker import LearnedFile, LearnOrder, shared_worker, wait_order
 
 WORK_FOLDER = "learn-directions"  # in the extension's user folder
@@ -117,31 +116,20 @@ class LATENT_EMOTION_OT_learn_directions(WorkerOperator, Operator):
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self)
 
-    def begin(self, context) -> bool:
-        """Send the model to the worker; False (and why) when there is none."""
-        from .rig import RigError
-
-        try:
-            self._order = start_learning(self.samples, self.faces, self.reader, self.next_to_blend)
-        except (RigError, ValueError) as e:
-            self.report({"ERROR"}, f"Learn Directions: {e}")
-            return False
-        return True
+    def start(self, context) -> LearnOrder:
+        """Send the model to the worker (RigError, ValueError when there is none)."""
+        return start_learning(self.samples, self.faces, self.reader, self.next_to_blend)
 
     def status(self, order: LearnOrder) -> str:
         return f"Learning directions: {order.stage or 'loading'} {order.done}/{order.total or '?'} (resumable)"
 
-    def _finish(self, context):
-        from .backend.files import FileError
+    wait = staticmethod(wait)
 
-        try:
-            learned = wait(self._order)
-        except Cancelled as e:
-            self.report({"WARNING"}, f"Learn Directions {e}; the samples made are kept for the next run")
-            return {"CANCELLED"}
-        except (OSError, ValueError, FileError) as e:  # a model we cannot load, a reader that reads nothing
-            self.report({"ERROR"}, f"Learn Directions: {e}")
-            return {"CANCELLED"}
+    def cancelled_report(self, order: LearnOrder) -> str:
+        return (f"Learn Directions cancelled while {order.stage or 'starting'} ({order.done}/{order.total}); "
+                "the samples made are kept for the next run")
+
+    def apply(self, context, learned: LearnedFile):
         wrote = f"Wrote {learned.directions} from {learned.readable} of {learned.samples} faces ({learned.made} made now)"
         if learned.missing:
             why = dict(learned.skipped)

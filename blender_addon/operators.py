@@ -309,8 +309,46 @@ def set_status(context, text: str | None) -> None:
 class WorkerOperator:
     """An operator whose work is one worker order (``done``, ``total``, ``outcome``, cancellable):
     modal with a window (progress bar, ``status(order)`` in the status bar, Esc cancels), waiting
-    for the worker otherwise (scripts, ``blender -b``). Subclasses define ``begin(context)`` (sends
-    ``self._order``; False and a report when it cannot), ``status`` and ``_finish(context)``."""
+    for the worker otherwise (scripts, ``blender -b``). Subclasses define ``start(context)`` (the
+    order sent, or None after a report; RigError/ValueError are reported), ``status(order)``,
+    ``wait(order)`` (its result), ``cancelled_report(order)``, ``apply(context, result)`` and,
+    where the message needs more than the label, ``error_report(error)``."""
+
+    def begin(self, context) -> bool:
+        from .rig import RigError
+
+        try:
+            self._order = self.start(context)
+        except (RigError, ValueError) as e:
+            self.report({"ERROR"}, f"{self.bl_label}: {e}")
+            return False
+        return self._order is not None
+
+    def error_report(self, error: Exception) -> str:
+        return f"{self.bl_label}: {error}"
+
+    def _finish(self, context):
+        from .backend.files import FileError
+        from .backend.jobs import Cancelled
+        from .rig import RigError
+
+        try:
+            result = self.wait(self._order)
+        except Cancelled:
+            self.report({"WARNING"}, self.cancelled_report(self._order))
+            return {"CANCELLED"}
+        except (OSError, ValueError, FileError, RigError) as e:  # the message names the file and why
+            self.report({"ERROR"}, self.error_report(e))
+            return {"CANCELLED"}
+        return self.apply(context, result)
+
+    def still_active(self, context, nothing: str):
+        """The face the operator started on if it is still the active one; else None, reported."""
+        target = active_target(context)
+        if target is None or target.name != self._target_name:
+            self.report({"ERROR"}, f"The face {self._target_name!r} is no longer the active face: nothing {nothing}")
+            return None
+        return target
 
     def execute(self, context):
         self._timer = None

@@ -22,7 +22,6 @@ from . import dependencies, preferences
 from .handlers import is_rendering
 from .operators import WorkerOperator, active_target
 from .properties import FACE_CODE, face_settings
-from .backend.jobs import Cancelled
 from .worker import PhotoCode, PhotoOrder, shared_worker, wait_order
 
 DEFAULT_STEPS = 100  # W steps (and half as many in W+): backend.photo's recipe, shortened for the UI
@@ -105,37 +104,27 @@ class LATENT_EMOTION_OT_face_from_photo(WorkerOperator, Operator, ImportHelper):
     def poll(cls, context):
         return active_target(context) is not None and not is_rendering() and not dependencies.missing()
 
-    def begin(self, context) -> bool:
-        """Send the photo to the worker; False (and why) when the model cannot be found."""
-        from .rig import RigError
-
+    def start(self, context) -> PhotoOrder:
+        """Send the photo to the worker (RigError, ValueError when the model cannot be found)."""
         self._target_name = active_target(context).name
-        try:
-            self._order = start_inversion(self.filepath, self.steps, active_target(context))
-        except (RigError, ValueError) as e:
-            self.report({"ERROR"}, f"Face from Photo: {e}")
-            return False
-        return True
+        return start_inversion(self.filepath, self.steps, active_target(context))
 
     def status(self, order: PhotoOrder) -> str:
         return f"Inverting {order.path.name}: step {order.done}/{order.total or '?'}"
 
-    def _finish(self, context):
-        from .rig import RigError
+    wait = staticmethod(wait)
 
+    def cancelled_report(self, order: PhotoOrder) -> str:
+        return f"Face from Photo cancelled ({order.done} steps done)"
+
+    def error_report(self, error: Exception) -> str:  # no face found, not an image, no model
+        return f"{self._order.path.name}: {error}"
+
+    def apply(self, context, code):
+        target = self.still_active(context, "changed")
+        if target is None:
+            return {"CANCELLED"}
         name = self._order.path.name
-        try:
-            code = wait(self._order)
-        except Cancelled:
-            self.report({"WARNING"}, f"Face from Photo cancelled ({self._order.done} steps done)")
-            return {"CANCELLED"}
-        except (OSError, ValueError, RigError) as e:  # no face found, not an image, no model
-            self.report({"ERROR"}, f"{name}: {e}")
-            return {"CANCELLED"}
-        target = active_target(context)
-        if target is None or target.name != self._target_name:
-            self.report({"ERROR"}, f"The face {self._target_name!r} is no longer the active face: nothing changed")
-            return {"CANCELLED"}
         apply_code(target, code, self.filepath)
         self.report({"INFO"}, f"The face now starts from {name} (face 1 of {code.faces_found}); pixel error "
                               f"{code.pixel_mae:.1f} of 255")
