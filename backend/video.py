@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .files import replacing
+from .files import FileError, check_pixels, read_bytes, replacing, write_atomic
 
 Progress = Callable[[int], None]
 """Called with the number of frames done so far."""
@@ -26,6 +29,11 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A complete PNG ends with an empty IEND chunk: length 0, type, CRC.
 _PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _PNG_COMPRESSION = 3  # zlib level: 3 is OpenCV's default, a fair trade of time for size.
+_MAX_PNG_BYTES = 2**30  # a frame of MAX_PIXELS stored raw is 600 MB; a PNG is smaller
+
+
+class _FrameError(FileError, ValueError):
+    """A frame file or video that cannot be read (too large, not a regular file, damaged)."""
 
 
 class VideoInfo(NamedTuple):
@@ -89,13 +97,13 @@ def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[s
                        pattern: str = "frame_{:05d}.png", *, first: int = 0,
                        progress: Progress | None = None) -> list[Path]:
     """Write frames as numbered lossless PNG files (``pattern.format(number)``, numbers from
-    ``first``); returns the paths."""
+    ``first``); returns the paths. Each file appears whole or not at all (``files.write_atomic``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(frames):
         path = folder / pattern.format(first + i)
-        path.write_bytes(encode_png(check_frame(frame, f"frame {first + i}")))
+        write_atomic(path, encode_png(check_frame(frame, f"frame {first + i}")))
         paths.append(path)
         if progress is not None:
             progress(i + 1)
@@ -136,20 +144,21 @@ def video_format(path: str | os.PathLike[str]) -> VideoFormat:
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, *,
-                pad_odd: bool = True, progress: Progress | None = None) -> int:
+                pad_odd: bool = True, progress: Progress | None = None,
+                keep: Iterable[str | os.PathLike[str] | None] = ()) -> int:
     """Encode frames into the video format of ``path``'s suffix (``VIDEO_FORMATS``) at ``fps``;
     returns the number of frames written.
 
     4:2:0 formats need even sizes: odd ones get one edge-replicated row/column (``pad_odd``) or a
-    ValueError. No other resizing happens (imageio's default macro block of 16 would rescale
-    silently). The file appears at ``path`` only when complete; ffmpeg stores fps to two decimals.
+    ValueError. No other resizing happens. ffmpeg writes a temporary file beside ``path``; only when
+    it exits 0 and the file reads back with every frame does it replace ``path`` (``files.replacing``),
+    so a full disk or a size limit is an ``OSError`` and an existing video survives. ffmpeg stores
+    fps to two decimals. ``keep``: inputs ``path`` must not be.
     """
-    import imageio_ffmpeg
-
     fmt = video_format(path)
     path = Path(path)
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps}")
     it = iter(frames)
     first = next(it, None)
     if first is None:
@@ -161,30 +170,84 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps:
         raise ValueError(f"{fmt.codec} {fmt.pix_fmt} needs even width and height, got {w}x{h} (or pass pad_odd=True)")
     out_w, out_h = (w + w % 2, h + h % 2) if even else (w, h)
     n = 0
-    with replacing(path, suffix=f".partial{path.suffix}") as tmp:  # ffmpeg goes by the suffix
-        writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec=fmt.codec, quality=None,
-                                             pix_fmt_in="rgb24", pix_fmt_out=fmt.pix_fmt, macro_block_size=1,
-                                             output_params=list(fmt.options))
-        try:
-            writer.send(None)
+    with replacing(path, suffix=f".partial{path.suffix}", keep=keep) as tmp:  # ffmpeg goes by the suffix
+        with _Ffmpeg(path, tmp, fmt, out_w, out_h, fps) as ffmpeg:
             for frame in _chain(first, it):
                 frame = check_frame(frame, f"frame {n}")
                 if frame.shape[:2] != (h, w):
                     raise ValueError(f"frame {n} is {frame.shape[1]}x{frame.shape[0]}, frame 0 was {w}x{h}")
                 if (out_h, out_w) != (h, w):
                     frame = np.pad(frame, ((0, out_h - h), (0, out_w - w), (0, 0)), mode="edge")
-                writer.send(np.ascontiguousarray(frame))
+                ffmpeg.send(frame)
                 n += 1
                 if progress is not None:
                     progress(n)
-        except BaseException:
-            try:
-                writer.close()
-            except Exception:
-                pass  # the error already on its way is the one to report
-            raise
-        writer.close()  # waits for ffmpeg; its failure fails the write
+        _verify_video(path, tmp, n, fmt)
     return n
+
+
+class _Ffmpeg:
+    """ffmpeg encoding raw RGB frames from a pipe into ``tmp``; leaving the block without an error
+    waits for it and raises ``OSError`` (with ffmpeg's last message) unless it exited 0."""
+
+    def __init__(self, path: Path, tmp: Path, fmt: VideoFormat, width: int, height: int, fps: float) -> None:
+        import imageio_ffmpeg
+
+        self.path = path
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:.2f}", "-i", "-",
+               "-an", "-vcodec", fmt.codec, "-pix_fmt", fmt.pix_fmt, *fmt.options, str(tmp)]
+        self.log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty ffmpeg never blocks on it
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def __enter__(self) -> _Ffmpeg:
+        return self
+
+    def send(self, frame: np.ndarray) -> None:
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, ValueError):  # ffmpeg has gone (disk full, killed): say why
+            self._finish()
+            raise OSError(f"{self.path}: ffmpeg stopped while writing the video ({self._message()})") from None
+
+    def _finish(self) -> int:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass  # a broken pipe on close: the exit status says what happened
+        return self.proc.wait()
+
+    def _message(self) -> str:
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read()[-4000:].decode("utf-8", "replace").splitlines()]
+        lines = [line for line in lines if line]
+        rc = self.proc.returncode
+        status = f"{signal.strsignal(-rc) or -rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+        return f"{status}: {lines[-1]}" if lines else status
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is not None:  # an error on its way (or Ctrl-C): stop ffmpeg, report that error
+                self.proc.kill()
+                self._finish()
+                return
+            if self._finish() != 0:
+                raise OSError(f"{self.path}: ffmpeg could not write the video ({self._message()})")
+        finally:
+            self.log.close()
+
+
+def _verify_video(path: Path, tmp: Path, n: int, fmt: VideoFormat) -> None:
+    """The written file opens and holds ``n`` frames (GIF: at least one; its encoder merges
+    repeated frames): what a truncated file ffmpeg did not notice would fail."""
+    import imageio_ffmpeg
+
+    try:
+        counted, _ = imageio_ffmpeg.count_frames_and_secs(str(tmp))
+    except (OSError, RuntimeError) as e:
+        raise OSError(f"{path}: the written video does not read back ({str(e).strip().splitlines()[0][:200]})") from None
+    if counted != n and not (fmt.codec == "gif" and 1 <= counted <= n):
+        raise OSError(f"{path}: the written video reads back with {counted} frames of {n}")
 
 
 def read_frames(source: str | os.PathLike[str], fps: float | None = None) -> Iterator[np.ndarray]:
@@ -219,7 +282,8 @@ def video_info(source: str | os.PathLike[str]) -> VideoInfo:
     try:
         n, _ = imageio_ffmpeg.count_frames_and_secs(str(source))
     except (OSError, RuntimeError) as e:
-        raise ValueError(f"{source}: ffmpeg cannot count its frames ({e})") from None
+        lines = str(e).strip().splitlines()
+        raise ValueError(f"{source}: ffmpeg cannot count its frames ({lines[-1][:200] if lines else e})") from None
     width, height = meta["size"]
     return VideoInfo(int(n), float(meta["fps"]), int(width), int(height))
 
@@ -234,7 +298,11 @@ def png_files(folder: Path) -> list[Path]:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    data = read_bytes(path, _MAX_PNG_BYTES, error=_FrameError)
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError(f"{path}: not a readable PNG")
+    check_pixels(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), path, error=_FrameError)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"{path}: not a readable PNG")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -254,7 +322,14 @@ def _open_video(path: Path, fps: float | None = None) -> tuple[Iterator[bytes], 
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
         gen.close()
-        raise ValueError(f"{path}: not a video ffmpeg can read ({e})") from None
+        lines = str(e).strip().splitlines()
+        raise ValueError(f"{path}: not a video ffmpeg can read ({lines[-1][:200] if lines else e})") from None
+    width, height = meta["size"]
+    try:
+        check_pixels(width, height, path, error=_FrameError, what="video frame")
+    except _FrameError:
+        gen.close()
+        raise
     return gen, meta
 
 
