@@ -95,6 +95,15 @@ def _model_and_directions(args: argparse.Namespace):
     return G, info, directions
 
 
+_line_open = False  # a progress line on stderr waits for its end: an error first ends it
+
+
+def _progress_line(text: str, done: bool) -> None:
+    global _line_open
+    print(text, end="\n" if done else "", file=sys.stderr, flush=True)
+    _line_open = not done
+
+
 class _Progress:
     """A one-line progress counter on stderr."""
 
@@ -102,8 +111,7 @@ class _Progress:
         self.total, self.label = total, label
 
     def __call__(self, done: int) -> None:
-        print(f"\r{self.label} {done}/{self.total}", end="" if done < self.total else "\n", file=sys.stderr,
-              flush=True)
+        _progress_line(f"\r{self.label} {done}/{self.total}", done >= self.total)
 
 
 def _face_readers(crop_size: int = 256) -> FaceReaders:
@@ -371,15 +379,14 @@ class _Eta:
         now = time.perf_counter()
         if stage != self.stage:
             if self.stage:
-                print(file=sys.stderr)
+                _progress_line("", True)
             self.stage, self.start, self.first, self.last = stage, now, done, 0.0
         if done < total and now - self.last < 1.0:
             return
         self.last = now
         rate = (done - self.first) / (now - self.start) if now > self.start else 0.0
         eta = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
-        print(f"\r{stage} {done}/{total} ({now - self.start:.0f} s{eta})   ", end="" if done < total else "\n",
-              file=sys.stderr, flush=True)
+        _progress_line(f"\r{stage} {done}/{total} ({now - self.start:.0f} s{eta})   ", done >= total)
         if done >= total:
             self.stage = ""
 
@@ -723,6 +730,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoints import CheckpointError
     from .directions import DirectionsError
+    from .files import FileError
     from .photo import FaceCodeError
     from .script import ScriptError
 
@@ -730,17 +738,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        args.func(args)
+        try:
+            args.func(args)
+        finally:
+            if _line_open:
+                _progress_line("", True)
     except ScriptError as e:
         print(f"error: {getattr(args, 'script', '')}: {e}", file=sys.stderr)
         return 2
-    except (CheckpointError, DirectionsError, FaceCodeError, OSError, ValueError) as e:
+    except (CheckpointError, DirectionsError, FaceCodeError, FileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
     except _Terminated:
-        print("\nterminated", file=sys.stderr)
+        print("terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     return 0

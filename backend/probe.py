@@ -54,9 +54,10 @@ class ProbeConfig:
         if not 1 <= self.depth or self.input_size >> self.depth < 1:
             raise ValueError(f"depth={self.depth} must be at least 1 and leave at least 1 pixel "
                              f"of the {self.input_size}-pixel input")
-        for name in ("width", "convs_per_stage", "embed_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        # Bounded: a config comes from a file, and a few bytes must not ask for gigabytes of weights.
+        for name, top in (("input_size", 1024), ("width", 1024), ("convs_per_stage", 16), ("embed_dim", 4096)):
+            if not 1 <= getattr(self, name) <= top:
+                raise ValueError(f"{name} must be within [1, {top}], got {getattr(self, name)}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
 

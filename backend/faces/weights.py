@@ -52,10 +52,20 @@ def load_reader_weights(network: str, path: str | os.PathLike[str] | None = None
         raise CheckpointError(path, "bad face-reader config in metadata") from None
     if found != network:
         raise CheckpointError(path, f"holds the {found!r} network, not {network!r}")
+    for key, t in tensors.items():
+        if t.dtype != torch.uint8 if key.endswith("@q") else not t.is_floating_point():
+            raise CheckpointError(path, f"{key} holds {t.dtype} values; "
+                                        f"{'uint8' if key.endswith('@q') else 'floats'} are expected")
     try:
-        return dequantised(tensors)
+        state = dequantised(tensors)
     except KeyError as e:
         raise CheckpointError(path, f"a quantised tensor lacks its {e.args[0]!r}") from None
+    except RuntimeError as e:  # scale or min of another shape than its tensor
+        raise CheckpointError(path, f"a quantised tensor does not fit its scale ({str(e).splitlines()[0]})") from None
+    bad = next((k for k, t in state.items() if not torch.isfinite(t).all()), None)
+    if bad is not None:
+        raise CheckpointError(path, f"{bad} holds NaN or infinite values")
+    return state
 
 
 def load_network(net: Net, network: str, path: str | os.PathLike[str] | None = None) -> Net:

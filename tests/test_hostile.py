@@ -1,0 +1,257 @@
+"""Hostile input, full disks and resource bombs (issue 29): every input is generated here, never committed.
+
+Each class of attack has its tests: a failing write must fail and keep the old file; a few bytes must
+not allocate gigabytes; oversized images and videos are refused from their headers; an output that is
+an input is refused; only a frame cache's own files are pruned; bad numbers and malformed files are
+one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import textwrap
+import types
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from backend.checkpoints import CheckpointError, load_generator, save_generator
+from backend.files import FileError, check_output, load_array, read_bytes, read_json, replacing, write_atomic
+from backend.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
+
+from .conftest import ROOT, randomize_, tiny_config
+
+FSIZE_LIMIT = 40 * 1024  # bytes: `ulimit -f 40`, a disk that fills at 40 KiB
+
+
+def _noise(n: int, size: int = 128, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def _python(code: str, *, fsize: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter (the project importable), under a file-size limit if given."""
+    def limit() -> None:
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, resource.RLIM_INFINITY))
+
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=limit, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+# --- a full disk: the old file survives, the failure is reported ---------------------------------------
+
+@pytest.mark.parametrize("suffix", sorted(VIDEO_FORMATS))
+def test_video_write_on_a_full_disk_fails_and_keeps_the_old_video(tmp_path, suffix):
+    path = tmp_path / f"clip{suffix}"
+    write_video(_noise(2, 32), path, fps=10)
+    good = path.read_bytes()
+    assert len(good) < FSIZE_LIMIT
+    r = _python(f"""
+        import numpy as np
+        from backend.video import write_video
+        frames = [np.random.default_rng(i).integers(0, 256, (128, 128, 3), dtype=np.uint8) for i in range(40)]
+        try:
+            write_video(frames, {str(path)!r}, fps=10)
+        except OSError as e:
+            print(e)
+            raise SystemExit(3)
+        """, fsize=FSIZE_LIMIT)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert f"{path}: ffmpeg could not write the video" in r.stdout
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+
+
+def test_ffmpeg_failing_after_every_frame_went_in_is_an_error_not_a_video(tmp_path, monkeypatch):
+    """The exit status decides, not the pipe: ffmpeg that takes every frame and then fails (here: it
+    cannot open its output, a folder in the temp file's place) must fail the write."""
+    import backend.video as video
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"old")
+    real = video._Ffmpeg.__init__
+
+    def into_a_folder(self, path_, tmp, *args):
+        tmp.unlink()
+        tmp.mkdir()
+        real(self, path_, tmp, *args)
+
+    monkeypatch.setattr(video._Ffmpeg, "__init__", into_a_folder)
+    with pytest.raises((OSError, FileError), match="clip.mp4"):
+        write_video(_noise(3, 32), path, fps=10)
+    assert path.read_bytes() == b"old"
+
+
+def test_png_sequence_on_a_full_disk_leaves_no_truncated_frame(tmp_path):
+    out = tmp_path / "frames"
+    r = _python(f"""
+        import numpy as np
+        from backend.video import write_png_sequence
+        frames = [np.random.default_rng(i).integers(0, 256, (40 + 40 * i, 128, 3), dtype=np.uint8) for i in range(6)]
+        try:
+            write_png_sequence(frames, {str(out)!r})
+        except OSError as e:
+            print(e)
+            raise SystemExit(3)
+        """, fsize=FSIZE_LIMIT)
+    assert r.returncode == 3, r.stdout + r.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names and all(n.startswith("frame_") for n in names)  # no temporaries
+    for p in out.iterdir():  # every frame there is whole
+        assert read_frames(out) is not None and p.read_bytes().endswith(b"IEND\xaeB`\x82")
+    assert len(names) < 6
+
+
+def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path):
+    path = write_atomic(tmp_path / "report.json", "{}")
+    r = _python(f"""
+        from backend.files import write_atomic
+        try:
+            write_atomic({str(path)!r}, "x" * {2 * FSIZE_LIMIT})
+        except OSError as e:
+            print(type(e).__name__, e.errno)
+            raise SystemExit(3)
+        """, fsize=FSIZE_LIMIT)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert path.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+@pytest.mark.slow
+def test_render_on_a_full_disk_exits_non_zero_and_keeps_the_old_video(tiny_G, tmp_path):
+    from backend.directions import save_directions
+    from lab.rigs import random_directions
+
+    model = save_generator(tiny_G, tmp_path / "g.safetensors")
+    directions = save_directions(random_directions(tiny_G), tmp_path / "directions.json")
+    (tmp_path / "s.txt").write_text("# Video 1:\njoy\nanger\nsurprise\n")
+    out = tmp_path / "x.mp4"
+    args = [sys.executable, "-m", "backend", "render", "--model", str(model), "--directions", str(directions),
+            "--script", str(tmp_path / "s.txt"), "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    first = subprocess.run(args + ["--frames-between", "0"], cwd=ROOT, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    good = out.read_bytes()
+    r = subprocess.run(args + ["--frames-between", "60", "--size", "256"], cwd=ROOT, capture_output=True,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, resource.RLIM_INFINITY)))
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    # one line, on a line of its own (the progress line is ended first)
+    assert err.split("\n")[-2] == f"error: {out}: ffmpeg could not write the video (File size limit exceeded)"
+    assert "Traceback" not in err and err.count("\n") == 2
+    assert out.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cache", "directions.json", "g.safetensors",
+                                                                 "s.txt", "x.mp4"])
+
+
+# --- checkpoint bombs: a few hundred bytes never allocate gigabytes -------------------------------------
+
+def _nvidia_pickle(path: Path, mapping_layers: int) -> Path:
+    """A network pickle as NVIDIA's persistence writes one, holding only a Generator's recorded
+    arguments (no weights): the shape of the 493-byte bomb of the issue."""
+    module = types.ModuleType("torch_utils.persistence")
+
+    def _reconstruct_persistent_obj(meta):  # never called: only its name goes into the pickle
+        raise AssertionError
+
+    _reconstruct_persistent_obj.__module__ = module.__name__
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    module._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    saved = {k: sys.modules.get(k) for k in ("torch_utils", "torch_utils.persistence")}
+    sys.modules["torch_utils"], sys.modules["torch_utils.persistence"] = types.ModuleType("torch_utils"), module
+    meta = {"type": "class", "version": 6, "module_src": "", "class_name": "Generator",
+            "state": {"_init_args": (), "_modules": {}, "_init_kwargs": {
+                "z_dim": 512, "c_dim": 0, "w_dim": 512, "img_resolution": 1024, "img_channels": 3,
+                "mapping_kwargs": {"num_layers": mapping_layers}}}}
+
+    class Network:
+        def __reduce__(self):
+            return _reconstruct_persistent_obj, (meta,)
+
+    try:
+        path.write_bytes(pickle.dumps({"G_ema": Network()}, protocol=2))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    return path
+
+
+def _safetensors_bomb(path: Path, **config) -> Path:
+    from safetensors.torch import save_file
+
+    save_file({"mapping.w_avg": torch.zeros(4)}, str(path), metadata={
+        "format": "latent-emotion.generator", "format_version": "1", "config": json.dumps(config)})
+    return path
+
+
+def _rosinality_bomb(path: Path) -> Path:
+    one = torch.zeros(1)
+    torch.save({"g_ema": {"style.1.weight": torch.zeros(8, 8), "style.1000000.weight": one,
+                          "convs.1000000000.conv.weight": one, "to_rgb1.conv.weight": torch.zeros(1, 3, 8, 1, 1),
+                          "conv1.conv.weight": torch.zeros(1, 8, 8, 3, 3)}}, path)
+    return path
+
+
+BOMBS = {
+    "safetensors, 4000 mapping layers": lambda d: _safetensors_bomb(d / "g.safetensors", img_resolution=64,
+                                                                      mapping_layers=4000),
+    "safetensors, the largest config allowed": lambda d: _safetensors_bomb(
+        d / "g.safetensors", img_resolution=4096, z_dim=4096, w_dim=4096, mapping_layers=32, channel_base=2**20,
+        channel_max=4096),
+    "nvidia pickle, 3000 mapping layers": lambda d: _nvidia_pickle(d / "g.pkl", 3000),
+    "nvidia pickle, 1e6 mapping layers": lambda d: _nvidia_pickle(d / "g.pkl", 10**6),
+    "nvidia pickle, config-F without weights": lambda d: _nvidia_pickle(d / "g.pkl", 8),
+    "rosinality, a billion convolutions": lambda d: _rosinality_bomb(d / "g.pt"),
+}
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+def test_checkpoint_bomb_is_refused_in_two_seconds_and_300_mb(tmp_path, bomb):
+    path = BOMBS[bomb](tmp_path)
+    r = _python(f"""
+        import resource, time
+        from backend.checkpoints import CheckpointError, load_generator
+        start = time.perf_counter()
+        try:
+            load_generator({str(path)!r})
+        except CheckpointError as e:
+            print("refused:", e)
+        print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        """, timeout=60)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[0].startswith(f"refused: {path}: "), r.stdout + r.stderr
+    seconds, max_rss_kib = lines[-1].split()
+    assert float(seconds) <= 2.0 and int(max_rss_kib) <= 300 * 1024, lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+def test_info_on_a_checkpoint_bomb_is_one_line(tmp_path, bomb):
+    path = BOMBS[bomb](tmp_path)
+    r = subprocess.run([sys.executable, "-m", "backend", "info", str(path)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith(f"error: {path}: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_face_reader_weights_that_are_nan_or_integers_are_refused(tmp_path):
+    from backend.faces.weights import load_reader_weights, write_reader_weights
+
+    for name, tensors in (("nan", {"w": torch.tensor([1.0, float("nan")])}),
+                          ("int", {"w": torch.tensor([1, 2], dtype=torch.int64)}),
+                          ("quantised-inf", {"w@q": torch.tensor([1], dtype=torch.uint8),
+                                             "w@scale": torch.tensor(float("inf"), dtype=torch.float64),
+                                             "w@min": torch.tensor(0.0, dtype=torch.float64)})):
+        path = write_reader_weights(tmp_path / f"{name}.safetensors", "fer_emotion", tensors, {})
+        with pytest.raises(CheckpointError, match=f"{name}.safetensors: w.* (NaN or infinite|holds torch.int64)"):
+            load_reader_weights("fer_emotion", path)
