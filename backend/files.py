@@ -237,13 +237,12 @@ def check_finite(value: Any, what: str, lo: float = -math.inf, hi: float = math.
 
 
 def check_pixels(width: int, height: int, path: str | os.PathLike[str], *,
-                 error: type[FileError] = FileError, what: str = "image") -> None:
+                 error: type[FileError] = FileError, what: str = "an image") -> None:
     """The one pixel-count limit (``MAX_PIXELS``), checked from a header before anything is decoded."""
     if width <= 0 or height <= 0:
         raise error(path, f"{what} of {width}x{height} pixels has no pixels")
     if width * height > MAX_PIXELS:
-        raise error(path, f"{width}x{height} is too large an {what} (more than {MAX_PIXELS // 1_000_000} "
-                          f"megapixels)")
+        raise error(path, f"{width}x{height} is too large {what} (more than {MAX_PIXELS / 1e6:g} megapixels)")
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -266,7 +265,7 @@ def image_size(data: bytes, path: str | os.PathLike[str], *, error: type[FileErr
                 with Image.open(io.BytesIO(data)) as img:  # reads the header only
                     width, height = img.size
         except Image.DecompressionBombError:
-            raise error(path, f"too large an image (more than {MAX_PIXELS // 1_000_000} megapixels)") from None
+            raise error(path, f"too large an image (more than {MAX_PIXELS / 1e6:g} megapixels)") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise error(path, "not an image file (or a damaged one)") from None
     check_pixels(width, height, path, error=error)

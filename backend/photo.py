@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .files import FileError, write_atomic
+from .files import FileError, image_size, read_bytes, write_atomic
 from .generator import Generator
 from .inversion import FeatureFn, invert_batch
 
@@ -182,10 +182,13 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
 
 def read_photo(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
     """A photo file as uint8 RGB, and the sha256 of its bytes."""
-    data = Path(path).read_bytes()
+    from .faces.images import MAX_IMAGE_BYTES, MediaError
+
+    data = read_bytes(path, MAX_IMAGE_BYTES, error=MediaError)
+    image_size(data, path, error=MediaError)  # the pixel limit, from the header, before decoding
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{path}: not an image file OpenCV can read (JPEG, PNG, ...)")
+        raise MediaError(path, "not an image file OpenCV can read (JPEG, PNG, ...)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), hashlib.sha256(data).hexdigest()
 
 

@@ -326,7 +326,7 @@ def _open_video(path: Path, fps: float | None = None) -> tuple[Iterator[bytes], 
         raise ValueError(f"{path}: not a video ffmpeg can read ({lines[-1][:200] if lines else e})") from None
     width, height = meta["size"]
     try:
-        check_pixels(width, height, path, error=_FrameError, what="video frame")
+        check_pixels(width, height, path, error=_FrameError, what="a video frame")
     except _FrameError:
         gen.close()
         raise

@@ -255,3 +255,70 @@ def test_face_reader_weights_that_are_nan_or_integers_are_refused(tmp_path):
         path = write_reader_weights(tmp_path / f"{name}.safetensors", "fer_emotion", tensors, {})
         with pytest.raises(CheckpointError, match=f"{name}.safetensors: w.* (NaN or infinite|holds torch.int64)"):
             load_reader_weights("fer_emotion", path)
+
+
+# --- pixel bombs: refused from the header, before decoding ---------------------------------------------
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A small, well-formed PNG whose header declares ``width`` x ``height`` (its data is a few rows)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    rows = zlib.compress(b"\0" * (1 + 3 * width) * 4)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def test_png_frame_folder_with_a_30000_square_frame_is_refused_before_decoding(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "frame_00000.png").write_bytes(_png_declaring(30000, 30000))
+    r = _python(f"""
+        import resource
+        from backend.faces.images import MediaError, open_media
+        try:
+            list(open_media({str(folder)!r}).frames)
+        except MediaError as e:
+            print(e)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        """)
+    lines = r.stdout.splitlines()
+    assert "frame_00000.png: 30000x30000 is too large an image (more than 200 megapixels)" in lines[0], r.stderr
+    assert int(lines[-1]) < 400 * 1024  # KiB: the 2.7 GB frame was never allocated
+
+
+def test_photo_for_invert_over_the_pixel_limit_or_empty_is_one_line(tmp_path):
+    from backend.faces.images import MediaError
+    from backend.photo import read_photo
+
+    (tmp_path / "bomb.png").write_bytes(_png_declaring(30000, 30000))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(MediaError, match="bomb.png: 30000x30000 is too large an image"):
+        read_photo(tmp_path / "bomb.png")
+    with pytest.raises(MediaError, match="empty.jpg: not an image file"):
+        read_photo(tmp_path / "empty.jpg")
+
+
+def test_video_frames_over_the_pixel_limit_are_refused_from_the_stream_header(tmp_path, monkeypatch):
+    import backend.files
+    from backend.faces.images import MediaError, open_media
+
+    write_video(_noise(2, 128), tmp_path / "big.mkv", fps=10)
+    monkeypatch.setattr(backend.files, "MAX_PIXELS", 64 * 64)  # a 128x128 frame stands for a 16000x16000 one
+    with pytest.raises(ValueError, match="big.mkv: 128x128 is too large a video frame"):
+        read_frames(tmp_path / "big.mkv")
+    with pytest.raises(MediaError, match="big.mkv"):
+        open_media(tmp_path / "big.mkv")
+
+
+def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
+    from backend.faces.images import MediaError, open_media
+
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    with pytest.raises(MediaError, match="fifo.png: not a regular file"):
+        open_media(fifo)
+    with pytest.raises(FileError, match="/dev/zero: not a regular file"):
+        read_bytes("/dev/zero")
+    with pytest.raises(FileError, match="fifo.png: not a regular file"):
+        read_json(fifo)
