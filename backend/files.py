@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FileError", "MAX_ARRAY_BYTES", "MAX_JSON_DEPTH", "MAX_PIXELS", "MAX_TEXT_BYTES", "check_finite",
-           "check_output", "check_pixels", "load_array", "read_bytes", "read_json", "read_text", "replacing",
+           "check_output", "check_pixels", "json_text", "load_array", "read_bytes", "read_json", "read_text", "replacing",
            "write_atomic"]
 
 MAX_TEXT_BYTES = 64 * 2**20  # scripts, values, directions, reports: far larger than any real one
@@ -141,6 +141,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *,
         with open(tmp, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
     return path
+
+
+def json_text(doc: Any, indent: int | None = 2) -> str:
+    """``doc`` as strict JSON text (a final newline): NaN and infinities, which JSON has no words
+    for, become null; numpy numbers and arrays become plain ones."""
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        if isinstance(x, np.ndarray):
+            return plain(x.tolist())
+        if isinstance(x, np.generic):
+            x = x.item()
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return json.dumps(plain(doc), indent=indent, allow_nan=False) + "\n"
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -322,3 +322,217 @@ def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
         read_bytes("/dev/zero")
     with pytest.raises(FileError, match="fifo.png: not a regular file"):
         read_json(fifo)
+
+
+# --- output == input, unwritable outputs: refused before the work ---------------------------------------
+
+def _cli(*args) -> tuple[int, str]:
+    """``python -m backend`` in this process: (exit code, stderr)."""
+    import contextlib
+
+    from backend.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main([str(a) for a in args])
+    return code, err.getvalue()
+
+
+def test_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path):
+    photo = tmp_path / "p.png"
+    photo.write_bytes(_png_declaring(4, 4))
+    video = tmp_path / "v.mp4"
+    write_video(_noise(2, 32), video, fps=10)
+    kept = {p: p.read_bytes() for p in (photo, video)}
+    for args in (("faces", photo, "--json", photo), ("invert", photo, "--out", photo),
+                 ("capture", video, "--out", video), ("convert", photo, photo)):
+        code, err = _cli(*args)
+        assert code == 2 and "is also the input" in err and err.count("\n") == 1, (args, err)
+    assert {p: p.read_bytes() for p in kept} == kept
+
+
+def test_crops_into_the_photos_folder_never_overwrite_the_photo(tmp_path):
+    photo = tmp_path / "face0.png"
+    photo.write_bytes(b"the photo")
+    with pytest.raises(FileError, match="face0.png: is also the input"):
+        write_atomic(tmp_path / "face0.png", b"a crop", keep=(photo,))
+    assert photo.read_bytes() == b"the photo"
+
+
+def test_an_unwritable_output_is_found_before_the_work(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user that may write anywhere (root)")
+        with pytest.raises(FileError, match="cannot write there"):
+            check_output(locked / "out.npz")
+    finally:
+        locked.chmod(0o700)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(FileError, match="cannot write there"):
+        check_output(tmp_path / "a_file" / "out.csv")
+    with pytest.raises(FileError, match="is a folder"):
+        check_output(tmp_path)
+
+
+# --- the frame cache prunes only its own files -----------------------------------------------------------
+
+def test_cache_prune_on_a_folder_that_is_not_a_frame_cache_deletes_nothing(tmp_path):
+    from backend.frame_cache import FrameCache
+
+    (tmp_path / "db").mkdir()
+    journal = tmp_path / "db" / ".journal.tmp"
+    journal.write_text("precious")
+    old = 0  # older than any stale-temp age
+    os.utime(journal, (old, old))
+    (tmp_path / "ab").mkdir()
+    png = tmp_path / "ab" / ("cd" + "0" * 62 + ".png")  # a key's name in another key's folder
+    png.write_bytes(_png_declaring(1, 1))
+    assert FrameCache(tmp_path).prune(0) == 0
+    assert journal.read_text() == "precious" and png.exists()
+
+
+def test_cache_prune_still_removes_its_own_stale_temporaries_and_frames(tmp_path):
+    from backend.frame_cache import FrameCache
+
+    cache = FrameCache(tmp_path)
+    key = "ab" + "1" * 62
+    cache.put(key, np.zeros((4, 4, 3), np.uint8))
+    stale = tmp_path / "ab" / f".{key}.png.x1y2.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    assert cache.prune(0) == 1
+    assert list(tmp_path.glob("ab/*")) == [] and not stale.exists()
+
+
+def test_cache_prune_with_an_infinite_size_is_one_line(tmp_path):
+    for size in ("inf", "nan", "-1", "1e30"):
+        with pytest.raises(SystemExit) as e:
+            _cli("cache", "prune", "--max-size", size, "--cache", tmp_path)
+        assert e.value.code == 2
+
+
+# --- numbers: NaN never written as JSON, absurd seed ranges refused ----------------------------------------
+
+def test_json_outputs_hold_null_for_nan_never_the_token_nan():
+    from backend.files import json_text
+
+    text = json_text({"drift": float("nan"), "rows": [np.float32("inf"), 1.5], "n": np.int64(3)})
+    assert json.loads(text) == {"drift": None, "rows": [None, 1.5], "n": 3} and "NaN" not in text
+
+
+def test_a_hundred_billion_seeds_are_refused_at_once():
+    import time
+
+    start = time.perf_counter()
+    for seeds in ("0-100000000000", "5-2", "-3", str(2**32)):
+        with pytest.raises(SystemExit):
+            _cli("sample", "--seeds", seeds)
+    assert time.perf_counter() - start < 5
+
+
+# --- malformed files: one line, never a traceback ---------------------------------------------------------
+
+def test_deeply_nested_json_is_one_line_for_values_directions_and_info(tmp_path):
+    from backend.directions import DirectionsError, load_directions
+    from backend.timeline import load_values
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"frames": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ValueError, match="deep.json: JSON nested deeper than 32 levels"):
+        load_values(deep)
+    with pytest.raises(DirectionsError, match="deep.json: JSON nested deeper than 32 levels"):
+        load_directions(deep)
+    code, err = _cli("info", deep)
+    assert code == 2 and err == f"error: {deep}: JSON nested deeper than 32 levels\n"
+    shallow_but_wide = tmp_path / "wide.json"
+    nested = 0
+    for _ in range(8):
+        nested = [nested]
+    shallow_but_wide.write_text(json.dumps({"frames": [0, 1], "channels": {"joy": [nested, 0]}}))
+    with pytest.raises(ValueError, match="wide.json"):
+        load_values(shallow_but_wide)
+
+
+def test_values_from_dev_zero_or_a_fifo_are_refused_not_read_forever(tmp_path):
+    from backend.timeline import load_values
+
+    with pytest.raises(ValueError, match="/dev/zero: not a regular file"):
+        load_values("/dev/zero")
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.truncate(65 * 2**20)  # sparse: no disk used
+    with pytest.raises(ValueError, match="big.csv: 65 MiB is more than the 64 MiB"):
+        load_values(big)
+
+
+def test_values_with_only_a_frame_column_render_the_neutral_face(tiny_G):
+    from backend.timeline import Timeline, iter_latents
+    from lab.rigs import random_directions
+
+    w = tiny_G.w_from_seed(0).numpy()
+    chunks = list(iter_latents(w, Timeline((), np.array([0, 3]), np.zeros((2, 0))), random_directions(tiny_G)))
+    assert len(chunks) == 1 and chunks[0].shape == (4, 8, 32)
+    assert np.array_equal(chunks[0], np.broadcast_to(w.reshape(8, 32), (4, 8, 32)))
+
+
+def _npy_declaring(shape: tuple[int, ...]) -> bytes:
+    """An .npy of ~200 bytes whose header declares ``shape`` float64."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + b"\0" * 64
+
+
+def test_npy_and_npz_headers_declaring_37_gb_are_refused_before_allocation(tmp_path):
+    import zipfile
+
+    from backend.photo import FaceCodeError, load_face_code
+
+    npy = tmp_path / "w.npy"
+    npy.write_bytes(_npy_declaring((18, 512, 500_000)))
+    npz = tmp_path / "code.npz"
+    with zipfile.ZipFile(npz, "w") as z:
+        z.writestr("w_plus.npy", _npy_declaring((18, 512, 500_000)))
+    for path in (npy, npz):
+        with pytest.raises(FaceCodeError, match=f"{path.name}: an array of shape \\(18, 512, 500000\\).*35156 MiB"):
+            load_face_code(path)
+    small_lie = tmp_path / "lie.npy"
+    small_lie.write_bytes(_npy_declaring((1000, 1000)))
+    with pytest.raises(FileError, match="lie.npy: its header declares 8 MiB of data, but the file holds"):
+        load_array(small_lie)
+    pickled = tmp_path / "obj.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(FileError, match="obj.npy: an array of Python objects"):
+        load_array(pickled)
+
+
+def test_a_damaged_or_forged_work_chunk_is_made_again_not_fatal(tmp_path):
+    from backend.generator_directions import SampleKey, SampleStore
+
+    store = SampleStore(tmp_path, SampleKey("f" * 64, "faces", 1.0, 0))
+    store.save(0, np.zeros((64, 32), np.float32), np.zeros((64, 9), np.float32))
+    assert store.load(0, 64) is not None
+    store.path(1).write_bytes(b"PK\x03\x04 not a zip")
+    import zipfile
+
+    with zipfile.ZipFile(store.path(2), "w") as z:
+        z.writestr("latents.npy", _npy_declaring((64, 10**9)))
+        z.writestr("values.npy", _npy_declaring((64, 9)))
+    assert store.load(1, 64) is None and store.load(2, 64) is None
+
+
+def test_a_zero_byte_photo_is_one_line_in_invert(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    code, err = _cli("invert", tmp_path / "empty.jpg", "--out", tmp_path / "c.npz", "--model", tmp_path / "none")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_ffmpeg_errors_are_its_last_line_not_its_banner(tmp_path):
+    from backend.acd import acd_result
+
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(ValueError) as e:
+        acd_result([str(tmp_path / "empty.mp4")])
+    assert "empty.mp4" in str(e.value) and "ffmpeg version" not in str(e.value) and "\n" not in str(e.value)
