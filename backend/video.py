@@ -253,9 +253,10 @@ def _verify_video(path: Path, tmp: Path, n: int, fmt: VideoFormat) -> None:
 def read_frames(source: str | os.PathLike[str], fps: float | None = None) -> Iterator[np.ndarray]:
     """RGB uint8 frames of a video file or of a folder of PNG files (in natural name order).
 
-    With ``fps``, a video file's frames are resampled to that constant rate (ffmpeg's fps filter:
-    frame i shows what plays at time i / fps), so a variable-rate video's frames are repeated or
-    dropped to land on that grid; without it they come as ffmpeg delivers them."""
+    Without ``fps``, each frame the file holds comes once, whatever its timing (a variable-rate
+    video is not padded to a constant rate). With ``fps``, frames are placed by their timestamps
+    on that constant rate: frame i is the one showing at ``i / fps`` after the first
+    (``frame_times``), so frames are repeated or dropped to land on that grid."""
     source = Path(source)
     if source.is_dir():
         return _read_png_folder(source)
@@ -313,11 +314,47 @@ def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
         yield _read_png(path)
 
 
-def _open_video(path: Path, fps: float | None = None) -> tuple[Iterator[bytes], dict]:
+def frame_times(path: str | os.PathLike[str]) -> np.ndarray:
+    """Each decoded frame's presentation time in seconds, and as a last entry the time the last one
+    ends (ffmpeg's framemd5 listing: one pass over the file, frames in decoding output order)."""
     import imageio_ffmpeg
 
-    resample = None if fps is None else ["-vf", f"fps={fps!r}"]
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=resample)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+           "-fps_mode", "passthrough", "-f", "framemd5", "-"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    tb = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("#tb 0:")), None)
+    rows = [line.split(",") for line in lines if line and not line.startswith("#")]
+    if r.returncode != 0 or tb is None or not rows:
+        last = r.stderr.strip().splitlines()
+        raise ValueError(f"{path}: ffmpeg cannot list its frames ({last[-1][:200] if last else r.returncode})")
+    num, den = (int(x) for x in tb.split("/"))
+    pts = np.array([int(row[2]) for row in rows], np.float64)
+    end = pts[-1] + max(int(rows[-1][3]), 1)
+    return np.append(pts, end) * num / den
+
+
+def _on_grid(frames: Iterator[np.ndarray], times: np.ndarray, fps: float) -> Iterator[np.ndarray]:
+    """Frames at times ``times[:-1]`` (seconds, ``times[-1]`` the end) as a constant ``fps`` stream:
+    output i is the last frame shown at or before ``times[0] + i / fps``."""
+    start, end = times[0], times[-1]
+    n = max(1, int(np.ceil((end - start) * fps - 1e-6)))
+    shown = np.searchsorted(times[:-1], start + np.arange(n) / fps + 1e-6, side="right") - 1
+    index, frame = -1, None
+    for want in shown:
+        while index < want:
+            frame = next(frames, None)
+            if frame is None:  # fewer frames than listed (a damaged tail): stop
+                return
+            index += 1
+        yield frame
+
+
+def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:
+    import imageio_ffmpeg
+
+    # passthrough: every decoded frame once (ffmpeg's default for raw output pads to a constant rate)
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=["-fps_mode", "passthrough"])
     try:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
@@ -334,8 +371,13 @@ def _open_video(path: Path, fps: float | None = None) -> tuple[Iterator[bytes], 
 
 
 def _read_video_file(path: Path, fps: float | None = None) -> Iterator[np.ndarray]:
-    gen, meta = _open_video(path, fps)  # now, so that a bad file fails at the call, not at first use
+    gen, meta = _open_video(path)  # now, so that a bad file fails at the call, not at first use
     width, height = meta["size"]
+    try:
+        times = None if fps is None else frame_times(path)
+    except ValueError:
+        gen.close()
+        raise
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -344,7 +386,7 @@ def _read_video_file(path: Path, fps: float | None = None) -> Iterator[np.ndarra
         finally:
             gen.close()  # stops ffmpeg when the caller stops early
 
-    return frames()
+    return frames() if times is None else _on_grid(frames(), times, fps)
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

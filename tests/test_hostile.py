@@ -536,3 +536,37 @@ def test_ffmpeg_errors_are_its_last_line_not_its_banner(tmp_path):
     with pytest.raises(ValueError) as e:
         acd_result([str(tmp_path / "empty.mp4")])
     assert "empty.mp4" in str(e.value) and "ffmpeg version" not in str(e.value) and "\n" not in str(e.value)
+
+
+# --- variable frame rate: frames by their timestamps ----------------------------------------------------
+
+def _vfr_clip(folder: Path) -> Path:
+    """Five flat grey frames shown for 0.04, 0.5, 0.3, 0.1 and 1.0 s (ffmpeg's concat list, VFR mkv)."""
+    import cv2
+    import imageio_ffmpeg
+
+    lines = []
+    for i, seconds in enumerate((0.04, 0.5, 0.3, 0.1, 1.0)):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((32, 32, 3), 20 + 40 * i, np.uint8))
+        lines += [f"file 'f{i}.png'", f"duration {seconds}"]
+    (folder / "list.txt").write_text("\n".join(lines + ["file 'f4.png'"]) + "\n")
+    out = folder / "vfr.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "concat", "-i", str(folder / "list.txt"),
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+def test_variable_rate_video_reads_its_own_frames_once_and_resamples_by_timestamps(tmp_path):
+    from backend.faces.images import open_media
+    from backend.video import frame_times, video_info
+
+    clip = _vfr_clip(tmp_path)
+    grey = [int(f[0, 0, 0]) for f in read_frames(clip)]
+    assert len(grey) == video_info(clip).n_frames == 6  # five frames and the concat list's closing repeat
+    assert all(abs(a - b) <= 2 for a, b in zip(grey, [20, 60, 100, 140, 180, 180]))
+    assert len(list(open_media(clip).frames)) == 6  # `faces` reads 6 frames, not 50
+    times = frame_times(clip)
+    assert times[0] == 0 and np.allclose(np.diff(times[:5]), [0.04, 0.52, 0.28, 0.12], atol=0.021)
+    at10 = [int(f[0, 0, 0]) // 40 for f in read_frames(clip, fps=10)]
+    # row i is the frame showing at i / 10 s after the first: row 0 is the first frame, not the one at 0.04 s
+    assert at10[:10] == [0, 1, 1, 1, 1, 1, 2, 2, 2, 3] and len(at10) == 20
