@@ -291,7 +291,7 @@ def _set_entry(doc, key, value, k=0):
     (lambda d: _set_entry(d, "vector", [0.1] * 15), "direction 'joy': vector has 15 values, w_dim is 16"),
     (lambda d: _set_entry(d, "vector", [float("nan")] * 16), "NaN is not a JSON number"),
     (lambda d: _set_entry(d, "vector", ["0.1"] * 16), "vector must hold only numbers"),
-    (lambda d: _set_entry(d, "strength", float("inf")), "strength must be a positive number"),
+    (lambda d: _set_entry(d, "strength", float("inf")), "Infinity is not a JSON number"),
     (lambda d: _set_entry(d, "name", "eye_close"), "duplicate direction name 'eye_close'"),
     (lambda d: _set_entry(d, "layers", [0, 9]), r"layers \[0, 9\] go past the 8 W\+ rows"),
     (lambda d: _set_entry(d, "layers", [3, 3]), "layers must be"),
