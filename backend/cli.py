@@ -43,13 +43,17 @@ def _seeds(text: str) -> list[int]:
 
 def _number_in(kind: type, lo: float, hi: float, what: str):
     """An argparse type: ``kind`` (int or float) within [lo, hi], else a one-line error."""
+    from .files import check_finite
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a {kind.__name__}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{what} must be within [{lo:g}, {hi:g}], got {text}")
+        try:
+            check_finite(value, what, lo, hi)  # the one check of user numbers: NaN and inf fail here
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         return value
     return parse
 

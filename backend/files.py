@@ -248,10 +248,11 @@ def check_finite(value: Any, what: str, lo: float = -math.inf, hi: float = math.
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{what} must be a number, got {value!r}")
     number = float(value)
+    shown = f"{number:g}" if isinstance(value, (float, np.floating)) else value
     if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, got {number}")
+        raise ValueError(f"{what} must be a finite number, got {shown}")
     if not lo <= number <= hi:
-        raise ValueError(f"{what} must be within [{lo:g}, {hi:g}], got {number:g}")
+        raise ValueError(f"{what} must be within [{lo:g}, {hi:g}], got {shown}")
     return number
 
 
