@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FileError", "MAX_ARRAY_BYTES", "MAX_JSON_DEPTH", "MAX_PIXELS", "MAX_TEXT_BYTES", "check_finite",
-           "check_output", "check_pixels", "json_text", "load_array", "read_bytes", "read_json", "read_text", "replacing",
-           "write_atomic"]
+__all__ = ["FileError", "MAX_ARRAY_BYTES", "MAX_JSON_DEPTH", "MAX_PIXELS", "MAX_TEXT_BYTES", "WriteError",
+           "check_finite", "check_output", "check_pixels", "image_size", "json_text", "load_array", "parse_json",
+           "read_bytes", "read_json", "read_text", "replacing", "write_atomic"]
 
 MAX_TEXT_BYTES = 64 * 2**20  # scripts, values, directions, reports: far larger than any real one
 MAX_JSON_DEPTH = 32  # our JSON files nest 4 deep; deeper is an attack on the parser, not data
@@ -128,9 +128,22 @@ def replacing(path: str | os.PathLike[str], suffix: str = ".tmp", *,
         os.replace(tmp, path)
         if durable:
             _fsync_dir(path.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is not None or str(path) in str(e):
+            raise
+        raise WriteError(path, f"could not write it ({e.strerror or e})", e.errno) from None  # name the file
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class WriteError(FileError, OSError):
+    """An output that could not be written (a full disk, a size limit): names the file, keeps the errno."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, errno: int | None = None) -> None:
+        super().__init__(path, reason)
+        self.errno = errno
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *,

@@ -105,6 +105,7 @@ def test_png_sequence_on_a_full_disk_leaves_no_truncated_frame(tmp_path):
             raise SystemExit(3)
         """, fsize=FSIZE_LIMIT)
     assert r.returncode == 3, r.stdout + r.stderr
+    assert f"{out}/frame_0000" in r.stdout and "could not write it (File too large)" in r.stdout  # names the frame
     names = sorted(p.name for p in out.iterdir())
     assert names and all(n.startswith("frame_") for n in names)  # no temporaries
     for p in out.iterdir():  # every frame there is whole
@@ -122,7 +123,7 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path):
             print(type(e).__name__, e.errno)
             raise SystemExit(3)
         """, fsize=FSIZE_LIMIT)
-    assert r.returncode == 3, r.stdout + r.stderr
+    assert r.returncode == 3 and r.stdout.split() == ["WriteError", "27"], r.stdout + r.stderr  # EFBIG, file named
     assert path.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
