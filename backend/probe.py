@@ -64,6 +64,19 @@ class ProbeConfig:
     def channels(self, stage: int) -> int:
         return self.width * 2 ** min(stage, 3)
 
+    def weight_count(self) -> int:
+        """How many numbers ``FaceProbe(self)`` holds, without building it: a file whose config
+        claims more than its tensors hold is refused before that is allocated (tests hold the two
+        together)."""
+        count, c_in = 0, 3
+        for i in range(self.depth):
+            c = self.channels(i)
+            convs = 1 + (self.convs_per_stage - 1 if i else 0)
+            count += (9 * c_in * c + 2 * c) + (convs - 1) * (9 * c * c + 2 * c)  # conv + GroupNorm
+            c_in = c
+        hidden, side = 2 * c_in, self.input_size >> self.depth
+        return count + (c_in * side * side + 1) * hidden + (hidden + 1) * (N_AUS + N_CHANNELS + self.embed_dim)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -207,6 +220,8 @@ def load_probe(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         config = ProbeConfig.from_dict(json.loads(meta["config"]))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"bad probe config in metadata ({e})") from None
+    if config.weight_count() != sum(t.numel() for t in tensors.values()):
+        raise CheckpointError(path, "weights do not match the probe architecture in its metadata")
     probe = FaceProbe(config)
     expected = probe.state_dict()
     if set(tensors) != set(expected) or any(tensors[k].shape != v.shape for k, v in expected.items()):

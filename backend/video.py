@@ -315,31 +315,37 @@ def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
 
 
 def frame_times(path: str | os.PathLike[str]) -> np.ndarray:
-    """Each decoded frame's presentation time in seconds, and as a last entry the time the last one
-    ends (ffmpeg's framemd5 listing: one pass over the file, frames in decoding output order)."""
+    """Each frame's presentation time in seconds, in presentation order, and as a last entry the
+    time the last one ends: the packets' own timestamps in the stream's time base (ffmpeg's
+    framemd5 listing of the stream copied, nothing decoded)."""
     import imageio_ffmpeg
 
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
-           "-fps_mode", "passthrough", "-f", "framemd5", "-"]
+           "-c", "copy", "-f", "framemd5", "-"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     lines = r.stdout.splitlines()
     tb = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("#tb 0:")), None)
-    rows = [line.split(",") for line in lines if line and not line.startswith("#")]
-    if r.returncode != 0 or tb is None or not rows:
+    rows = [[int(x) for x in line.split(",")[1:4]] for line in lines if line and not line.startswith("#")]
+    no_pts = -(2**63)  # what framemd5 prints for a packet without a timestamp
+    if r.returncode != 0 or tb is None or not rows or any(no_pts in (dts, pts) for dts, pts, _ in rows):
         last = r.stderr.strip().splitlines()
-        raise ValueError(f"{path}: ffmpeg cannot list its frames ({last[-1][:200] if last else r.returncode})")
+        raise ValueError(f"{path}: ffmpeg cannot list its frames' times ({last[-1][:200] if last else 'no times'})")
     num, den = (int(x) for x in tb.split("/"))
-    pts = np.array([int(row[2]) for row in rows], np.float64)
-    end = pts[-1] + max(int(rows[-1][3]), 1)
+    rows.sort(key=lambda row: row[1])  # decoding order -> presentation order
+    pts = np.array([pts for _, pts, _ in rows], np.float64)
+    end = max(p + max(d, 1) for _, p, d in rows)
     return np.append(pts, end) * num / den
+
+
+def grid_length(times: np.ndarray, fps: float) -> int:
+    """How many frames a video with ``frame_times`` ``times`` has at a constant ``fps``."""
+    return max(1, int(np.ceil((times[-1] - times[0]) * fps - 1e-6)))
 
 
 def _on_grid(frames: Iterator[np.ndarray], times: np.ndarray, fps: float) -> Iterator[np.ndarray]:
     """Frames at times ``times[:-1]`` (seconds, ``times[-1]`` the end) as a constant ``fps`` stream:
     output i is the last frame shown at or before ``times[0] + i / fps``."""
-    start, end = times[0], times[-1]
-    n = max(1, int(np.ceil((end - start) * fps - 1e-6)))
-    shown = np.searchsorted(times[:-1], start + np.arange(n) / fps + 1e-6, side="right") - 1
+    shown = np.searchsorted(times[:-1], times[0] + np.arange(grid_length(times, fps)) / fps + 1e-6, side="right") - 1
     index, frame = -1, None
     for want in shown:
         while index < want:

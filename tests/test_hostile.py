@@ -571,3 +571,24 @@ def test_variable_rate_video_reads_its_own_frames_once_and_resamples_by_timestam
     at10 = [int(f[0, 0, 0]) // 40 for f in read_frames(clip, fps=10)]
     # row i is the frame showing at i / 10 s after the first: row 0 is the first frame, not the one at 0.04 s
     assert at10[:10] == [0, 1, 1, 1, 1, 1, 2, 2, 2, 3] and len(at10) == 20
+
+
+@pytest.mark.parametrize("config", [dict(input_size=32, width=4, depth=2, embed_dim=8),
+                                    dict(input_size=64, width=16, depth=4, seed=2002), dict(convs_per_stage=3)])
+def test_probe_weight_count_is_the_built_probes(config):
+    from backend.probe import FaceProbe, ProbeConfig
+
+    cfg = ProbeConfig(**config)
+    assert cfg.weight_count() == sum(t.numel() for t in FaceProbe(cfg).state_dict().values())
+
+
+def test_a_probe_whose_config_claims_a_huge_network_is_refused_before_building_it(tmp_path):
+    from backend.checkpoints import write_tagged_safetensors
+    from backend.probe import PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe
+
+    for name, config in (("huge", {"input_size": 1024, "width": 1024, "depth": 1}),
+                         ("zero", {"input_size": 0}), ("text", {"width": "wide"})):
+        path = write_tagged_safetensors(tmp_path / f"{name}.safetensors", {"w": torch.zeros(4)}, PROBE_FORMAT,
+                                        PROBE_FORMAT_VERSION, config)
+        with pytest.raises(CheckpointError, match=f"{name}.safetensors: (weights do not match|bad probe config)"):
+            load_probe(path)

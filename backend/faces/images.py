@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import FileError, check_pixels, read_bytes
-from ..video import read_frames, video_info
+from ..video import frame_times, grid_length, read_frames, video_info
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"})
 MAX_IMAGE_BYTES = 512 * 2**20  # an image file larger than this is not a photo
@@ -72,16 +72,16 @@ def _open_video(path: Path, constant_rate: bool, fps: float | None) -> Media:
     try:
         info = video_info(path)
         fps = fps or info.fps
-        frames = read_frames(path, fps if constant_rate and not path.is_dir() else None)
+        resample = constant_rate and fps and not path.is_dir()
+        frames = read_frames(path, fps if resample else None)
+        # frames on the constant-rate grid, by their times
+        n = grid_length(frame_times(path), fps) if resample and info.n_frames else info.n_frames
     except FileError as e:  # a frame too large, a frame file that is not a regular file: that says it
         raise MediaError(e.path, e.reason) from None
     except ValueError:  # ffmpeg's own report is many lines of its log
         raise MediaError(path, "neither an image nor a video that ffmpeg can read (damaged or truncated?)") from None
     if info.n_frames == 0:
         raise MediaError(path, "a video without frames (empty or truncated)")
-    n = info.n_frames
-    if constant_rate and fps and info.fps:  # about as many frames at the new rate
-        n = max(1, round(n * fps / info.fps))
     return Media(path, True, n, fps, frames)
 
 
