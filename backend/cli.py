@@ -164,16 +164,16 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    import imageio.v3 as iio
-
+    from .files import check_output, write_atomic
     from .generator import images_to_uint8
+    from .video import encode_png
 
+    check_output(args.out, (args.model,), folder=True)
     G, _ = _load_model(args)
-    args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         ws = G.w_from_seed(seed, truncation_psi=args.truncation)
         path = args.out / f"seed{seed:04d}.png"
-        iio.imwrite(path, images_to_uint8(G.synthesize(ws))[0])
+        write_atomic(path, encode_png(images_to_uint8(G.synthesize(ws))[0]))
         print(path)
 
 

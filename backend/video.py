@@ -208,7 +208,7 @@ class _Ffmpeg:
             self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
         except (BrokenPipeError, ValueError):  # ffmpeg has gone (disk full, killed): say why
             self._finish()
-            raise OSError(f"{self.path}: ffmpeg stopped while writing the video ({self._message()})") from None
+            raise OSError(f"{self.path}: ffmpeg could not write the video ({self._message()})") from None
 
     def _finish(self) -> int:
         try:
