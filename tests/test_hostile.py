@@ -593,3 +593,24 @@ def test_a_probe_whose_config_claims_a_huge_network_is_refused_before_building_i
                                         PROBE_FORMAT_VERSION, config)
         with pytest.raises(CheckpointError, match=f"{name}.safetensors: (weights do not match|bad probe config)"):
             load_probe(path)
+
+
+def test_capture_into_an_unwritable_place_fails_before_reading_the_video(tmp_path):
+    video = tmp_path / "v.mp4"
+    write_video(_noise(2, 32), video, fps=10)
+    (tmp_path / "a_file").write_text("x")
+    code, err = _cli("capture", video, "--out", tmp_path / "a_file" / "v.csv")
+    assert code == 2 and "cannot write there" in err and "frames" not in err, err
+
+
+def test_values_json_still_reads_and_bad_json_is_one_line(tmp_path):
+    from backend.timeline import load_values
+
+    good = tmp_path / "v.json"
+    good.write_text(json.dumps({"frames": [0, 4], "channels": {"Joy": [0, 1], "eye-close": [0.5, 0]}}))
+    t = load_values(good)
+    assert t.channels == ("joy", "eye_close") and t.values.tolist() == [[0, 0.5], [1, 0]]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"frames": [0, NaN]}')
+    with pytest.raises(ValueError, match="bad.json: not valid JSON \\(NaN is not a JSON number\\)"):
+        load_values(bad)
