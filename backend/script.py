@@ -56,7 +56,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 
 from .channels import (SPELLINGS, VOCABULARY, Channel, ChannelValueError, Word, check_channel_value, make_channels,

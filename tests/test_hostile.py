@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, load_generator, save_generator
-from backend.files import FileError, check_output, load_array, read_bytes, read_json, replacing, write_atomic
+from backend.checkpoints import CheckpointError, save_generator
+from backend.files import FileError, check_output, load_array, read_bytes, read_json, write_atomic
 from backend.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
 
-from .conftest import ROOT, randomize_, tiny_config
+from .conftest import ROOT
 
 FSIZE_LIMIT = 40 * 1024  # bytes: `ulimit -f 40`, a disk that fills at 40 KiB
 
