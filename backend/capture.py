@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +37,7 @@ import numpy as np
 from .channels import CHANNEL_NAMES, VALUE_LIMIT, check_channel_value
 from .faces.mtcnn import DetectedFace
 from .faces.reading import FaceReaders, FaceReading
+from .jobs import Cancel, Progress, check_cancel
 from .smoothing import OneEuro, one_euro_filter
 
 GapFill = Literal["interpolate", "hold"]
@@ -159,10 +160,10 @@ class CaptureResult:
 def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, face: int = 0,
             gap_fill: GapFill = "interpolate", smoothing: OneEuro | None = OneEuro(),
             calibration: ChannelCalibration = ChannelCalibration(), rest_frame: int | None = None,
-            progress: Callable[[int], None] | None = None) -> CaptureResult:
+            progress: Progress | None = None, total: int = 0, cancel: Cancel | None = None) -> CaptureResult:
     """Read every frame, follow face ``face``, re-zero on ``rest_frame`` (``rest_calibrated``), fill
-    gaps and smooth (``smoothing`` None: unsmoothed). ``progress`` gets the frames done so far; an
-    exception it raises stops the capture (how a caller cancels)."""
+    gaps and smooth (``smoothing`` None: unsmoothed). ``progress("reading", done, total)`` after each
+    frame (``total``: the caller's frame count, 0 when unknown); ``Cancelled`` once ``cancel()``."""
     if gap_fill not in GAP_FILLS:
         raise ValueError(f"gap_fill must be one of {GAP_FILLS}, got {gap_fill!r}")
     if not fps > 0:
@@ -170,6 +171,7 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
     tracker = FaceTracker(face)
     raw, counts = [], []
     for i, frame in enumerate(frames):
+        check_cancel(cancel, f"capture cancelled after {i} frames")
         faces = readers.read(frame, tracker.look(readers, frame))
         chosen = tracker.pick(faces)
         if chosen is None and tracker.size is not None:
@@ -179,7 +181,7 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
         raw.append(missing if chosen is None else reading_channels(chosen, calibration))
         counts.append(len(faces))
         if progress is not None:
-            progress(i + 1)
+            progress("reading", i + 1, total)
     if not raw:
         raise ValueError("the video has no frames")
     raw_values, face_counts = np.array(raw), np.array(counts)

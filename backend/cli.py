@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .channels import VALUE_LIMIT
+from .jobs import Cancelled, ProgressLine, Terminated, sigterm_unwinds
 
 if TYPE_CHECKING:  # imported when used: the command line starts without torch
     from .faces.reading import FaceReaders
@@ -108,23 +108,15 @@ def _model_and_directions(args: argparse.Namespace):
     return G, info, directions
 
 
-_line_open = False  # a progress line on stderr waits for its end: an error first ends it
+_PROGRESS: ProgressLine | None = None
 
 
-def _progress_line(text: str, done: bool) -> None:
-    global _line_open
-    print(text, end="\n" if done else "", file=sys.stderr, flush=True)
-    _line_open = not done
-
-
-class _Progress:
-    """A one-line progress counter on stderr."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label = total, label
-
-    def __call__(self, done: int) -> None:
-        _progress_line(f"\r{self.label} {done}/{self.total}", done >= self.total)
+def _progress_line() -> ProgressLine:
+    """The command's progress display on stderr (one per run, so that ``main`` can end its line)."""
+    global _PROGRESS
+    if _PROGRESS is None:
+        _PROGRESS = ProgressLine()
+    return _PROGRESS
 
 
 def _face_readers(crop_size: int = 256) -> FaceReaders:
@@ -242,8 +234,9 @@ def cmd_render(args: argparse.Namespace) -> None:
     cache = FrameCache(args.cache or default_cache_dir())
     if args.compile:
         compile_synthesis(G, cache.root)
-    frames = render_frames_cached(G, info.fingerprint, iter_latents(w_face, timeline, directions), cache,
-                                  size=args.size, progress=_Progress(len(timeline), "frames"), compiled=args.compile)
+    latents = iter_latents(w_face, timeline, directions, stacking=args.stacking)
+    frames = render_frames_cached(G, info.fingerprint, latents, cache, size=args.size, progress=_progress_line(),
+                                  total=len(timeline), compiled=args.compile)
     n = write_frames(frames, args.out, args.fps, first=timeline.first)
     computed = cache.writes
     print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
@@ -253,17 +246,18 @@ def cmd_render(args: argparse.Namespace) -> None:
 def _description(args: argparse.Namespace, fps: float):
     """The description (``--text``, or ``--text-file``, '-' for stdin) read into a Description; the
     report of words not understood goes to stderr."""
-    from .language import MAX_TEXT_CHARS, describe
+    from .language import describe
     from .language.embedding import load_phrase_reader
+    from .language.rules import read_text
 
     text = args.text
     if text is None:
         stream = sys.stdin if str(args.text_file) == "-" else open(args.text_file, encoding="utf-8")
         with stream:
-            text = stream.read(MAX_TEXT_CHARS + 1)  # never more: the length check only needs one extra
+            text = read_text(stream)  # keeps at most what is read; a longer one is refused with its length
     interpret, note = (None, "sentence model not used (--no-text-model)") if args.no_text_model \
         else load_phrase_reader(args.text_model)
-    description = describe(text, fps=fps, interpret=interpret, model_note=note)
+    description = describe(text, fps=fps, interpret=interpret, model_note=note, start=args.start_values)
     if description.report():
         print(description.report(), file=sys.stderr)
     return description
@@ -370,10 +364,11 @@ def cmd_capture(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.video}: PNG frames have no frame rate; pass --fps")
     smoothing = None if args.min_cutoff == 0 else OneEuro(args.min_cutoff, args.beta)
     result = capture(media.frames, fps, _face_readers(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
-                     rest_frame=args.rest_frame, progress=_Progress(media.n_frames, "frames"))
+                     rest_frame=args.rest_frame, progress=_progress_line(), total=media.n_frames)
     n = len(result.values)
-    if n != media.n_frames:  # ffmpeg counted otherwise (a damaged tail): end the progress line
-        print(f"\n{n} frames read", file=sys.stderr)
+    if n != media.n_frames:  # ffmpeg counted otherwise (a damaged tail)
+        _progress_line().close()
+        print(f"{n} frames read of {media.n_frames} announced", file=sys.stderr)
     filled = {"interpolate": "interpolated", "hold": "holding the last values"}[result.gap_fill]
     for a, b in result.gaps:
         print(f"warning: face {args.face} missing in frames {a}-{b} ({b - a + 1}), {filled}", file=sys.stderr)
@@ -395,31 +390,6 @@ def cmd_cache(args: argparse.Namespace) -> None:
         print(f"removed {removed} least recently used frames")
     n, size = cache.count_and_size()
     print(f"{cache.root}: {n} frames, {size / 2**20:.1f} MiB")
-
-
-class _Eta:
-    """Progress with an ETA on stderr, one line per stage: the rate is that of this run's work
-    (the first report of a stage, e.g. samples found stored, sets the starting point)."""
-
-    def __init__(self) -> None:
-        self.stage, self.start, self.first, self.last = "", 0.0, 0, 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        import time
-
-        now = time.perf_counter()
-        if stage != self.stage:
-            if self.stage:
-                _progress_line("", True)
-            self.stage, self.start, self.first, self.last = stage, now, done, 0.0
-        if done < total and now - self.last < 1.0:
-            return
-        self.last = now
-        rate = (done - self.first) / (now - self.start) if now > self.start else 0.0
-        eta = f", about {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
-        _progress_line(f"\r{stage} {done}/{total} ({now - self.start:.0f} s{eta})   ", done >= total)
-        if done >= total:
-            self.stage = ""
 
 
 def cmd_learn_directions(args: argparse.Namespace) -> None:
@@ -447,10 +417,10 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     if args.photos is not None:
         result = learn_photo_directions(G, info.fingerprint, args.photos, reader.read, work, settings,
                                         steps=args.steps, aligned=args.aligned, features=args.features == "faces",
-                                        reader_name=args.reader, progress=_Eta())
+                                        reader_name=args.reader, progress=_progress_line())
     else:
         result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, work, settings,
-                                            reader_name=args.reader, progress=_Eta())
+                                            reader_name=args.reader, progress=_progress_line())
     save_directions(result.directions, args.out)
     report = learning_report(result, settings, model=str(info.path), generator_fingerprint=info.fingerprint,
                              reader=reader.description, device=str(G.device), work=str(work))
@@ -546,17 +516,30 @@ def cmd_invert(args: argparse.Namespace) -> None:
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
           f"{args.steps // 2} in W+ on {G.device}", file=sys.stderr)
     result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding,
-                            seed=args.seed, progress=_Eta())
+                            seed=args.seed, progress=_progress_line())
     save_face_code(args.out, result, fingerprint=info.fingerprint, photo_sha256=sha256, face_index=index)
     print(f"{args.out}: pixel error {result.pixel_mae:.1f} (W only: {result.pixel_mae_w:.1f}) of 255, identity "
           f"distance photo <-> reconstruction {result.identity_distance:.3f} (unit face-api descriptors), "
           f"{result.seconds:.1f} s")
 
 
+def _start_values(text: str) -> dict[str, float]:
+    """'joy:1 head_turn:-0.5' (or comma-separated): the values of a script line keyed at frame 0."""
+    from .script import ScriptError, parse_script
+
+    try:
+        return dict(parse_script(text.replace(",", " ") + " @0").clips[0].keyframes[0].values)
+    except ScriptError as e:
+        raise argparse.ArgumentTypeError(f"--from {text!r}: {e.reason}") from None
+
+
 def _text_model_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--text-model", type=Path, help="folder of the sentence model for free phrasing "
                    "(default: models/text)")
     s.add_argument("--no-text-model", action="store_true", help="read the description with the word tables only")
+    s.add_argument("--from", dest="start_values", type=_start_values, metavar="VALUES",
+                   help="channel values the description starts from, as on a script line, e.g. 'joy:1 "
+                        "head_turn:-0.5' (missing channels 0): 'her smile fades' then fades from there")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -604,6 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames-between", type=_number_in(int, 0, 100_000, "--frames-between"), default=32,
                    help="in-between frames per keyframe (paper: 32)")
     s.add_argument("--interpolation", choices=("linear", "slerp", "constant"), default="linear")
+    s.add_argument("--stacking", choices=("cap", "add"), default="cap",
+                   help="channels moving the same W+ rows: their summed offset capped at the largest single one "
+                        "(default), or plainly added (the paper's rig; off the generator's range when strong)")
     s.add_argument("--seed", type=int, default=0, help="the face: a seed of the generator")
     s.add_argument("--truncation", type=_TRUNCATION, default=0.7)
     s.add_argument("--w", type=Path, help="the face as a W or W+ code (.npy), or a face code from invert "
@@ -754,14 +740,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Terminated(BaseException):
-    """SIGTERM (``timeout``, farm managers): unwinds like Ctrl-C, so partial files are removed."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise _Terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoints import CheckpointError
     from .directions import DirectionsError
@@ -769,25 +747,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .photo import FaceCodeError
     from .script import ScriptError
 
+    global _PROGRESS
     args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    _PROGRESS = None
     try:
-        try:
-            args.func(args)
-        finally:
-            if _line_open:
-                _progress_line("", True)
+        with sigterm_unwinds():
+            try:
+                args.func(args)
+            finally:
+                if _PROGRESS is not None:
+                    _PROGRESS.close()  # an error message starts on a line of its own
     except ScriptError as e:
         print(f"error: {getattr(args, 'script', '')}: {e}", file=sys.stderr)
         return 2
     except (CheckpointError, DirectionsError, FaceCodeError, FileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         print("interrupted", file=sys.stderr)
         return 130
-    except _Terminated:
+    except Terminated:
         print("terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     return 0

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .jobs import Cancel, Progress, check_cancel
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements"
 # Folder name, under the extension's user directory, that the add-on adds to sys.path.
@@ -139,21 +141,18 @@ def blender_plan(blender_python: str, target: Path, numpy_version: str | None,
     ]
 
 
-def run_plan(steps: Sequence[Step], progress: Callable[[int, int, str], None] | None = None,
-             cancelled: Callable[[], bool] | None = None,
+def run_plan(steps: Sequence[Step], progress: Progress | None = None, cancel: Cancel | None = None,
              started: Callable[[subprocess.Popen], None] | None = None,
              output: Callable[[str], None] | None = None) -> None:
-    """Run each step, reporting (index, total, title); stops with DepsError on the first failure.
-
-    ``cancelled()`` is asked before and after each step; ``started(process)`` gets each step's process,
+    """Run each step, reporting ``progress(title, index, total)``; stops with DepsError on the first
+    failure. ``cancel()`` is asked before and after each step (``Cancelled``); ``started(process)`` gets each step's process,
     so that a cancel can also end a long step (pip installing torch) with ``process.terminate()``.
     ``output(line)`` gets what the steps print (else it goes to this process's output).
     """
     for i, step in enumerate(steps):
-        if cancelled is not None and cancelled():
-            raise DepsError("installation cancelled")
+        check_cancel(cancel, "installation cancelled")
         if progress is not None:
-            progress(i, len(steps), step.title)
+            progress(step.title, i, len(steps))
         pipe = subprocess.PIPE if output is not None else None
         process = subprocess.Popen(step.argv, env={**os.environ, "PIP_NO_INPUT": "1"}, stdout=pipe,
                                    stderr=subprocess.STDOUT if pipe else None, text=True)
@@ -163,9 +162,8 @@ def run_plan(steps: Sequence[Step], progress: Callable[[int, int, str], None] | 
             for line in process.stdout:  # type: ignore[union-attr]
                 output(line.rstrip())
         code = process.wait()
-        if cancelled is not None and cancelled():
-            raise DepsError("installation cancelled")
+        check_cancel(cancel, "installation cancelled")
         if code != 0:
             raise DepsError(f"step '{step.title}' failed (exit {code}): {' '.join(step.argv)}")
     if progress is not None:
-        progress(len(steps), len(steps), "done")
+        progress("done", len(steps), len(steps))

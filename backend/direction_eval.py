@@ -13,6 +13,7 @@ From start faces (W+ codes), each channel goes 0 → 1 in a video of ``frames`` 
   same 4-32 px layers) and on every row (with each one's reading at 1.0);
 - ACD: mean distance between consecutive frames' identity embeddings (the paper's Table 1
   variant; ``backend.acd``), and the pairwise (MoCoGAN) variant.
+``colour_shift`` (CIE ΔE of a region's mean colour) measures the colour a frame lost.
 ``scripts/eval_default_model.py`` runs it on the default model with the eval probe;
 ``python -m backend eval-directions`` on any generator.
 """
@@ -147,6 +148,30 @@ def between_faces(embedding: np.ndarray) -> float:
     embedding = embedding[np.isfinite(embedding).all(axis=1)]
     d = np.linalg.norm(embedding[:, None] - embedding[None], axis=2)
     return float(d[np.triu_indices(len(embedding), 1)].mean()) if len(embedding) > 1 else 0.0
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of sRGB values in [0, 1], shape (..., 3)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _SRGB_TO_XYZ.T / _D65_WHITE
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def colour_shift(frame: np.ndarray, reference: np.ndarray, mask: np.ndarray, reference_mask: np.ndarray) -> float:
+    """CIE ΔE 1976 between the mean L*a*b* of ``frame``'s pixels in ``mask`` and of ``reference``'s in
+    ``reference_mask`` (uint8 H×W×3 frames, bool H×W masks): how far a region's colour moved."""
+    if not (np.any(mask) and np.any(reference_mask)):
+        raise ValueError("colour_shift needs at least one pixel in each mask")
+    means = [srgb_to_lab(f[m].astype(np.float64) / 255.0).mean(axis=0)
+             for f, m in ((frame, mask), (reference, reference_mask))]
+    return float(np.linalg.norm(means[0] - means[1]))
+
+
+_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                         [0.0193339, 0.1191920, 0.9503041]])
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
 def summary(scores: list[ChannelScores]) -> dict[str, float | int]:

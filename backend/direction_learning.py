@@ -25,21 +25,15 @@ from .direction_training import LabelReport, Method, train_directions
 from .directions import DirectionSet
 from .generator import Generator, synthesize_frames
 from .inversion import w_statistics
+from .jobs import Cancel, Progress, check_cancel
 from .latent import compose_latent
 from .probe import FaceProbe, probe_predict
-
-Progress = Callable[[int, int], None]  # (items done, items in all)
-Cancel = Callable[[], bool]
 
 SIGNED_CHANNEL = "head_turn"  # learned as right (+) against left (−); the others as on against off
 # Entropy tag of the self-labelled z stream, so that it repeats no stream of the generator's or
 # the probes' training (lab.default_directions has the tags of its own streams).
 _SAMPLE_STREAM = 0x44495253  # "DIRS"
 MEASURE_BATCH = 16  # codes per generator call when only readings of the frames count
-
-
-class Cancelled(Exception):
-    """Raised by ``calibrate_directions`` when its ``cancel()`` returns True."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +121,9 @@ def probe_reader(probe: FaceProbe) -> Reader:
 
 # --- labelled latents -------------------------------------------------------------------------------
 
-def run_in_batches(n: int, batch: int, work: Callable[[int, int], bool], *, progress: Progress | None = None,
-                   cancel: Cancel | None = None) -> bool:
-    """``work(start, stop)`` on [0, n) in steps of ``batch``, ``progress(stop, n)`` after each.
+def run_in_batches(n: int, batch: int, work: Callable[[int, int], bool], *, stage: str = "",
+                   progress: Progress | None = None, cancel: Cancel | None = None) -> bool:
+    """``work(start, stop)`` on [0, n) in steps of ``batch``, ``progress(stage, stop, n)`` after each.
     Returns True when cancelled: ``cancel()`` before a batch, or ``work`` returning False."""
     for start in range(0, n, batch):
         if cancel is not None and cancel():
@@ -138,7 +132,7 @@ def run_in_batches(n: int, batch: int, work: Callable[[int, int], bool], *, prog
         if not work(start, stop):
             return True
         if progress is not None:
-            progress(stop, n)
+            progress(stage, stop, n)
     return False
 
 
@@ -156,7 +150,7 @@ def self_labeled_latents(G: Generator, read: Reader, n: int = 1500, *, batch: in
         latents.append(ws[:, 0].cpu().numpy())
         return True
 
-    cancelled = run_in_batches(n, batch, label, progress=progress, cancel=cancel)
+    cancelled = run_in_batches(n, batch, label, stage="labelling", progress=progress, cancel=cancel)
     w_dim = G.w_dim
     return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),
                           np.concatenate(values).astype(np.float32) if values else np.zeros((0, len(CHANNEL_NAMES)), np.float32),
@@ -271,8 +265,7 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
         c = CHANNEL_NAMES.index(d.name)
         trials = []
         for layers in row_candidates:
-            if cancel is not None and cancel():
-                raise Cancelled("calibration cancelled")
+            check_cancel(cancel, "calibration cancelled")
             trial_dir = replace(d, layers=tuple(layers), strength=1.0)
             trial_set = replace(directions, directions=(trial_dir,))
             strengths = grid * w_spread
@@ -284,7 +277,7 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
             strength, at, reached = _first_crossing(strengths, curve, float(targets[c]))
             trials.append(RowsTrial(tuple(layers), strength, at, reached, float(np.interp(strength, strengths, drift))))
             if progress is not None:
-                progress(len(trials) + len(reports) * len(row_candidates), total)
+                progress("calibration", len(trials) + len(reports) * len(row_candidates), total)
         baseline = float(finite_mean(base.values[:, c]))
         chosen = choose_rows(trials, baseline)
         out_dirs.append(replace(d, layers=chosen.layers, strength=chosen.strength,

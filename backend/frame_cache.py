@@ -2,6 +2,10 @@
 
 A frame is a pure function of (generator weights, W+ code, resolution, noise mode), so the
 sha256 of those is its name. Blender image sequences and the CLI renderer read the same files.
+How channel values became the code (the rig's composition, ``latent.compose_latent``'s
+``stacking``) is in the key through the code itself: capped stacking gives stacked frames new
+codes and so new keys, while neutral and single-channel frames keep their codes bit for bit and
+so their keys and cached files; a code still means the same frame, so ``FORMAT_VERSION`` stays.
 
 Layout: ``<root>/<key[:2]>/<key>.png`` — lossless RGB PNG, fanned out over 256 folders so
 no folder grows huge. Writes go to ``.<key>.<random>.tmp`` in the same folder, then
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .files import write_atomic
+from .jobs import Progress
 from .video import check_frame, decode_png, encode_png, is_complete_png
 
 if TYPE_CHECKING:
@@ -229,7 +234,7 @@ class FrameCache:
 
 
 def iter_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, cache: FrameCache,
-                batch_size: int = 8, progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+                batch_size: int = 8, progress: Progress | None = None) -> Iterator[np.ndarray]:
     """Frames of the W+ codes ``ws`` (N, num_ws, w_dim), in order, synthesizing only the ones
     the cache lacks, at most ``batch_size`` per ``synthesize`` call, and storing them.
 
@@ -265,12 +270,12 @@ def iter_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, ca
             yield found[keys[i]]
         done += end - start
         if progress is not None:
-            progress(done)
+            progress("frames", done, len(keys))
         start = end
 
 
 def render_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, cache: FrameCache,
-                  batch_size: int = 8, progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+                  batch_size: int = 8, progress: Progress | None = None) -> list[np.ndarray]:
     """``iter_frames`` as a list."""
     return list(iter_frames(ws, target, synthesize, cache, batch_size, progress))
 

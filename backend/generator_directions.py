@@ -33,7 +33,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,9 @@ from .channels import CHANNEL_NAMES
 from .direction_learning import (
     MEASURE_BATCH,
     SIGNED_CHANNEL,
-    Cancel,
     ChannelCalibration,
     LabeledLatents,
     LearnedDirections,
-    Progress,
     Reader,
     RowsTrial,
     Shares,
@@ -64,6 +62,7 @@ from .direction_training import Method, project_orthogonal
 from .directions import DirectionSet
 from .files import FileError, load_array, write_atomic
 from .generator import Generator, synthesize_frames
+from .jobs import Cancel, Progress, check_cancel
 
 CHUNK = 64  # samples per stored chunk
 DEFAULT_TRUNCATION = 1.0  # of the labelled samples and the calibration faces
@@ -145,8 +144,9 @@ def mapped(G: Generator, z: np.ndarray, truncation: float) -> np.ndarray:
 def sample_readings(G: Generator, read: Reader, n: int, store: SampleStore, *, batch: int = MEASURE_BATCH,
                     progress: Progress | None = None, cancel: Cancel | None = None) -> LabeledLatents:
     """``n`` self-labelled samples, taken from ``store`` where there and made (and stored) where
-    not; ``progress(done, n)`` after the stored chunks and after each new one. Samples whose
-    reading is not finite (no face found) are left out of the result."""
+    not; ``progress("sampling", done, n)`` after the stored chunks and after each new one; ``Cancelled``
+    once ``cancel()`` (stored chunks stay). Samples whose reading is not finite (no face found) are
+    left out of the result."""
     if n < 1:
         raise ValueError(f"the number of samples must be at least 1, got {n}")
     key = store.key
@@ -154,14 +154,11 @@ def sample_readings(G: Generator, read: Reader, n: int, store: SampleStore, *, b
     chunks: list[tuple[np.ndarray, np.ndarray] | None] = [store.load(k, c) for k, c in enumerate(sizes)]
     done = sum(c for c, chunk in zip(sizes, chunks) if chunk is not None)
     if progress is not None and done:
-        progress(done, n)
-    cancelled = False
+        progress("sampling", done, n)
     for k, count in enumerate(sizes):
         if chunks[k] is not None:
             continue
-        if cancel is not None and cancel():
-            cancelled = True
-            break
+        check_cancel(cancel, f"sampling cancelled after {done} of {n} samples (stored; a rerun resumes)")
         ws = mapped(G, chunk_z(G.config.z_dim, key.seed, k, count), key.truncation)
         values: list[np.ndarray] = []
 
@@ -178,12 +175,12 @@ def sample_readings(G: Generator, read: Reader, n: int, store: SampleStore, *, b
                              "(--reader probe:models/default/probe_features.safetensors)")
         done += count
         if progress is not None:
-            progress(done, n)
+            progress("sampling", done, n)
     have = [c for c in chunks if c is not None]
     latents = np.concatenate([c[0] for c in have]) if have else np.zeros((0, G.w_dim), np.float32)
     values = np.concatenate([c[1] for c in have]) if have else np.zeros((0, len(CHANNEL_NAMES)), np.float32)
     readable = np.isfinite(values).all(axis=1)
-    return LabeledLatents(latents[readable], values[readable], "self-labeled", None, cancelled)
+    return LabeledLatents(latents[readable], values[readable], "self-labeled", None)
 
 
 def held_out_faces(G: Generator, n: int, truncation: float = DEFAULT_TRUNCATION, seed: int = 0,
@@ -286,17 +283,14 @@ class GeneratorDirections:
 
 def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, reader_key: str, work: str | Path,
                                settings: LearnSettings = LearnSettings(), *, reader_name: str = "labeller",
-                               progress: Callable[[str, int, int], None] | None = None,
+                               progress: Progress | None = None,
                                cancel: Cancel | None = None) -> GeneratorDirections:
-    """The whole recipe of the module docstring; ``progress(stage, done, total)``."""
+    """The whole recipe of the module docstring; ``Cancelled`` once ``cancel()``."""
     s = settings
     t = time.perf_counter()
     store = SampleStore(work, SampleKey(fingerprint, reader_key, float(s.truncation), int(s.seed)))
-    data = sample_readings(G, read, s.samples, store, batch=s.batch, progress=_stage(progress, "sampling"),
-                           cancel=cancel)
+    data = sample_readings(G, read, s.samples, store, batch=s.batch, progress=progress, cancel=cancel)
     seconds = {"sampling": time.perf_counter() - t}
-    if data.cancelled:
-        raise KeyboardInterrupt("sampling cancelled")
     if len(data.latents) < 2:
         raise ValueError(f"the reader read {len(data.latents)} of {s.samples} sampled faces (no face found in "
                          "the others): nothing to learn from; try another --reader or --truncation")
@@ -310,7 +304,7 @@ def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, rea
 def fit_and_calibrate(G: Generator, fingerprint: str, data: LabeledLatents, classes: Shares | Thresholds,
                       targets: np.ndarray, read: Reader, settings: LearnSettings, *, seconds: dict[str, float],
                       drawn: int, made: int, reader_name: str, target_name: str,
-                      progress: Callable[[str, int, int], None] | None = None,
+                      progress: Progress | None = None,
                       cancel: Cancel | None = None) -> GeneratorDirections:
     """Steps 4-6 of the recipe on labelled latents: fit, orthogonalise, calibrate."""
     s = settings
@@ -328,14 +322,10 @@ def fit_and_calibrate(G: Generator, fingerprint: str, data: LabeledLatents, clas
     rows = list(s.rows) if s.rows else row_candidates(G.num_ws)
     calibrated, calibration = calibrate_directions(G, directions, read, faces, targets, row_candidates=rows,
                                                    reader_name=reader_name, target_name=target_name,
-                                                   progress=_stage(progress, "calibration"), cancel=cancel)
+                                                   progress=progress, cancel=cancel)
     seconds["calibration"] = time.perf_counter() - t
     return GeneratorDirections(calibrated, learned, ortho, calibration, targets, drawn, len(data.latents), made,
                                seconds)
-
-
-def _stage(progress: Callable[[str, int, int], None] | None, name: str) -> Progress | None:
-    return None if progress is None else (lambda done, total: progress(name, done, total))
 
 
 # --- the paper's way: labelled photos -----------------------------------------------------------------
@@ -400,8 +390,7 @@ def photo_latents(G: Generator, photos: Sequence[tuple[Path, str]], work: str | 
     latents, errors, crops, labels = [], [], [], []
     made = 0
     for i, (path, label) in enumerate(photos):
-        if cancel is not None and cancel():
-            break
+        check_cancel(cancel, f"inversion cancelled after {i} of {len(photos)} photos (stored; a rerun resumes)")
         image, sha = read_photo(path)
         stored = folder / f"{sha}.npz"
         try:
@@ -437,10 +426,10 @@ def photo_latents(G: Generator, photos: Sequence[tuple[Path, str]], work: str | 
         crops.append(crop)
         labels.append(label)
         if progress is not None:
-            progress(i + 1, len(photos))
+            progress("inverting photos", i + 1, len(photos))
     n = len(latents)
     data = LabeledLatents(np.stack(latents) if n else np.zeros((0, G.w_dim), np.float32), photo_values(labels),
-                          "inversion", np.asarray(errors, np.float32), n < len(photos))
+                          "inversion", np.asarray(errors, np.float32))
     return PhotoLatents(data, np.stack(crops) if n else np.zeros((0, res, res, 3), np.uint8), tuple(labels), made)
 
 
@@ -459,7 +448,7 @@ def photo_targets(read: Reader, result: PhotoLatents) -> np.ndarray:
 def learn_photo_directions(G: Generator, fingerprint: str, photos_root: str | Path, read: Reader, work: str | Path,
                            settings: LearnSettings = LearnSettings(), *, steps: int = 100, aligned: bool = False,
                            features: bool = True, reader_name: str = "labeller",
-                           progress: Callable[[str, int, int], None] | None = None,
+                           progress: Progress | None = None,
                            cancel: Cancel | None = None) -> GeneratorDirections:
     """The paper's way: labelled photos (``labelled_photos``) inverted into W (``photo_latents``),
     then the same fit, orthogonalisation and calibration as the self-labelled recipe, with value
@@ -467,10 +456,8 @@ def learn_photo_directions(G: Generator, fingerprint: str, photos_root: str | Pa
     t = time.perf_counter()
     photos = photo_latents(G, labelled_photos(photos_root), work, fingerprint=fingerprint, steps=steps,
                            aligned=aligned, features=features, seed=settings.seed,
-                           progress=_stage(progress, "inverting photos"), cancel=cancel)
+                           progress=progress, cancel=cancel)
     seconds = {"inversion": time.perf_counter() - t}
-    if photos.data.cancelled:
-        raise KeyboardInterrupt("inversion cancelled")
     return fit_and_calibrate(G, fingerprint, photos.data, PHOTO_CLASSES, photo_targets(read, photos), read,
                              settings, seconds=seconds, drawn=len(photos.labels), made=photos.made,
                              reader_name=reader_name,

@@ -39,12 +39,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .jobs import Cancel, Progress
 from .generator import Generator, NoiseMode, images_from_uint8, images_to_uint8
 
 Space = Literal["w", "w+"]
 SPACES: tuple[str, ...] = ("w", "w+")
+STAGES: dict[str, str] = {"w": "W", "w+": "W+"}  # what progress calls each space
 FeatureFn = Callable[[torch.Tensor], Sequence[torch.Tensor]]
-Progress = Callable[[int, int, float], None]  # (steps done, steps, mean loss of the step)
 
 # NVIDIA projector.py's schedule, as fractions of the steps.
 LR_RAMPUP = 0.05
@@ -122,7 +123,7 @@ def invert(G: Generator, image: np.ndarray | torch.Tensor, *, space: Space = "w"
            lr: float = 0.1, features: FeatureFn | None = None, feature_weight: float = 1.0,
            init: str | np.ndarray | torch.Tensor = "w_avg", noise_mode: NoiseMode = "const",
            w_noise: float | None = None, seed: int = 0, progress: Progress | None = None,
-           cancel: Callable[[], bool] | None = None) -> InversionResult:
+           cancel: Cancel | None = None) -> InversionResult:
     """The latent of one image (uint8 (H, W, 3) or float (3, H, W) in [-1, 1]); see ``invert_batch``."""
     if isinstance(image, torch.Tensor):
         if image.ndim != 3:
@@ -144,7 +145,7 @@ def invert_batch(G: Generator, images: np.ndarray | torch.Tensor, *, space: Spac
                  lr: float = 0.1, features: FeatureFn | None = None, feature_weight: float = 1.0,
                  init: str | np.ndarray | torch.Tensor = "w_avg", noise_mode: NoiseMode = "const",
                  w_noise: float | None = None, seed: int = 0, progress: Progress | None = None,
-                 cancel: Callable[[], bool] | None = None) -> InversionBatch:
+                 cancel: Cancel | None = None) -> InversionBatch:
     """Invert N images at once: uint8 (N, H, W, 3) or float (N, 3, H, W) in [-1, 1].
 
     Each image's loss depends on its own latent only and Adam works per coordinate, so a batch
@@ -155,7 +156,7 @@ def invert_batch(G: Generator, images: np.ndarray | torch.Tensor, *, space: Spac
     module docstring). ``w_noise`` is NVIDIA's ``initial_noise_factor``; None picks 0.05 in W and
     0 in W+ (``DEFAULT_W_NOISE``). For the best reconstruction, invert in ``"w"`` and refine in
     ``"w+"`` from that result (``init=result.w_plus``, a lower ``lr`` such as 0.02).
-    ``progress(done, steps, loss)`` is called after every step; when ``cancel()`` returns True
+    ``progress(STAGES[space], done, steps)`` is called after every step; when ``cancel()`` returns True
     the optimisation stops and the result holds the codes reached so far (``cancelled=True``).
     Memory grows with N (autograd through the synthesis network): invert large sets in chunks.
     """
@@ -218,7 +219,7 @@ def invert_batch(G: Generator, images: np.ndarray | torch.Tensor, *, space: Spac
         per_image = per_image.detach()
         history.append(per_image.cpu().numpy().astype(np.float32))
         if progress is not None:
-            progress(step + 1, steps, float(per_image.mean()))
+            progress(STAGES[space], step + 1, steps)
 
     with torch.no_grad():
         w_final = w_opt.detach().expand(-1, G.num_ws, -1)

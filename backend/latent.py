@@ -2,7 +2,9 @@
 
 Zhang & Pollett (2021), Sec. 3.3-3.4 and 4.2: a keyframe is the face's latent plus a multiple of
 each emotion direction, added only to the first 8 of StyleGAN's 18 W+ rows (the layer mask keeps
-identity), and in-between frames interpolate linearly between keyframes.
+identity), and in-between frames interpolate linearly between keyframes. Where several channels
+move the same rows at once, their summed offset is held to the length of the largest single one
+(``compose_latent``'s ``stacking``), so stacked expressions stay where the generator draws faces.
 
 Arrays in, arrays out: latents are numpy float32 (torch CPU tensors are accepted and converted;
 the caller converts results back), channel values are float64. Nothing here imports torch.
@@ -10,17 +12,20 @@ the caller converts results back), channel values are float64. Nothing here impo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
-    from .directions import DirectionSet
+    from .directions import Direction, DirectionSet
 
 InterpolationMethod = Literal["linear", "slerp", "constant"]
 INTERPOLATION_METHODS: tuple[str, ...] = ("linear", "slerp", "constant")
+Stacking = Literal["cap", "add"]
+STACKING_MODES: tuple[str, ...] = ("cap", "add")
 
 # Below this angle (radians) between two rows slerp is numerically lerp; lerp is used instead.
 _PARALLEL_ANGLE = 1e-4
@@ -37,15 +42,26 @@ def default_layer_range(num_ws: int) -> tuple[int, int]:
     return (0, max(1, round(8 * int(num_ws) / 18)))
 
 
-def compose_latent(w_face: ArrayLike, values: Mapping[str, ArrayLike], directions: DirectionSet) -> np.ndarray:
-    """The face's W+ code with each channel's direction added: w + Σ value_c · strength_c · d_c.
+def compose_latent(w_face: ArrayLike, values: Mapping[str, ArrayLike], directions: DirectionSet,
+                   stacking: Stacking = "cap") -> np.ndarray:
+    """The face's W+ code with each channel's direction added: w + Σ value_c · strength_c · d_c,
+    the sum held in range where channels stack (``stacking``, below).
 
     ``w_face`` is (num_ws, w_dim), a single W code (w_dim,) used for every row, or a batch
     (B, num_ws, w_dim). A value is a number or a (B,) array (one per batch item); a batch of values
     with a single face gives one code per value, (B, num_ws, w_dim). Each direction touches only
     its ``layers`` rows, so rows outside every range are copied bit for bit from the face.
     Channels missing from ``values`` are 0; negative values move the opposite way.
+
+    ``stacking``: ``"add"`` is the plain sum (the paper's rig). ``"cap"`` (the default) scales a
+    row's summed offset down, where two or more channels move that row, to the length of the
+    largest single channel's offset on it (``stacking_factors``): each channel alone is calibrated
+    to stay where the generator draws faces, and a stack then moves no row further than its
+    strongest channel would alone. A row with one moving channel is never scaled, so single-channel
+    codes — and any stack within the bound — are bit for bit the ``"add"`` ones.
     """
+    if stacking not in STACKING_MODES:
+        raise ValueError(f"stacking must be one of {STACKING_MODES}, got {stacking!r}")
     num_ws, w_dim = directions.num_ws, directions.w_dim
     w = np.asarray(w_face, dtype=np.float32)
     if w.ndim == 1 and w.shape == (w_dim,):
@@ -60,9 +76,10 @@ def compose_latent(w_face: ArrayLike, values: Mapping[str, ArrayLike], direction
     if unknown:
         raise ValueError(f"unknown channel(s) {', '.join(map(repr, unknown))}; "
                          f"the directions have: {', '.join(directions.names) or '(none)'}")
-    scales: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]] = []
+    scales: list[np.ndarray] = []
+    used: list[Direction] = []
     sizes = {w.shape[0]} if w.ndim == 3 else set()
-    for d in directions.directions:
+    for d in directions.directions:  # the file's order, whatever the order of ``values``
         if d.name not in values:
             continue
         v = np.asarray(values[d.name], dtype=np.float64)
@@ -72,16 +89,52 @@ def compose_latent(w_face: ArrayLike, values: Mapping[str, ArrayLike], direction
             raise ValueError(f"value of {d.name!r} is not finite")
         if v.ndim == 1:
             sizes.add(v.shape[0])
-        scales.append((v * d.strength, d.vector, d.layers))
+        scales.append(v * d.strength)
+        used.append(d)
     if len(sizes) > 1:
         raise ValueError(f"batch sizes disagree: w_face and values give {sorted(sizes)}")
 
     batch = sizes.pop() if sizes else None
     out = np.empty((num_ws, w_dim) if batch is None else (batch, num_ws, w_dim), dtype=np.float32)
     out[...] = w
-    for scale, vector, (start, stop) in scales:
-        # Element-wise, one channel at a time: a batch item's result never depends on the others.
-        out[..., start:stop, :] += np.multiply.outer(scale, vector)[..., None, :]
+    vectors = [d.vector for d in used]
+    layers = [d.layers for d in used]
+    for (start, stop), factor in stacking_factors(scales, vectors, layers, stacking):
+        for scale, vector, (first, last) in zip(scales, vectors, layers):
+            if first <= start and stop <= last:
+                # Element-wise, one channel at a time: a batch item's result never depends on the
+                # others. A factor of exactly 1 leaves ``scale`` and so the sum's bits as "add" has them.
+                out[..., start:stop, :] += np.multiply.outer(scale * factor, vector)[..., None, :]
+    return out
+
+
+def stacking_factors(scales: Sequence[np.ndarray], vectors: Sequence[np.ndarray], layers: Sequence[tuple[int, int]],
+                     stacking: Stacking = "cap") -> list[tuple[tuple[int, int], np.ndarray]]:
+    """How much of the summed offset each stretch of W+ rows keeps: [((start, stop), factor), ...].
+
+    Channel c moves rows ``layers[c]`` by ``scales[c] · vectors[c]`` (a scale is a number or a (B,)
+    array). The rows split into stretches where the same channels move; on each, with ``"cap"``,
+    the factor (a number, or (B,)) is min(1, largest |scale_c|·|vector_c| / |Σ scale_c·vector_c|)
+    over the channels there, and exactly 1 where fewer than two of them have a non-zero scale, so
+    the capped sum is never longer than the largest single offset. ``"add"``: every factor is 1.
+    A pure function of these arrays; their order changes nothing but float64 rounding.
+    """
+    bounds = sorted({r for span in layers for r in span})
+    out = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        here = [c for c, (first, last) in enumerate(layers) if first <= start and stop <= last]
+        if not here:
+            continue
+        factor: np.ndarray = np.float64(1.0)
+        if stacking == "cap" and len(here) > 1:
+            total = sum(np.multiply.outer(scales[c], vectors[c].astype(np.float64)) for c in here)
+            length = np.linalg.norm(total, axis=-1)
+            single = functools.reduce(np.maximum, [np.abs(scales[c]) * np.linalg.norm(vectors[c].astype(np.float64))
+                                                   for c in here])
+            moving = sum((scales[c] != 0).astype(np.int64) for c in here)
+            capped = (moving > 1) & (length > single)
+            factor = np.where(capped, single / np.where(capped, length, 1.0), 1.0)
+        out.append(((start, stop), factor))
     return out
 
 

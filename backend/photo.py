@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from .files import FileError, image_size, load_array, read_bytes, write_atomic
 from .generator import Generator
 from .inversion import FeatureFn, invert_batch
+from .jobs import Cancel, Cancelled, Progress
 
 DEFAULT_STEPS = 300
 W_LR, W_PLUS_LR = 0.1, 0.02
@@ -145,29 +146,26 @@ class PhotoInversion:
     identity_distance: float | None  # photo ↔ reconstruction, unit face-api descriptors; None without features
     steps: tuple[int, int]  # (W steps, W+ steps) taken
     seconds: float
-    cancelled: bool
 
-
-InversionProgress = Callable[[str, int, int], None]  # (stage "W" or "W+", step, steps)
 
 
 def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_STEPS,
                    features: FeatureFn | None = None, feature_weight: float = FEATURE_WEIGHT,
                    embedding: Callable[[torch.Tensor], torch.Tensor] | None = None, seed: int = 0,
-                   progress: InversionProgress | None = None,
-                   cancel: Callable[[], bool] | None = None) -> PhotoInversion:
+                   progress: Progress | None = None, cancel: Cancel | None = None) -> PhotoInversion:
     """W then W+ inversion of an aligned face (uint8 (res, res, 3)); see the module docstring.
-    ``embedding`` (e.g. ``FaceFeatures.embedding``) gives the identity distance of the result."""
+    ``embedding`` (e.g. ``FaceFeatures.embedding``) gives the identity distance of the result.
+    ``progress`` gets stages "W" then "W+"; ``Cancelled`` once ``cancel()``."""
     start = time.perf_counter()
     aligned = np.ascontiguousarray(aligned)
-    hook = (lambda stage: (lambda done, total, loss: progress(stage, done, total))) if progress else (lambda s: None)
     w = invert_batch(G, aligned[None], space="w", steps=steps, lr=W_LR, features=features,
-                     feature_weight=feature_weight, seed=seed, progress=hook("W"), cancel=cancel)
-    plus = w
-    if not w.cancelled:
-        plus = invert_batch(G, aligned[None], space="w+", steps=steps // 2, lr=W_PLUS_LR, features=features,
-                            feature_weight=feature_weight, init=w.w_plus, seed=seed, progress=hook("W+"),
-                            cancel=cancel)
+                     feature_weight=feature_weight, seed=seed, progress=progress, cancel=cancel)
+    if w.cancelled:
+        raise Cancelled(f"inversion cancelled after {w.steps} of {steps} W steps")
+    plus = invert_batch(G, aligned[None], space="w+", steps=steps // 2, lr=W_PLUS_LR, features=features,
+                        feature_weight=feature_weight, init=w.w_plus, seed=seed, progress=progress, cancel=cancel)
+    if plus.cancelled:
+        raise Cancelled(f"inversion cancelled after {plus.steps} of {steps // 2} W+ steps")
     distance = None
     if embedding is not None:
         from .generator import images_from_uint8
@@ -176,8 +174,8 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
             e = embedding(images_from_uint8(np.stack([aligned, plus.images[0]])).to(G.device))
         distance = float((e[0] - e[1]).norm())
     return PhotoInversion(plus.w_plus[0], w.w_plus[0, 0], aligned, plus.images[0], float(w.pixel_mae[0]),
-                          float(plus.pixel_mae[0]), distance, (w.steps, plus.steps if plus is not w else 0),
-                          time.perf_counter() - start, plus.cancelled)
+                          float(plus.pixel_mae[0]), distance, (w.steps, plus.steps),
+                          time.perf_counter() - start)
 
 
 def read_photo(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from .frame_cache import FrameCache, RenderTarget, generator_synthesizer, iter_frames, key_fingerprint
 from .generator import Generator
+from .jobs import Progress
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,19 @@ def default_cache_dir() -> Path:
 
 
 def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterable[np.ndarray], cache: FrameCache, *,
-                         size: int | None = None, progress: Callable[[int], None] | None = None,
+                         size: int | None = None, progress: Progress | None = None, total: int = 0,
                          compiled: bool = False) -> Iterator[np.ndarray]:
     """Frames (uint8 H×W×3) of the W+ codes ``ws`` — one (N, num_ws, w_dim) array or chunks of
     them (``timeline.iter_latents``), so a long render holds one chunk at a time — computing only
-    the frames the cache lacks. ``progress`` gets the number of frames done so far; ``compiled``:
+    the frames the cache lacks. ``progress("frames", done, total)`` (``total``: the caller's count of
+    frames, 0 when unknown); ``compiled``:
     G's synthesis runs compiled kernels (``compile_synthesis``), whose frames are keyed apart."""
     target = RenderTarget(key_fingerprint(fingerprint, G.device.type, compiled), G.config.img_resolution)
     synthesize = generator_synthesizer(G)
     done = 0
     for chunk in ([ws] if isinstance(ws, np.ndarray) else ws):
         offset = done
-        report = None if progress is None else (lambda n: progress(offset + n))
+        report = None if progress is None else (lambda stage, n, _: progress(stage, offset + n, total))
         for frame in iter_frames(chunk, target, synthesize, cache, progress=report):
             done += 1
             yield frame if size is None or size == frame.shape[0] else resize(frame, size)

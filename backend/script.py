@@ -35,7 +35,8 @@ The format, line by line:
   32 by default as in the paper (Sec. 3.4), so keyframes at frames 0, 33, 66, ...
 
 Every clip starts from the start face: frame 0 is an implicit keyframe with all channels at 0,
-and the first line of a clip is its first change. That is how the paper's program works: all
+and the first line of a clip is its first change -- unless that line says ``@0``: then it is the
+start face itself (a performance that continues from given values, e.g. ``joy:0.8 @0``). That is how the paper's program works: all
 videos are generated from one picture (the top-left image of its Fig. 8, which Fig. 7's first
 comment points to), and each text line becomes one generated keyframe after it.
 
@@ -152,13 +153,18 @@ def format_script(script: Script, *, frames_between: int = DEFAULT_FRAMES_BETWEE
     for clip in script.clips:
         header = f"# Video {clip.index}:"
         lines = [header if clip.name == f"Video {clip.index}" else f"{header} {clip.name}"]
+        if any(clip.keyframes[0].values.values()):  # a start face of its own
+            lines.append(" ".join(_value_words(clip.keyframes[0]) + ["@0"]))
         for previous, key in zip(clip.keyframes, clip.keyframes[1:], strict=False):
-            words = [name if value == 1 else f"{name}:{value!r}" for name, value in key.values.items() if value != 0]
             step = key.frame - previous.frame
             timing = [] if step == frames_between + 1 else [f"+{step}"]
-            lines.append(" ".join((words or ["neutral"]) + timing))
+            lines.append(" ".join((_value_words(key) or ["neutral"]) + timing))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def _value_words(key: Keyframe) -> list[str]:
+    return [name if value == 1 else f"{name}:{value!r}" for name, value in key.values.items() if value != 0]
 
 
 def _shorten(word: str, limit: int = 40) -> str:
@@ -191,12 +197,16 @@ class _Parser:
             tokens = [(m.group(), m.start() + 1) for m in _TOKEN.finditer(row.split("#", 1)[0])]
             if not tokens:
                 continue
-            keyframe = self._keyframe(tokens, number, keyframes[-1].frame if keyframes else 0)
+            first = not keyframes or keyframes == [self.start]  # only the start face: '@0' may replace it
+            keyframe = self._keyframe(tokens, number, keyframes[-1].frame if keyframes else 0, first)
             if header is None:
                 if has_headers:
                     raise ScriptError("keyframe before the first 'Video N:' header", number, tokens[0][1])
                 header, keyframes = (1, "Video 1", None), [self.start]
-            keyframes.append(keyframe)
+            if keyframe.frame == 0:
+                keyframes[0] = keyframe
+            else:
+                keyframes.append(keyframe)
         self._close(header, keyframes, clips)
         if not clips:
             raise ScriptError("the script has no keyframes", 1, 1)
@@ -214,12 +224,13 @@ class _Parser:
         if header is None:
             return
         index, name, line = header
-        if len(keyframes) == 1:
+        if len(keyframes) == 1 and keyframes[0].line is None:
             raise ScriptError(f"Video {index} has no keyframes", line or 1, 1)
         clips.append(Clip(index, name, tuple(keyframes), line))
 
-    def _keyframe(self, tokens: list[tuple[str, int]], number: int, previous: int) -> Keyframe:
-        """The keyframe a line's tokens describe; `previous` is the frame of the keyframe before."""
+    def _keyframe(self, tokens: list[tuple[str, int]], number: int, previous: int, first: bool = False) -> Keyframe:
+        """The keyframe a line's tokens describe; `previous` is the frame of the keyframe before;
+        `first`: the clip's first line, which may be '@0' (its start face)."""
         values = dict.fromkeys(self.channels, 0.0)
         set_by: dict[str, str] = {}
         frame: int | None = None
@@ -230,7 +241,7 @@ class _Parser:
             if text[0] in "+@":
                 if frame is not None:
                     raise ScriptError("only one '+N' or '@N' per line", number, column, text)
-                frame = self._frame(text, previous, number, column)
+                frame = 0 if first and text == "@0" else self._frame(text, previous, number, column)
                 i += 1
                 continue
             count, key = self._match(tokens, i, number)

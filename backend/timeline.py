@@ -22,7 +22,7 @@ import numpy as np
 from .channels import VALUE_LIMIT, ChannelValueError, check_channel_value, normalize_word
 from .directions import DirectionSet
 from .files import FileError, parse_json, read_text
-from .latent import InterpolationMethod, compose_latent, interpolate_keyframes
+from .latent import InterpolationMethod, Stacking, compose_latent, interpolate_keyframes
 from .script import Clip
 
 class ValuesFileError(FileError, ValueError):
@@ -161,8 +161,9 @@ def _values_from_csv(text: str) -> Timeline:
 
 
 def iter_latents(w_face: np.ndarray, timeline: Timeline, directions: DirectionSet,
-                 chunk: int = CHUNK) -> Iterator[np.ndarray]:
-    """The W+ codes of every frame, (n, num_ws, w_dim) ``chunk`` frames at a time."""
+                 chunk: int = CHUNK, stacking: Stacking = "cap") -> Iterator[np.ndarray]:
+    """The W+ codes of every frame, (n, num_ws, w_dim) ``chunk`` frames at a time; ``stacking`` as
+    in ``latent.compose_latent``."""
     # A channel the directions lack is fine while it stays at 0 (a script names all channels).
     used = ~np.all(timeline.values == 0, axis=0)
     unknown = [c for c, u in zip(timeline.channels, used) if u and c not in directions]
@@ -172,6 +173,6 @@ def iter_latents(w_face: np.ndarray, timeline: Timeline, directions: DirectionSe
     keep = [i for i, c in enumerate(timeline.channels) if c in directions]
     w = np.asarray(w_face, dtype=np.float32).reshape(directions.num_ws, directions.w_dim)
     for _, values in timeline.chunks(chunk):
-        ws = compose_latent(w, {timeline.channels[i]: values[:, i] for i in keep}, directions)
+        ws = compose_latent(w, {timeline.channels[i]: values[:, i] for i in keep}, directions, stacking)
         # No channel in use (a values file with only a frame column): the neutral face on every frame.
         yield np.array(np.broadcast_to(ws, (len(values), directions.num_ws, directions.w_dim)))

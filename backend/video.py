@@ -12,7 +12,7 @@ import re
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -21,9 +21,7 @@ import cv2
 import numpy as np
 
 from .files import FileError, check_pixels, read_bytes, replacing, write_atomic
-
-Progress = Callable[[int], None]
-"""Called with the number of frames done so far."""
+from .jobs import Progress
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A complete PNG ends with an empty IEND chunk: length 0, type, CRC.
@@ -106,7 +104,7 @@ def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[s
         write_atomic(path, encode_png(check_frame(frame, f"frame {first + i}")))
         paths.append(path)
         if progress is not None:
-            progress(i + 1)
+            progress("writing", i + 1, 0)
     if not paths:
         raise ValueError(f"no frames to write to {folder}")
     return paths
@@ -181,7 +179,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps:
                 ffmpeg.send(frame)
                 n += 1
                 if progress is not None:
-                    progress(n)
+                    progress("encoding", n, 0)
         _verify_video(path, tmp, n, fmt)
     return n
 

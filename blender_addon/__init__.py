@@ -14,19 +14,23 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
   ``describe``: keys from a description in plain English; ``photo``: a face's start from a photo;
   ``learn``: Learn Directions for the chosen model;
 - ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
-"""
 
-import bpy
+Only ``register``/``unregister`` need Blender: the bpy-free modules (worker, baking, rig, state,
+paths) import without it, so plain unit tests reach them.
+"""
 
 from . import paths
 
 paths.use_source_backend(__package__)  # a developer install: the repository's backend/ (README.md)
 
-from . import dependencies  # noqa: E402
-from .state import STATE
+from .state import STATE  # noqa: E402
 
 
 def register() -> None:
+    import bpy
+
+    from . import dependencies
+
     # Before anything imports a backend package: installed packages live in the user folder.
     dependencies.add_site_packages(__package__)
     dependencies.missing(refresh=True)
@@ -47,6 +51,9 @@ def register() -> None:
 
 
 def unregister() -> None:
+    import bpy
+
+    from . import dependencies
     from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
                    rig, script_import, ui)
 

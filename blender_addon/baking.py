@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .backend.files import write_atomic
+from .backend.jobs import Cancel, Progress, check_cancel
 from .rig import FaceSpec, Rig
 
 if TYPE_CHECKING:
@@ -235,15 +236,15 @@ class BakeJob:
         for index in self._indexes:
             index.save()
 
-    def run(self, progress: Callable[[int, int], None] | None = None,
-            cancelled: Callable[[], bool] | None = None) -> BakeStats:
+    def run(self, progress: Progress | None = None, cancel: Cancel | None = None) -> BakeStats:
+        """Every step: ``progress("baking", done, total)`` after each, ``Cancelled`` once ``cancel()``
+        (the files made so far and the folders' indexes stay)."""
         try:
             while not self.finished:
-                if cancelled is not None and cancelled():
-                    break
+                check_cancel(cancel, f"bake cancelled after {self.done} of {self.total} files")
                 self.step()
                 if progress is not None:
-                    progress(self.done, self.total)
+                    progress("baking", self.done, self.total)
         finally:
             self.close()
         return self.stats

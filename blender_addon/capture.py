@@ -22,7 +22,8 @@ from .backend.channels import CHANNEL_NAMES
 from .handlers import is_rendering
 from .keyframes import clear_channel_keys, key_channels, scene_fps
 from .operators import WorkerOperator, active_target
-from .worker import CaptureCancelled, CaptureOrder, shared_worker, wait_order
+from .backend.jobs import Cancelled
+from .worker import CaptureOrder, shared_worker, wait_order
 
 DEFAULT_TOLERANCE = 0.02  # channel units: far below what a face shows
 
@@ -42,8 +43,8 @@ def start_capture(path: str | Path, fps: float) -> CaptureOrder:
 
 def wait(order: CaptureOrder):
     """The capture's ``CaptureResult``, waiting for the worker if it is not done (no window: scripts,
-    background Blender); its error raised again (``CaptureCancelled`` once cancelled)."""
-    return wait_order(order, lambda: CaptureCancelled(f"cancelled after {order.done} frames"))
+    background Blender); its error raised again (``Cancelled`` once cancelled)."""
+    return wait_order(order, lambda: f"cancelled after {order.done} frames")
 
 
 def key_capture(target, result, start: int, tolerance: float | None = None, replace: bool = True) -> list[int]:
@@ -133,7 +134,7 @@ class LATENT_EMOTION_OT_key_from_video(WorkerOperator, Operator, ImportHelper):
     def _finish(self, context):
         try:
             result = wait(self._order)
-        except CaptureCancelled:
+        except Cancelled:
             self.report({"WARNING"}, f"Key Channels from Video cancelled ({self._order.done} frames read)")
             return {"CANCELLED"}
         except (OSError, ValueError) as e:  # MediaError, FileError: the message names the file

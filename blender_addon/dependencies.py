@@ -112,10 +112,11 @@ class InstallJob:
 
     def _run(self) -> None:
         from .backend.deps import DepsError, run_plan
+        from .backend.jobs import Cancelled
 
         tail: deque[str] = deque(maxlen=20)
 
-        def progress(index: int, _total: int, title: str) -> None:
+        def progress(title: str, index: int, _total: int) -> None:
             self.index, self.title = index, title
 
         def started(process: subprocess.Popen) -> None:
@@ -124,9 +125,9 @@ class InstallJob:
                 process.terminate()
 
         try:
-            run_plan(self.steps, progress, cancelled=lambda: self.cancel_requested, started=started,
+            run_plan(self.steps, progress, cancel=lambda: self.cancel_requested, started=started,
                      output=tail.append)
-        except DepsError as e:  # reported to the user by the main thread
+        except (DepsError, Cancelled) as e:  # reported to the user by the main thread
             self.error = str(e) if self.cancel_requested or not tail else f"{e}:\n" + "\n".join(tail)
         except Exception as e:  # pip missing, no such program: said, not raised into a thread
             self.error = str(e)

@@ -20,7 +20,8 @@ from bpy.types import Operator
 from . import dependencies, preferences
 from .handlers import is_rendering
 from .operators import WorkerOperator
-from .worker import LearnCancelled, LearnedFile, LearnOrder, shared_worker, wait_order
+from .backend.jobs import Cancelled
+from .worker import LearnedFile, LearnOrder, shared_worker, wait_order
 
 WORK_FOLDER = "learn-directions"  # in the extension's user folder
 
@@ -53,8 +54,8 @@ def start_learning(samples: int, faces: int = 8, reader: str = "faces") -> Learn
 
 
 def wait(order: LearnOrder) -> LearnedFile:
-    """The written directions, waiting for the worker; ``LearnCancelled`` once cancelled."""
-    return wait_order(order, lambda: LearnCancelled(f"cancelled while {order.stage or 'starting'}"))
+    """The written directions, waiting for the worker; ``Cancelled`` once cancelled."""
+    return wait_order(order, lambda: f"cancelled while {order.stage or 'starting'} ({order.done}/{order.total})")
 
 
 def use_directions(learned: LearnedFile) -> None:
@@ -105,7 +106,7 @@ class LATENT_EMOTION_OT_learn_directions(WorkerOperator, Operator):
 
         try:
             learned = wait(self._order)
-        except LearnCancelled as e:
+        except Cancelled as e:
             self.report({"WARNING"}, f"Learn Directions {e}; the samples made are kept for the next run")
             return {"CANCELLED"}
         except (OSError, ValueError, FileError) as e:  # a model we cannot load, a reader that reads nothing

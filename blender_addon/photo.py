@@ -22,7 +22,8 @@ from . import dependencies, preferences
 from .handlers import is_rendering
 from .operators import WorkerOperator, active_target
 from .properties import FACE_CODE, face_settings
-from .worker import InversionCancelled, PhotoCode, PhotoOrder, shared_worker, wait_order
+from .backend.jobs import Cancelled
+from .worker import PhotoCode, PhotoOrder, shared_worker, wait_order
 
 DEFAULT_STEPS = 100  # W steps (and half as many in W+): backend.photo's recipe, shortened for the UI
 
@@ -37,8 +38,8 @@ def start_inversion(path: str | Path, steps: int = DEFAULT_STEPS) -> PhotoOrder:
 
 
 def wait(order: PhotoOrder) -> PhotoCode:
-    """The photo's code, waiting for the worker; ``InversionCancelled`` once cancelled."""
-    return wait_order(order, lambda: InversionCancelled(f"cancelled after {order.done} of {order.total} steps"))
+    """The photo's code, waiting for the worker; ``Cancelled`` once cancelled."""
+    return wait_order(order, lambda: f"cancelled after {order.done} of {order.total} steps")
 
 
 def image_names(target) -> tuple[str, str]:
@@ -117,7 +118,7 @@ class LATENT_EMOTION_OT_face_from_photo(WorkerOperator, Operator, ImportHelper):
         name = self._order.path.name
         try:
             code = wait(self._order)
-        except InversionCancelled:
+        except Cancelled:
             self.report({"WARNING"}, f"Face from Photo cancelled ({self._order.done} steps done)")
             return {"CANCELLED"}
         except (OSError, ValueError, RigError) as e:  # no face found, not an image, no model

@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from .backend.jobs import Cancelled
 from .baking import SequenceRequest
 from .rig import RigError, RigPaths, get_rig
 from .state import STATE
@@ -111,10 +112,6 @@ class BakeOrder:
             yield self.computed
 
 
-class CaptureCancelled(Exception):
-    """Raised inside ``backend.capture.capture``'s progress callback: how a capture is stopped."""
-
-
 @dataclass(eq=False, kw_only=True)
 class WholeOrder:
     """An order the worker runs as one step (preview orders wait until it ends), cancelled between
@@ -137,7 +134,7 @@ class WholeOrder:
 @dataclass(eq=False)
 class CaptureOrder(WholeOrder):
     """A video read into the nine channels' values (``backend.capture``) at ``fps``, ``done`` of
-    ``total`` frames; the outcome's result is the ``CaptureResult`` (``CaptureCancelled``)."""
+    ``total`` frames; the outcome's result is the ``CaptureResult`` (``Cancelled``)."""
 
     path: Path
     fps: float
@@ -156,16 +153,11 @@ def capture_video(order: CaptureOrder):
         raise ValueError(f"{order.path.name}: a still image; channels come from a video")
     order.total = media.n_frames
 
-    def progress(done: int) -> None:
+    def progress(_stage: str, done: int, _total: int) -> None:
         order.done = done
-        if order.cancelled.is_set():
-            raise CaptureCancelled(f"cancelled after {done} frames")
 
-    return capture(media.frames, order.fps, face_readers(), progress=progress)
-
-
-class InversionCancelled(Exception):
-    """A Face from Photo order was cancelled (Esc) before its inversion finished."""
+    return capture(media.frames, order.fps, face_readers(), progress=progress, total=media.n_frames,
+                   cancel=order.cancelled.is_set)
 
 
 @dataclass(frozen=True)
@@ -183,7 +175,7 @@ class PhotoCode:
 @dataclass(eq=False)
 class PhotoOrder(WholeOrder):
     """A photo inverted into the rig's generator (``backend.photo``: largest face, W then W+),
-    ``done`` of ``total`` steps (``InversionCancelled``)."""
+    ``done`` of ``total`` steps (``Cancelled``)."""
 
     path: Path
     paths: RigPaths
@@ -209,14 +201,8 @@ def invert_photo(order: PhotoOrder) -> PhotoCode:
 
     result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, progress=progress,
                             cancel=order.cancelled.is_set)
-    if result.cancelled:
-        raise InversionCancelled(f"cancelled after {order.done} of {order.total} steps")
     return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
                      result.pixel_mae, face.found)
-
-
-class LearnCancelled(Exception):
-    """A Learn Directions order was cancelled (Esc); its stored samples stay for the next run."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +220,7 @@ class LearnedFile:
 @dataclass(eq=False)
 class LearnOrder(WholeOrder):
     """learn-directions (``backend.generator_directions``) for a model, samples stored in ``work``
-    as they are made (a cancelled run resumes), ``done`` of ``total`` in ``stage`` (``LearnCancelled``)."""
+    as they are made (a cancelled run resumes), ``done`` of ``total`` in ``stage`` (``Cancelled``)."""
 
     model: Path
     device: str
@@ -256,7 +242,6 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
     from .backend.channel_readers import reader_from_spec
     from .backend.checkpoints import load_generator
     from .backend.devices import pick_device
-    from .backend.direction_learning import Cancelled
     from .backend.directions import save_directions
     from .backend.files import write_atomic
     from .backend.generator_directions import LearnSettings, learn_generator_directions, learning_report
@@ -271,12 +256,8 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
     def progress(stage: str, done: int, total: int) -> None:
         order.stage, order.done, order.total = stage, done, total
 
-    try:
-        result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work_dir, settings,
-                                            reader_name=order.reader, progress=progress,
-                                            cancel=order.cancelled.is_set)
-    except (KeyboardInterrupt, Cancelled):  # how the backend says a run was cancelled
-        raise LearnCancelled(f"cancelled while {order.stage or 'starting'} ({order.done}/{order.total})") from None
+    result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work_dir, settings,
+                                        reader_name=order.reader, progress=progress, cancel=order.cancelled.is_set)
     save_directions(result.directions, order.out)
     report = order.out.with_name(order.out.name.removesuffix(".json") + ".report.json")
     write_atomic(report, json.dumps(learning_report(result, settings, model=str(order.model),
@@ -287,13 +268,13 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
                        tuple(result.learned.skipped))
 
 
-def wait_order(order, cancelled: Callable[[], Exception]):
+def wait_order(order, cancelled: Callable[[], str]):
     """A stepped order's result, waiting for the worker (no window: scripts, background Blender); its
-    error raised again, ``cancelled()`` once it was cancelled."""
+    error raised again, ``Cancelled(cancelled())`` once it was cancelled."""
     while order.outcome is None:
         time.sleep(WAIT_SECONDS)
     if order.cancelled.is_set():  # also when dropped before it started, or when it ended meanwhile
-        raise cancelled()
+        raise Cancelled(cancelled())
     if order.outcome.error is not None:
         raise order.outcome.error
     return order.outcome.result

@@ -20,10 +20,10 @@ import torch
 from backend.channels import CHANNEL_NAMES
 from backend.checkpoints import generator_metadata
 from backend.direction_eval import between_faces
-from backend.direction_learning import (SIGNED_CHANNEL, Cancel, LabeledLatents, Progress, Reader, Thresholds,
-                                        finite_mean, run_in_batches)
+from backend.direction_learning import SIGNED_CHANNEL, LabeledLatents, Reader, Thresholds, finite_mean, run_in_batches
 from backend.generator import Generator
 from backend.inversion import invert_batch
+from backend.jobs import Cancel, Progress
 from backend.probe import FaceProbe
 from lab.face_prior import FacePrior
 from lab.procedural import EMOTION_NAMES, Emotions, Identity, face_params_from_emotions, render_face, sample_identity
@@ -92,7 +92,7 @@ def inverted_latents(G: Generator, features: FaceProbe, n: int = 196, *, steps: 
     Inversion is ``backend.inversion.invert_batch`` in W from ``w_avg``, with pixels plus the
     features probe's feature maps as the loss; ``batch`` images are inverted together;
     ``faces_per_identity`` as in ``labeled_renders``.
-    ``progress(images done, n)`` after each batch; a cancel keeps the batches finished so far.
+    ``progress("inverting", images done, n)`` after each batch; a cancel keeps the batches finished so far.
     """
     values = labeled_channel_values(n, seed)
     images = labeled_renders(values, G.config.img_resolution, seed, faces_per_identity)
@@ -107,7 +107,7 @@ def inverted_latents(G: Generator, features: FaceProbe, n: int = 196, *, steps: 
         errors.append(result.pixel_mae)
         return True
 
-    cancelled = run_in_batches(n, batch, invert, progress=progress, cancel=cancel)
+    cancelled = run_in_batches(n, batch, invert, stage="inverting", progress=progress, cancel=cancel)
     done = sum(len(x) for x in latents)
     w_dim = G.w_dim
     return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),

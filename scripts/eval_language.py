@@ -99,11 +99,175 @@ def score(rows: list[dict], part: str, interpret=None) -> Scores:
                   order_hits / max(len(chosen), 1), timing_sum / max(timing_n, 1), timing_n, tuple(errors))
 
 
+# ---------------------------------------------------------------------------------------------
+# readings.jsonl (issue 30): times, amounts, stops, holds, slowness, continuations, off-target
+# phrases and misspellings, scored on the script's keys (see tests/data/language/README.md)
+
+READINGS = DATA.with_name("readings.jsonl")
+KINDS = ("time", "amount", "stop", "hold", "slow", "continuation", "offtarget", "misspelt")
+TIMING_TOLERANCE_S = 0.2
+AMOUNT_TOLERANCE = 0.1
+READ_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One channel moving from one value to another: begins `at`, complete at `reach` (seconds)."""
+
+    at: float
+    reach: float
+    value: float
+
+
+def channel_changes(script: str, fps: float = READ_FPS) -> dict[str, list[Change]]:
+    """Each channel's changes in a script's first clip: runs of keys moving the same way."""
+    from backend.script import parse_script
+
+    keys = parse_script(script).clips[0].keyframes
+    times = [k.frame / fps for k in keys]
+    out: dict[str, list[Change]] = {}
+    for channel in keys[0].values:
+        values = [k.values[channel] for k in keys]
+        i = 0
+        while i < len(values) - 1:
+            way = (values[i + 1] > values[i]) - (values[i + 1] < values[i])
+            if way == 0:
+                i += 1
+                continue
+            j = i + 1
+            while j < len(values) - 1 and (values[j + 1] > values[j]) - (values[j + 1] < values[j]) == way:
+                j += 1
+            out.setdefault(channel, []).append(Change(times[i], times[j], values[j]))
+            i = j
+    return out
+
+
+def _class(value: float) -> int:
+    return 1 if value >= ZERO else -1 if value <= -ZERO else 0
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: dict
+    checks: dict[str, bool]  # check name -> passed (only the checks the row asks for)
+    note: str
+
+    @property
+    def right(self) -> bool:
+        return all(self.checks.values())
+
+
+def score_reading(row: dict, interpret=None) -> RowResult:
+    """Whether the reader gets one readings.jsonl row right, check by check."""
+    checks: dict[str, bool] = {}
+    try:
+        d = describe(row["text"], fps=READ_FPS, interpret=interpret, start=row.get("start"))
+        changes, report, words = channel_changes(d.script), d.report(), {u.word.lower() for u in d.unknown}
+        model_words = " ".join(m.phrase.lower() for m in d.model_matches)
+    except LanguageError as e:
+        changes, report, words, model_words = {}, str(e), set(), ""
+        if row["events"] or row["kind"] == "hold":
+            checks["read"] = False
+    expected: dict[str, list[dict]] = {}
+    was = dict(row.get("start", {}))
+    for event in row["events"]:
+        for channel, value in event["set"].items():
+            if value != was.get(channel, 0.0):  # a channel named at the value it has does not change
+                expected.setdefault(channel, []).append({**event, "value": value})
+            was[channel] = value
+    shapes_right = all([_class(w["value"]) for w in expected.get(c, [])] == [_class(g.value) for g in changes.get(c, [])]
+                       for c in set(expected) | set(changes))
+    checks["channel"] = shapes_right
+    if shapes_right:
+        for channel, wants in expected.items():
+            for want, got in zip(wants, changes.get(channel, []), strict=True):
+                for key in ("at", "reach"):
+                    if key in want:
+                        checks["timing"] = checks.get("timing", True) and \
+                            abs(want[key] - getattr(got, key)) <= TIMING_TOLERANCE_S + 1e-9
+                if want.get("amount"):
+                    checks["amount"] = checks.get("amount", True) and \
+                        abs(want["value"] - got.value) <= AMOUNT_TOLERANCE + 1e-9
+        if "end" in row:
+            last = max((g.reach for gs in changes.values() for g in gs), default=0.0)
+            if "d" in locals():
+                from backend.script import parse_script
+
+                last = parse_script(d.script).clips[0].keyframes[-1].frame / READ_FPS
+            checks["timing"] = checks.get("timing", True) and abs(last - row["end"]) <= TIMING_TOLERANCE_S
+    else:
+        for key in ("at", "reach", "amount"):
+            if any(key in e for e in row["events"]):
+                checks["timing" if key != "amount" else "amount"] = False
+    if row.get("declined"):
+        checks["declined"] = all(w.lower() in words or (f"'{w.lower()}'" in report.lower() and not words)
+                                 for w in row["declined"]) and not any(w.lower() in model_words
+                                                                       for w in row["declined"])
+    if row.get("suggest") and not checks["channel"]:
+        suggested = "did you mean" in report and f"'{row['suggest']}'" in report
+        checks["channel"] = suggested
+        checks.pop("read", None) if suggested else None
+    got = {c: [(round(g.at, 2), round(g.reach, 2), round(g.value, 2)) for g in gs] for c, gs in changes.items()}
+    return RowResult(row, checks, f"{row['id']} [{row['kind']}] {row['text']!r}: got {got}; "
+                                  f"{report.splitlines()[0] if report else ''}")
+
+
+def score_readings(rows: list[dict], part: str, interpret=None) -> dict[str, tuple[int, int]]:
+    """Per kind (and 'all'): (rows right, rows)."""
+    out: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        if row["part"] != part:
+            continue
+        right = score_reading(row, interpret).right
+        for kind in (row["kind"], "all"):
+            hits, n = out.get(kind, (0, 0))
+            out[kind] = (hits + right, n + 1)
+    return out
+
+
+OFF_TARGET = DATA.with_name("off_target.txt")
+
+
+def load_off_target(path: Path = OFF_TARGET) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The sentence model on phrases alone: off-target ones it declined, and of everything it read
+    (off-target and free phrasing of one part), how much was right."""
+
+    declined: int
+    off_target: int
+    read_right: int
+    read_wrong: int
+
+    @property
+    def precision(self) -> float:
+        return self.read_right / max(self.read_right + self.read_wrong, 1)
+
+
+def calibration(interpret, rows: list[dict], part: str, off_target: list[str]) -> Calibration:
+    declined = sum(interpret(p) is None for p in off_target)
+    right = wrong = 0
+    for row in rows:
+        if row["part"] != part or not row.get("free"):
+            continue
+        match = interpret(row["text"].rstrip("."))
+        if match is not None:
+            want = _signs(row["segments"][0]["state"]) if row["segments"] else None
+            right += want == _signs(dict(match.values))
+            wrong += want != _signs(dict(match.values))
+    return Calibration(declined, len(off_target), right, wrong + (len(off_target) - declined))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--no-model", action="store_true", help="rules only, without the sentence model")
     p.add_argument("--text-model", type=Path, help="folder of the sentence model (default: models/text)")
+    p.add_argument("--readings", type=Path, default=READINGS, help="issue 30's set of times, amounts, ...")
     p.add_argument("--show-errors", action="store_true")
     args = p.parse_args()
     interpret = None
@@ -122,6 +286,29 @@ def main() -> None:
               f"{s.order_accuracy:7.1%} {s.timing_error_s:7.2f} s ({s.timing_values} values)")
         if args.show_errors:
             print("\n".join(s.errors))
+    if interpret is not None:
+        off_target = load_off_target()
+        print(f"\nsentence model on phrases alone ({OFF_TARGET.name}: off-target phrases it must decline)")
+        for part in ("tuning", "heldout"):
+            c = calibration(interpret, rows, part, off_target)
+            print(f"{part:8s} declined {c.declined}/{c.off_target} off-target phrases; of what it read "
+                  f"(off-target and the part's free phrasing) {c.read_right} right, {c.read_wrong} wrong: "
+                  f"precision {c.precision:.0%}")
+    readings = load_descriptions(args.readings)
+    print(f"\n{args.readings.name}: share of descriptions read right, per kind (channels; timing within "
+          f"{TIMING_TOLERANCE_S:g} s; amounts within {AMOUNT_TOLERANCE:g}; declined where it should)")
+    print(f"{'part':8s} " + " ".join(f"{k:>12s}" for k in (*KINDS, "all")))
+    for part in ("tuning", "heldout"):
+        table = score_readings(readings, part, interpret)
+        cells = [f"{table[k][0]:>3d}/{table[k][1]:<3d} {table[k][0] / table[k][1]:4.0%}" if k in table else "-"
+                 for k in (*KINDS, "all")]
+        print(f"{part:8s} " + " ".join(f"{c:>12s}" for c in cells))
+        if args.show_errors:
+            for row in readings:
+                if row["part"] == part:
+                    result = score_reading(row, interpret)
+                    if not result.right:
+                        print(f"  {sorted(k for k, v in result.checks.items() if not v)} {result.note}")
 
 
 if __name__ == "__main__":

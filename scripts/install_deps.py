@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
             for s in steps:
                 print(f"# {s.title}\n{' '.join(s.argv)}")
             return 0
-        deps.run_plan(steps, progress=lambda i, n, title: print(f"[{i}/{n}] {title}", flush=True))
+        deps.run_plan(steps, progress=lambda title, i, n: print(f"[{i}/{n}] {title}", flush=True))
     except deps.DepsError as e:
         print(f"install_deps: {e}", file=sys.stderr)
         return 1

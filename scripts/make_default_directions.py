@@ -44,6 +44,7 @@ from backend.direction_learning import (  # noqa: E402
 from backend.directions import save_directions  # noqa: E402
 from backend.generator_directions import trial_record  # noqa: E402
 from backend.files import write_atomic  # noqa: E402
+from backend.jobs import ProgressLine  # noqa: E402
 from backend.probe import load_probe  # noqa: E402
 from lab.default_directions import (  # noqa: E402
     EXACT_THRESHOLDS,
@@ -59,17 +60,6 @@ def _rows(text: str) -> list[tuple[int, int]]:
         return [tuple(int(x) for x in part.split(":")) for part in text.split(",")]  # type: ignore[misc]
     except ValueError:
         raise argparse.ArgumentTypeError(f"rows must look like '0:4,0:8', got {text!r}") from None
-
-
-def _progress(label: str, start: float):
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 30 or done == total:
-            last[0] = now
-            print(f"  {label}: {done}/{total} ({now - start:.0f} s)", flush=True)
-    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[1/4] inverting {args.labeled} labelled renders into W ({args.steps} steps each)")
         data["inversion"] = inverted_latents(G, probe, args.labeled, steps=args.steps, seed=args.seed,
                                              faces_per_identity=args.faces_per_identity,
-                                             progress=_progress("inverted", start))
+                                             progress=ProgressLine(sys.stdout, interval=30))
         timings["inversion_s"] = time.perf_counter() - start
         mae = data["inversion"].pixel_mae
         print(f"  {timings['inversion_s']:.0f} s; reconstruction MAE {mae.mean():.1f} "
@@ -130,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         print(f"[2/4] drawing and probe-labelling {args.self_labeled} faces")
         data["self-labeled"] = self_labeled_latents(G, read, args.self_labeled, seed=args.seed,
-                                                    progress=_progress("labelled", start))
+                                                    progress=ProgressLine(sys.stdout, interval=30))
         timings["self_labeling_s"] = time.perf_counter() - start
         print(f"  {timings['self_labeling_s']:.0f} s")
         if args.latents is not None:
@@ -159,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         fit_s = time.perf_counter() - s
         calibrated, calibrations = calibrate_directions(G, learned.directions, read, faces, targets,
                                                         row_candidates=args.rows,
-                                                        progress=_progress(f"{source} calibration", s))
+                                                        progress=ProgressLine(sys.stdout, interval=30))
         save_directions(calibrated, outputs[source])
         timings[f"{source}_fit_and_calibration_s"] = time.perf_counter() - s
         print(f"\n  {source}: {len(latents.latents)} latents, fit {fit_s:.1f} s -> {outputs[source]}")

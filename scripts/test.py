@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Set up what is missing (scripts/install_deps.py; a second or so when nothing is), then run
-the whole test suite, and the Blender tests once more on the Blender LTS (bpy 4.2).
-Arguments go to pytest and run one pass only: ``python3 scripts/test.py -k render -x``.
+"""Set up what is missing (scripts/install_deps.py; a second or so when nothing is), then run the
+CI tier of the test suite (everything but the lab's training tests), the Blender tests once more on
+the Blender LTS (bpy 4.2), and the lab tier when lab/ changed since it last passed here.
 
-This is the test command of the README and of CI (.ci/run).
+    python3 scripts/test.py            # what CI runs (.ci/run) and the README gives
+    python3 scripts/test.py --lab      # the lab tier as well, whatever changed
+    python3 scripts/test.py -k render  # other arguments go to pytest: one pass, as given
+
+The lab tier's record, ``tests/lab-tier.txt``, holds the git tree ids of what it last passed on
+(``lab/`` and its test files); a passing lab tier rewrites it, to be committed with the change.
 """
 
 from __future__ import annotations
@@ -11,9 +16,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LAB_RECORD = ROOT / "tests" / "lab-tier.txt"
+# What the lab tier covers: a change to any of these runs it (the test files are those that hold
+# tests marked ``lab``).
+LAB_PATHS = ("lab", "scripts/train_default_model.py", "scripts/train_probe.py", "scripts/make_default_directions.py",
+             "scripts/eval_default_model.py", "scripts/fit_fidelity.py", "tests/test_fit_generator.py",
+             "tests/test_probe.py", "tests/test_default_model.py")
+
+
+def _tree_ids() -> str | None:
+    """One line per LAB_PATHS entry: its git object id in the working tree's index, or None
+    outside a git checkout (then the lab tier always runs)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-s", "--", *LAB_PATHS], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    if not out.strip():
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *LAB_PATHS], cwd=ROOT, capture_output=True,
+                           text=True).stdout
+    return out if not dirty.strip() else None  # uncommitted lab changes: run the tier
+
+
+def _lab_changed() -> bool:
+    ids = _tree_ids()
+    return ids is None or not LAB_RECORD.exists() or LAB_RECORD.read_text() != ids
+
+
+def _run(python: str, args: list[str], title: str, env: dict[str, str] | None = None) -> int:
+    print(f"\n{title}", flush=True)
+    start = time.perf_counter()
+    code = subprocess.run([python, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+    print(f"({title.rstrip(':')}: {time.perf_counter() - start:.0f} s)", flush=True)
+    return code
 
 
 def main(argv: list[str]) -> int:
@@ -21,13 +61,23 @@ def main(argv: list[str]) -> int:
     if setup.returncode != 0:
         return setup.returncode
     python = str(ROOT / ".venv" / "bin" / "python")
+    force_lab = "--lab" in argv
+    argv = [a for a in argv if a != "--lab"]
     if argv:
         return subprocess.run([python, "-m", "pytest", *argv], cwd=ROOT).returncode
-    everything = subprocess.run([python, "-m", "pytest"], cwd=ROOT).returncode
-    lts = {**os.environ, "LATENT_EMOTION_BPY_PATH": str(ROOT / ".bpy-4.2"), "LATENT_EMOTION_BPY_VERSION": "4.2"}
-    print("\nThe Blender tests on the Blender LTS (bpy 4.2):", flush=True)
-    on_lts = subprocess.run([python, "-m", "pytest", "tests/blender", "-q"], cwd=ROOT, env=lts).returncode
-    return everything or on_lts
+    ci = _run(python, ["-q", "-m", "not lab"], "The CI tier (all but the lab's training tests):")
+    lts_env = {**os.environ, "LATENT_EMOTION_BPY_PATH": str(ROOT / ".bpy-4.2"), "LATENT_EMOTION_BPY_VERSION": "4.2"}
+    lts = _run(python, ["tests/blender", "-q", "-m", "not lab"], "The Blender tests on the Blender LTS (bpy 4.2):",
+               env=lts_env)
+    lab = 0
+    if force_lab or _lab_changed():
+        ids = _tree_ids()
+        lab = _run(python, ["-q", "-m", "lab"], "The lab tier (lab/ changed since it last passed, or --lab):")
+        if lab == 0 and ids is not None:
+            LAB_RECORD.write_text(ids)
+    else:
+        print("\nThe lab tier: skipped, lab/ is as it was when the tier last passed (tests/lab-tier.txt)")
+    return ci or lts or lab
 
 
 if __name__ == "__main__":

@@ -207,7 +207,7 @@ def test_a_region_and_minimum_size_find_the_same_face_and_skip_others():
 def test_capture_gives_steady_sensible_channels_and_reports_the_gap(clip, tmp_path, capsys):
     code, out, err = run(capsys, "capture", clip, "--out", tmp_path / "v.csv")
     assert code == 0, err
-    assert "missing in frames 8-9 (2), interpolated" in err and "frames 13/13" in err
+    assert "missing in frames 8-9 (2), interpolated" in err and "reading 13/13" in err
     assert "13 rows for 13 frames at 10 fps; face 0 read in 11 of 13 frames (gaps: 8-9" in out
     lines = (tmp_path / "v.csv").read_text().splitlines()
     assert lines[0] == "frame," + ",".join(CHANNEL_NAMES) and len(lines) == 14
@@ -287,7 +287,7 @@ def test_a_variable_rate_video_is_resampled_to_a_constant_rate(clip, tmp_path):
     assert shown == [0, 1, 2, 3, 4] + [5] * 5 + [6] * 5 + [7] * 5 + [8] * 5 + [9]  # frame i: what plays at i / 25 s
     plain = list(read_frames(clip))  # a constant-rate video at its own rate: the same frames
     resampled = list(open_media(clip, constant_rate=True).frames)
-    assert len(resampled) == len(plain) and all((a == b).all() for a, b in zip(plain, resampled))
+    assert len(resampled) == len(plain) and all((a == b).all() for a, b in zip(plain, resampled, strict=True))
 
 
 def test_sigterm_stops_a_capture_and_leaves_no_csv(tmp_path):
@@ -298,7 +298,7 @@ def test_sigterm_stops_a_capture_and_leaves_no_csv(tmp_path):
                           str(out_dir / "v.csv")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         seen = b""
-        while b"frames 2/60" not in seen:  # reading frames: progress is on stderr
+        while b"reading 1/60" not in seen:  # reading frames: progress is on stderr
             byte = p.stderr.read(1)
             assert byte, (seen, p.communicate())
             seen += byte

@@ -174,12 +174,13 @@ def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_s
     frames = list(read_frames(out))
     # The face moves through the script: keyframes differ from each other, in-betweens are smooth.
     key = [k.frame - clip.keyframes[0].frame for k in clip.keyframes]
-    diffs = [np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() for a, b in zip(key, key[1:])]
+    diffs = [np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() for a, b in zip(key, key[1:], strict=False)]
     steps = [np.abs(frames[i + 1].astype(int) - frames[i].astype(int)).mean() for i in range(n - 1)]
     assert min(diffs) > 1.0 and max(steps) < min(diffs), (diffs, max(steps))
 
 
 @pytest.mark.slow
+@pytest.mark.lab
 def test_direction_and_eval_scripts_run_small_on_a_chosen_device(tmp_path):
     """make_default_directions.py and eval_default_model.py at toy sizes with --device cpu write
     their files; a GPU that is not there is a clear error (exit 2), not a traceback."""
@@ -203,6 +204,7 @@ def test_direction_and_eval_scripts_run_small_on_a_chosen_device(tmp_path):
             assert r.returncode == 2 and "CUDA" in r.stderr, r.stderr
 
 
+@pytest.mark.lab
 def test_fidelity_measures_how_much_of_each_channel_a_fit_draws():
     """lab.fit.fidelity with the shipped features probe: the renders themselves score their own
     ceiling (r of 0.8+ on every channel, identity cosine 1); the shipped generator (2-layer

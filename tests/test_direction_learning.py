@@ -15,7 +15,6 @@ from backend.acd import pixel_embedding
 from backend.channels import CHANNEL_NAMES
 from backend.direction_learning import (
     MEASURE_BATCH,
-    Cancelled,
     LabeledLatents,
     Reading,
     RowsTrial,
@@ -28,6 +27,7 @@ from backend.direction_learning import (
     self_labeled_latents,
 )
 from backend.directions import Direction, DirectionSet
+from backend.jobs import Cancelled
 from backend.generator import Generator, synthesize_frames
 from backend.latent import compose_latent
 from backend.probe import FaceProbe, ProbeConfig
@@ -87,7 +87,7 @@ def test_labeled_renders_draw_exactly_the_labelled_faces():
     off = ~values.any(axis=1)
     assert off.sum() == 1
     np.testing.assert_array_equal(images[off], other[off])
-    assert all(not np.array_equal(a, b) for a, b in zip(images[~off], other[~off]))
+    assert all(not np.array_equal(a, b) for a, b in zip(images[~off], other[~off], strict=True))
     with pytest.raises(ValueError, match=r"\(N, 9\)"):
         labeled_renders(values[:, :8], 32)
 
@@ -154,16 +154,16 @@ def test_learned_directions_point_along_planted_directions():
 def test_inverted_latents_are_codes_of_the_labelled_renders(G):
     probe = FaceProbe(ProbeConfig(input_size=32, width=4, depth=2))
     calls = []
-    data = inverted_latents(G, probe, 7, steps=5, batch=4, progress=lambda done, n: calls.append((done, n)))
+    data = inverted_latents(G, probe, 7, steps=5, batch=4, progress=lambda stage, done, n: calls.append((stage, done, n)))
     assert data.latents.shape == (7, G.w_dim) and data.source == "inversion" and not data.cancelled
     np.testing.assert_array_equal(data.values, labeled_channel_values(7))
-    assert calls == [(4, 7), (7, 7)]
+    assert calls == [("inverting", 4, 7), ("inverting", 7, 7)]
     assert data.pixel_mae.shape == (7,) and np.isfinite(data.latents).all()
     # The codes moved from w_avg toward the renders.
     assert not np.allclose(data.latents, G.w_avg.numpy()[None], atol=1e-3)
 
     batches = []
-    partial = inverted_latents(G, probe, 7, steps=2, batch=4, progress=lambda d, n: batches.append(d),
+    partial = inverted_latents(G, probe, 7, steps=2, batch=4, progress=lambda s, d, n: batches.append(d),
                                cancel=lambda: len(batches) >= 1)
     assert partial.cancelled and partial.latents.shape == (4, G.w_dim) and partial.values.shape == (4, 9)
 
@@ -250,11 +250,11 @@ def test_calibration_can_be_cancelled(G, brightening):
 def test_run_in_batches_reports_progress_and_stops_on_cancel_or_a_refused_batch():
     calls, seen = [], []
     work = lambda start, stop: calls.append((start, stop)) or True  # noqa: E731
-    assert not run_in_batches(7, 3, work, progress=lambda done, n: seen.append((done, n)))
-    assert calls == [(0, 3), (3, 6), (6, 7)] and seen == [(3, 7), (6, 7), (7, 7)]
+    assert not run_in_batches(7, 3, work, stage="s", progress=lambda *a: seen.append(a))
+    assert calls == [(0, 3), (3, 6), (6, 7)] and seen == [("s", 3, 7), ("s", 6, 7), ("s", 7, 7)]
     calls.clear()
     assert run_in_batches(7, 3, work, cancel=lambda: len(calls) == 2)
     assert calls == [(0, 3), (3, 6)]
     seen.clear()
-    assert run_in_batches(7, 3, lambda start, stop: start == 0, progress=lambda done, n: seen.append(done))
+    assert run_in_batches(7, 3, lambda start, stop: start == 0, progress=lambda s, done, n: seen.append(done))
     assert seen == [3]

@@ -85,7 +85,7 @@ def test_planted_multi_label_directions_are_recovered(method, w_plus):
     latents = as_w_plus(x) if w_plus else x
     result = train_directions(latents, y, ("eye_close", "mouth_open", "head_turn"), generator_fingerprint=FP,
                               num_ws=8, method=method)
-    for d, want in zip(result.directions, planted):
+    for d, want in zip(result.directions, planted, strict=True):
         assert cosine(d.vector, want) >= 0.95, d.name
 
 
@@ -100,7 +100,7 @@ def test_integer_class_labels_are_named_by_index():
 def test_held_out_accuracy_is_reported_per_label():
     x, classes, _ = planted_classes()
     result = train_directions(x, classes, EMOTIONS, generator_fingerprint=FP, num_ws=8, test_size=0.25, seed=3)
-    for report, d in zip(result.reports, result.directions):
+    for report, d in zip(result.reports, result.directions, strict=True):
         assert report.name == d.name
         assert 0.85 <= report.accuracy <= 1.0 and report.accuracy == d.accuracy
         assert report.n_test == 250 and report.n_train == 750
@@ -251,7 +251,7 @@ def test_directions_file_round_trip_is_exact(tmp_path):
     path = save_directions(dset, tmp_path / "dirs.json")
     loaded = load_directions(path, expect_fingerprint=FP, num_ws=8, w_dim=16)
     assert loaded == dset
-    for a, b in zip(loaded, dset):
+    for a, b in zip(loaded, dset, strict=True):
         assert a.vector.tobytes() == b.vector.tobytes()
     assert os.listdir(tmp_path) == ["dirs.json"]  # no temp file left behind
 

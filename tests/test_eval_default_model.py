@@ -54,7 +54,7 @@ def test_spearman_rows_matches_scipy_and_scores_constant_rows_zero():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((5, 12)), rng.standard_normal((5, 12))
     y[1] = np.round(y[1])  # ties
-    want = [spearmanr(a, b).statistic for a, b in zip(x, y)]
+    want = [spearmanr(a, b).statistic for a, b in zip(x, y, strict=True)]
     np.testing.assert_allclose(ev.spearman_rows(x, y), want, atol=1e-12)
     assert ev.spearman_rows(x[:1], np.ones((1, 12)))[0] == 0.0
     assert ev.spearman_rows(x[:1], 2 * x[:1] + 1)[0] == pytest.approx(1.0)
@@ -104,6 +104,28 @@ def test_between_faces_is_the_mean_pairwise_distance():
     assert ev.between_faces(e[:1]) == 0.0
 
 
+def test_srgb_to_lab_gives_the_cie_values_of_white_black_and_primaries():
+    lab = ev.srgb_to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(lab[0], [100.0, 0.0, 0.0], atol=0.01)
+    np.testing.assert_allclose(lab[1], [0.0, 0.0, 0.0], atol=0.01)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.05)  # published sRGB red
+    np.testing.assert_allclose(lab[3], [87.73, -86.18, 83.18], atol=0.05)  # and green
+
+
+def test_colour_shift_is_the_delta_e_of_the_masked_mean_colours():
+    grey = np.full((4, 4, 3), 128, np.uint8)
+    tinted = grey.copy()
+    tinted[:2] = (160, 170, 90)  # only the top half moves
+    top = np.zeros((4, 4), bool)
+    top[:2] = True
+    assert ev.colour_shift(tinted, grey, ~top, ~top) == 0.0
+    lab = ev.srgb_to_lab(np.array([[160, 170, 90], [128, 128, 128]]) / 255)
+    expected = np.linalg.norm(lab[0] - lab[1])
+    assert ev.colour_shift(tinted, grey, top, top) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="at least one pixel"):
+        ev.colour_shift(grey, grey, np.zeros((4, 4), bool), top)
+
+
 def test_faces_a_reader_cannot_read_are_left_out(G, brightening):
     faces = G.mapping(torch.randn(3, G.config.z_dim, generator=torch.Generator().manual_seed(3))).numpy()
     whole, _ = ev.evaluate_channel(G, brightening, brightness_reader, faces, "joy", frames=5)
@@ -135,7 +157,7 @@ def test_compare_evals_puts_the_shipped_evaluations_side_by_side(tmp_path, capsy
         import compare_evals
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    shipped, other = ROOT / "models/default/eval.json", ROOT / "models/experiments/probe-loss/eval.json"
+    shipped, other = ROOT / "models/default/eval.json", ROOT / "lab/experiments/probe-loss/eval.json"
     assert compare_evals.main([f"a={shipped}", str(other)]) == 0
     out = capsys.readouterr().out
     docs = [json.loads(p.read_text()) for p in (shipped, other)]

@@ -40,6 +40,8 @@ from lab.fit import (
 )
 from tests.conftest import tiny_config
 
+pytestmark = pytest.mark.lab  # the lab tier: scripts/test.py runs it when lab/ changed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -131,7 +133,7 @@ def test_warm_start_continues_an_exported_model_with_its_counters(tmp_path: Path
     assert all(p.dtype == torch.float32 and p.requires_grad for p in again.G.parameters())
     run(again, tmp_path / "run2", 5)  # two more steps: new z (steps 3 and 4), the loss is finite
     assert again.step == 5 and not any(torch.equal(a, b) for a, b in
-                                         zip(again.G.parameters(), exported.parameters()) if a.numel() > 1)
+                                         zip(again.G.parameters(), exported.parameters(), strict=True) if a.numel() > 1)
     # A generator that no fit exported (no training metadata) cannot be continued.
     from backend.checkpoints import save_generator
     bare = save_generator(exported, tmp_path / "bare.safetensors")

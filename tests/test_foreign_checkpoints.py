@@ -105,7 +105,7 @@ def test_nvidia_1024_fp16_network_matches():
         img = G.synthesize(ws_ref)
     assert _max_abs(torch.nn.functional.avg_pool2d(img.double(), 4).float(), torch.from_numpy(pooled)) <= TOL
     size = patches.shape[-1]
-    for patch, (y, x) in zip(patches, origins):
+    for patch, (y, x) in zip(patches, origins, strict=True):
         assert _max_abs(img[0, :, y:y + size, x:x + size], torch.from_numpy(patch)) <= TOL
 
 

@@ -219,7 +219,7 @@ def test_failed_replace_keeps_the_old_frame_and_no_temp_file(tmp_path, monkeypat
 def test_prune_removes_least_recently_used_first(tmp_path):
     cache = FrameCache(tmp_path)
     keys = [frame_key(FP, on_grid((2, 4), seed=s), 8) for s in range(3)]
-    for age, key in zip([300, 200, 100], keys):  # keys[0] written longest ago
+    for age, key in zip([300, 200, 100], keys, strict=True):  # keys[0] written longest ago
         path = cache.put(key, frame(0, size=16))
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime - age))
     cache.get(keys[0])  # reading makes it the most recently used
@@ -232,7 +232,7 @@ def test_prune_removes_least_recently_used_first(tmp_path):
 def test_prune_never_removes_kept_frames_even_over_the_limit(tmp_path):
     cache = FrameCache(tmp_path)
     keys = [frame_key(FP, on_grid((2, 4), seed=s), 8) for s in range(3)]
-    for age, key in zip([300, 200, 100], keys):  # keys[0] the least recently used
+    for age, key in zip([300, 200, 100], keys, strict=True):  # keys[0] the least recently used
         path = cache.put(key, frame(0, size=16))
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime - age))
     assert cache.prune(0, keep={keys[0]}) == 2
@@ -249,7 +249,7 @@ def test_link_sequence_numbers_cached_frames_and_survives_prune(tmp_path, tiny_r
     cache.prune(0)
     from backend.video import read_frames
 
-    for a, b in zip(read_frames(tmp_path / "shot"), frames):
+    for a, b in zip(read_frames(tmp_path / "shot"), frames, strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError, match="not in the cache"):
         cache.link_sequence(keys, tmp_path / "again")
@@ -315,7 +315,8 @@ def test_a_code_repeated_in_one_render_is_synthesized_once(tmp_path, tiny_render
 def test_iter_frames_streams_and_reports_progress(tmp_path, tiny_render):
     ws, target, synth = tiny_render
     seen: list[int] = []
-    it = iter_frames(ws, target, synth, FrameCache(tmp_path), batch_size=1, progress=seen.append)
+    it = iter_frames(ws, target, synth, FrameCache(tmp_path), batch_size=1,
+                     progress=lambda stage, done, total: seen.append(done))
     next(it)
     assert synth.frames <= 4  # only the first window was rendered
     list(it)
@@ -343,3 +344,26 @@ def test_generator_frames_do_not_depend_on_their_batch():
     together = synthesize(ws)
     alone = np.concatenate([synthesize(ws[i : i + 1]) for i in range(4)])
     assert np.array_equal(together, alone)
+
+
+def test_capped_stacking_keeps_the_keys_of_neutral_and_single_channel_frames_and_rekeys_stacked_ones():
+    from backend.directions import Direction, DirectionSet
+    from backend.timeline import Timeline, iter_latents
+
+    rng = np.random.default_rng(0)
+    dirs = DirectionSet(FP, 8, 32, tuple(
+        Direction(name, rng.standard_normal(32).astype(np.float32) / np.sqrt(32), layers, 15.0, "class-means",
+                  "logistic", None)
+        for name, layers in (("joy", (0, 6)), ("anger", (0, 8)), ("head_turn", (0, 4)))))
+    # Neutral, joy alone, head turn alone (at -1), then joy with head turn, joy with anger.
+    timeline = Timeline(("joy", "anger", "head_turn"), np.arange(5),
+                        np.array([[0, 0, 0], [1, 0, 0], [0, 0, -1], [1, 0, 1], [1, 1, 0]], dtype=np.float64),
+                        method="constant")
+    w = rng.standard_normal((8, 32)).astype(np.float32)
+    target = RenderTarget(FP, 8)
+    keys = {stacking: [target.key(code) for code in np.concatenate(list(iter_latents(w, timeline, dirs,
+                                                                                   stacking=stacking)))]
+            for stacking in ("add", "cap")}
+    assert keys["cap"][:3] == keys["add"][:3]  # frames with at most one channel: the same files
+    assert all(c != a for c, a in zip(keys["cap"][3:], keys["add"][3:], strict=True))  # stacked: new frames
+    assert len(set(keys["cap"][3:] + keys["add"][3:])) == 4

@@ -146,7 +146,7 @@ def test_an_interrupted_run_resumes_to_the_same_directions(planted, tmp_path):
     resumed = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path / "cut", SETTINGS)
     assert resumed.made == SETTINGS.samples - 2 * CHUNK
     assert resumed.directions == whole.directions  # bit for bit: vectors, strengths, rows
-    for a, b in zip(chunks, sorted((tmp_path / "whole").glob("samples-*/chunk-*.npz"))):
+    for a, b in zip(chunks, sorted((tmp_path / "whole").glob("samples-*/chunk-*.npz")), strict=True):
         with np.load(a) as x, np.load(b) as y:
             np.testing.assert_array_equal(x["latents"], y["latents"])
             np.testing.assert_array_equal(x["values"], y["values"])
@@ -204,7 +204,7 @@ def test_labelled_photos_the_papers_way(planted, tmp_path):
     order = np.argsort((ws[:, 0] - G.w_avg.numpy()) @ u)
     for label, rows in (("joy", order[-15:]), ("neutral", order[:15])):
         (tmp_path / "photos" / label).mkdir(parents=True)
-        for i, image in zip(rows, synthesize_frames(G, ws[rows], 16)):
+        for i, image in zip(rows, synthesize_frames(G, ws[rows], 16), strict=True):
             cv2.imwrite(str(tmp_path / "photos" / label / f"{i}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     settings = replace(SETTINGS, min_examples=5)
     # Measured: cosine 0.89 with 15 + 15 photos inverted 40 steps each (0.81 with 20 + 20 at 100 steps).

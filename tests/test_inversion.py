@@ -123,14 +123,16 @@ def test_batch_items_follow_the_path_they_would_alone(G, targets):
 
 def test_progress_is_called_after_every_step(G, targets):
     calls = []
-    invert(G, targets[1][0], steps=7, progress=lambda done, total, loss: calls.append((done, total, loss)))
-    assert [(d, t) for d, t, _ in calls] == [(i, 7) for i in range(1, 8)]
-    assert all(isinstance(loss, float) and np.isfinite(loss) for _, _, loss in calls)
+    invert(G, targets[1][0], steps=7, progress=lambda *a: calls.append(a))
+    assert calls == [("W", i, 7) for i in range(1, 8)]
+    calls.clear()
+    invert(G, targets[1][0], space="w+", steps=2, progress=lambda *a: calls.append(a))
+    assert calls == [("W+", 1, 2), ("W+", 2, 2)]
 
 
 def test_cancel_returns_early_with_the_codes_so_far(G, targets):
     done = []
-    result = invert(G, targets[1][0], steps=300, progress=lambda d, t, l: done.append(d),
+    result = invert(G, targets[1][0], steps=300, progress=lambda s, d, t: done.append(d),
                     cancel=lambda: len(done) >= 5)
     assert result.cancelled and result.steps == 5
     assert result.loss_history.shape == (5,)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 import torch
 
 from backend.directions import Direction, DirectionSet
-from backend.latent import compose_latent, default_layer_range, interpolate_keyframes, lerp, slerp
+from backend.latent import compose_latent, default_layer_range, interpolate_keyframes, lerp, slerp, stacking_factors
 
 FP = "ab" * 32
 
@@ -59,7 +61,7 @@ def test_value_zero_and_missing_channels_give_the_face_exactly(tiny_G):
 def test_compose_adds_value_times_strength_times_direction_in_each_range():
     dirs = direction_set()
     w = np.random.default_rng(1).standard_normal((8, 32)).astype(np.float32)
-    out = compose_latent(w, {"joy": 1.0, "anger": 0.5}, dirs)
+    out = compose_latent(w, {"joy": 1.0, "anger": 0.5}, dirs, stacking="add")
     joy, anger = dirs["joy"].vector * 2.0, dirs["anger"].vector * 0.25
     expected = w.astype(np.float64)
     expected[0:4] += joy
@@ -131,6 +133,121 @@ def test_composed_direction_changes_the_image_and_zero_keeps_the_face(tiny_G):
     images = tiny_G.synthesize(torch.from_numpy(codes))
     assert torch.equal(images[1], images[0])
     assert (images[2] - images[0]).abs().max() > 1e-3
+
+
+# --- stacking: channels that move the same rows ----------------------------------------------------
+
+def stacking_set(num_ws: int = 8, w_dim: int = 32) -> DirectionSet:
+    """Three channels whose rows overlap in every way: joy 0-4, anger 2-6, fear 0-8 (strengths differ)."""
+    rng = np.random.default_rng(7)
+    joy = unit(rng, w_dim)
+    fear = 0.4 * joy + unit(rng, w_dim)  # partly along joy, as learned directions often are
+    return DirectionSet(FP, num_ws, w_dim, (
+        Direction("joy", joy, (0, 4), 15.0, "class-means", "logistic", None),
+        Direction("anger", unit(rng, w_dim) * 0.5, (2, 6), 12.0, "class-means", "logistic", None),
+        Direction("fear", fear / np.linalg.norm(fear), (0, 8), 9.0, "class-means", "logistic", None),
+    ))
+
+
+def row_offsets(out: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(out.astype(np.float64) - w.astype(np.float64), axis=-1)
+
+
+@pytest.mark.parametrize("name", ["joy", "anger", "fear"])
+@pytest.mark.parametrize("value", [0.0, 0.3, 1.0, -1.3, 2.0])
+def test_a_single_channel_composes_bit_for_bit_as_the_plain_sum(name, value):
+    dirs = stacking_set()
+    w = np.random.default_rng(8).standard_normal((8, 32)).astype(np.float32)
+    assert compose_latent(w, {name: value}, dirs).tobytes() == compose_latent(w, {name: value}, dirs, "add").tobytes()
+    others_at_zero = {n: 0.0 for n in dirs.names} | {name: value}
+    assert compose_latent(w, others_at_zero, dirs).tobytes() == compose_latent(w, {name: value}, dirs, "add").tobytes()
+    values = np.array([0.0, value, -value, 1.5])  # a batch of frames, one channel moving
+    assert compose_latent(w, {name: values}, dirs).tobytes() == compose_latent(w, {name: values}, dirs, "add").tobytes()
+
+
+@given(st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3))
+def test_stacked_channels_never_move_a_row_further_than_their_largest_single_offset(vals):
+    dirs = stacking_set()
+    w = np.random.default_rng(9).standard_normal((8, 32)).astype(np.float32)
+    values = dict(zip(dirs.names, vals, strict=True))
+    out = compose_latent(w, values, dirs)
+    alone = np.max([row_offsets(compose_latent(w, {n: v}, dirs), w) for n, v in values.items()], axis=0)
+    assert (row_offsets(out, w) <= alone * (1 + 1e-5) + 1e-5).all()
+
+
+def test_two_channels_at_one_are_capped_to_the_largest_single_offset_along_their_sum():
+    dirs = stacking_set()
+    w = np.random.default_rng(10).standard_normal((8, 32)).astype(np.float32)
+    plain = compose_latent(w, {"joy": 1.0, "fear": 1.0}, dirs, "add").astype(np.float64) - w
+    capped = compose_latent(w, {"joy": 1.0, "fear": 1.0}, dirs).astype(np.float64) - w
+    # Rows 0-4: joy (15) and fear (9): the plain sum is ~20 long, the cap 15.
+    assert (row_offsets(plain[:4], 0 * plain[:4]) > 16.0).all()
+    np.testing.assert_allclose(np.linalg.norm(capped[:4], axis=1), 15.0, rtol=1e-5)
+    lengths = np.linalg.norm(capped[:4], axis=1) * np.linalg.norm(plain[:4], axis=1)
+    cosine = np.sum(capped[:4] * plain[:4], axis=1) / lengths
+    np.testing.assert_allclose(cosine, 1.0, atol=1e-6)  # the same mix of channels, only shorter
+    # Rows 4-8: fear alone moves them, exactly as without the cap.
+    assert capped[4:].astype(np.float32).tobytes() == plain[4:].astype(np.float32).tobytes()
+
+
+def test_stacking_is_independent_of_the_order_of_the_values():
+    dirs = stacking_set()
+    w = np.random.default_rng(11).standard_normal((8, 32)).astype(np.float32)
+    values = {"joy": 1.0, "anger": -0.8, "fear": 1.0}
+    first = compose_latent(w, values, dirs)
+    for order in (["fear", "joy", "anger"], ["anger", "fear", "joy"]):
+        assert compose_latent(w, {n: values[n] for n in order}, dirs).tobytes() == first.tobytes()
+    shuffled = DirectionSet(FP, 8, 32, tuple(reversed(dirs.directions)))  # the file's order: rounding only
+    np.testing.assert_allclose(compose_latent(w, values, shuffled), first, rtol=0, atol=1e-5)
+
+
+def test_a_stack_within_the_bound_is_the_plain_sum_bit_for_bit():
+    dirs = stacking_set()
+    w = np.random.default_rng(12).standard_normal((8, 32)).astype(np.float32)
+    joy, fear = dirs["joy"].vector.astype(np.float64), dirs["fear"].vector.astype(np.float64)
+    c = float(joy @ fear)
+    assert abs(c) > 0.05
+    # A little fear along joy lengthens joy's offset: capped, so not the plain sum ...
+    values = {"joy": 1.0, "fear": 0.05 * np.sign(c)}
+    assert compose_latent(w, values, dirs).tobytes() != compose_latent(w, values, dirs, "add").tobytes()
+    # ... fear that takes joy's component along fear away shortens it: no cap, not one bit changed.
+    values = {"joy": 1.0, "fear": -c * 15.0 / 9.0}
+    assert np.linalg.norm(15.0 * joy + 9.0 * values["fear"] * fear) < 15.0
+    assert compose_latent(w, values, dirs).tobytes() == compose_latent(w, values, dirs, "add").tobytes()
+
+
+def test_stacking_is_continuous_as_a_second_channel_fades_in():
+    dirs = stacking_set()
+    w = np.random.default_rng(13).standard_normal((8, 32)).astype(np.float32)
+    alone = compose_latent(w, {"joy": 1.0}, dirs)
+    for eps in (1e-2, 1e-4, 1e-6):
+        np.testing.assert_allclose(compose_latent(w, {"joy": 1.0, "anger": eps}, dirs), alone, atol=20 * eps + 1e-5)
+
+
+def test_batch_of_stacked_frames_equals_each_frame_alone():
+    dirs = stacking_set()
+    w = np.random.default_rng(14).standard_normal((8, 32)).astype(np.float32)
+    joy, fear = np.array([0.0, 1.0, 1.0, -2.0]), np.array([1.0, 0.0, 1.0, 0.7])
+    out = compose_latent(w, {"joy": joy, "fear": fear}, dirs)
+    for b in range(4):
+        assert out[b].tobytes() == compose_latent(w, {"joy": joy[b], "fear": fear[b]}, dirs).tobytes()
+
+
+def test_stacking_factors_are_one_for_the_plain_sum_and_for_lone_channels():
+    vectors = list(np.eye(16, dtype=np.float32)[:2])  # orthogonal unit vectors
+    layers = [(0, 4), (2, 6)]
+    scales = [np.float64(3.0), np.array([0.0, 2.0, -5.0])]
+    assert all(np.all(f == 1.0) for _, f in stacking_factors(scales, vectors, layers, "add"))
+    factors = dict(stacking_factors(scales, vectors, layers))
+    assert set(factors) == {(0, 2), (2, 4), (4, 6)}
+    assert factors[(0, 2)] == 1.0 and factors[(4, 6)] == 1.0
+    assert factors[(2, 4)][0] == 1.0  # the second channel is still at 0 in the first frame
+    np.testing.assert_allclose(factors[(2, 4)][1:], [3 / np.sqrt(13), 5 / np.sqrt(34)], rtol=1e-12)
+
+
+def test_compose_rejects_an_unknown_stacking():
+    with pytest.raises(ValueError, match="stacking must be one of"):
+        compose_latent(np.zeros((8, 32), np.float32), {"joy": 1.0}, direction_set(), "clip")
 
 
 def test_lerp_follows_the_papers_formula_with_exact_ends():

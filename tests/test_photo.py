@@ -50,7 +50,7 @@ def test_own_samples_are_recovered():
         result = invert_aligned(G, photo, steps=200)
         assert relative_error(result.w, true[0], w_avg) < 0.3
         assert result.pixel_mae < 0.5 and result.pixel_mae <= result.pixel_mae_w
-        assert result.steps == (200, 100) and not result.cancelled
+        assert result.steps == (200, 100)
         assert result.w_plus.shape == (G.num_ws, G.w_dim)
 
 

@@ -24,7 +24,7 @@ from lab.probes.training import PROBE_ROLES, probe_learning_rate, supervised_con
 from lab.procedural import AU_NAMES
 from .conftest import tiny_config
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.lab]
 
 SMALL = ProbeConfig(input_size=64, width=8, depth=4, embed_dim=16, seed=3)
 
@@ -102,7 +102,7 @@ def test_save_load_round_trip_is_exact(trained, tmp_path):
     loaded = load_probe(path)
     assert loaded.config == probe.config
     assert not loaded.training and all(not p.requires_grad for p in loaded.parameters())
-    for (k, a), (_, b) in zip(sorted(probe.state_dict().items()), sorted(loaded.state_dict().items())):
+    for (k, a), (_, b) in zip(sorted(probe.state_dict().items()), sorted(loaded.state_dict().items()), strict=True):
         assert torch.equal(a, b), k
     images = training_batch(SMALL, 99, 4).images
     a, b = probe_predict(probe, images), probe_predict(loaded, images)
@@ -176,7 +176,7 @@ def test_weights_depend_on_the_seed_only_and_leave_the_global_rng_alone():
     state = torch.random.get_rng_state()
     a, b = FaceProbe(SMALL), FaceProbe(SMALL)
     assert torch.equal(torch.random.get_rng_state(), state)
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
 def test_a_batch_pairs_two_expressions_of_each_identity():

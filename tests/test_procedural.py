@@ -221,3 +221,18 @@ def test_prior_covers_neutral_single_mixed_and_turned_faces() -> None:
     assert any(e.head_turn != 0 for e in samples)
     assert any(e.eye_close > 0 for e in samples)
     assert any(e.mouth_open > 0 for e in samples)
+
+
+def test_skin_region_lies_inside_the_face_and_outside_its_brows_eyes_and_mouth():
+    from lab.procedural.regions import feature_regions, skin_region
+
+    person = face_params_from_seed(3).identity
+    for values in (np.zeros(9, np.float32), np.eye(9, dtype=np.float32)[8], np.eye(9, dtype=np.float32)[7]):
+        params = face_params_from_emotions(person, Emotions.from_array(values))
+        skin = skin_region(params, 128)
+        assert skin.dtype == bool and 0.05 < skin.mean() < 0.4
+        assert not (skin & (feature_regions(params, 128) >= 0.05)).any()
+        assert not skin[:8].any() and not skin[:, :8].any() and not skin[:, -8:].any()  # not the background
+    turned = skin_region(face_params_from_emotions(person, Emotions.from_array(np.eye(9, dtype=np.float32)[8])), 128)
+    frontal = skin_region(face_params_from_emotions(person, Emotions()), 128)
+    assert not np.array_equal(turned, frontal)  # follows the head turn

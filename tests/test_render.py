@@ -92,6 +92,24 @@ def test_render_script_to_mp4_with_the_right_frames_and_fps(rig, tmp_path):
     assert np.abs(frames[0].astype(int) - frames[5].astype(int)).mean() > 1  # joy + disgust changed the face
 
 
+def test_stacking_add_renders_new_stacked_frames_and_reuses_neutral_and_single_channel_ones(rig, tmp_path):
+    G, model, directions = rig
+    (tmp_path / "fig7.txt").write_text(FIG7_VIDEO1)
+    common = ["--model", str(model), "--directions", str(directions), "--script", str(tmp_path / "fig7.txt"),
+              "--frames-between", "4", "--cache", str(tmp_path / "cache"), "--device", "cpu"]
+    capped = render(*common, "--out", str(tmp_path / "cap"))
+    plain = render(*common, "--stacking", "add", "--out", str(tmp_path / "add"))
+    assert capped.returncode == 0 and plain.returncode == 0, capped.stderr + plain.stderr
+    computed, cached = counts(plain.stdout)
+    assert computed + cached == 26 and computed >= 15 and cached >= 2
+    cap, add = sorted((tmp_path / "cap").glob("*.png")), sorted((tmp_path / "add").glob("*.png"))
+    # Frame 0 is the neutral face, frame 10 joy alone: the same files; frame 5 is joy with disgust.
+    assert cap[0].read_bytes() == add[0].read_bytes() and cap[10].read_bytes() == add[10].read_bytes()
+    assert cap[5].read_bytes() != add[5].read_bytes()
+    bad = render(*common, "--stacking", "clip", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "invalid choice: 'clip'" in bad.stderr
+
+
 def test_changing_one_keyframe_recomputes_only_the_frames_that_changed(rig, tmp_path):
     G, model, directions = rig
     before, after = FIG7_VIDEO1, FIG7_VIDEO1.replace("joy anger", "joy:0.5 anger")
@@ -108,7 +126,7 @@ def test_changing_one_keyframe_recomputes_only_the_frames_that_changed(rig, tmp_
     assert counts(r.stdout) == (changed, 26 - changed)
     a, b = sorted((tmp_path / "out0").glob("*.png")), sorted((tmp_path / "out1").glob("*.png"))
     assert len(a) == len(b) == 26
-    same = [np.array_equal(iio.imread(x), iio.imread(y)) for x, y in zip(a, b)]
+    same = [np.array_equal(iio.imread(x), iio.imread(y)) for x, y in zip(a, b, strict=True)]
     assert same == [True] * 21 + [False] * 5
 
 
@@ -351,5 +369,5 @@ def test_compiled_render_is_close_to_the_plain_one_and_cached_apart(rig, tmp_pat
     compiled = render(*common, "--compile", "--out", str(tmp_path / "with_compile"))
     assert plain.returncode == 0 and compiled.returncode == 0, compiled.stderr[-2000:]
     assert counts(compiled.stdout) == counts(plain.stdout) == (7, 0)  # nothing served from the plain frames
-    for a, b in zip(sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "with_compile").glob("*.png"))):
+    for a, b in zip(sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "with_compile").glob("*.png")), strict=True):
         assert np.abs(iio.imread(a).astype(int) - iio.imread(b).astype(int)).max() <= 2

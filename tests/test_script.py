@@ -197,6 +197,15 @@ def test_extra_channel_names_must_be_new_identifiers(name: str) -> None:
         make_channels([name])
 
 
+def test_a_first_line_at_frame_zero_is_the_clips_start_face() -> None:
+    script = parse_script("# Video 1:\njoy:0.8 turning-left @0\nneutral +10\n# Video 2:\njoy")
+    first, second = script.clips
+    assert [k.frame for k in first.keyframes] == [0, 10] and first.keyframes[0].values["joy"] == 0.8
+    assert first.keyframes[0].values["head_turn"] == -1 and second.keyframes[0].values["joy"] == 0
+    assert parse_script(format_script(script)) == script
+    assert [k.frame for k in parse_script("fear @0").clips[0].keyframes] == [0]
+
+
 def test_unknown_word_names_line_column_and_nearest_words() -> None:
     error = error_of("# Video 1:\njoy\nsurprise hapy:0.5")
 
@@ -222,7 +231,8 @@ def test_unknown_word_names_line_column_and_nearest_words() -> None:
         ("joy happy", 1, 5, "channel 'joy' is already set on this line by 'joy'"),
         ("eye-close eye-open", 1, 11, "already set"),
         ("joy @40\nsad @40", 2, 5, "frame 40 is not after the previous keyframe (frame 40)"),
-        ("joy @0", 1, 5, "not after"),
+        ("joy\nsad @0", 2, 5, "not after"),
+        ("joy @0\nsad @0", 2, 5, "not after"),
         ("joy +0", 1, 5, "at least 1"),
         ("joy +-3", 1, 5, "bad frame offset"),
         ("joy @1.5", 1, 5, "bad frame '@N'"),

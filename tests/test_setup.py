@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from backend import deps
+from backend.jobs import Cancelled
 
 from .conftest import ROOT
 
@@ -95,8 +96,8 @@ def test_run_plan_cancel_ends_a_running_step_through_its_process_and_keeps_its_o
             cancel.append(True)
             processes[-1].terminate()
 
-    with pytest.raises(deps.DepsError, match="installation cancelled"):
-        deps.run_plan(steps, cancelled=lambda: bool(cancel), started=processes.append, output=output)
+    with pytest.raises(Cancelled, match="installation cancelled"):
+        deps.run_plan(steps, cancel=lambda: bool(cancel), started=processes.append, output=output)
     assert lines == ["hello from pip", "working"]
     assert processes[-1].poll() is not None and not marker.exists()
 

@@ -46,7 +46,7 @@ def test_mp4_frames_read_back_close_to_the_written_ones(tmp_path):
     write_video(written, tmp_path / "out.mp4", fps=24)
     read = list(read_frames(tmp_path / "out.mp4"))
     assert len(read) == 6
-    for a, b in zip(read, written):
+    for a, b in zip(read, written, strict=True):
         assert a.dtype == np.uint8 and np.abs(a.astype(int) - b).mean() < 4
 
 
@@ -82,9 +82,9 @@ def test_fractional_fps_is_kept_to_two_decimals(tmp_path):
 
 
 def test_write_video_reports_progress(tmp_path):
-    seen: list[int] = []
-    write_video(iter(smooth_frames(3)), tmp_path / "p.mp4", fps=5, progress=seen.append)
-    assert seen == [1, 2, 3]
+    seen: list[tuple[str, int, int]] = []
+    write_video(iter(smooth_frames(3)), tmp_path / "p.mp4", fps=5, progress=lambda *a: seen.append(a))
+    assert seen == [("encoding", 1, 0), ("encoding", 2, 0), ("encoding", 3, 0)]
 
 
 def test_empty_and_mismatched_frames_are_clear_errors_and_leave_no_file(tmp_path):
@@ -121,7 +121,7 @@ def test_png_sequence_round_trip_is_lossless(tmp_path):
     assert [p.name for p in paths[:2]] == ["frame_00000.png", "frame_00001.png"]
     read = list(read_frames(tmp_path / "seq"))
     assert len(read) == 12
-    for a, b in zip(read, frames):
+    for a, b in zip(read, frames, strict=True):
         np.testing.assert_array_equal(a, b)
     assert video_info(tmp_path / "seq") == (12, None, 13, 9)
 
@@ -129,7 +129,7 @@ def test_png_sequence_round_trip_is_lossless(tmp_path):
 def test_png_folder_is_read_in_natural_order(tmp_path):
     frames = noise_frames(11)
     write_png_sequence(frames, tmp_path, pattern="f{}.png")  # f10.png sorts before f2.png by name
-    for a, b in zip(read_frames(tmp_path), frames):
+    for a, b in zip(read_frames(tmp_path), frames, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

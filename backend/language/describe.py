@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ..channels import CHANNEL_NAMES, VALUE_LIMIT
 from ..script import MAX_FRAME, ScriptError, parse_script
-from .rules import LanguageError, Step, Unknown, check_text, read_description
+from .rules import LanguageError, Step, Unknown, check_start, check_text, looks_foreign, read_description
 
 BLINK_S = 0.12  # eyes shut, then open again, each this long
 SHAKE_S = 0.25  # each swing of a head shake
@@ -42,11 +43,15 @@ class Description:
     unknown: tuple[Unknown, ...]
     model_matches: tuple[Match, ...]
     model_note: str | None
+    start: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict.fromkeys(CHANNEL_NAMES, 0.0)))
+    read_as: tuple[tuple[str, int, str], ...] = ()  # misspellings read: (word, 1-based position, read as)
 
     def report(self) -> str:
         """The words not understood and the phrases the model read, one a line (empty if none)."""
         lines = [f"not understood: {u.word!r} at character {u.position}"
                  + ("" if u.reason == "not understood" else f" ({u.reason})") for u in self.unknown]
+        lines += [f"read {word!r} at character {position} as {fixed!r} (a misspelling?)"
+                  for word, position, fixed in self.read_as]
         lines += [f"read by the sentence model: {m.phrase!r} at character {m.position} as {m.prototype!r} "
                   f"(similarity {m.similarity:.2f})" for m in self.model_matches]
         if self.model_note:
@@ -55,10 +60,13 @@ class Description:
 
 
 def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None = None,
-             model_note: str | None = None) -> Description:
+             model_note: str | None = None, start: Mapping[str, float] | None = None) -> Description:
     """Read `text` into steps and script text; `interpret` (e.g. a SentenceModel's) reads phrases
-    that have no known word. Raises LanguageError when nothing usable is left."""
+    that have no known word; `start` gives the channel values the performance starts from (missing
+    channels 0), and the script's first line (``@0``) keys them. Raises LanguageError when nothing
+    usable is left."""
     check_text(text)
+    begin = check_start(start)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 1 <= fps <= 1000:
         raise LanguageError(f"fps must be a number within [1, 1000], got {fps!r}")
     matches: list[Match] = []
@@ -72,31 +80,52 @@ def describe(text: str, *, fps: float = DEFAULT_FPS, interpret: Interpret | None
         matches.append(Match(match.phrase, start + 1, match.prototype, match.values, match.similarity))
         return match.values
 
-    reading = read_description(text, fps, fallback=fallback)
+    if looks_foreign(text) and not read_description(text, fps, start=begin).steps:  # before the model guesses
+        raise LanguageError("only English descriptions are read; this one looks like another language "
+                            "(write it in English, e.g. 'She smiles, then slowly looks sad')")
+    reading = read_description(text, fps, fallback=fallback, start=begin)
     if not reading.steps:
-        words = ", ".join(f"{u.word!r} (character {u.position})" for u in reading.unknown[:8])
+        words = ", ".join(f"{u.word!r} (character {u.position}" + (f"; {u.reason})" if u.reason.startswith("did you")
+                                                                   else ")") for u in reading.unknown[:8])
         more = f" and {len(reading.unknown) - 8} more" if len(reading.unknown) > 8 else ""
         reason = "nothing in the description says what the face does"
         reason += f"; not understood: {words}{more}" if words else ""
         if model_note:
             reason += f" ({model_note})"
         raise LanguageError(reason)
-    script = script_text(reading.steps, fps, text)
-    return Description(text, float(fps), reading.steps, script, reading.unknown, tuple(matches), model_note)
+    script = script_text(reading.steps, fps, text, begin)
+    return Description(text, float(fps), reading.steps, script, reading.unknown, tuple(matches), model_note,
+                       MappingProxyType(begin), reading.read_as)
 
 
-def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
-    """Steps as an emotion script: one keyframe line per change and per hold, timed with +N frames."""
+def script_text(steps: tuple[Step, ...], fps: float, text: str = "", start: Mapping[str, float] | None = None) -> str:
+    """Steps as an emotion script: the steps laid on one timeline (a step begins after the one
+    before, at its own time, or with the one before), one keyframe line wherever a channel starts
+    or ends a change; a first line at @0 keys the `start` values when any is not 0."""
+    begin = {name: float((start or {}).get(name, 0.0)) for name in CHANNEL_NAMES}
     lines = [f"# Made from the description: {_one_line(text, 200)}" if text else "# Made from a description",
              f"# {fps:g} fps; each line says where it comes from. Edit freely.", "# Video 1:"]
-    frame = 0
-    for seconds, values, note in _keyframes(steps):
-        step = max(1, int(seconds * fps + 0.5))  # each duration rounded on its own, so none drifts
-        frame += step
+    if any(begin.values()):
+        words = [_word(name, begin[name]) for name in CHANNEL_NAMES if begin[name] != 0]
+        lines.append(f"{' '.join(words)} @0".ljust(40) + "  # the values the performance starts from")
+    curves, notes, end = _timeline(steps, begin, fps)
+    times = sorted({t for points in curves.values() for t, _ in points} | set(notes) | {end})
+    keys: dict[int, float] = {}  # frame -> the latest time that falls on it
+    for t in times:
+        frame = int(t * fps + 0.5)
         if frame > MAX_FRAME:
             raise LanguageError(f"the description lasts past frame {MAX_FRAME}, the last one Blender has")
-        words = [_word(name, values.get(name, 0.0)) for name in CHANNEL_NAMES if values.get(name, 0.0) != 0]
-        lines.append(f"{' '.join(words or ['neutral'])} +{step}".ljust(40) + f"  # {note}")
+        if frame > 0:
+            keys[frame] = max(t, keys.get(frame, t))
+    if not keys:
+        keys[1] = 1 / fps
+    previous = 0
+    for frame, t in sorted(keys.items()):
+        values = {name: round(_value_at(curves[name], t), 4) for name in CHANNEL_NAMES}
+        words = [_word(name, v) for name, v in values.items() if v != 0]
+        note = "; ".join(dict.fromkeys(n for time, n in notes.items() if int(time * fps + 0.5) == frame for n in n))
+        lines.append(f"{' '.join(words or ['neutral'])} +{frame - previous}".ljust(40) + (f"  # {note}" if note else ""))
+        previous = frame
     script = "\n".join(lines) + "\n"
     try:
         parse_script(script)
@@ -105,29 +134,72 @@ def script_text(steps: tuple[Step, ...], fps: float, text: str = "") -> str:
     return script
 
 
-def _keyframes(steps: tuple[Step, ...]) -> Iterator[tuple[float, Mapping[str, float], str]]:
-    """(seconds after the keyframe before, values, note) for each keyframe the steps make."""
-    state: Mapping[str, float] = {}
+Curve = list[tuple[float, float]]  # (seconds, value) points, linear between, held after the last
+
+
+def _timeline(steps: tuple[Step, ...], start: Mapping[str, float],
+              fps: float) -> tuple[dict[str, Curve], dict[float, list[str]], float]:
+    """Each channel's curve, notes by time, and the end time of the steps laid on one timeline."""
+    curves: dict[str, Curve] = {name: [(0.0, start[name])] for name in CHANNEL_NAMES}
+    notes: dict[float, list[str]] = {}
+    state = dict(start)
+    cursor = previous_begin = 0.0
+
+    def move(name: str, t0: float, t1: float, value: float) -> None:
+        """The channel goes from wherever it is at t0 to `value` at t1 (a later start takes over)."""
+        points = curves[name]
+        v0 = _value_at(points, t0)
+        curves[name] = [p for p in points if p[0] < t0] + [(t0, v0), (t1, value)]
+
     for step in steps:
         quote = f'"{_one_line(step.text, 60)}"'
-        if step.delay_s > 0:
-            yield step.delay_s, state, f"waits {step.delay_s:g} s"
-        if step.gesture == "blink":
-            closed = {**state, "eye_close": 1.0}
-            yield BLINK_S, closed, f"{quote}: blink"
-            yield BLINK_S, state, "eyes open again"
-        elif step.gesture == "head_shake":
-            turn = state.get("head_turn", 0.0)
-            for swing in (-SHAKE_SIZE, SHAKE_SIZE, -SHAKE_SIZE):
-                value = max(-VALUE_LIMIT, min(VALUE_LIMIT, turn + swing))
-                yield SHAKE_S, {**state, "head_turn": value}, f"{quote}: head shake"
-            yield SHAKE_S, state, "head back"
+        if step.at_s is not None:
+            begin = step.at_s
+        elif step.together:
+            begin = previous_begin
         else:
-            state = step.state
+            begin = cursor + step.delay_s
+        hold = step.hold_s
+        if step.gesture == "blink":
+            was = _value_at(curves["eye_close"], begin)
+            move("eye_close", begin, begin + BLINK_S, 1.0)
+            move("eye_close", begin + BLINK_S, begin + 2 * BLINK_S, was)
+            notes.setdefault(begin + BLINK_S, []).append(f"{quote}: blink")
+            reach = begin + 2 * BLINK_S
+        elif step.gesture == "head_shake":
+            was = _value_at(curves["head_turn"], begin)
+            t = begin
+            for swing in (-SHAKE_SIZE, SHAKE_SIZE, -SHAKE_SIZE, 0.0):
+                move("head_turn", t, t + SHAKE_S, max(-VALUE_LIMIT, min(VALUE_LIMIT, was + swing)))
+                t += SHAKE_S
+                notes.setdefault(t, []).append(f"{quote}: head shake" if swing else "head back")
+            reach = t
+        else:
+            changed = {name: step.state.get(name, 0.0) for name in CHANNEL_NAMES
+                       if step.state.get(name, 0.0) != state.get(name, 0.0)}
+            ramp = max(step.ramp_s, 1 / fps) if changed else 0.0
+            for name, value in changed.items():
+                move(name, begin, begin + ramp, value)
+            reach = begin + ramp
             how = f"over {step.ramp_s:g} s" + (" (read by the sentence model)" if step.source == "model" else "")
-            yield step.ramp_s, state, f"{quote} {how}"
-            if step.hold_s > 0:
-                yield step.hold_s, state, f"held {step.hold_s:g} s"
+            if changed and begin > 0 and begin != cursor:
+                notes.setdefault(begin, []).append(f"{quote} begins")
+            notes.setdefault(reach, []).append(f"{quote} {how}" if changed else f"{quote}: the face holds")
+            if hold > 0:
+                notes.setdefault(reach + hold, []).append(f"held {hold:g} s")
+            state = {name: step.state.get(name, 0.0) for name in CHANNEL_NAMES}
+        previous_begin = begin
+        cursor = max(cursor, reach + hold)
+    return curves, notes, cursor
+
+
+def _value_at(points: Curve, t: float) -> float:
+    if t <= points[0][0]:
+        return points[0][1]
+    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+        if t <= t1:
+            return v1 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return points[-1][1]
 
 
 def _word(name: str, value: float) -> str:

@@ -1,4 +1,5 @@
-"""Where a face's expression shows: a soft mask over the brows, eyes and mouth of a render.
+"""Where a face's expression shows: a soft mask over the brows, eyes and mouth of a render; and
+the skin between them (``skin_region``), where an expression should change no colour.
 
 Pixel losses weigh hair, clothes and background by their area, while the brows, eyes and mouth
 that carry every expression cover a few percent of the image; the fit's region term
@@ -38,3 +39,17 @@ def feature_regions(params: FaceParams, size: int = 128) -> np.ndarray:
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigmaX=margin / 2)
     return np.clip(soft, 0.0, 1.0)
+
+
+def skin_region(params: FaceParams, size: int = 128, shrink: float = 3 / 128) -> np.ndarray:
+    """A ``size`` x ``size`` bool mask: inside the face outline, shrunk by ``shrink`` of the image
+    size, and outside every pixel ``feature_regions`` touches (brows, eyes, mouth and their margin)."""
+    ident = params.identity
+    head = HeadShape(ident.face_width, ident.face_length, ident.jaw_width, ident.chin_squareness,
+                     mouth_shape(ident, params.aus).chin_drop)
+    outline = np.round(View(size, params.yaw).face_outline(head, head.outline())).astype(np.int32)
+    face = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(face, [outline], 255)
+    r = max(1, int(round(shrink * size)))
+    face = cv2.erode(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    return (face > 0) & (feature_regions(params, size) < 0.05)

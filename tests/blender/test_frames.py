@@ -149,8 +149,11 @@ def recorded(self, ws, cache, *args):
 rig_module.Rig.ensure_frames = recorded
 loaded_on = []
 rig_init = rig_module.Rig.__init__
+load_gate = threading.Event()  # closed: the model stays loading until the test has looked
+load_gate.set()
 def recorded_init(self, paths):
     loaded_on.append(threading.current_thread().name)
+    load_gate.wait(60)
     rig_init(self, paths)
 rig_module.Rig.__init__ = recorded_init
 
@@ -182,8 +185,10 @@ def key(joy_end):
 
 # A whole bake: the model loaded and every frame computed on the worker, the files made from timer events.
 key(1.0)
+load_gate.clear()
 op = operator()
 loading = op._job_ref is None
+load_gate.set()
 passthrough = sorted(op.modal(bpy.context, Event("MOUSEMOVE")))[0]
 poll_while_running = bpy.ops.latent_emotion.bake.poll()
 full = timer_until_done(op)

@@ -20,7 +20,7 @@ worker.shared_worker().cancel(order)
 try:
     learn.wait(order)
     cancelled = None
-except worker.LearnCancelled as e:
+except addon("backend.jobs").Cancelled as e:
     cancelled = str(e)
 
 def run(**props):

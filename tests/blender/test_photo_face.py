@@ -73,7 +73,7 @@ worker.shared_worker().cancel(order)
 try:
     photo.wait(order)
     cancelled = None
-except worker.InversionCancelled as e:
+except addon("backend.jobs").Cancelled as e:
     cancelled = str(e)
 
 class Layout:

@@ -74,7 +74,7 @@ def test_sequencer_renders_png_and_mp4_with_the_cached_frames(blender, tmp_path)
     expected = {int(f): _png(p) for f, p in out["files"].items()}
     pngs = sorted((tmp_path / "png").glob("*.png"))
     assert [p.name for p in pngs] == [f"{f:04d}.png" for f in range(1, 7)]
-    for f, path in zip(range(1, 7), pngs):
+    for f, path in zip(range(1, 7), pngs, strict=True):
         assert np.array_equal(_png(path), expected[f]), f"frame {f} differs from the cache"
     assert len({e.tobytes() for e in expected.values()}) == 6  # every frame differs
 

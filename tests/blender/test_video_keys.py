@@ -72,7 +72,7 @@ addon("worker").shared_worker().cancel(order)
 try:
     capture.wait(order)
     cancelled = None
-except addon("worker").CaptureCancelled as e:
+except addon("backend.jobs").Cancelled as e:
     cancelled = [str(e), order.done]
 result(status=status, error=error, keyed=keyed(face), every={str(k): v for k, v in every.items()},
        reduced=reduced, reduced_keys=keyed(other, "joy"), shifted={str(k): v for k, v in shifted.items()},
