@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import torch
 
 from .generator import CONFIG_LIMITS, Generator, GeneratorConfig, state_shapes
-from .files import FileError, replacing
+from .files import FileError, parse_json, replacing
 from .safe_pickle import PersistentRecord, UnsafePickleError, safe_load
 
 OUR_FORMAT = "latent-emotion.generator"
@@ -196,7 +196,7 @@ def read_tagged_safetensors(path: str | os.PathLike[str], fmt: str, version: str
 def _read_ours(path: Path) -> _Weights:
     meta, tensors = read_tagged_safetensors(path, OUR_FORMAT, OUR_FORMAT_VERSION, "generator")
     try:
-        config = GeneratorConfig.from_dict(json.loads(meta["config"]))
+        config = GeneratorConfig.from_dict(parse_json(meta["config"], path, error=CheckpointError))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"bad generator config in metadata ({_first_line(e)})") from None
     return _Weights("latent-emotion", config, tensors)

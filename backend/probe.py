@@ -15,7 +15,6 @@ This module holds the network, reading images with it, and its files: safetensor
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from torch import nn
 
 from .channels import CHANNEL_NAMES
 from .checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
+from .files import parse_json
 from .generator import images_from_uint8, reject_unknown_keys
 
 PROBE_FORMAT = "latent-emotion.probe"
@@ -217,7 +217,7 @@ def load_probe(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         raise CheckpointError(path, "no such file")
     meta, tensors = read_tagged_safetensors(path, PROBE_FORMAT, PROBE_FORMAT_VERSION, "probe")
     try:
-        config = ProbeConfig.from_dict(json.loads(meta["config"]))
+        config = ProbeConfig.from_dict(parse_json(meta["config"], path, error=CheckpointError))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"bad probe config in metadata ({e})") from None
     if config.weight_count() != sum(t.numel() for t in tensors.values()):

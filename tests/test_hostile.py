@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, save_generator
+from backend.checkpoints import CheckpointError, load_generator, save_generator
 from backend.files import FileError, check_output, load_array, read_bytes, read_json, write_atomic
 from backend.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
 
@@ -614,3 +614,20 @@ def test_values_json_still_reads_and_bad_json_is_one_line(tmp_path):
     bad.write_text('{"frames": [0, NaN]}')
     with pytest.raises(ValueError, match="bad.json: not valid JSON \\(NaN is not a JSON number\\)"):
         load_values(bad)
+
+
+def test_deeply_nested_config_metadata_is_one_line_for_generators_probes_and_readers(tmp_path):
+    from safetensors.torch import save_file
+
+    from backend.faces.weights import READER_FORMAT, READER_FORMAT_VERSION, load_reader_weights
+    from backend.probe import PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe
+
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for name, fmt, version, load in (("g", "latent-emotion.generator", "1", load_generator),
+                                     ("p", PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe),
+                                     ("r", READER_FORMAT, READER_FORMAT_VERSION,
+                                      lambda p: load_reader_weights("fer_emotion", p))):
+        path = tmp_path / f"{name}.safetensors"
+        save_file({"w": torch.zeros(1)}, str(path), metadata={"format": fmt, "format_version": version, "config": deep})
+        with pytest.raises(CheckpointError, match=f"{name}.safetensors: .*JSON nested deeper than 32 levels"):
+            load(path)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
+from ..files import parse_json
 
 READERS_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "face_readers"
 READER_FORMAT = "latent-emotion-face-reader"
@@ -47,7 +48,7 @@ def load_reader_weights(network: str, path: str | os.PathLike[str] | None = None
                                     "scripts/convert_face_readers.py makes them)")
     meta, tensors = read_tagged_safetensors(path, READER_FORMAT, READER_FORMAT_VERSION, "face-reader weights file")
     try:
-        found = json.loads(meta.get("config", "{}")).get("network")
+        found = parse_json(meta.get("config", "{}"), path, error=CheckpointError).get("network")
     except (ValueError, AttributeError):
         raise CheckpointError(path, "bad face-reader config in metadata") from None
     if found != network:
