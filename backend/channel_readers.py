@@ -30,6 +30,7 @@ import numpy as np
 
 from .channels import CHANNEL_NAMES
 from .direction_learning import Reader, Reading, probe_reader
+from .files import read_bytes
 
 Role = Literal["labeller", "evaluator"]
 
@@ -57,7 +58,7 @@ def reader_from_spec(spec: str, role: Role, device: str = "cpu") -> ChannelReade
 
         path = Path(spec[len("probe:"):])
         probe = load_probe(path, device)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = hashlib.sha256(read_bytes(path, 2**31)).hexdigest()
         return ChannelReader(probe_reader(probe), f"probe {path}", f"probe-{digest}-v{READER_VERSION}")
     raise ValueError(f"a reader is 'faces' or 'probe:PATH' (e.g. probe:models/default/probe_features.safetensors), "
                      f"got {spec!r}")

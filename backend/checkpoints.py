@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 
 import torch
 
-from .generator import Generator, GeneratorConfig
-from .files import FileError, replacing
+from .generator import CONFIG_LIMITS, Generator, GeneratorConfig, state_shapes
+from .files import FileError, parse_json, replacing
 from .safe_pickle import PersistentRecord, UnsafePickleError, safe_load
 
 OUR_FORMAT = "latent-emotion.generator"
@@ -196,7 +196,7 @@ def read_tagged_safetensors(path: str | os.PathLike[str], fmt: str, version: str
 def _read_ours(path: Path) -> _Weights:
     meta, tensors = read_tagged_safetensors(path, OUR_FORMAT, OUR_FORMAT_VERSION, "generator")
     try:
-        config = GeneratorConfig.from_dict(json.loads(meta["config"]))
+        config = GeneratorConfig.from_dict(parse_json(meta["config"], path, error=CheckpointError))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"bad generator config in metadata ({_first_line(e)})") from None
     return _Weights("latent-emotion", config, tensors)
@@ -359,11 +359,20 @@ def _from_rosinality(path: Path, sd: Any, latent_avg: Any, lr_mlp: float) -> _We
         img_channels = sd["to_rgb1.conv.weight"].shape[1]
     except (ValueError, KeyError) as e:
         raise CheckpointError(path, f"'g_ema' does not look like a rosinality StyleGAN2 generator ({e})") from None
-    resolution = 2 ** ((n_convs + 1) // 2 + 1)
+    log2_res = (n_convs + 1) // 2 + 1
+    top = CONFIG_LIMITS["img_resolution"][1]
+    if n_mlp > CONFIG_LIMITS["mapping_layers"][1] or 2 ** min(log2_res, 64) > top:
+        raise CheckpointError(path, f"'g_ema' names {n_mlp} mapping layers and {n_convs} convolutions: more than "
+                                    f"a generator of at most {top} px and {CONFIG_LIMITS['mapping_layers'][1]} "
+                                    "mapping layers has")
+    resolution = 2**log2_res
     channel_base, channel_max = _channel_table(path, sd, resolution)
-    config = GeneratorConfig(img_resolution=resolution, z_dim=style_dim, w_dim=style_dim, img_channels=img_channels,
-                             mapping_layers=n_mlp, mapping_lr_multiplier=lr_mlp, channel_base=channel_base,
-                             channel_max=channel_max)
+    try:
+        config = GeneratorConfig(img_resolution=resolution, z_dim=style_dim, w_dim=style_dim,
+                                 img_channels=img_channels, mapping_layers=n_mlp, mapping_lr_multiplier=lr_mlp,
+                                 channel_base=channel_base, channel_max=channel_max)
+    except ValueError as e:
+        raise CheckpointError(path, f"unsupported generator configuration ({e})") from None
     out: dict[str, torch.Tensor] = {}
 
     def take(key: str) -> torch.Tensor:
@@ -426,14 +435,15 @@ def _channel_table(path: Path, sd: Mapping[str, torch.Tensor], resolution: int) 
 # --- building --------------------------------------------------------------------------------------
 
 def _build(path: Path, config: GeneratorConfig, tensors: Mapping[str, torch.Tensor]) -> Generator:
-    G = Generator(config)
-    expected = G.state_dict()
+    """The generator of ``config`` holding ``tensors``. Every tensor's name, shape and values are
+    checked against the architecture's shapes first (``state_shapes``: no memory), so a file whose
+    config asks for more than its tensors hold is refused at the cost of reading it, not of
+    building what it asks for."""
+    expected = state_shapes(config)
     # Filters are fixed by the config; files that omit them (rosinality) get ours.
-    given = {k: v for k, v in tensors.items()}
-    for name in expected:
-        if name.endswith("resample_filter") and name not in given:
-            given[name] = expected[name]
-    missing = [k for k in expected if k not in given]
+    given = dict(tensors)
+    filters = [k for k in expected if k.endswith("resample_filter") and k not in given]
+    missing = [k for k in expected if k not in given and k not in filters]
     unexpected = [k for k in given if k not in expected]
     if missing or unexpected:
         parts = []
@@ -443,12 +453,17 @@ def _build(path: Path, config: GeneratorConfig, tensors: Mapping[str, torch.Tens
             parts.append(f"unexpected {_some(unexpected)}")
         raise CheckpointError(path, "weights do not match the architecture: " + "; ".join(parts))
     for name, want in expected.items():
+        if name in filters:
+            continue
         got = given[name]
-        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != want:
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            raise CheckpointError(path, f"{name} has shape {shape}, the architecture needs {tuple(want.shape)}")
+            raise CheckpointError(path, f"{name} has shape {shape}, the architecture needs {want}")
         if not got.is_floating_point() or not torch.isfinite(got).all():
             raise CheckpointError(path, f"{name} holds non-finite or non-float values")
+    G = Generator(config)
+    own = G.state_dict()
+    given.update({k: own[k] for k in filters})
     G.load_state_dict({k: v.to(torch.float32) for k, v in given.items()})
     G.eval().requires_grad_(False)
     return G

@@ -20,13 +20,22 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / 
 DEFAULT_DIRECTIONS = DEFAULT_MODEL.with_name("directions.json")
 
 
+_MAX_SEEDS = 100_000  # one run's faces; a larger list is a typo, not a job
+
+
 def _seeds(text: str) -> list[int]:
-    """'0-3,7' → [0, 1, 2, 3, 7]."""
+    """'0-3,7' → [0, 1, 2, 3, 7]: seeds within [0, 2**32) (numpy's), at most ``_MAX_SEEDS``."""
     out: list[int] = []
     try:
         for part in text.split(","):
             lo, _, hi = part.partition("-")
-            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+            first, last = int(lo), int(hi) if hi else int(lo)
+            if not 0 <= first <= last < 2**32:
+                raise argparse.ArgumentTypeError(f"seeds are whole numbers in [0, {2**32 - 1}], low-high ranges "
+                                                 f"ascending; got {part!r}")
+            if len(out) + last - first + 1 > _MAX_SEEDS:
+                raise argparse.ArgumentTypeError(f"at most {_MAX_SEEDS:,} seeds at a time, got {text!r}")
+            out += range(first, last + 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must look like '0-3,7', got {text!r}") from None
     return out
@@ -34,13 +43,17 @@ def _seeds(text: str) -> list[int]:
 
 def _number_in(kind: type, lo: float, hi: float, what: str):
     """An argparse type: ``kind`` (int or float) within [lo, hi], else a one-line error."""
+    from .files import check_finite
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a {kind.__name__}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{what} must be within [{lo:g}, {hi:g}], got {text}")
+        try:
+            check_finite(value, what, lo, hi)  # the one check of user numbers: NaN and inf fail here
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         return value
     return parse
 
@@ -68,8 +81,8 @@ def _byte_size(text: str) -> int:
         value = float(t[: len(t) - len(unit)])
     except ValueError:
         raise argparse.ArgumentTypeError(f"sizes look like 500M or 2G, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"a size must be 0 or more, got {text!r}")
+    if not 0 <= value < 2**60:  # NaN and inf too
+        raise argparse.ArgumentTypeError(f"a size must be a finite number of bytes, 0 or more, got {text!r}")
     return int(value * _SIZE_UNITS[unit])
 
 
@@ -130,6 +143,8 @@ def _face_readers(crop_size: int = 256) -> FaceReaders:
 def cmd_info(args: argparse.Namespace) -> None:
     if args.model.is_dir():
         raise ValueError(f"{args.model}: a folder; pass a checkpoint or directions file")
+    if args.model.exists() and not args.model.is_file():  # a FIFO would wait for a writer forever
+        raise ValueError(f"{args.model}: not a regular file (a pipe, a device or a socket)")
     with open(args.model, "rb") as f:
         head = f.read(64).lstrip()
     if head.startswith(b"{"):
@@ -153,16 +168,16 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    import imageio.v3 as iio
-
+    from .files import check_output, write_atomic
     from .generator import images_to_uint8
+    from .video import encode_png
 
+    check_output(args.out, (args.model,), folder=True)
     G, _ = _load_model(args)
-    args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         ws = G.w_from_seed(seed, truncation_psi=args.truncation)
         path = args.out / f"seed{seed:04d}.png"
-        iio.imwrite(path, images_to_uint8(G.synthesize(ws))[0])
+        write_atomic(path, encode_png(images_to_uint8(G.synthesize(ws))[0]))
         print(path)
 
 
@@ -175,6 +190,9 @@ def cmd_sheet(args: argparse.Namespace) -> None:
 
     if args.cell < 8:
         raise ValueError(f"--cell must be at least 8 pixels, got {args.cell}")
+    from .files import check_output
+
+    check_output(args.out, (args.model, args.directions))
     G, info, directions = _model_and_directions(args)
     faces = np.concatenate([G.w_from_seed(s, truncation_psi=args.truncation).cpu().numpy() for s in args.seeds])
     write_atomic(args.out, encode_png(channel_sheet(G, faces, directions, args.value, args.cell)))
@@ -183,7 +201,9 @@ def cmd_sheet(args: argparse.Namespace) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> None:
     from .checkpoints import load_generator, save_generator
+    from .files import check_output
 
+    check_output(args.out, (args.model,))
     G, info = load_generator(args.model)
     save_generator(G, args.out, half=args.half, metadata={"source_format": info.format,
                                                           "source_fingerprint": info.fingerprint})
@@ -199,6 +219,10 @@ def cmd_render(args: argparse.Namespace) -> None:
     from .script import load_script, parse_script
     from .timeline import iter_latents, load_values, timeline_from_clip
 
+    from .files import check_output
+
+    inputs = (args.model, args.directions, args.script, args.values, args.w)
+    check_output(args.out, inputs, folder=not args.out.suffix or args.out.is_dir())
     G, info, directions = _model_and_directions(args)
     if args.script is not None or args.text is not None:
         extra = [n for n in directions.names if n not in CHANNEL_NAMES]
@@ -264,11 +288,15 @@ def cmd_train_directions(args: argparse.Namespace) -> None:
     from .direction_training import train_directions
     from .directions import save_directions
 
-    latents = np.load(args.latents, allow_pickle=False)
-    if args.labels.suffix == ".npy":
-        labels = np.load(args.labels, allow_pickle=False)
-    else:
-        labels = np.array([line.strip() for line in args.labels.read_text().splitlines() if line.strip()])
+    from .files import check_output, load_array, read_text
+
+    check_output(args.out, (args.latents, args.labels, args.model))
+    latents = load_array(args.latents)
+    labels = (load_array(args.labels) if args.labels.suffix == ".npy"
+              else np.array([line.strip() for line in read_text(args.labels).splitlines() if line.strip()]))
+    for name, a in (("--latents", latents), ("--labels", labels)):
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"{name}: an .npz archive; give one array as .npy")
     info = checkpoint_info(args.model)
     names = args.names.split(",") if args.names else None
     result = train_directions(latents, labels, names, generator_fingerprint=info.fingerprint, num_ws=info.num_ws,
@@ -301,14 +329,16 @@ def cmd_acd(args: argparse.Namespace) -> None:
 
 
 def cmd_faces(args: argparse.Namespace) -> None:
-    import json
-
     from .capture import reading_channels
     from .faces.images import open_media
     from .faces.report import face_line, face_record, no_face_note
-    from .files import write_atomic
+    from .files import check_output, json_text, write_atomic
     from .video import encode_png
 
+    if args.json is not None:
+        check_output(args.json, (args.source,))
+    if args.crops is not None:
+        check_output(args.crops, folder=True)
     media = open_media(args.source)
     readers = _face_readers(args.crop_size)
     frames, empty = [], []
@@ -320,7 +350,7 @@ def cmd_faces(args: argparse.Namespace) -> None:
             print(where + face_line(k, face, v))
             if args.crops is not None:
                 name = f"frame{i:05d}_face{k}.png" if media.is_video else f"face{k}.png"
-                write_atomic(args.crops / name, encode_png(face.aligned.image))
+                write_atomic(args.crops / name, encode_png(face.aligned.image), keep=(args.source,))
         if not faces:
             empty.append(i)
             if not media.is_video:
@@ -329,16 +359,17 @@ def cmd_faces(args: argparse.Namespace) -> None:
     if media.is_video and empty:
         print(f"{args.source}: no face in {len(empty)} of {len(frames)} frames")
     if args.json is not None:
-        write_atomic(args.json, json.dumps({"source": str(args.source), "video": media.is_video, "fps": media.fps,
-                                            "frames": frames}, indent=1) + "\n")
+        write_atomic(args.json, json_text({"source": str(args.source), "video": media.is_video, "fps": media.fps,
+                                           "frames": frames}, indent=1), keep=(args.source,))
 
 
 def cmd_capture(args: argparse.Namespace) -> None:
     from .capture import capture, capture_csv
     from .faces.images import open_media
-    from .files import write_atomic
+    from .files import check_output, write_atomic
     from .smoothing import OneEuro
 
+    check_output(args.out, (args.video,))
     media = open_media(args.video, constant_rate=True, fps=args.fps)
     if not media.is_video:
         raise ValueError(f"{args.video}: a still image; capture takes a video or a folder of PNG frames")
@@ -376,15 +407,16 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
 
 def cmd_learn_directions(args: argparse.Namespace) -> None:
-    import json
-
     from .channel_readers import reader_from_spec
     from .direction_learning import Shares
     from .directions import save_directions
-    from .files import write_atomic
+    from .files import check_output, json_text, write_atomic
     from .generator_directions import (LearnSettings, learn_generator_directions, learn_photo_directions,
                                        learning_report)
 
+    report_path = args.out.with_name(args.out.name.removesuffix(".json") + ".report.json")
+    for out in (args.out, report_path):
+        check_output(out, (args.model,))  # before hours of sampling, not after
     G, info = _load_model(args)
     reader = reader_from_spec(args.reader, "labeller", str(G.device))
     work = args.work or args.out.with_name(args.out.name.removesuffix(".json") + ".work")
@@ -404,10 +436,9 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
         result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, work, settings,
                                             reader_name=args.reader, progress=_progress_line())
     save_directions(result.directions, args.out)
-    report_path = args.out.with_name(args.out.name.removesuffix(".json") + ".report.json")
     report = learning_report(result, settings, model=str(info.path), generator_fingerprint=info.fingerprint,
                              reader=reader.description, device=str(G.device), work=str(work))
-    write_atomic(report_path, json.dumps(report, indent=2) + "\n")
+    write_atomic(report_path, json_text(report))
     print(f"{result.readable} of {result.samples} {'photos' if args.photos else 'samples'} used "
           f"({result.made} made now); "
           f"{', '.join(f'{k} {v:.0f} s' for k, v in result.seconds.items())}")
@@ -423,7 +454,6 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
 
 
 def cmd_eval_directions(args: argparse.Namespace) -> None:
-    import json
     from dataclasses import asdict
 
     import numpy as np
@@ -432,10 +462,12 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
     from .channels import CHANNEL_NAMES
     from .direction_eval import between_faces, evaluate, print_table, summary
     from .direction_learning import MEASURE_BATCH
-    from .files import write_atomic
+    from .files import check_output, json_text, write_atomic
     from .generator import synthesize_frames
     from .generator_directions import EVALUATION_STREAM, held_out_faces
 
+    if args.json is not None:
+        check_output(args.json, (args.model, args.directions))
     G, info, directions = _model_and_directions(args)
     reader = reader_from_spec(args.reader, "evaluator", str(G.device))
     channels = tuple(n for n in CHANNEL_NAMES if n in directions)
@@ -466,7 +498,7 @@ def cmd_eval_directions(args: argparse.Namespace) -> None:
                "reader": reader.description, "protocol": {"faces": args.faces, "frames": args.frames,
                "extra_frames": args.extra_frames, "truncation": args.truncation, "seed": args.seed},
                "channels": [asdict(s) for s in scores], "summary": totals}
-        write_atomic(args.json, json.dumps(doc, indent=2, default=float) + "\n")
+        write_atomic(args.json, json_text(doc))  # NaN (e.g. one face: no distance between faces) -> null
         print(f"wrote {args.json}")
 
 
@@ -476,6 +508,9 @@ def cmd_invert(args: argparse.Namespace) -> None:
 
     if args.features not in ("faces", "none") and not args.features.startswith("probe:"):
         raise ValueError(f"--features is 'faces', 'none' or 'probe:PATH', got {args.features!r}")
+    from .files import check_output
+
+    check_output(args.out, (args.photo, args.model))  # before minutes of inversion, not after
     G, info = _load_model(args)
     res = G.config.img_resolution
     image, sha256 = read_photo(args.photo)
@@ -725,6 +760,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoints import CheckpointError
     from .directions import DirectionsError
+    from .files import FileError
     from .photo import FaceCodeError
     from .script import ScriptError
 
@@ -741,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScriptError as e:
         print(f"error: {getattr(args, 'script', '')}: {e}", file=sys.stderr)
         return 2
-    except (CheckpointError, DirectionsError, FaceCodeError, OSError, ValueError) as e:
+    except (CheckpointError, DirectionsError, FaceCodeError, FileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Cancelled):

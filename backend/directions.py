@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import FileError, write_atomic
+from .files import FileError, read_json, write_atomic
 
 FORMAT = "latent-emotion.directions"
 FORMAT_VERSION = 1
@@ -191,18 +191,7 @@ def load_directions(path: str | os.PathLike[str], *, expect_fingerprint: str | N
     """Read a directions file; with ``expect_fingerprint``/``num_ws``/``w_dim``, check it fits the
     generator. Anything wrong raises ``DirectionsError`` naming the file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DirectionsError(path, "no such file") from None
-    except IsADirectoryError:
-        raise DirectionsError(path, "a folder, not a directions file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DirectionsError(path, f"cannot read it ({e})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DirectionsError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    doc = read_json(path, error=DirectionsError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
         raise DirectionsError(path, f"not a directions file (format is {found!r}, expected {FORMAT!r})")

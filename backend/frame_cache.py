@@ -49,6 +49,7 @@ W_QUANTUM = 1e-4
 W_LIMIT = 512.0
 CACHEABLE_NOISE_MODES = ("const", "none")  # "random" draws new noise per call: not a function of the key
 _KEY = re.compile(r"[0-9a-f]{64}")
+_TEMP = re.compile(r"\.([0-9a-f]{64})\..+\.tmp")  # files.replacing's name for a frame being written
 _STALE_TEMP_S = 3600.0  # a temp file this old belongs to a dead writer
 
 Synthesize = Callable[[np.ndarray], np.ndarray]
@@ -158,7 +159,7 @@ class FrameCache:
         """Store ``frame`` (uint8 H×W×3) under ``key``, atomically; returns its path."""
         path = self.path(key)
         data = encode_png(check_frame(frame))
-        write_atomic(path, data)
+        write_atomic(path, data, durable=False)  # no fsync: get() decodes a frame whole or deletes it
         self.writes += 1
         return path
 
@@ -176,7 +177,13 @@ class FrameCache:
         those whose keys are in ``keep``, and temp files of dead writers; returns how many frames
         were deleted."""
         now = time.time()
+        # Only this cache's own names: a frame's temp file is ".<key>.png.<random>.tmp" in the folder
+        # named by the key's first two digits. Anything else (a folder that is not a frame cache,
+        # given by mistake) is never touched.
         for tmp in self.root.glob("??/.*.tmp"):
+            m = _TEMP.fullmatch(tmp.name)
+            if m is None or tmp.parent.name != m.group(1)[:2]:
+                continue
             try:
                 if now - tmp.stat().st_mtime > _STALE_TEMP_S:
                     tmp.unlink()
@@ -227,7 +234,7 @@ class FrameCache:
         return out
 
     def _frames(self) -> Iterator[Path]:
-        return (p for p in self.root.glob("??/*.png") if _KEY.fullmatch(p.stem))
+        return (p for p in self.root.glob("??/*.png") if _KEY.fullmatch(p.stem) and p.parent.name == p.stem[:2])
 
 
 def iter_frames(ws: np.ndarray, target: RenderTarget, synthesize: Synthesize, cache: FrameCache,

@@ -30,6 +30,15 @@ from .ops import (
 
 NoiseMode = Literal["const", "random", "none"]
 ARCHITECTURES = ("orig", "skip", "resnet")
+# Bounds on every size in a config, well past any published StyleGAN2 (FFHQ config-F: 1024 px, 512
+# features, 8 mapping layers, channel_base 32768). The largest generator they allow is still
+# gigabytes, so a checkpoint's tensors are matched against the config before one is built.
+CONFIG_LIMITS: dict[str, tuple[int, int]] = {
+    "img_resolution": (4, 4096), "z_dim": (0, 4096), "w_dim": (1, 4096), "c_dim": (0, 100_000),
+    "img_channels": (1, 4), "mapping_layers": (1, 32), "mapping_layer_features": (1, 4096),
+    "embed_features": (1, 4096), "channel_base": (1, 2**20), "channel_max": (1, 4096), "num_fp16_res": (0, 12),
+    "kernel_size": (1, 7),
+}
 
 
 @dataclass(frozen=True)
@@ -60,18 +69,38 @@ class GeneratorConfig:
     activation: str = "lrelu"
 
     def __post_init__(self) -> None:
-        log2 = math.log2(self.img_resolution) if self.img_resolution > 0 else 0
-        if self.img_resolution < 4 or log2 != int(log2):
+        # Types and bounds first: a config comes from files (checkpoint metadata, pickles), and a
+        # few bytes asking for 4000 mapping layers must fail here, not after gigabytes of weights.
+        for name, (lo, hi) in CONFIG_LIMITS.items():
+            value = getattr(self, name)
+            if value is None and name in ("mapping_layer_features", "embed_features"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if not lo <= value <= hi:
+                raise ValueError(f"{name} must be within [{lo}, {hi}], got {value}")
+        for name in ("mapping_lr_multiplier", "w_avg_beta", "conv_clamp"):
+            value = getattr(self, name)
+            if value is None and name != "mapping_lr_multiplier":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not self.mapping_lr_multiplier > 0 or (self.conv_clamp is not None and not self.conv_clamp > 0):
+            raise ValueError("mapping_lr_multiplier and conv_clamp must be positive")
+        taps = self.resample_filter
+        if (not isinstance(taps, tuple) or not 1 <= len(taps) <= 16
+                or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in taps)
+                or sum(taps) == 0):
+            raise ValueError(f"resample_filter must be 1 to 16 finite taps with a non-zero sum, got {taps!r}")
+        if not isinstance(self.use_noise, bool):
+            raise ValueError(f"use_noise must be true or false, got {self.use_noise!r}")
+        log2 = math.log2(self.img_resolution)
+        if log2 != int(log2):
             raise ValueError(f"img_resolution must be a power of two >= 4, got {self.img_resolution}")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
-        for name in ("z_dim", "w_dim", "img_channels", "channel_base", "channel_max", "kernel_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.z_dim <= 0 and self.c_dim <= 0:
             raise ValueError("a generator needs z_dim > 0 or c_dim > 0")
-        if self.mapping_layers < 1:
-            raise ValueError("mapping_layers must be at least 1")
         activation_gain(self.activation)
         activation_gain(self.mapping_activation)
 
@@ -104,6 +133,50 @@ class GeneratorConfig:
         if "resample_filter" in d:
             d["resample_filter"] = tuple(float(t) for t in d["resample_filter"])
         return cls(**d)
+
+
+def state_shapes(cfg: GeneratorConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor in ``Generator(cfg).state_dict()``, without building it:
+    what a checkpoint must hold, checked before gigabytes are allocated for what its config claims.
+    (The modules below build exactly these; ``tests/test_generator.py`` holds the two together.)"""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def dense(name: str, n_in: int, n_out: int) -> None:
+        shapes[f"{name}.weight"], shapes[f"{name}.bias"] = (n_out, n_in), (n_out,)
+
+    embed = (cfg.embed_features or cfg.w_dim) if cfg.c_dim > 0 else 0
+    hidden = cfg.mapping_layer_features or cfg.w_dim
+    features = [cfg.z_dim + embed] + [hidden] * (cfg.mapping_layers - 1) + [cfg.w_dim]
+    if cfg.c_dim > 0:
+        dense("mapping.embed", cfg.c_dim, embed)
+    for i in range(cfg.mapping_layers):
+        dense(f"mapping.fc{i}", features[i], features[i + 1])
+    shapes["mapping.w_avg"] = (cfg.w_dim,)
+    taps = (len(cfg.resample_filter),) * 2
+    k = cfg.kernel_size
+
+    def layer(name: str, n_in: int, n_out: int, res: int) -> None:
+        shapes[f"{name}.resample_filter"] = taps
+        dense(f"{name}.affine", cfg.w_dim, n_in)
+        shapes[f"{name}.weight"] = (n_out, n_in, k, k)
+        if cfg.use_noise:
+            shapes[f"{name}.noise_const"], shapes[f"{name}.noise_strength"] = (res, res), ()
+        shapes[f"{name}.bias"] = (n_out,)
+
+    for res in cfg.block_resolutions:
+        b, n_in, n_out = f"synthesis.b{res}", cfg.channels(res // 2) if res > 4 else 0, cfg.channels(res)
+        shapes[f"{b}.resample_filter"] = taps
+        if n_in == 0:
+            shapes[f"{b}.const"] = (n_out, res, res)
+        else:
+            layer(f"{b}.conv0", n_in, n_out, res)
+        layer(f"{b}.conv1", n_out, n_out, res)
+        if res == cfg.img_resolution or cfg.architecture == "skip":
+            dense(f"{b}.torgb.affine", cfg.w_dim, n_out)
+            shapes[f"{b}.torgb.weight"], shapes[f"{b}.torgb.bias"] = (cfg.img_channels, n_out, 1, 1), (cfg.img_channels,)
+        if n_in != 0 and cfg.architecture == "resnet":
+            shapes[f"{b}.skip.resample_filter"], shapes[f"{b}.skip.weight"] = taps, (n_out, n_in, 1, 1)
+    return shapes
 
 
 class FullyConnectedLayer(nn.Module):

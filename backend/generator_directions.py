@@ -33,7 +33,6 @@ import hashlib
 import io
 import json
 import time
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -61,7 +60,7 @@ from .direction_learning import (
 )
 from .direction_training import Method, project_orthogonal
 from .directions import DirectionSet
-from .files import write_atomic
+from .files import FileError, load_array, write_atomic
 from .generator import Generator, synthesize_frames
 from .jobs import Cancel, Progress, check_cancel
 
@@ -112,12 +111,13 @@ class SampleStore:
     def load(self, k: int, count: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Chunk ``k``'s first ``count`` samples, or None when it is missing or shorter."""
         try:
-            with np.load(self.path(k), allow_pickle=False) as f:
-                latents, values = f["latents"], f["values"]
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            f = load_array(self.path(k))  # a forged header declaring gigabytes is refused, not allocated
+            latents, values = f["latents"], f["values"]
+        except (FileError, KeyError, TypeError, IndexError):
             return None  # missing, or a damaged file: made again
-        if len(latents) < count or len(values) != len(latents):
-            return None
+        if (latents.ndim != 2 or values.ndim != 2 or len(latents) < count or len(values) != len(latents)
+                or latents.dtype.kind != "f" or values.dtype.kind != "f" or not np.isfinite(latents).all()):
+            return None  # not what this store writes: made again
         return latents[:count], values[:count]
 
     def save(self, k: int, latents: np.ndarray, values: np.ndarray) -> None:
@@ -394,9 +394,11 @@ def photo_latents(G: Generator, photos: Sequence[tuple[Path, str]], work: str | 
         image, sha = read_photo(path)
         stored = folder / f"{sha}.npz"
         try:
-            with np.load(stored, allow_pickle=False) as f:
-                w, mae, crop = f["w"], float(f["pixel_mae"]), f["aligned"]
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            f = load_array(stored)
+            w, mae, crop = f["w"], float(f["pixel_mae"]), f["aligned"]
+            if w.shape != (G.w_dim,) or crop.shape != (res, res, 3) or crop.dtype != np.uint8:
+                raise ValueError(f"{stored}: not this run's inversion")  # made again
+        except (FileError, KeyError, TypeError, IndexError, ValueError):
             if aligned:
                 crop, box = fit_to_resolution(image, res), central_box(res)
             else:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .files import FileError, write_atomic
+from .files import FileError, image_size, load_array, read_bytes, write_atomic
 from .generator import Generator
 from .inversion import FeatureFn, invert_batch
 from .jobs import Cancel, Cancelled, Progress
@@ -180,12 +180,15 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
 
 def read_photo(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
     """A photo file as uint8 RGB, and the sha256 of its bytes."""
-    data = Path(path).read_bytes()
-    if not data:  # cv2.imdecode fails with cv2.error (a traceback) on an empty buffer
-        raise ValueError(f"{path}: the file is empty (0 bytes), not a photo")
+    from .faces.images import MAX_IMAGE_BYTES, MediaError
+
+    data = read_bytes(path, MAX_IMAGE_BYTES, error=MediaError)
+    if not data:
+        raise MediaError(path, "the file is empty (0 bytes), not a photo")
+    image_size(data, path, error=MediaError)  # the pixel limit, from the header, before decoding
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{path}: not an image file OpenCV can read (JPEG, PNG, ...)")
+        raise MediaError(path, "not an image file OpenCV can read (JPEG, PNG, ...)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), hashlib.sha256(data).hexdigest()
 
 
@@ -219,18 +222,12 @@ def load_face_code(path: str | os.PathLike[str], *, expect_fingerprint: str | No
     """The face's code from a face code ``.npz`` (its ``w_plus``) or a ``.npy`` (W or W+); given
     ``num_ws`` and ``w_dim``, as a W+ code (num_ws, w_dim) (a W code fills every row). With
     ``expect_fingerprint``, a code made for another generator is refused."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise FaceCodeError(path, "no such file") from None
-    except (OSError, ValueError) as e:
-        raise FaceCodeError(path, f"not a .npy or .npz face code ({e})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            if "w_plus" not in data.files:
-                raise FaceCodeError(path, f"an .npz without 'w_plus' (it holds {', '.join(data.files) or 'nothing'})")
-            code = data["w_plus"]
-            made_for = str(data["fingerprint"]) if "fingerprint" in data.files else None
+    data = load_array(path, error=FaceCodeError)  # headers checked before anything is allocated
+    if isinstance(data, dict):
+        if "w_plus" not in data:
+            raise FaceCodeError(path, f"an .npz without 'w_plus' (it holds {', '.join(data) or 'nothing'})")
+        code = data["w_plus"]
+        made_for = str(data["fingerprint"]) if "fingerprint" in data else None
         if expect_fingerprint is not None and made_for is not None and made_for != expect_fingerprint:
             raise FaceCodeError(path, f"made for another generator (fingerprint {made_for[:12]}…, the loaded "
                                       f"generator's is {expect_fingerprint[:12]}…); invert the photo again")

@@ -15,7 +15,6 @@ This module holds the network, reading images with it, and its files: safetensor
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from torch import nn
 
 from .channels import CHANNEL_NAMES
 from .checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
+from .files import parse_json
 from .generator import images_from_uint8, reject_unknown_keys
 
 PROBE_FORMAT = "latent-emotion.probe"
@@ -54,14 +54,28 @@ class ProbeConfig:
         if not 1 <= self.depth or self.input_size >> self.depth < 1:
             raise ValueError(f"depth={self.depth} must be at least 1 and leave at least 1 pixel "
                              f"of the {self.input_size}-pixel input")
-        for name in ("width", "convs_per_stage", "embed_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        # Bounded: a config comes from a file, and a few bytes must not ask for gigabytes of weights.
+        for name, top in (("input_size", 1024), ("width", 1024), ("convs_per_stage", 16), ("embed_dim", 4096)):
+            if not 1 <= getattr(self, name) <= top:
+                raise ValueError(f"{name} must be within [1, {top}], got {getattr(self, name)}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
 
     def channels(self, stage: int) -> int:
         return self.width * 2 ** min(stage, 3)
+
+    def weight_count(self) -> int:
+        """How many numbers ``FaceProbe(self)`` holds, without building it: a file whose config
+        claims more than its tensors hold is refused before that is allocated (tests hold the two
+        together)."""
+        count, c_in = 0, 3
+        for i in range(self.depth):
+            c = self.channels(i)
+            convs = 1 + (self.convs_per_stage - 1 if i else 0)
+            count += (9 * c_in * c + 2 * c) + (convs - 1) * (9 * c * c + 2 * c)  # conv + GroupNorm
+            c_in = c
+        hidden, side = 2 * c_in, self.input_size >> self.depth
+        return count + (c_in * side * side + 1) * hidden + (hidden + 1) * (N_AUS + N_CHANNELS + self.embed_dim)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -203,9 +217,11 @@ def load_probe(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         raise CheckpointError(path, "no such file")
     meta, tensors = read_tagged_safetensors(path, PROBE_FORMAT, PROBE_FORMAT_VERSION, "probe")
     try:
-        config = ProbeConfig.from_dict(json.loads(meta["config"]))
+        config = ProbeConfig.from_dict(parse_json(meta["config"], path, error=CheckpointError))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"bad probe config in metadata ({e})") from None
+    if config.weight_count() != sum(t.numel() for t in tensors.values()):
+        raise CheckpointError(path, "weights do not match the probe architecture in its metadata")
     probe = FaceProbe(config)
     expected = probe.state_dict()
     if set(tensors) != set(expected) or any(tensors[k].shape != v.shape for k, v in expected.items()):

@@ -57,11 +57,11 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 
 from .channels import (SPELLINGS, VOCABULARY, Channel, ChannelValueError, Word, check_channel_value, make_channels,
                        normalize_word)
+from .files import read_bytes
 
 DEFAULT_FRAMES_BETWEEN = 32
 MAX_FRAME = 1_048_574  # Blender's last frame (MAXFRAME)
@@ -137,8 +137,7 @@ def load_script(
     extra_channels: Iterable[str] = (),
 ) -> Script:
     """Read and parse a UTF-8 script file."""
-    data = Path(path).read_bytes()
-    data = data.removeprefix(codecs.BOM_UTF8)
+    data = read_bytes(path).removeprefix(codecs.BOM_UTF8)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

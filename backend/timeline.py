@@ -12,7 +12,6 @@ frame's values, so any frame can be rendered alone.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +21,13 @@ import numpy as np
 
 from .channels import VALUE_LIMIT, ChannelValueError, check_channel_value, normalize_word
 from .directions import DirectionSet
+from .files import FileError, parse_json, read_text
 from .latent import InterpolationMethod, Stacking, compose_latent, interpolate_keyframes
 from .script import Clip
+
+class ValuesFileError(FileError, ValueError):
+    """A values file that cannot be read (missing, too large, not UTF-8, not JSON); names the file."""
+
 
 CHUNK = 256
 """Frames per chunk of values / latents: small next to any frame batch's memory."""
@@ -106,24 +110,18 @@ def load_values(path: str | os.PathLike[str]) -> Timeline:
     (column names as script words: any case, '-' or '_'), or JSON
     ``{"frames": [...], "channels": {"joy": [...], ...}}``. Errors name the file and the row."""
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a values file")
+    text = read_text(path, error=ValuesFileError)
+    is_json = path.suffix.lower() == ".json"
+    doc = parse_json(text, path, error=ValuesFileError) if is_json else None
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}); save the values file as UTF-8") from None
-    try:
-        if path.suffix.lower() == ".json":
-            return _values_from_json(text)
-        return _values_from_csv(text)
+        return _values_from_json(doc) if is_json else _values_from_csv(text)
     except ChannelValueError as e:
         raise ValueError(f"{path}: {e}") from None
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: not a values file ({e})") from None
 
 
-def _values_from_json(text: str) -> Timeline:
-    data = json.loads(text)
+def _values_from_json(data: object) -> Timeline:
     if not isinstance(data, Mapping) or not isinstance(data.get("channels"), Mapping):
         raise ValueError("expected an object with 'frames' and 'channels' (channel → list of values)")
     chans = {normalize_word(k.strip()): v for k, v in data["channels"].items()}
@@ -184,4 +182,5 @@ def iter_latents(w_face: np.ndarray, timeline: Timeline, directions: DirectionSe
     w = np.asarray(w_face, dtype=np.float32).reshape(directions.num_ws, directions.w_dim)
     for _, values in timeline.chunks(chunk):
         ws = compose_latent(w, {timeline.channels[i]: values[:, i] for i in keep}, directions, stacking)
-        yield ws.reshape(len(values), directions.num_ws, directions.w_dim)
+        # No channel in use (a values file with only a frame column): the neutral face on every frame.
+        yield np.array(np.broadcast_to(ws, (len(values), directions.num_ws, directions.w_dim)))

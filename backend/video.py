@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +20,18 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .files import replacing
+from .files import FileError, check_pixels, read_bytes, replacing, write_atomic
 from .jobs import Progress
-"""Called with the number of frames done so far."""
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A complete PNG ends with an empty IEND chunk: length 0, type, CRC.
 _PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _PNG_COMPRESSION = 3  # zlib level: 3 is OpenCV's default, a fair trade of time for size.
+_MAX_PNG_BYTES = 2**30  # a frame of MAX_PIXELS stored raw is 600 MB; a PNG is smaller
+
+
+class _FrameError(FileError, ValueError):
+    """A frame file or video that cannot be read (too large, not a regular file, damaged)."""
 
 
 class VideoInfo(NamedTuple):
@@ -88,13 +95,13 @@ def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike[s
                        pattern: str = "frame_{:05d}.png", *, first: int = 0,
                        progress: Progress | None = None) -> list[Path]:
     """Write frames as numbered lossless PNG files (``pattern.format(number)``, numbers from
-    ``first``); returns the paths."""
+    ``first``); returns the paths. Each file appears whole or not at all (``files.write_atomic``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(frames):
         path = folder / pattern.format(first + i)
-        path.write_bytes(encode_png(check_frame(frame, f"frame {first + i}")))
+        write_atomic(path, encode_png(check_frame(frame, f"frame {first + i}")))
         paths.append(path)
         if progress is not None:
             progress("writing", i + 1, 0)
@@ -135,20 +142,21 @@ def video_format(path: str | os.PathLike[str]) -> VideoFormat:
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, *,
-                pad_odd: bool = True, progress: Progress | None = None) -> int:
+                pad_odd: bool = True, progress: Progress | None = None,
+                keep: Iterable[str | os.PathLike[str] | None] = ()) -> int:
     """Encode frames into the video format of ``path``'s suffix (``VIDEO_FORMATS``) at ``fps``;
     returns the number of frames written.
 
     4:2:0 formats need even sizes: odd ones get one edge-replicated row/column (``pad_odd``) or a
-    ValueError. No other resizing happens (imageio's default macro block of 16 would rescale
-    silently). The file appears at ``path`` only when complete; ffmpeg stores fps to two decimals.
+    ValueError. No other resizing happens. ffmpeg writes a temporary file beside ``path``; only when
+    it exits 0 and the file reads back with every frame does it replace ``path`` (``files.replacing``),
+    so a full disk or a size limit is an ``OSError`` and an existing video survives. ffmpeg stores
+    fps to two decimals. ``keep``: inputs ``path`` must not be.
     """
-    import imageio_ffmpeg
-
     fmt = video_format(path)
     path = Path(path)
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps}")
     it = iter(frames)
     first = next(it, None)
     if first is None:
@@ -160,38 +168,93 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps:
         raise ValueError(f"{fmt.codec} {fmt.pix_fmt} needs even width and height, got {w}x{h} (or pass pad_odd=True)")
     out_w, out_h = (w + w % 2, h + h % 2) if even else (w, h)
     n = 0
-    with replacing(path, suffix=f".partial{path.suffix}") as tmp:  # ffmpeg goes by the suffix
-        writer = imageio_ffmpeg.write_frames(str(tmp), (out_w, out_h), fps=fps, codec=fmt.codec, quality=None,
-                                             pix_fmt_in="rgb24", pix_fmt_out=fmt.pix_fmt, macro_block_size=1,
-                                             output_params=list(fmt.options))
-        try:
-            writer.send(None)
+    with replacing(path, suffix=f".partial{path.suffix}", keep=keep) as tmp:  # ffmpeg goes by the suffix
+        with _Ffmpeg(path, tmp, fmt, out_w, out_h, fps) as ffmpeg:
             for frame in _chain(first, it):
                 frame = check_frame(frame, f"frame {n}")
                 if frame.shape[:2] != (h, w):
                     raise ValueError(f"frame {n} is {frame.shape[1]}x{frame.shape[0]}, frame 0 was {w}x{h}")
                 if (out_h, out_w) != (h, w):
                     frame = np.pad(frame, ((0, out_h - h), (0, out_w - w), (0, 0)), mode="edge")
-                writer.send(np.ascontiguousarray(frame))
+                ffmpeg.send(frame)
                 n += 1
                 if progress is not None:
                     progress("encoding", n, 0)
-        except BaseException:
-            try:
-                writer.close()
-            except Exception:
-                pass  # the error already on its way is the one to report
-            raise
-        writer.close()  # waits for ffmpeg; its failure fails the write
+        _verify_video(path, tmp, n, fmt)
     return n
+
+
+class _Ffmpeg:
+    """ffmpeg encoding raw RGB frames from a pipe into ``tmp``; leaving the block without an error
+    waits for it and raises ``OSError`` (with ffmpeg's last message) unless it exited 0."""
+
+    def __init__(self, path: Path, tmp: Path, fmt: VideoFormat, width: int, height: int, fps: float) -> None:
+        import imageio_ffmpeg
+
+        self.path = path
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:.2f}", "-i", "-",
+               "-an", "-vcodec", fmt.codec, "-pix_fmt", fmt.pix_fmt, *fmt.options, str(tmp)]
+        self.log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty ffmpeg never blocks on it
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def __enter__(self) -> _Ffmpeg:
+        return self
+
+    def send(self, frame: np.ndarray) -> None:
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, ValueError):  # ffmpeg has gone (disk full, killed): say why
+            self._finish()
+            raise OSError(f"{self.path}: ffmpeg could not write the video ({self._message()})") from None
+
+    def _finish(self) -> int:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass  # a broken pipe on close: the exit status says what happened
+        return self.proc.wait()
+
+    def _message(self) -> str:
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read()[-4000:].decode("utf-8", "replace").splitlines()]
+        lines = [line for line in lines if line]
+        rc = self.proc.returncode
+        status = f"{signal.strsignal(-rc) or -rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+        return f"{status}: {lines[-1]}" if lines else status
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is not None:  # an error on its way (or Ctrl-C): stop ffmpeg, report that error
+                self.proc.kill()
+                self._finish()
+                return
+            if self._finish() != 0:
+                raise OSError(f"{self.path}: ffmpeg could not write the video ({self._message()})")
+        finally:
+            self.log.close()
+
+
+def _verify_video(path: Path, tmp: Path, n: int, fmt: VideoFormat) -> None:
+    """The written file opens and holds ``n`` frames (GIF: at least one; its encoder merges
+    repeated frames): what a truncated file ffmpeg did not notice would fail."""
+    import imageio_ffmpeg
+
+    try:
+        counted, _ = imageio_ffmpeg.count_frames_and_secs(str(tmp))
+    except (OSError, RuntimeError) as e:
+        raise OSError(f"{path}: the written video does not read back ({str(e).strip().splitlines()[0][:200]})") from None
+    if counted != n and not (fmt.codec == "gif" and 1 <= counted <= n):
+        raise OSError(f"{path}: the written video reads back with {counted} frames of {n}")
 
 
 def read_frames(source: str | os.PathLike[str], fps: float | None = None) -> Iterator[np.ndarray]:
     """RGB uint8 frames of a video file or of a folder of PNG files (in natural name order).
 
-    With ``fps``, a video file's frames are resampled to that constant rate (ffmpeg's fps filter:
-    frame i shows what plays at time i / fps), so a variable-rate video's frames are repeated or
-    dropped to land on that grid; without it they come as ffmpeg delivers them."""
+    Without ``fps``, each frame the file holds comes once, whatever its timing (a variable-rate
+    video is not padded to a constant rate). With ``fps``, frames are placed by their timestamps
+    on that constant rate: frame i is the one showing at ``i / fps`` after the first
+    (``frame_times``), so frames are repeated or dropped to land on that grid."""
     source = Path(source)
     if source.is_dir():
         return _read_png_folder(source)
@@ -218,7 +281,8 @@ def video_info(source: str | os.PathLike[str]) -> VideoInfo:
     try:
         n, _ = imageio_ffmpeg.count_frames_and_secs(str(source))
     except (OSError, RuntimeError) as e:
-        raise ValueError(f"{source}: ffmpeg cannot count its frames ({e})") from None
+        lines = str(e).strip().splitlines()
+        raise ValueError(f"{source}: ffmpeg cannot count its frames ({lines[-1][:200] if lines else e})") from None
     width, height = meta["size"]
     return VideoInfo(int(n), float(meta["fps"]), int(width), int(height))
 
@@ -233,7 +297,11 @@ def png_files(folder: Path) -> list[Path]:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    data = read_bytes(path, _MAX_PNG_BYTES, error=_FrameError)
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError(f"{path}: not a readable PNG")
+    check_pixels(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), path, error=_FrameError)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"{path}: not a readable PNG")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -244,22 +312,76 @@ def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
         yield _read_png(path)
 
 
-def _open_video(path: Path, fps: float | None = None) -> tuple[Iterator[bytes], dict]:
+def frame_times(path: str | os.PathLike[str]) -> np.ndarray:
+    """Each frame's presentation time in seconds, in presentation order, and as a last entry the
+    time the last one ends: the packets' own timestamps in the stream's time base (ffmpeg's
+    framemd5 listing of the stream copied, nothing decoded)."""
     import imageio_ffmpeg
 
-    resample = None if fps is None else ["-vf", f"fps={fps!r}"]
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=resample)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+           "-c", "copy", "-f", "framemd5", "-"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    tb = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("#tb 0:")), None)
+    rows = [[int(x) for x in line.split(",")[1:4]] for line in lines if line and not line.startswith("#")]
+    no_pts = -(2**63)  # what framemd5 prints for a packet without a timestamp
+    if r.returncode != 0 or tb is None or not rows or any(no_pts in (dts, pts) for dts, pts, _ in rows):
+        last = r.stderr.strip().splitlines()
+        raise ValueError(f"{path}: ffmpeg cannot list its frames' times ({last[-1][:200] if last else 'no times'})")
+    num, den = (int(x) for x in tb.split("/"))
+    rows.sort(key=lambda row: row[1])  # decoding order -> presentation order
+    pts = np.array([pts for _, pts, _ in rows], np.float64)
+    end = max(p + max(d, 1) for _, p, d in rows)
+    return np.append(pts, end) * num / den
+
+
+def grid_length(times: np.ndarray, fps: float) -> int:
+    """How many frames a video with ``frame_times`` ``times`` has at a constant ``fps``."""
+    return max(1, int(np.ceil((times[-1] - times[0]) * fps - 1e-6)))
+
+
+def _on_grid(frames: Iterator[np.ndarray], times: np.ndarray, fps: float) -> Iterator[np.ndarray]:
+    """Frames at times ``times[:-1]`` (seconds, ``times[-1]`` the end) as a constant ``fps`` stream:
+    output i is the last frame shown at or before ``times[0] + i / fps``."""
+    shown = np.searchsorted(times[:-1], times[0] + np.arange(grid_length(times, fps)) / fps + 1e-6, side="right") - 1
+    index, frame = -1, None
+    for want in shown:
+        while index < want:
+            frame = next(frames, None)
+            if frame is None:  # fewer frames than listed (a damaged tail): stop
+                return
+            index += 1
+        yield frame
+
+
+def _open_video(path: Path) -> tuple[Iterator[bytes], dict]:
+    import imageio_ffmpeg
+
+    # passthrough: every decoded frame once (ffmpeg's default for raw output pads to a constant rate)
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=["-fps_mode", "passthrough"])
     try:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
         gen.close()
-        raise ValueError(f"{path}: not a video ffmpeg can read ({e})") from None
+        lines = str(e).strip().splitlines()
+        raise ValueError(f"{path}: not a video ffmpeg can read ({lines[-1][:200] if lines else e})") from None
+    width, height = meta["size"]
+    try:
+        check_pixels(width, height, path, error=_FrameError, what="a video frame")
+    except _FrameError:
+        gen.close()
+        raise
     return gen, meta
 
 
 def _read_video_file(path: Path, fps: float | None = None) -> Iterator[np.ndarray]:
-    gen, meta = _open_video(path, fps)  # now, so that a bad file fails at the call, not at first use
+    gen, meta = _open_video(path)  # now, so that a bad file fails at the call, not at first use
     width, height = meta["size"]
+    try:
+        times = None if fps is None else frame_times(path)
+    except ValueError:
+        gen.close()
+        raise
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -268,7 +390,7 @@ def _read_video_file(path: Path, fps: float | None = None) -> Iterator[np.ndarra
         finally:
             gen.close()  # stops ffmpeg when the caller stops early
 
-    return frames()
+    return frames() if times is None else _on_grid(frames(), times, fps)
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

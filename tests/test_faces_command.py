@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import backend.files
 from backend.cli import main
-from backend.faces import images
 from backend.faces.images import MediaError, load_image, open_media
 from backend.video import write_video
 
@@ -100,7 +100,7 @@ def test_garbage_and_truncated_videos_are_errors(tmp_path):
 
 def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
     Image.fromarray(photo()).save(tmp_path / "big.png")
-    monkeypatch.setattr(images, "MAX_PIXELS", 512 * 511)
+    monkeypatch.setattr(backend.files, "MAX_PIXELS", 512 * 511)  # the one limit, in backend.files
     with pytest.raises(MediaError, match="512x512 is too large an image"):
         load_image(tmp_path / "big.png")
 

@@ -224,3 +224,23 @@ def test_probe_config_refuses_unknown_keys_like_the_generator_config():
 
     with pytest.raises(ValueError, match="unknown probe config keys: bogus"):
         ProbeConfig.from_dict({"seed": 1, "bogus": 2})
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(architecture="resnet"), dict(architecture="orig"),
+                                       dict(c_dim=3, embed_features=16), dict(use_noise=False),
+                                       dict(mapping_layer_features=24, mapping_layers=3, kernel_size=1),
+                                       dict(resample_filter=(1.0, 2.0, 1.0), img_channels=1)])
+def test_state_shapes_are_the_built_generators_shapes(overrides):
+    from backend.generator import state_shapes
+
+    cfg = tiny_config(**overrides)
+    assert state_shapes(cfg) == {k: tuple(v.shape) for k, v in Generator(cfg).state_dict().items()}
+
+
+@pytest.mark.parametrize("bad", [dict(mapping_layers=4000), dict(img_resolution=2**20), dict(z_dim=10**6),
+                                 dict(channel_max=65536), dict(mapping_layers="8"), dict(mapping_lr_multiplier=float("nan")),
+                                 dict(resample_filter=(1.0,) * 100), dict(resample_filter=(1.0, -1.0)),
+                                 dict(use_noise=1), dict(img_resolution=True)])
+def test_config_sizes_and_numbers_are_bounded(bad):
+    with pytest.raises(ValueError):
+        GeneratorConfig(**bad)

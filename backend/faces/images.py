@@ -9,6 +9,7 @@ Anything Pillow does not know, and the video suffixes (GIF too: it may be animat
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterator
@@ -17,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import FileError
-from ..video import read_frames, video_info
+from ..files import FileError, check_pixels, read_bytes
+from ..video import frame_times, grid_length, read_frames, video_info
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"})
-MAX_PIXELS = 200_000_000  # a larger "image" is a decompression bomb or a mistake, not a photo
+MAX_IMAGE_BYTES = 512 * 2**20  # an image file larger than this is not a photo
 
 
 class MediaError(FileError, ValueError):
@@ -48,6 +49,8 @@ def open_media(path: str | os.PathLike[str], *, constant_rate: bool = False, fps
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "no such file")
+    if not path.is_dir() and not path.is_file():  # a FIFO would wait for a writer forever
+        raise MediaError(path, "not a regular file (a pipe, a device or a socket)")
     if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
         return _open_video(path, constant_rate, fps)
     try:
@@ -69,14 +72,16 @@ def _open_video(path: Path, constant_rate: bool, fps: float | None) -> Media:
     try:
         info = video_info(path)
         fps = fps or info.fps
-        frames = read_frames(path, fps if constant_rate and not path.is_dir() else None)
+        resample = constant_rate and fps and not path.is_dir()
+        frames = read_frames(path, fps if resample else None)
+        # frames on the constant-rate grid, by their times
+        n = grid_length(frame_times(path), fps) if resample and info.n_frames else info.n_frames
+    except FileError as e:  # a frame too large, a frame file that is not a regular file: that says it
+        raise MediaError(e.path, e.reason) from None
     except ValueError:  # ffmpeg's own report is many lines of its log
         raise MediaError(path, "neither an image nor a video that ffmpeg can read (damaged or truncated?)") from None
     if info.n_frames == 0:
         raise MediaError(path, "a video without frames (empty or truncated)")
-    n = info.n_frames
-    if constant_rate and fps and info.fps:  # about as many frames at the new rate
-        n = max(1, round(n * fps / info.fps))
     return Media(path, True, n, fps, frames)
 
 
@@ -89,13 +94,12 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    data = read_bytes(path, MAX_IMAGE_BYTES, error=MediaError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise MediaError(path, f"{img.width}x{img.height} is too large an image "
-                                           f"(more than {MAX_PIXELS // 1_000_000} megapixels)")
+            with Image.open(io.BytesIO(data)) as img:
+                check_pixels(img.width, img.height, path, error=MediaError)
                 img.load()  # decodes now: a truncated file fails here
                 img = ImageOps.exif_transpose(img)
                 return _rgb8(img, path)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..checkpoints import CheckpointError, read_tagged_safetensors, write_tagged_safetensors
+from ..files import parse_json
 
 READERS_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "face_readers"
 READER_FORMAT = "latent-emotion-face-reader"
@@ -47,15 +48,25 @@ def load_reader_weights(network: str, path: str | os.PathLike[str] | None = None
                                     "scripts/convert_face_readers.py makes them)")
     meta, tensors = read_tagged_safetensors(path, READER_FORMAT, READER_FORMAT_VERSION, "face-reader weights file")
     try:
-        found = json.loads(meta.get("config", "{}")).get("network")
+        found = parse_json(meta.get("config", "{}"), path, error=CheckpointError).get("network")
     except (ValueError, AttributeError):
         raise CheckpointError(path, "bad face-reader config in metadata") from None
     if found != network:
         raise CheckpointError(path, f"holds the {found!r} network, not {network!r}")
+    for key, t in tensors.items():
+        if t.dtype != torch.uint8 if key.endswith("@q") else not t.is_floating_point():
+            raise CheckpointError(path, f"{key} holds {t.dtype} values; "
+                                        f"{'uint8' if key.endswith('@q') else 'floats'} are expected")
     try:
-        return dequantised(tensors)
+        state = dequantised(tensors)
     except KeyError as e:
         raise CheckpointError(path, f"a quantised tensor lacks its {e.args[0]!r}") from None
+    except RuntimeError as e:  # scale or min of another shape than its tensor
+        raise CheckpointError(path, f"a quantised tensor does not fit its scale ({str(e).splitlines()[0]})") from None
+    bad = next((k for k, t in state.items() if not torch.isfinite(t).all()), None)
+    if bad is not None:
+        raise CheckpointError(path, f"{bad} holds NaN or infinite values")
+    return state
 
 
 def load_network(net: Net, network: str, path: str | os.PathLike[str] | None = None) -> Net:

@@ -72,4 +72,4 @@ def test_describe_starts_from_the_faces_values_at_the_current_frame(blender):
     joy = {int(f): v for f, v in out["joy"].items()}
     assert joy[20] == 1.0 and joy[35] == 1.0 and joy[50] == 1.0  # the smile holds until the description starts
     assert 0.0 < joy[100] < 1.0 and joy[150] == 0.0 and joy[160] == 0.0  # then fades over 4 s (100 frames)
-    assert "Starts from the face's values: joy" in out["text"]
+    assert "joy @0" in out["text"] and "# the values the performance starts from" in out["text"]

@@ -90,6 +90,6 @@ result(api_error=api_error, op_error=op_error, code=settings.get("photo_code") i
 
 def test_an_empty_photo_is_refused_in_one_line_and_changes_nothing(blender, tmp_path):
     out = blender.run(EMPTY_PHOTO, str(tmp_path))
-    assert out["api_error"] == f"ValueError: {tmp_path / 'empty.png'}: the file is empty (0 bytes), not a photo"
+    assert out["api_error"] == f"MediaError: {tmp_path / 'empty.png'}: the file is empty (0 bytes), not a photo"
     assert "the file is empty (0 bytes)" in out["op_error"] and "cv2" not in out["op_error"]
     assert not out["code"] and not out["use_photo"] and out["images"] == []
