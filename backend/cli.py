@@ -211,7 +211,6 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    import numpy as np
 
     from .channels import CHANNEL_NAMES
     from .frame_cache import FrameCache

@@ -23,7 +23,7 @@ from .backend.latent import compose_latent
 from .paths import MODEL_DIR
 
 if TYPE_CHECKING:  # these import torch and cv2, which may not be installed yet
-    from .backend.frame_cache import FrameCache
+    from .backend.frame_cache import FrameCache, RenderTarget
 
 DEFAULT_MODEL = MODEL_DIR / "generator.safetensors"
 DEFAULT_DIRECTIONS = MODEL_DIR / "directions.json"

@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         return 1
     if not (args.blender_python or in_blender):
         deps.mark_venv_current(args.venv)
-        print(f"Ready. Run the tests with: python3 scripts/test.py")
+        print("Ready. Run the tests with: python3 scripts/test.py")
     return 0
 
 

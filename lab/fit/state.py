@@ -7,7 +7,6 @@ import copy
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
