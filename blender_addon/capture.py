@@ -130,8 +130,6 @@ class LATENT_EMOTION_OT_key_from_video(WorkerOperator, Operator, ImportHelper):
     def status(self, order: CaptureOrder) -> str:
         return f"Reading {self._path.name}: frame {order.done}/{order.total or '?'}"
 
-    wait = staticmethod(wait)
-
     def cancelled_report(self, order: CaptureOrder) -> str:
         return f"Key Channels from Video cancelled ({order.done} frames read)"
 

@@ -123,8 +123,6 @@ class LATENT_EMOTION_OT_learn_directions(WorkerOperator, Operator):
     def status(self, order: LearnOrder) -> str:
         return f"Learning directions: {order.stage or 'loading'} {order.done}/{order.total or '?'} (resumable)"
 
-    wait = staticmethod(wait)
-
     def cancelled_report(self, order: LearnOrder) -> str:
         return (f"Learn Directions cancelled while {order.stage or 'starting'} ({order.done}/{order.total}); "
                 "the samples made are kept for the next run")

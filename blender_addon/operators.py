@@ -311,8 +311,8 @@ class WorkerOperator:
     modal with a window (progress bar, ``status(order)`` in the status bar, Esc cancels), waiting
     for the worker otherwise (scripts, ``blender -b``). Subclasses define ``start(context)`` (the
     order sent, or None after a report; RigError/ValueError are reported), ``status(order)``,
-    ``wait(order)`` (its result), ``cancelled_report(order)``, ``apply(context, result)`` and,
-    where the message needs more than the label, ``error_report(error)``."""
+    ``cancelled_report(order)``, ``apply(context, result)`` with the order's result and, where the
+    message needs more than the label, ``error_report(error)``."""
 
     def begin(self, context) -> bool:
         from .rig import RigError
@@ -331,9 +331,11 @@ class WorkerOperator:
         from .backend.files import FileError
         from .backend.jobs import Cancelled
         from .rig import RigError
+        from .worker import wait_order
 
+        order = self._order
         try:
-            result = self.wait(self._order)
+            result = wait_order(order, lambda: self.cancelled_report(order))
         except Cancelled:
             self.report({"WARNING"}, self.cancelled_report(self._order))
             return {"CANCELLED"}

@@ -112,8 +112,6 @@ class LATENT_EMOTION_OT_face_from_photo(WorkerOperator, Operator, ImportHelper):
     def status(self, order: PhotoOrder) -> str:
         return f"Inverting {order.path.name}: step {order.done}/{order.total or '?'}"
 
-    wait = staticmethod(wait)
-
     def cancelled_report(self, order: PhotoOrder) -> str:
         return f"Face from Photo cancelled ({order.done} steps done)"
 

@@ -48,10 +48,17 @@ def _lab_changed() -> bool:
     return ids is None or not LAB_RECORD.exists() or LAB_RECORD.read_text() != ids
 
 
+def _workers() -> list[str]:
+    """pytest-xdist's option for one worker per CPU this process may use (most tests keep torch on
+    one thread, so the cores are what bounds the suite's time)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return ["-n", str(cpus)] if cpus > 1 else []
+
+
 def _run(python: str, args: list[str], title: str, env: dict[str, str] | None = None) -> int:
     print(f"\n{title}", flush=True)
     start = time.perf_counter()
-    code = subprocess.run([python, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+    code = subprocess.run([python, "-m", "pytest", *_workers(), *args], cwd=ROOT, env=env).returncode
     print(f"({title.rstrip(':')}: {time.perf_counter() - start:.0f} s)", flush=True)
     return code
 

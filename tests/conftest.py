@@ -25,6 +25,16 @@ if str(ROOT) not in sys.path:
 from backend.generator import Generator, GeneratorConfig  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_frame_cache(tmp_path_factory):
+    """Renders that name no cache (``python -m backend render`` without ``--cache``) use this
+    session's own folder, never the user's ~/.cache; parallel test workers each have theirs."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LATENT_EMOTION_CACHE", str(tmp_path_factory.mktemp("frame-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Torch on one intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):

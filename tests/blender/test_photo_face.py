@@ -161,7 +161,8 @@ bpy.context.view_layer.objects.active = face
 def operator(steps):
     op = types.SimpleNamespace(reports=[], filepath=sys.argv[1], steps=steps)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    for name in ("begin", "modal", "status", "_finish"):
+    for name in ("begin", "start", "modal", "status", "_finish", "cancelled_report", "error_report", "apply",
+                 "still_active"):
         setattr(op, name, types.MethodType(getattr(Op, name), op))
     assert op.begin(bpy.context)
     return op

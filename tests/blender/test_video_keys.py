@@ -125,7 +125,8 @@ def operator():
     op = types.SimpleNamespace(reports=[], strip="", filepath=sys.argv[1], start_frame=3, reduce=True,
                                tolerance=0.02, replace=True)
     op.report = lambda kind, message: op.reports.append([sorted(kind)[0], message])
-    for name in ("begin", "_source", "modal", "status", "_finish"):
+    for name in ("begin", "start", "_source", "modal", "status", "_finish", "cancelled_report", "error_report",
+                 "apply", "still_active"):
         setattr(op, name, types.MethodType(getattr(Op, name), op))
     assert op.begin(bpy.context)
     return op
