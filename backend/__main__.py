@@ -1,6 +1,6 @@
 import sys
 
-from .threads import prepare_openmp
+from .model.threads import prepare_openmp
 
 prepare_openmp()  # before anything imports torch
 

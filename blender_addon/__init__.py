@@ -35,12 +35,24 @@ def register() -> None:
     # Before anything imports a backend package: installed packages live in the user folder.
     dependencies.add_site_packages(__package__)
     dependencies.missing(refresh=True)
-    from .backend.threads import prepare_openmp
+    from .backend.model.threads import prepare_openmp
 
     prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
 
-    from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
-                   script_import, ui)
+    from . import (
+        capture,
+        describe,
+        handlers,
+        install,
+        learn,
+        operators,
+        photo,
+        preferences,
+        preview,
+        properties,
+        script_import,
+        ui,
+    )
 
     properties.register()
     for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
@@ -54,9 +66,22 @@ def register() -> None:
 def unregister() -> None:
     import bpy
 
-    from . import dependencies
-    from . import (capture, describe, handlers, install, learn, operators, photo, preferences, preview, properties,
-                   rig, script_import, ui)
+    from . import (
+        capture,
+        dependencies,
+        describe,
+        handlers,
+        install,
+        learn,
+        operators,
+        photo,
+        preferences,
+        preview,
+        properties,
+        rig,
+        script_import,
+        ui,
+    )
 
     operators.stop_modal()
     install.stop()

@@ -19,7 +19,7 @@ through the add-on's own module name (importing it enables the extension if it i
     le.describe(face, "She smiles, then slowly looks surprised.", start=100)
 
 Targets are emotion-face objects or strips (``faces()`` lists a scene's). Channels are named as
-``backend.channels`` (joy, sadness, anger, fear, surprise, disgust, eye_close, mouth_open,
+``backend.animation.channels`` (joy, sadness, anger, fear, surprise, disgust, eye_close, mouth_open,
 head_turn) plus the extra channels of the directions file. Functions that need the model
 raise ``RigError`` when none is set (Preferences › Add-ons › Latent Emotion).
 """
@@ -45,7 +45,7 @@ _enable()
 import numpy as np  # noqa: E402
 
 from . import compat, keyframes  # noqa: E402
-from .backend.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script  # noqa: E402
+from .backend.animation.script import DEFAULT_FRAMES_BETWEEN, load_script, parse_script  # noqa: E402
 from .baking import BakeStats  # noqa: E402
 from .capture import DEFAULT_TOLERANCE  # noqa: E402
 from .faces import new_face_object, new_face_strip  # noqa: E402
@@ -194,7 +194,7 @@ def frame_path(target, frame: int) -> Path | None:
 def frame_array(target, frame: int) -> np.ndarray:
     """The face's frame at ``frame`` as (H, W, 3) uint8 RGB, at the face's resolution; computed
     into the cache if it is not there yet."""
-    from .backend.render import resize
+    from .backend.rendering.render import resize
     from .jobs import open_cache, targets_rig
     from .targets import face_spec
 

@@ -32,7 +32,7 @@ from .backend.jobs import Cancel, Progress, check_cancel
 from .rig import FaceSpec, Rig
 
 if TYPE_CHECKING:
-    from .backend.frame_cache import FrameCache
+    from .backend.rendering.frame_cache import FrameCache
 
 INDEX_NAME = ".latent_emotion.json"
 
@@ -251,8 +251,8 @@ class BakeJob:
 
 
 def _write_resized(cache: FrameCache, key: str, path: Path, size: int) -> None:
-    from .backend.render import resize
-    from .backend.video import encode_png
+    from .backend.rendering.render import resize
+    from .backend.rendering.video import encode_png
 
     frame = cache.get(key)
     if frame is None:
@@ -267,7 +267,7 @@ ERROR_COLOUR = (255, 0, 255)
 def write_error_frames(folder: Path, filenames: Sequence[str], size: int) -> None:
     """Fill ``filenames`` with a plain magenta frame of ``size`` pixels: what a render shows where a
     face's frame could not be made, instead of a missing file or a stale frame."""
-    from .backend.video import encode_png
+    from .backend.rendering.video import encode_png
 
     data = encode_png(np.broadcast_to(np.array(ERROR_COLOUR, np.uint8), (size, size, 3)).copy())
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
-"""Key Channels from Video: a face's nine channels keyed from a filmed performance (``backend.capture``).
+"""Key Channels from Video: a face's nine channels keyed from a filmed performance (``backend.readers.capture``).
 
 The video is read on the worker thread (``worker.CaptureOrder``: face readers, no bpy), resampled to
 the scene's frame rate so that video frame i lands on scene frame ``start + i``; the main thread
 keys the result, every frame or only the keyframes that keep the curves within a tolerance
-(``backend.capture.keyframe_indices``). The operator runs modal (progress bar, Esc cancels) when it
+(``backend.readers.capture.keyframe_indices``). The operator runs modal (progress bar, Esc cancels) when it
 has a window, and waits for the worker otherwise (scripts, ``blender -b``).
 """
 
@@ -18,7 +18,7 @@ from bpy.types import Operator
 from bpy_extras.io_utils import ImportHelper
 
 from . import compat, dependencies
-from .backend.channels import CHANNEL_NAMES
+from .backend.animation.channels import CHANNEL_NAMES
 from .handlers import is_rendering
 from .keyframes import clear_channel_keys, key_channels, scene_fps
 from .operators import WorkerOperator, active_target
@@ -50,7 +50,7 @@ def key_capture(target, result, start: int, tolerance: float | None = None, repl
     """Key the nine channels of ``result`` (a ``CaptureResult``) from scene frame ``start``: every
     frame, or the keyframes within ``tolerance``; ``replace`` removes their keys in that span first.
     Returns the keyed frames."""
-    from .backend.capture import DECIMALS, keyframe_indices
+    from .backend.readers.capture import DECIMALS, keyframe_indices
 
     values = np.round(result.values, DECIMALS)
     rows = np.arange(len(values)) if tolerance is None else keyframe_indices(values, tolerance)
@@ -78,7 +78,7 @@ class LATENT_EMOTION_OT_key_from_video(WorkerOperator, Operator, ImportHelper):
 
     filename_ext = ""
     __annotations__ = {
-        # backend.faces.images.VIDEO_SUFFIXES (not imported here: it needs cv2, maybe not installed yet)
+        # backend.readers.images.VIDEO_SUFFIXES (not imported here: it needs cv2, maybe not installed yet)
         "filter_glob": StringProperty(default="*.mp4;*.mov;*.mkv;*.avi;*.webm;*.m4v;*.mpg;*.mpeg;*.wmv;*.flv;*.gif",
                                       options={"HIDDEN"}),
         "strip": StringProperty(name="Movie Strip", default="",

@@ -19,6 +19,7 @@ from .operators import active_target
 from .properties import face_settings, settings_of
 from .state import STATE
 
+
 def phrase_reader() -> tuple:
     """The sentence model's phrase reader and a note (None, and why, when the model is missing);
     loaded once."""
@@ -39,9 +40,9 @@ def describe_keys(target, text: str, *, start: int, fps: float, interpolation: s
     (what is keyed before stays: "her smile fades" fades the smile it has); the ``Description``
     (script, words not understood) and the keyed frames. Raises ``LanguageError`` when nothing in
     it can be keyed, ValueError for a start that is no frame."""
-    from .backend.channels import CHANNEL_NAMES
+    from .backend.animation.channels import CHANNEL_NAMES
+    from .backend.animation.script import parse_script
     from .backend.language import describe
-    from .backend.script import parse_script
     from .keyframes import checked_frame
     from .targets import frame_values
 

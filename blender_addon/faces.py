@@ -60,7 +60,7 @@ def _folder(uid: str, scene: bpy.types.Scene | None = None) -> str:
 
 def _extra_channels(settings) -> None:
     """Give a new face the extra channels of its directions file, when one can be read."""
-    from .backend.directions import load_directions
+    from .backend.animation.directions import load_directions
     from .records import face_rig_of_settings
 
     try:

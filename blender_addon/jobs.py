@@ -16,7 +16,7 @@ from .targets import displayed_range, frame_values, label, refresh_display, scen
 
 def open_cache(scene=None):
     """The frame cache of ``scene`` (its own folder, else the preferences')."""
-    from .backend.frame_cache import FrameCache
+    from .backend.rendering.frame_cache import FrameCache
 
     return FrameCache(preferences.frames_dir(scene))
 
@@ -130,7 +130,7 @@ def prune_cache() -> int:
     """Delete the least recently used frames of the preferences' cache past their limit, never a
     frame a face shows; how many were deleted. A scene's own folder (shared storage, written by
     several farm workers at once) is never pruned here: the studio manages it."""
-    from .backend.frame_cache import FrameCache
+    from .backend.rendering.frame_cache import FrameCache
 
     limit = preferences.cache_limit_bytes()
     if limit <= 0:

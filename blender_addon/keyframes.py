@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping, Sequence
 
 from . import compat
-from .backend.channels import check_channel_value
-from .backend.script import MAX_FRAME, Script
+from .backend.animation.channels import check_channel_value
+from .backend.animation.script import MAX_FRAME, Script
 from .properties import channel_names, channel_ref, face_settings
 
 INTERPOLATIONS = (("LINEAR", "Linear", "Straight lines between keyframes, as in the paper"),

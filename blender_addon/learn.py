@@ -1,4 +1,4 @@
-"""Learn Directions: emotion directions for the chosen model (``backend.generator_directions``).
+"""Learn Directions: emotion directions for the chosen model (``backend.learning.self_labelled``).
 
 The preferences' model is sampled, read and fitted on the worker thread (``worker.LearnOrder``, no
 bpy), with its samples stored in a work folder under the extension's user folder as they are made,

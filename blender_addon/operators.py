@@ -410,7 +410,7 @@ class LATENT_EMOTION_OT_sync_channels(Operator):
         return active_target(context) is not None and not is_rendering()
 
     def execute(self, context):
-        from .backend.directions import DirectionsError, load_directions
+        from .backend.animation.directions import DirectionsError, load_directions
         from .records import face_rig
 
         try:

@@ -1,4 +1,4 @@
-"""Face from Photo: a face's start latent inverted from a photo of a person (``backend.photo``).
+"""Face from Photo: a face's start latent inverted from a photo of a person (``backend.photos.face_code``).
 
 The photo is read, its largest face detected, FFHQ-aligned and inverted (W, then W+) on the worker
 thread (``worker.PhotoOrder``, no bpy); the main thread stores the W+ code on the face's settings
@@ -24,7 +24,7 @@ from .operators import WorkerOperator, active_target
 from .properties import FACE_CODE, face_settings
 from .worker import PhotoCode, PhotoOrder, shared_worker, wait_order
 
-DEFAULT_STEPS = 100  # W steps (and half as many in W+): backend.photo's recipe, shortened for the UI
+DEFAULT_STEPS = 100  # W steps (and half as many in W+): backend.photos.face_code's recipe, shortened for the UI
 
 
 def start_inversion(path: str | Path, steps: int = DEFAULT_STEPS, target=None) -> PhotoOrder:

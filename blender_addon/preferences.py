@@ -112,7 +112,7 @@ def cache_dir(scene=None) -> Path:
 
 
 def frames_dir(scene=None) -> Path:
-    """The frame cache (``backend.frame_cache.FrameCache`` root) of ``scene`` (default: the context's)."""
+    """The frame cache (``backend.rendering.frame_cache.FrameCache`` root) of ``scene`` (default: the context's)."""
     return cache_dir(scene) / "frames"
 
 

@@ -39,7 +39,8 @@ from .properties import settings_of
 from .records import face_rig
 from .rig import FaceRig, Rig, RigError, loaded_rig
 from .state import GENERAL, STATE
-from .targets import folder as folder_of, refresh_display, scene_targets, sequence_request, values_now
+from .targets import folder as folder_of
+from .targets import refresh_display, scene_targets, sequence_request, values_now
 from .windows import redraw
 from .worker import LatestWorker, PreviewOrder, shared_worker, stop_shared_worker
 
@@ -144,7 +145,7 @@ def _request(target, frame: int, rig: Rig | None) -> SequenceRequest | None:
 
 def _show_cached(rig: Rig, cache_root: Path, req: SequenceRequest, target) -> bool:
     """Make the face's file for the frame if the cache has the frame; False if it needs the generator."""
-    from .backend.frame_cache import FrameCache
+    from .backend.rendering.frame_cache import FrameCache
 
     job = BakeJob(rig, FrameCache(cache_root), [req], any_size=True)
     if job.uncached():

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
 from . import compat
-from .backend.channels import CHANNELS, VALUE_LIMIT
+from .backend.animation.channels import CHANNELS, VALUE_LIMIT
 from .state import STATE, value_key
 
 PROPERTY = "latent_emotion"  # the settings of a face object

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .backend.channels import CHANNEL_NAMES
-from .backend.directions import DirectionSet, load_directions
-from .backend.latent import compose_latent
+from .backend.animation.channels import CHANNEL_NAMES
+from .backend.animation.directions import DirectionSet, load_directions
+from .backend.animation.latent import compose_latent
 from .paths import MODEL_DIR
 
 if TYPE_CHECKING:  # these import torch and cv2, which may not be installed yet
-    from .backend.frame_cache import FrameCache, RenderTarget
+    from .backend.rendering.frame_cache import FrameCache, RenderTarget
 
 DEFAULT_MODEL = MODEL_DIR / "generator.safetensors"
 DEFAULT_DIRECTIONS = MODEL_DIR / "directions.json"
@@ -113,7 +113,7 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
     model = str(resolve_model(model))
     directions = directions or os.environ.get("LATENT_EMOTION_DIRECTIONS", "")
     if not directions:
-        from .backend.checkpoints import CheckpointError, check_checkpoint_file
+        from .backend.model.checkpoints import CheckpointError, check_checkpoint_file
 
         try:  # the model's own problem comes first: without a model no directions file can help
             check_checkpoint_file(Path(model).expanduser())
@@ -133,9 +133,9 @@ class Rig:
     """A generator and its emotion directions, checked against each other."""
 
     def __init__(self, paths: RigPaths) -> None:
-        from .backend.checkpoints import load_generator
-        from .backend.devices import pick_device
-        from .backend.frame_cache import RenderTarget, generator_synthesizer, key_fingerprint
+        from .backend.model.checkpoints import load_generator
+        from .backend.model.devices import pick_device
+        from .backend.rendering.frame_cache import RenderTarget, generator_synthesizer, key_fingerprint
 
         self.paths = paths
         self.G, self.info = load_generator(paths.model, pick_device(paths.device))
@@ -148,10 +148,10 @@ class Rig:
         self._faces: dict[tuple[int, float], np.ndarray] = {}
 
     def use_threads(self) -> int:
-        """On the CPU, set torch's threads for this model's frames (``backend.threads``: one for a
+        """On the CPU, set torch's threads for this model's frames (``backend.model.threads``: one for a
         small model, the free cores for a big one); the worker calls it before each order."""
         if self.device_type == "cpu":
-            from .backend.threads import use_threads_for
+            from .backend.model.threads import use_threads_for
 
             self.threads = use_threads_for(self.G.config)
         return self.threads
@@ -236,8 +236,8 @@ class Rig:
     def ensure_frames(self, ws: np.ndarray, cache: FrameCache, stop_at: int = 0) -> None:
         """Compute the frames of ``ws`` that the cache lacks (one per call, in order); ``stop_at``:
         low-resolution previews (``preview_stop``), else full frames."""
-        from .backend.frame_cache import iter_frames
-        from .backend.generator import synthesize_frames
+        from .backend.model.generator import synthesize_frames
+        from .backend.rendering.frame_cache import iter_frames
 
         synthesize = self.synthesize if not stop_at else (
             lambda batch: synthesize_frames(self.G, batch, batch=1, stop_at=stop_at))

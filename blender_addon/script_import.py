@@ -5,7 +5,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Operator
 from bpy_extras.io_utils import ImportHelper
 
-from .backend.script import DEFAULT_FRAMES_BETWEEN, ScriptError, load_script
+from .backend.animation.script import DEFAULT_FRAMES_BETWEEN, ScriptError, load_script
 from .handlers import is_rendering
 from .keyframes import INTERPOLATIONS, key_script
 from .operators import active_target

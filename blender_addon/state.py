@@ -30,7 +30,7 @@ class AddonState:
     install_job: object | None = None  # dependencies.InstallJob: the running or last installation
     install_message: str = ""  # the last installation's outcome, shown in the panels
     install_progress_open: bool = False  # the window manager's progress bar shows the installation
-    face_readers: object | None = None  # backend.faces.FaceReaders for video capture (loaded on the worker)
+    face_readers: object | None = None  # backend.readers.reading.FaceReaders for video capture (loaded on the worker)
     phrase_reader: tuple | None = None  # (sentence model reader or None, note) for Describe (main thread)
     lock: threading.Lock = field(default_factory=threading.Lock)  # errors may come from the render thread
 

@@ -17,7 +17,7 @@ import bpy
 import numpy as np
 
 from . import compat, preferences
-from .backend.channels import VALUE_LIMIT, check_channel_value
+from .backend.animation.channels import VALUE_LIMIT, check_channel_value
 from .baking import SequenceRequest
 from .properties import FACE_CODE, channel_refs, settings_of
 from .rig import FaceSpec, Tuning

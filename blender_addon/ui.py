@@ -7,14 +7,20 @@ import bpy
 from bpy.types import Panel
 
 from . import compat
-from .backend.channels import CHANNELS
+from .backend.animation.channels import CHANNELS
 from .capture import LATENT_EMOTION_OT_key_from_video, movie_strips
 from .describe import LATENT_EMOTION_OT_describe
 from .faces import VIEW_TRANSFORM
 from .install import draw_install
+from .operators import (
+    LATENT_EMOTION_OT_add_face,
+    LATENT_EMOTION_OT_add_strip,
+    LATENT_EMOTION_OT_bake,
+    LATENT_EMOTION_OT_relink,
+    LATENT_EMOTION_OT_sync_channels,
+    active_target,
+)
 from .photo import LATENT_EMOTION_OT_face_from_photo, photo_images
-from .operators import (LATENT_EMOTION_OT_add_face, LATENT_EMOTION_OT_add_strip, LATENT_EMOTION_OT_bake,
-                        LATENT_EMOTION_OT_relink, LATENT_EMOTION_OT_sync_channels, active_target)
 from .properties import FACE_CODE, channel_names, settings_of
 from .records import is_recorded
 from .rig import DEFAULT_RECORD, short

@@ -55,7 +55,7 @@ class PreviewOrder:
 
 def compute_frames(order: PreviewOrder) -> int:
     """Load the faces' rigs (once) and compute the order's frames that the cache lacks; how many were computed."""
-    from .backend.frame_cache import FrameCache
+    from .backend.rendering.frame_cache import FrameCache
 
     cache = FrameCache(order.cache_root)
     computed = 0
@@ -99,7 +99,7 @@ class BakeOrder:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> Iterator[int]:
-        from .backend.frame_cache import FrameCache
+        from .backend.rendering.frame_cache import FrameCache
 
         rig = get_rig(self.paths)
         rig.use_threads()
@@ -133,7 +133,7 @@ class WholeOrder:
 
 @dataclass(eq=False)
 class CaptureOrder(WholeOrder):
-    """A video read into the nine channels' values (``backend.capture``) at ``fps``, ``done`` of
+    """A video read into the nine channels' values (``backend.readers.capture``) at ``fps``, ``done`` of
     ``total`` frames; the outcome's result is the ``CaptureResult`` (``Cancelled``)."""
 
     path: Path
@@ -145,8 +145,8 @@ class CaptureOrder(WholeOrder):
 
 def capture_video(order: CaptureOrder):
     """Read ``order``'s video at its frame rate (frame i is what plays at i / fps) and capture its face."""
-    from .backend.capture import capture
-    from .backend.faces.images import open_media
+    from .backend.readers.capture import capture
+    from .backend.readers.images import open_media
 
     media = open_media(order.path, constant_rate=True, fps=order.fps)
     if not media.is_video:
@@ -174,7 +174,7 @@ class PhotoCode:
 
 @dataclass(eq=False)
 class PhotoOrder(WholeOrder):
-    """A photo inverted into the rig's generator (``backend.photo``: largest face, W then W+),
+    """A photo inverted into the rig's generator (``backend.photos.face_code``: largest face, W then W+),
     ``done`` of ``total`` steps (``Cancelled``)."""
 
     path: Path
@@ -187,8 +187,8 @@ class PhotoOrder(WholeOrder):
 
 def invert_photo(order: PhotoOrder) -> PhotoCode:
     """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
-    from .backend.faces.reading import FaceReaders
-    from .backend.photo import FaceFeatures, invert_aligned, photo_face, read_photo
+    from .backend.photos.face_code import FaceFeatures, invert_aligned, photo_face, read_photo
+    from .backend.readers.reading import FaceReaders
 
     rig = get_rig(order.paths)
     image, _ = read_photo(order.path)
@@ -220,19 +220,19 @@ class LearnedFile:
     @property
     def missing(self) -> tuple[str, ...]:
         """Built-in channels the file has no direction for (a face keyed with them would not bake)."""
-        from .backend.channels import CHANNEL_NAMES
+        from .backend.animation.channels import CHANNEL_NAMES
 
         return tuple(name for name in CHANNEL_NAMES if name not in self.channels)
 
 
 @dataclass(eq=False)
 class LearnOrder(WholeOrder):
-    """learn-directions (``backend.generator_directions``) for a model, samples stored in ``work``
+    """learn-directions (``backend.learning.self_labelled``) for a model, samples stored in ``work``
     as they are made (a cancelled run resumes), ``done`` of ``total`` in ``stage`` (``Cancelled``)."""
 
     model: Path
     device: str
-    reader: str  # "faces" or "probe:PATH" (backend.channel_readers.reader_from_spec)
+    reader: str  # "faces" or "probe:PATH" (backend.learning.readers.reader_from_spec)
     out: Path
     work_dir: Path
     samples: int
@@ -247,13 +247,13 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
     """Learn, calibrate and write ``order``'s directions file and its report (worker only: no bpy)."""
     import json
 
-    from .backend.channel_readers import reader_from_spec
-    from .backend.checkpoints import load_generator
-    from .backend.devices import pick_device
-    from .backend.directions import save_directions
+    from .backend.animation.directions import save_directions
     from .backend.files import write_atomic
-    from .backend.generator_directions import LearnSettings, learn_generator_directions, learning_report
-    from .backend.threads import use_threads_for
+    from .backend.learning.readers import reader_from_spec
+    from .backend.learning.self_labelled import LearnSettings, learn_generator_directions, learning_report
+    from .backend.model.checkpoints import load_generator
+    from .backend.model.devices import pick_device
+    from .backend.model.threads import use_threads_for
 
     G, info = load_generator(order.model, pick_device(order.device))
     if G.device.type == "cpu":
@@ -291,8 +291,8 @@ def wait_order(order, cancelled: Callable[[], str]):
 def face_readers():
     """The face readers (loaded once, about a second; worker only), on the CPU with the threads their
     small nets run best on."""
-    from .backend.faces.reading import READ_FLOPS, FaceReaders
-    from .backend.threads import use_threads
+    from .backend.model.threads import use_threads
+    from .backend.readers.reading import READ_FLOPS, FaceReaders
 
     use_threads(READ_FLOPS)
     if STATE.face_readers is None:

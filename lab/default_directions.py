@@ -2,9 +2,9 @@
 neutral faces its face prior picks and the readings a full expression should give.
 
 The paper's way (Sec. 3.2): labelled images → latent codes by optimisation against the
-generator (``backend.inversion`` in W with the features probe's perceptual loss). The labelled
+generator (``backend.photos.inversion`` in W with the features probe's perceptual loss). The labelled
 images are procedural renders, whose channel values are exact. Classifiers and calibration are
-``backend.direction_learning``'s; measurements use the features probe only: the eval probe must
+``backend.learning.labels``'s; measurements use the features probe only: the eval probe must
 stay independent of everything that makes a direction.
 """
 
@@ -17,14 +17,15 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import generator_metadata
-from backend.direction_eval import between_faces
-from backend.direction_learning import SIGNED_CHANNEL, LabeledLatents, Reader, Thresholds, finite_mean, run_in_batches
-from backend.generator import Generator
-from backend.inversion import invert_batch
+from backend.animation.channels import CHANNEL_NAMES
 from backend.jobs import Cancel, Progress
-from backend.probe import FaceProbe
+from backend.learning.calibration import finite_mean
+from backend.learning.labels import SIGNED_CHANNEL, LabeledLatents, Reader, Thresholds, run_in_batches
+from backend.metrics.evaluation import between_faces
+from backend.model.checkpoints import generator_metadata
+from backend.model.generator import Generator
+from backend.photos.inversion import invert_batch
+from backend.readers.probe import FaceProbe
 from lab.face_prior import FacePrior
 from lab.procedural import EMOTION_NAMES, Emotions, Identity, face_params_from_emotions, render_face, sample_identity
 
@@ -89,7 +90,7 @@ def inverted_latents(G: Generator, features: FaceProbe, n: int = 196, *, steps: 
                      cancel: Cancel | None = None) -> LabeledLatents:
     """The paper's labelled latents: ``n`` labelled renders, each inverted into W (Sec. 3.2).
 
-    Inversion is ``backend.inversion.invert_batch`` in W from ``w_avg``, with pixels plus the
+    Inversion is ``backend.photos.inversion.invert_batch`` in W from ``w_avg``, with pixels plus the
     features probe's feature maps as the loss; ``batch`` images are inverted together;
     ``faces_per_identity`` as in ``labeled_renders``.
     ``progress("inverting", images done, n)`` after each batch; a cancel keeps the batches finished so far.

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import fingerprint
-from backend.directions import Direction, DirectionSet
-from backend.generator import Generator
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import Direction, DirectionSet
+from backend.model.checkpoints import fingerprint
+from backend.model.generator import Generator
 
 
 def random_directions(G: Generator, names: Sequence[str] = CHANNEL_NAMES, *, strength: float = 2.0,

@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from backend.checkpoints import save_generator
-    from backend.directions import save_directions
-    from backend.generator import Generator, GeneratorConfig
+    from backend.animation.directions import save_directions
+    from backend.model.checkpoints import save_generator
+    from backend.model.generator import Generator, GeneratorConfig
     from lab.rigs import random_directions
     from scripts.bench_preview import _load
     from tests.blender.harness import Blender, install

@@ -29,13 +29,13 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backend.capture import capture, capture_csv  # noqa: E402
-from backend.faces.densenet import FACEAPI_SIZE, faceapi_input  # noqa: E402
-from backend.faces.fer import FER_SIZE, fer_input  # noqa: E402
-from backend.faces.identity import IDENTITY_SIZE  # noqa: E402
-from backend.faces.images import open_media  # noqa: E402
-from backend.faces.reading import FER_MARGIN, FaceReaders, as_rgb, square_crop  # noqa: E402
-from backend.video import write_video  # noqa: E402
+from backend.readers.capture import capture, capture_csv  # noqa: E402
+from backend.readers.images import open_media  # noqa: E402
+from backend.readers.nets.densenet import FACEAPI_SIZE, faceapi_input  # noqa: E402
+from backend.readers.nets.fer import FER_SIZE, fer_input  # noqa: E402
+from backend.readers.nets.identity import IDENTITY_SIZE  # noqa: E402
+from backend.readers.reading import FER_MARGIN, FaceReaders, as_rgb, square_crop  # noqa: E402
+from backend.rendering.video import write_video  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "face_readers" / "astronaut_inputs.npz"
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from backend.generator import Generator, GeneratorConfig  # noqa: E402
+from backend.model.generator import Generator, GeneratorConfig  # noqa: E402
 
 CONFIGS = {
     "f1024": GeneratorConfig(img_resolution=1024, channel_base=32768, channel_max=512, mapping_layers=8),

@@ -26,13 +26,13 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backend.channel_readers import face_reader  # noqa: E402
-from backend.checkpoints import load_generator  # noqa: E402
-from backend.direction_learning import probe_reader  # noqa: E402
-from backend.generator import GeneratorConfig, synthesize_frames  # noqa: E402
-from backend.generator_directions import mapped  # noqa: E402
-from backend.probe import load_probe  # noqa: E402
-from backend.threads import synthesis_flops  # noqa: E402
+from backend.learning.labels import probe_reader  # noqa: E402
+from backend.learning.readers import face_reader  # noqa: E402
+from backend.learning.self_labelled import mapped  # noqa: E402
+from backend.model.checkpoints import load_generator  # noqa: E402
+from backend.model.generator import GeneratorConfig, synthesize_frames  # noqa: E402
+from backend.model.threads import synthesis_flops  # noqa: E402
+from backend.readers.probe import load_probe  # noqa: E402
 
 CONFIG_F = GeneratorConfig(img_resolution=1024, z_dim=512, w_dim=512, channel_base=32768, channel_max=512)
 

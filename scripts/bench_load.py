@@ -21,8 +21,8 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 import torch
 from backend import checkpoints
-from backend.generator import Generator, GeneratorConfig
-from backend.safe_pickle import safe_load
+from backend.model.generator import Generator, GeneratorConfig
+from backend.model.safe_pickle import safe_load
 mode, path = sys.argv[1], sys.argv[2]
 if mode == "build":
     G = Generator(GeneratorConfig.from_dict(json.loads(sys.argv[3])))
@@ -45,7 +45,7 @@ def peak(mode: str, path: Path, *extra: str) -> float:
 def main(argv: list[str]) -> None:
     files = [Path(a) for a in argv] or sorted((ROOT / "tests" / "data" / "upstream").glob("*.pkl"))
     sys.path.insert(0, str(ROOT))
-    from backend.checkpoints import load_generator
+    from backend.model.checkpoints import load_generator
 
     print(f"{'file':>24} {'MB':>6} {'whole file':>11} {'streamed':>9}   (MB above building the generator)")
     for path in files:

@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from backend.checkpoints import load_generator  # noqa: E402
-from backend.generator import Generator, synthesize_frames  # noqa: E402
-
 from bench_generator import CONFIGS  # noqa: E402
+
+from backend.model.checkpoints import load_generator  # noqa: E402
+from backend.model.generator import Generator, synthesize_frames  # noqa: E402
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "generator.safetensors"
 

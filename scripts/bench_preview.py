@@ -135,9 +135,9 @@ def rig_files(tmp: Path) -> tuple[dict[str, str], str]:
     """The default model and directions, or a random generator of its architecture; what was used."""
     import torch
 
-    from backend.checkpoints import load_generator, save_generator
-    from backend.directions import save_directions
-    from backend.generator import Generator
+    from backend.animation.directions import save_directions
+    from backend.model.checkpoints import load_generator, save_generator
+    from backend.model.generator import Generator
     from lab.fit import DEFAULT_GENERATOR
     from lab.rigs import random_directions
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The main job's time with torch's default threads ("before") and with our thread policy
-("after", backend/threads.py), on a quiet machine and with one core kept busy by another process.
+("after", backend/model/threads.py), on a quiet machine and with one core kept busy by another process.
 
     .venv/bin/python scripts/bench_threads.py [--frames-between 8]
 

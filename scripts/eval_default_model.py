@@ -21,7 +21,7 @@ and its directions, reads every frame. Per channel:
   Fig. 4 ablation, at the same strength on the paper's mask (the first 8 rows: its 8 of 18 at
   1024 px are the same 4-32 px layers) and on every row (with each one's reading at 1.0);
 - ACD: mean distance between consecutive frames' identity embeddings (the paper's Table 1
-  variant; ``backend.acd``), and the pairwise (MoCoGAN) variant.
+  variant; ``backend.metrics.acd``), and the pairwise (MoCoGAN) variant.
 For scale, the same people drawn by the renderer itself, neutral and each channel at 1.0: their
 identity drift is what a model that drew the renders exactly would show (the probe's identity
 embedding moves with expression too), beside the distance between those faces.
@@ -42,29 +42,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from backend.channels import CHANNEL_NAMES  # noqa: E402
-from backend.direction_eval import (  # noqa: E402
-    DOMINANT_TARGET,
-    SPEARMAN_TARGET,
-    between_faces,
-    evaluate,
-    print_table,
-    summary,
-)
-from backend.devices import pick_device  # noqa: E402
-from backend.direction_learning import probe_reader  # noqa: E402
-from backend.directions import load_directions  # noqa: E402
-from backend.sheet import sample_sheet  # noqa: E402
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
+from backend.animation.directions import load_directions  # noqa: E402
+from backend.learning.labels import probe_reader  # noqa: E402
+from backend.metrics.evaluation import DOMINANT_TARGET, SPEARMAN_TARGET, between_faces, evaluate, print_table, summary  # noqa: E402
+from backend.model.devices import pick_device  # noqa: E402
+from backend.rendering.sheet import sample_sheet  # noqa: E402
 from lab.default_directions import model_prior, neutral_faces, neutral_z, render_drift  # noqa: E402
 
 FACE_SEED = 1000  # neutral_faces stream of the eval faces; make_default_directions calibrates on seed 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from backend.checkpoints import load_generator
     from backend.files import write_atomic
-    from backend.probe import load_probe
-    from backend.video import encode_png
+    from backend.model.checkpoints import load_generator
+    from backend.readers.probe import load_probe
+    from backend.rendering.video import encode_png
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=Path("models/default/generator.safetensors"))

@@ -121,7 +121,7 @@ class Change:
 
 def channel_changes(script: str, fps: float = READ_FPS) -> dict[str, list[Change]]:
     """Each channel's changes in a script's first clip: runs of keys moving the same way."""
-    from backend.script import parse_script
+    from backend.animation.script import parse_script
 
     keys = parse_script(script).clips[0].keyframes
     times = [k.frame / fps for k in keys]
@@ -191,7 +191,7 @@ def score_reading(row: dict, interpret=None) -> RowResult:
         if "end" in row:
             last = max((g.reach for gs in changes.values() for g in gs), default=0.0)
             if "d" in locals():
-                from backend.script import parse_script
+                from backend.animation.script import parse_script
 
                 last = parse_script(d.script).clips[0].keyframes[-1].frame / READ_FPS
             checks["timing"] = checks.get("timing", True) and abs(last - row["end"]) <= TIMING_TOLERANCE_S

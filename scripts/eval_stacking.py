@@ -7,7 +7,7 @@ evaluation probe (it measures; nothing that makes the model or the rig uses it).
         [--faces 8] [--json out.json] [--strip fig7.png] [--text-strip text.png]
 
 For each composition (``add``: w + Σ value·strength·direction; ``cap``: the summed offset on a
-W+ row held to the largest single channel's, ``backend.latent.compose_latent``):
+W+ row held to the largest single channel's, ``backend.animation.latent.compose_latent``):
 
 1. **Fig. 7** (``examples/fig7.txt``, both clips, 32 frames between keyframes, the main job's
    face: seed 0, ψ 0.7): every frame's identity drift from the clip's neutral face (its frame 0)
@@ -44,14 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backend.channels import CHANNEL_NAMES  # noqa: E402
-from backend.direction_eval import between_faces, colour_shift  # noqa: E402
-from backend.direction_learning import MEASURE_BATCH, probe_reader  # noqa: E402
-from backend.directions import DirectionSet, load_directions  # noqa: E402
-from backend.generator import Generator, synthesize_frames  # noqa: E402
-from backend.latent import compose_latent  # noqa: E402
-from backend.script import Clip, load_script  # noqa: E402
-from backend.timeline import iter_latents, timeline_from_clip  # noqa: E402
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
+from backend.animation.directions import DirectionSet, load_directions  # noqa: E402
+from backend.animation.latent import compose_latent  # noqa: E402
+from backend.animation.script import Clip, load_script  # noqa: E402
+from backend.animation.timeline import iter_latents, timeline_from_clip  # noqa: E402
+from backend.learning.labels import MEASURE_BATCH, probe_reader  # noqa: E402
+from backend.metrics.evaluation import between_faces, colour_shift  # noqa: E402
+from backend.model.generator import Generator, synthesize_frames  # noqa: E402
 from lab.default_directions import _renders, model_prior, neutral_faces, neutral_z  # noqa: E402
 from lab.face_prior import FacePrior  # noqa: E402
 from lab.procedural import Emotions, Identity, face_params_from_emotions  # noqa: E402
@@ -111,12 +111,12 @@ def strip(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from backend.checkpoints import load_generator
+    from backend.animation.script import parse_script
     from backend.files import write_atomic
     from backend.language import describe
-    from backend.probe import load_probe
-    from backend.script import parse_script
-    from backend.video import encode_png
+    from backend.model.checkpoints import load_generator
+    from backend.readers.probe import load_probe
+    from backend.rendering.video import encode_png
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=Path("models/default/generator.safetensors"))

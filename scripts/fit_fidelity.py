@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from backend.channels import CHANNEL_NAMES  # noqa: E402
-from backend.checkpoints import CheckpointError, load_generator  # noqa: E402
-from backend.probe import load_probe  # noqa: E402
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
+from backend.model.checkpoints import CheckpointError, load_generator  # noqa: E402
+from backend.readers.probe import load_probe  # noqa: E402
 from lab.default_directions import model_prior  # noqa: E402
 from lab.fit import FitConfig, eval_latents  # noqa: E402
 from lab.fit.fidelity import channel_response, expression_fidelity  # noqa: E402

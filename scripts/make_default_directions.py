@@ -30,22 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backend.channels import CHANNEL_NAMES  # noqa: E402
-from backend.checkpoints import load_generator  # noqa: E402
-from backend.devices import pick_device  # noqa: E402
-from backend.direction_learning import (  # noqa: E402
-    PROBE_SHARES,
-    LabeledLatents,
-    calibrate_directions,
-    learn_directions,
-    probe_reader,
-    self_labeled_latents,
-)
-from backend.directions import save_directions  # noqa: E402
-from backend.generator_directions import trial_record  # noqa: E402
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
+from backend.animation.directions import save_directions  # noqa: E402
 from backend.files import write_atomic  # noqa: E402
 from backend.jobs import ProgressLine  # noqa: E402
-from backend.probe import load_probe  # noqa: E402
+from backend.learning.calibration import calibrate_directions
+from backend.learning.fitting import learn_directions
+from backend.learning.labels import PROBE_SHARES, LabeledLatents, probe_reader, self_labeled_latents  # noqa: E402
+from backend.learning.self_labelled import trial_record  # noqa: E402
+from backend.model.checkpoints import load_generator  # noqa: E402
+from backend.model.devices import pick_device  # noqa: E402
+from backend.readers.probe import load_probe  # noqa: E402
 from lab.default_directions import (  # noqa: E402
     EXACT_THRESHOLDS,
     full_expression_targets,

@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 
-from backend.checkpoints import load_generator  # noqa: E402
-from backend.devices import pick_device  # noqa: E402
 from backend.files import FileError  # noqa: E402
-from backend.probe import load_probe  # noqa: E402
+from backend.model.checkpoints import load_generator  # noqa: E402
+from backend.model.devices import pick_device  # noqa: E402
+from backend.readers.probe import load_probe  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.fit import (  # noqa: E402
     CHECKPOINT_NAME,

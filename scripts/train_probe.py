@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train a probe (``backend.probe``, made by ``lab.probes``) on procedural renders and save it.
+"""Train a probe (``backend.readers.probe``, made by ``lab.probes``) on procedural renders and save it.
 
     python scripts/train_probe.py --role eval --out models/default/probe_eval.safetensors --minutes 60
     python scripts/train_probe.py --role features --out models/default/probe_features.safetensors --minutes 20
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.probe import save_probe  # noqa: E402
+from backend.readers.probe import save_probe  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.probes import PROBE_ROLES, ProbeTrainLog, evaluate_probe, train_probe  # noqa: E402
 

@@ -22,7 +22,7 @@ joy anger
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from backend.generator import Generator, GeneratorConfig  # noqa: E402
+from backend.model.generator import Generator, GeneratorConfig  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.acd import acd, acd_result, content_distance, pixel_embedding
-from backend.frame_cache import generator_synthesizer
-from backend.video import write_png_sequence
+from backend.metrics.acd import acd, acd_result, content_distance, pixel_embedding
+from backend.rendering.frame_cache import generator_synthesizer
+from backend.rendering.video import write_png_sequence
 
 
 def first_two_channels(frames: np.ndarray) -> np.ndarray:

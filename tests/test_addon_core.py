@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.checkpoints import save_generator
-from backend.directions import save_directions
-from backend.video import decode_png
+from backend.animation.directions import save_directions
+from backend.model.checkpoints import save_generator
+from backend.rendering.video import decode_png
 from lab.rigs import random_directions
 
 from .conftest import ROOT
@@ -46,8 +46,8 @@ def _request(rig_folder, frames, joy, label="face"):
 
 
 def test_a_bake_writes_each_frame_once_reports_progress_and_a_rerun_writes_nothing(addon_rig, tmp_path):
+    from backend.rendering.frame_cache import FrameCache
     from blender_addon.baking import BakeJob
-    from backend.frame_cache import FrameCache
 
     cache = FrameCache(tmp_path / "cache")
     req = _request(tmp_path / "seq", [1, 2, 3, 4], [0.0, 1.0, 1.0, 0.0])
@@ -62,9 +62,10 @@ def test_a_bake_writes_each_frame_once_reports_progress_and_a_rerun_writes_nothi
 
 
 def test_a_cancelled_bake_raises_cancelled_and_keeps_what_it_made(addon_rig, tmp_path):
-    from blender_addon.baking import BakeJob
-    from backend.frame_cache import FrameCache
     from blender_addon.backend.jobs import Cancelled
+
+    from backend.rendering.frame_cache import FrameCache
+    from blender_addon.baking import BakeJob
 
     cache = FrameCache(tmp_path / "cache")
     req = _request(tmp_path / "seq", [1, 2, 3], [0.0, 0.5, 1.0])

@@ -16,15 +16,23 @@ import cv2
 import numpy as np
 import pytest
 
-from backend.acd import content_distance
-from backend.capture import (ChannelCalibration, FaceTracker, capture_csv, fill_gaps, gap_ranges, keyframe_indices,
-                             reading_channels, rest_calibrated)
-from backend.channels import CHANNEL_NAMES, VALUE_LIMIT
+from backend.animation.channels import CHANNEL_NAMES, VALUE_LIMIT
+from backend.animation.timeline import load_values
 from backend.cli import main
-from backend.faces.reading import FaceGeometry, Probabilities
-from backend.smoothing import OneEuro, one_euro_filter
-from backend.timeline import load_values
-from backend.video import read_frames, video_info, write_video
+from backend.metrics.acd import content_distance
+from backend.readers.capture import (
+    ChannelCalibration,
+    FaceTracker,
+    capture_csv,
+    fill_gaps,
+    gap_ranges,
+    keyframe_indices,
+    reading_channels,
+    rest_calibrated,
+)
+from backend.readers.reading import FaceGeometry, Probabilities
+from backend.readers.smoothing import OneEuro, one_euro_filter
+from backend.rendering.video import read_frames, video_info, write_video
 
 from .conftest import ROOT
 from .test_face_readers import astronaut, astronaut_reading, readers
@@ -256,7 +264,7 @@ def test_a_rest_frame_reads_0_and_must_show_the_face(clip, tmp_path, capsys):
 
 
 def test_capture_holds_gaps_when_asked_and_takes_png_folders_with_fps(clip, tmp_path, capsys):
-    from backend.video import write_png_sequence
+    from backend.rendering.video import write_png_sequence
 
     write_png_sequence(list(read_frames(clip)), tmp_path / "frames")
     code, _, err = run(capsys, "capture", tmp_path / "frames", "--out", tmp_path / "v.csv")
@@ -272,8 +280,8 @@ def test_capture_holds_gaps_when_asked_and_takes_png_folders_with_fps(clip, tmp_
 def test_a_variable_rate_video_is_resampled_to_a_constant_rate(clip, tmp_path):
     import imageio_ffmpeg
 
-    from backend.faces.images import open_media
-    from backend.video import write_png_sequence
+    from backend.readers.images import open_media
+    from backend.rendering.video import write_png_sequence
 
     # frame k is grey level 20 k; shown 0.04 s each for the first five, then 0.2 s each
     write_png_sequence([np.full((64, 64, 3), 20 * k, np.uint8) for k in range(10)], tmp_path / "src")
@@ -311,7 +319,7 @@ def test_sigterm_stops_a_capture_and_leaves_no_csv(tmp_path):
 
 
 def test_capture_csv_rows_are_every_frame_or_the_keyframes():
-    from backend.capture import CaptureResult
+    from backend.readers.capture import CaptureResult
 
     t = np.arange(20)
     values = np.zeros((20, len(CHANNEL_NAMES)))

@@ -12,8 +12,8 @@ import types
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, fingerprint, load_generator, save_generator
-from backend.generator import Generator
+from backend.model.checkpoints import CheckpointError, fingerprint, load_generator, save_generator
+from backend.model.generator import Generator
 
 from .conftest import ROOT, randomize_, tiny_config
 
@@ -211,8 +211,8 @@ def test_pytorch_file_that_is_not_stylegan(tmp_path):
 
 
 def test_weights_that_do_not_fit_the_config(tiny_G, tmp_path):
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     path = save_generator(tiny_G, tmp_path / "g.safetensors")
     with safe_open(path, "pt") as f:

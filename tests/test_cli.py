@@ -10,7 +10,7 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 
-from backend.checkpoints import fingerprint, load_generator, save_generator
+from backend.model.checkpoints import fingerprint, load_generator, save_generator
 
 from .conftest import ROOT
 
@@ -55,9 +55,8 @@ def test_bad_checkpoint_is_one_line_and_exit_2(tmp_path):
 
 
 def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
-    from backend.directions import save_directions
-    from backend.sheet import HEADER_PX
-
+    from backend.animation.directions import save_directions
+    from backend.rendering.sheet import HEADER_PX
     from lab.rigs import random_directions
 
     model = save_generator(tiny_G, tmp_path / "g.safetensors")
@@ -77,8 +76,8 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
 
 
 def test_thread_choice_follows_model_size_and_free_cores():
-    from backend.generator import GeneratorConfig
-    from backend.threads import PARALLEL_FLOPS, choose_threads, synthesis_flops
+    from backend.model.generator import GeneratorConfig
+    from backend.model.threads import PARALLEL_FLOPS, choose_threads, synthesis_flops
 
     small = GeneratorConfig(img_resolution=128, z_dim=256, w_dim=256, channel_base=2048, channel_max=256)
     ffhq = GeneratorConfig(img_resolution=1024, channel_base=32768, channel_max=512)
@@ -90,9 +89,9 @@ def test_thread_choice_follows_model_size_and_free_cores():
 
 def test_small_models_run_on_one_passive_thread():
     code = ("import os\n"
-            "from backend.threads import prepare_openmp, use_threads_for\n"
+            "from backend.model.threads import prepare_openmp, use_threads_for\n"
             "prepare_openmp()\n"
-            "from backend.generator import GeneratorConfig\n"
+            "from backend.model.generator import GeneratorConfig\n"
             "import torch\n"
             "print(os.environ['OMP_WAIT_POLICY'], use_threads_for(GeneratorConfig(img_resolution=32, channel_max=32)))")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}

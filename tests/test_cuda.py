@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import load_generator
-from backend.frame_cache import FrameCache, key_fingerprint
-from backend.generator import synthesize_frames
-from backend.render import render_frames_cached
+from backend.model.checkpoints import load_generator
+from backend.model.generator import synthesize_frames
+from backend.rendering.frame_cache import FrameCache, key_fingerprint
+from backend.rendering.render import render_frames_cached
 
 from .conftest import ROOT
 

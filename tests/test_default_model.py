@@ -16,19 +16,20 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import load_generator
-from backend.direction_learning import probe_reader
-from backend.directions import DirectionSet, load_directions
-from backend.generator import Generator, synthesize_frames
-from backend.inversion import invert_batch, w_statistics
-from backend.latent import compose_latent
-from backend.probe import load_probe, probe_predict
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import DirectionSet, load_directions
+from backend.animation.latent import compose_latent
+from backend.animation.script import load_script
+from backend.animation.timeline import timeline_from_clip
+from backend.learning.labels import probe_reader
+from backend.model.checkpoints import load_generator
+from backend.model.generator import Generator, synthesize_frames
+from backend.photos.inversion import invert_batch, w_statistics
+from backend.readers.probe import load_probe, probe_predict
+from backend.rendering.video import read_frames, video_info
 from lab.default_directions import model_prior, neutral_z, render_drift
 from lab.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
-from backend.script import load_script
-from backend.timeline import timeline_from_clip
-from backend.video import read_frames, video_info
+
 from .conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from backend.animation.script import parse_script
 from backend.language import LanguageError, describe
-from backend.script import parse_script
 
 
 def test_a_fade_starts_from_the_start_values_and_a_change_keeps_the_other_channels():

@@ -11,26 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from backend.acd import pixel_embedding
-from backend.channels import CHANNEL_NAMES
-from backend.direction_learning import (
-    MEASURE_BATCH,
-    LabeledLatents,
-    Reading,
-    RowsTrial,
-    Shares,
-    calibrate_directions,
-    channel_classes,
-    choose_rows,
-    learn_directions,
-    run_in_batches,
-    self_labeled_latents,
-)
-from backend.directions import Direction, DirectionSet
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import Direction, DirectionSet
+from backend.animation.latent import compose_latent
 from backend.jobs import Cancelled
-from backend.generator import Generator, synthesize_frames
-from backend.latent import compose_latent
-from backend.probe import FaceProbe, ProbeConfig
+from backend.learning.calibration import RowsTrial, calibrate_directions, choose_rows
+from backend.learning.fitting import channel_classes, learn_directions
+from backend.learning.labels import MEASURE_BATCH, LabeledLatents, Reading, Shares, run_in_batches, self_labeled_latents
+from backend.metrics.acd import pixel_embedding
+from backend.model.generator import Generator, synthesize_frames
+from backend.readers.probe import FaceProbe, ProbeConfig
 from lab.default_directions import (
     _FACE_STREAM,
     EXACT_THRESHOLDS,
@@ -40,6 +30,7 @@ from lab.default_directions import (
     neutral_faces,
 )
 from lab.face_prior import FacePrior
+
 from .conftest import tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")

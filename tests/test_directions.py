@@ -10,10 +10,17 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from backend.checkpoints import fingerprint
-from backend.direction_training import calibrate_strength, project_orthogonal, train_directions
-from backend.directions import FORMAT, Direction, DirectionsError, DirectionSet, load_directions, save_directions
-from backend.latent import compose_latent
+from backend.animation.directions import (
+    FORMAT,
+    Direction,
+    DirectionsError,
+    DirectionSet,
+    load_directions,
+    save_directions,
+)
+from backend.animation.latent import compose_latent
+from backend.learning.classifiers import calibrate_strength, project_orthogonal, train_directions
+from backend.model.checkpoints import fingerprint
 
 FP = "0123456789abcdef" * 4
 OTHER_FP = "fedcba9876543210" * 4

@@ -1,4 +1,4 @@
-"""backend.direction_eval (the protocol of scripts/eval_default_model.py and eval-directions):
+"""backend.metrics.evaluation (the protocol of scripts/eval_default_model.py and eval-directions):
 its numbers on a small real generator.
 
 The reader is known exactly (joy reads as brightness, the identity embedding is the grey-level
@@ -12,13 +12,14 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from backend import direction_eval as ev
-from backend.acd import content_distance, pixel_embedding
-from backend.channels import CHANNEL_NAMES
-from backend.direction_learning import Reading
-from backend.directions import Direction, DirectionSet
-from backend.generator import Generator, synthesize_frames
-from backend.latent import compose_latent
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import Direction, DirectionSet
+from backend.animation.latent import compose_latent
+from backend.learning.labels import Reading
+from backend.metrics import evaluation as ev
+from backend.metrics.acd import content_distance, pixel_embedding
+from backend.model.generator import Generator, synthesize_frames
+
 from .conftest import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")

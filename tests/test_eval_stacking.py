@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from backend.video import decode_png
+from backend.rendering.video import decode_png
+
 from .conftest import ROOT
 
 

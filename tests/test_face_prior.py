@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from backend.model.generator import Generator
 from lab.face_prior import N_COORDINATES, PRIOR_VERSION, FacePrior
-from backend.generator import Generator
 from lab.procedural import CHANNEL_NAMES, EMOTION_NAMES, VECTOR_NAMES, GlassesStyle, render_face
 from lab.procedural.identity import SCALAR_RANGES
 from tests.conftest import tiny_config

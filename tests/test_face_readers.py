@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError
-from backend.faces.align import FacePoints, align_face
-from backend.faces.densenet import faceapi_input
-from backend.faces.expression import EXPRESSION_LABELS, load_expression_net
-from backend.faces.fer import FER_LABELS, MiniXception, fer_input, load_fer
-from backend.faces.identity import identity_embedding, load_recognition_net
-from backend.faces.landmarks import landmark_points, load_landmark_net
-from backend.faces.mtcnn import load_mtcnn, mtcnn_input
-from backend.faces.reading import FaceReaders, face_geometry
-from backend.faces.weights import load_network, load_reader_weights, reader_path
+from backend.model.checkpoints import CheckpointError
+from backend.readers.align import FacePoints, align_face
+from backend.readers.nets.densenet import faceapi_input
+from backend.readers.nets.expression import EXPRESSION_LABELS, load_expression_net
+from backend.readers.nets.fer import FER_LABELS, MiniXception, fer_input, load_fer
+from backend.readers.nets.identity import identity_embedding, load_recognition_net
+from backend.readers.nets.landmarks import landmark_points, load_landmark_net
+from backend.readers.nets.mtcnn import load_mtcnn, mtcnn_input
+from backend.readers.nets.weights import load_network, load_reader_weights, reader_path
+from backend.readers.reading import FaceReaders, face_geometry
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "face_readers"
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,7 +1,7 @@
 """``python -m backend faces``: photos and videos in, readings out; every odd file a clear answer.
 
 The files are made here: Pillow writes CMYK JPEGs and EXIF orientation tags, OpenCV 16-bit PNGs,
-ffmpeg (backend.video) the videos."""
+ffmpeg (backend.rendering.video) the videos."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from PIL import Image
 
 import backend.files
 from backend.cli import main
-from backend.faces.images import MediaError, load_image, open_media
-from backend.video import write_video
+from backend.readers.images import MediaError, load_image, open_media
+from backend.rendering.video import write_video
 
 from .test_face_readers import astronaut, astronaut_reading
 

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from backend.checkpoints import CheckpointError, load_generator
-from backend.directions import DirectionsError, load_directions
+from backend.animation.directions import DirectionsError, load_directions
 from backend.files import FileError, replacing, write_atomic
+from backend.model.checkpoints import CheckpointError, load_generator
 
 
 def _umask() -> int:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, load_generator
+from backend.model.checkpoints import CheckpointError, load_generator
 from lab.face_prior import FacePrior
 from lab.fit import (
     CHECKPOINT_NAME,
@@ -135,7 +135,7 @@ def test_warm_start_continues_an_exported_model_with_its_counters(tmp_path: Path
     assert again.step == 5 and not any(torch.equal(a, b) for a, b in
                                          zip(again.G.parameters(), exported.parameters(), strict=True) if a.numel() > 1)
     # A generator that no fit exported (no training metadata) cannot be continued.
-    from backend.checkpoints import save_generator
+    from backend.model.checkpoints import save_generator
     bare = save_generator(exported, tmp_path / "bare.safetensors")
     with pytest.raises(CheckpointError, match="not a model exported by a fit"):
         warm_start(bare)
@@ -275,7 +275,7 @@ def test_training_script_trains_resumes_and_exports(tmp_path: Path) -> None:
 
 
 def test_probe_loss_term_pulls_the_probe_features_of_g_toward_the_target(tmp_path: Path) -> None:
-    from backend.probe import FaceProbe, ProbeConfig, save_probe
+    from backend.readers.probe import FaceProbe, ProbeConfig, save_probe
 
     probe_path = save_probe(FaceProbe(ProbeConfig(input_size=32, width=4, depth=2, embed_dim=8, seed=3)).eval(),
                             tmp_path / "probe.safetensors")

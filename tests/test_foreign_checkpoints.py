@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, fingerprint, load_generator, save_generator
+from backend.model.checkpoints import CheckpointError, fingerprint, load_generator, save_generator
 
 from .conftest import ROOT
 
@@ -145,7 +145,7 @@ def test_nvidia_pickle_loads_without_nvidia_code_or_running_it():
         real_exec, real_compile, real_eval = builtins.exec, builtins.compile, builtins.eval
         def guard(*a, **k):
             raise AssertionError("code was compiled or executed while loading")
-        from backend.checkpoints import load_generator
+        from backend.model.checkpoints import load_generator
         load_generator({str(path)!r})  # first load: torch's own lazy imports happen here
         builtins.exec = builtins.compile = builtins.eval = guard
         G, info = load_generator({str(path)!r})
@@ -171,8 +171,8 @@ def test_truncated_upstream_files_fail_cleanly(tmp_path, name):
 
 def test_stylegan3_networks_are_refused_clearly(tmp_path):
     # A StyleGAN3 G has synthesis.input; build the record shape without NVIDIA's SG3 code.
-    from backend.safe_pickle import PersistentRecord
-    import backend.checkpoints as ck
+    import backend.model.checkpoints as ck
+    from backend.model.safe_pickle import PersistentRecord
 
     sg3 = PersistentRecord("Generator", {"_init_kwargs": {}, "_modules": {
         "synthesis": PersistentRecord("SynthesisNetwork", {"_modules": {"input": PersistentRecord("SynthesisInput", {})}})}})

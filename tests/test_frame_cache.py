@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from backend.checkpoints import fingerprint
-from backend.frame_cache import (
+from backend.model.checkpoints import fingerprint
+from backend.rendering.frame_cache import (
     W_LIMIT,
     W_QUANTUM,
     FrameCache,
@@ -125,7 +125,7 @@ def test_random_noise_and_bad_codes_are_refused():
 
 
 def test_key_is_stable_across_processes():
-    code = ("import numpy as np; from backend.frame_cache import frame_key; "
+    code = ("import numpy as np; from backend.rendering.frame_cache import frame_key; "
             f"print(frame_key({FP!r}, np.arange(6, dtype=np.float32).reshape(2, 3) / 7, 32))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONHASHSEED": "123"})
@@ -181,7 +181,7 @@ def test_leftover_temp_file_of_a_killed_writer_is_never_a_hit(tmp_path):
     key = frame_key(FP, on_grid((2, 4)), 8)
     cache.path(key).parent.mkdir(parents=True)
     # What a writer killed mid-write leaves behind: the first half of the PNG, in a temp file.
-    from backend.video import encode_png
+    from backend.rendering.video import encode_png
 
     (cache.path(key).parent / f".{key}.x1y2.tmp").write_bytes(encode_png(frame(0))[:100])
     assert not cache.contains(key)
@@ -247,7 +247,7 @@ def test_link_sequence_numbers_cached_frames_and_survives_prune(tmp_path, tiny_r
     paths = cache.link_sequence(keys, tmp_path / "shot")
     assert [p.name for p in paths] == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
     cache.prune(0)
-    from backend.video import read_frames
+    from backend.rendering.video import read_frames
 
     for a, b in zip(read_frames(tmp_path / "shot"), frames, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -330,8 +330,8 @@ def test_synthesizer_returning_the_wrong_shape_is_an_error(tmp_path, tiny_render
 
 
 def test_generator_frames_do_not_depend_on_their_batch():
-    from backend.frame_cache import generator_synthesizer
-    from backend.generator import Generator
+    from backend.model.generator import Generator
+    from backend.rendering.frame_cache import generator_synthesizer
 
     from .conftest import tiny_config
 
@@ -347,8 +347,8 @@ def test_generator_frames_do_not_depend_on_their_batch():
 
 
 def test_capped_stacking_keeps_the_keys_of_neutral_and_single_channel_frames_and_rekeys_stacked_ones():
-    from backend.directions import Direction, DirectionSet
-    from backend.timeline import Timeline, iter_latents
+    from backend.animation.directions import Direction, DirectionSet
+    from backend.animation.timeline import Timeline, iter_latents
 
     rng = np.random.default_rng(0)
     dirs = DirectionSet(FP, 8, 32, tuple(
@@ -372,7 +372,7 @@ def test_capped_stacking_keeps_the_keys_of_neutral_and_single_channel_frames_and
 def test_linking_a_frame_a_file_already_holds_leaves_no_temporary_file(tmp_path):
     """Several farm workers link the same frame into one folder: rename() between two links to one
     file does nothing, so the temporary name must be removed apart."""
-    from backend.frame_cache import FrameCache
+    from backend.rendering.frame_cache import FrameCache
 
     cache = FrameCache(tmp_path / "cache")
     cache.put("ab" * 32, np.full((4, 4, 3), 7, np.uint8))

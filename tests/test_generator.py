@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from backend.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8, truncate
-from backend.ops import modulated_conv2d, upfirdn2d, upsample2d, setup_filter
+from backend.model.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8, truncate
+from backend.model.ops import modulated_conv2d, setup_filter, upfirdn2d, upsample2d
 
 from .conftest import ROOT, tiny_config
 
@@ -40,13 +40,13 @@ def test_same_w_gives_bit_identical_images_across_calls(tiny_G):
 
 
 def test_same_seed_gives_bit_identical_images_across_processes(tiny_G, tmp_path):
-    from backend.checkpoints import save_generator
+    from backend.model.checkpoints import save_generator
 
     path = save_generator(tiny_G, tmp_path / "g.safetensors")
     code = textwrap.dedent(f"""
         import hashlib, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from backend.checkpoints import load_generator
+        from backend.model.checkpoints import load_generator
         G, _ = load_generator({str(path)!r})
         img = G.synthesize(G.w_from_seed(11, truncation_psi=0.7))
         print(hashlib.sha256(img.numpy().tobytes()).hexdigest())
@@ -188,7 +188,7 @@ def test_low_resolution_preview_is_the_skip_image_built_so_far(tiny_G):
     assert preview.shape == (1, 3, 8, 8)
     # The later blocks only add detail on top of the upsampled preview: removing their toRGB
     # outputs must give the preview back, upsampled.
-    from backend.ops import upsample2d
+    from backend.model.ops import upsample2d
 
     G = tiny_G
     with torch.no_grad():
@@ -220,7 +220,7 @@ def test_images_from_uint8_is_the_exact_inverse_of_images_to_uint8():
 
 
 def test_probe_config_refuses_unknown_keys_like_the_generator_config():
-    from backend.probe import ProbeConfig
+    from backend.readers.probe import ProbeConfig
 
     with pytest.raises(ValueError, match="unknown probe config keys: bogus"):
         ProbeConfig.from_dict({"seed": 1, "bogus": 2})
@@ -231,7 +231,7 @@ def test_probe_config_refuses_unknown_keys_like_the_generator_config():
                                        dict(mapping_layer_features=24, mapping_layers=3, kernel_size=1),
                                        dict(resample_filter=(1.0, 2.0, 1.0), img_channels=1)])
 def test_state_shapes_are_the_built_generators_shapes(overrides):
-    from backend.generator import state_shapes
+    from backend.model.generator import state_shapes
 
     cfg = tiny_config(**overrides)
     assert state_shapes(cfg) == {k: tuple(v.shape) for k, v in Generator(cfg).state_dict().items()}

@@ -18,27 +18,26 @@ import numpy as np
 import pytest
 import torch
 
-from backend.acd import pixel_embedding
-from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import checkpoint_info
-from backend.direction_learning import Reading, Shares
-from backend.directions import Direction, DirectionSet, load_directions, save_directions
-from backend.generator import Generator, synthesize_frames
-from backend.generator_directions import (
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import Direction, DirectionSet, load_directions, save_directions
+from backend.learning.from_photos import labelled_photos, learn_photo_directions, photo_values
+from backend.learning.labels import Reading, Shares
+from backend.learning.self_labelled import (
     CHUNK,
     LearnSettings,
     SampleKey,
     SampleStore,
     channel_targets,
-    labelled_photos,
     learn_generator_directions,
-    learn_photo_directions,
     mapped,
     orthogonalise_where_entangled,
-    photo_values,
     row_candidates,
     sample_readings,
 )
+from backend.metrics.acd import pixel_embedding
+from backend.model.checkpoints import checkpoint_info
+from backend.model.generator import Generator, synthesize_frames
+
 from .conftest import ROOT, tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -348,9 +347,9 @@ def test_bad_reader_is_a_clear_error(tmp_path):
 
 
 def test_face_readers_label_with_face_api_and_evaluate_with_fer():
-    from backend.capture import reading_channels
-    from backend.channel_readers import face_channel_values
-    from backend.faces.reading import FaceReaders
+    from backend.learning.readers import face_channel_values
+    from backend.readers.capture import reading_channels
+    from backend.readers.reading import FaceReaders
 
     with np.load(ROOT / "tests" / "data" / "face_readers" / "astronaut_inputs.npz") as f:
         face = FaceReaders().read(f["astronaut_rgb512"])[0]

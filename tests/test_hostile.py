@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, load_generator, save_generator
 from backend.files import FileError, check_output, load_array, read_bytes, read_json, write_atomic
-from backend.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
+from backend.model.checkpoints import CheckpointError, load_generator, save_generator
+from backend.rendering.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
 
 from .conftest import ROOT
 
@@ -58,7 +58,7 @@ def test_video_write_on_a_full_disk_fails_and_keeps_the_old_video(tmp_path, suff
     assert len(good) < FSIZE_LIMIT
     r = _python(f"""
         import numpy as np
-        from backend.video import write_video
+        from backend.rendering.video import write_video
         frames = [np.random.default_rng(i).integers(0, 256, (128, 128, 3), dtype=np.uint8) for i in range(40)]
         try:
             write_video(frames, {str(path)!r}, fps=10)
@@ -75,7 +75,7 @@ def test_video_write_on_a_full_disk_fails_and_keeps_the_old_video(tmp_path, suff
 def test_ffmpeg_failing_after_every_frame_went_in_is_an_error_not_a_video(tmp_path, monkeypatch):
     """The exit status decides, not the pipe: ffmpeg that takes every frame and then fails (here: it
     cannot open its output, a folder in the temp file's place) must fail the write."""
-    import backend.video as video
+    import backend.rendering.video as video
 
     path = tmp_path / "clip.mp4"
     path.write_bytes(b"old")
@@ -96,7 +96,7 @@ def test_png_sequence_on_a_full_disk_leaves_no_truncated_frame(tmp_path):
     out = tmp_path / "frames"
     r = _python(f"""
         import numpy as np
-        from backend.video import write_png_sequence
+        from backend.rendering.video import write_png_sequence
         frames = [np.random.default_rng(i).integers(0, 256, (40 + 40 * i, 128, 3), dtype=np.uint8) for i in range(6)]
         try:
             write_png_sequence(frames, {str(out)!r})
@@ -129,7 +129,7 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path):
 
 @pytest.mark.slow
 def test_render_on_a_full_disk_exits_non_zero_and_keeps_the_old_video(tiny_G, tmp_path):
-    from backend.directions import save_directions
+    from backend.animation.directions import save_directions
     from lab.rigs import random_directions
 
     model = save_generator(tiny_G, tmp_path / "g.safetensors")
@@ -222,7 +222,7 @@ def test_checkpoint_bomb_is_refused_in_two_seconds_and_300_mb(tmp_path, bomb):
     path = BOMBS[bomb](tmp_path)
     r = _python(f"""
         import time
-        from backend.checkpoints import CheckpointError, load_generator
+        from backend.model.checkpoints import CheckpointError, load_generator
         start = time.perf_counter()
         try:
             load_generator({str(path)!r})
@@ -248,7 +248,7 @@ def test_info_on_a_checkpoint_bomb_is_one_line(tmp_path, bomb):
 
 
 def test_face_reader_weights_that_are_nan_or_integers_are_refused(tmp_path):
-    from backend.faces.weights import load_reader_weights, write_reader_weights
+    from backend.readers.nets.weights import load_reader_weights, write_reader_weights
 
     for name, tensors in (("nan", {"w": torch.tensor([1.0, float("nan")])}),
                           ("int", {"w": torch.tensor([1, 2], dtype=torch.int64)}),
@@ -277,7 +277,7 @@ def test_png_frame_folder_with_a_30000_square_frame_is_refused_before_decoding(t
     folder.mkdir()
     (folder / "frame_00000.png").write_bytes(_png_declaring(30000, 30000))
     r = _python(f"""
-        from backend.faces.images import MediaError, open_media
+        from backend.readers.images import MediaError, open_media
         try:
             list(open_media({str(folder)!r}).frames)
         except MediaError as e:
@@ -290,8 +290,8 @@ def test_png_frame_folder_with_a_30000_square_frame_is_refused_before_decoding(t
 
 
 def test_photo_for_invert_over_the_pixel_limit_or_empty_is_one_line(tmp_path):
-    from backend.faces.images import MediaError
-    from backend.photo import read_photo
+    from backend.photos.face_code import read_photo
+    from backend.readers.images import MediaError
 
     (tmp_path / "bomb.png").write_bytes(_png_declaring(30000, 30000))
     (tmp_path / "empty.jpg").write_bytes(b"")
@@ -303,7 +303,7 @@ def test_photo_for_invert_over_the_pixel_limit_or_empty_is_one_line(tmp_path):
 
 def test_video_frames_over_the_pixel_limit_are_refused_from_the_stream_header(tmp_path, monkeypatch):
     import backend.files
-    from backend.faces.images import MediaError, open_media
+    from backend.readers.images import MediaError, open_media
 
     write_video(_noise(2, 128), tmp_path / "big.mkv", fps=10)
     monkeypatch.setattr(backend.files, "MAX_PIXELS", 64 * 64)  # a 128x128 frame stands for a 16000x16000 one
@@ -314,7 +314,7 @@ def test_video_frames_over_the_pixel_limit_are_refused_from_the_stream_header(tm
 
 
 def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
-    from backend.faces.images import MediaError, open_media
+    from backend.readers.images import MediaError, open_media
 
     fifo = tmp_path / "fifo.png"
     os.mkfifo(fifo)
@@ -382,7 +382,7 @@ def test_an_unwritable_output_is_found_before_the_work(tmp_path):
 # --- the frame cache prunes only its own files -----------------------------------------------------------
 
 def test_cache_prune_on_a_folder_that_is_not_a_frame_cache_deletes_nothing(tmp_path):
-    from backend.frame_cache import FrameCache
+    from backend.rendering.frame_cache import FrameCache
 
     (tmp_path / "db").mkdir()
     journal = tmp_path / "db" / ".journal.tmp"
@@ -397,7 +397,7 @@ def test_cache_prune_on_a_folder_that_is_not_a_frame_cache_deletes_nothing(tmp_p
 
 
 def test_cache_prune_still_removes_its_own_stale_temporaries_and_frames(tmp_path):
-    from backend.frame_cache import FrameCache
+    from backend.rendering.frame_cache import FrameCache
 
     cache = FrameCache(tmp_path)
     key = "ab" + "1" * 62
@@ -438,8 +438,8 @@ def test_a_hundred_billion_seeds_are_refused_at_once():
 # --- malformed files: one line, never a traceback ---------------------------------------------------------
 
 def test_deeply_nested_json_is_one_line_for_values_directions_and_info(tmp_path):
-    from backend.directions import DirectionsError, load_directions
-    from backend.timeline import load_values
+    from backend.animation.directions import DirectionsError, load_directions
+    from backend.animation.timeline import load_values
 
     deep = tmp_path / "deep.json"
     deep.write_text('{"frames": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -459,7 +459,7 @@ def test_deeply_nested_json_is_one_line_for_values_directions_and_info(tmp_path)
 
 
 def test_values_from_dev_zero_or_a_fifo_are_refused_not_read_forever(tmp_path):
-    from backend.timeline import load_values
+    from backend.animation.timeline import load_values
 
     with pytest.raises(ValueError, match="/dev/zero: not a regular file"):
         load_values("/dev/zero")
@@ -471,7 +471,7 @@ def test_values_from_dev_zero_or_a_fifo_are_refused_not_read_forever(tmp_path):
 
 
 def test_values_with_only_a_frame_column_render_the_neutral_face(tiny_G):
-    from backend.timeline import Timeline, iter_latents
+    from backend.animation.timeline import Timeline, iter_latents
     from lab.rigs import random_directions
 
     w = tiny_G.w_from_seed(0).numpy()
@@ -490,7 +490,7 @@ def _npy_declaring(shape: tuple[int, ...]) -> bytes:
 def test_npy_and_npz_headers_declaring_37_gb_are_refused_before_allocation(tmp_path):
     import zipfile
 
-    from backend.photo import FaceCodeError, load_face_code
+    from backend.photos.face_code import FaceCodeError, load_face_code
 
     npy = tmp_path / "w.npy"
     npy.write_bytes(_npy_declaring((18, 512, 500_000)))
@@ -511,7 +511,7 @@ def test_npy_and_npz_headers_declaring_37_gb_are_refused_before_allocation(tmp_p
 
 
 def test_a_damaged_or_forged_work_chunk_is_made_again_not_fatal(tmp_path):
-    from backend.generator_directions import SampleKey, SampleStore
+    from backend.learning.self_labelled import SampleKey, SampleStore
 
     store = SampleStore(tmp_path, SampleKey("f" * 64, "faces", 1.0, 0))
     store.save(0, np.zeros((64, 32), np.float32), np.zeros((64, 9), np.float32))
@@ -532,7 +532,7 @@ def test_a_zero_byte_photo_is_one_line_in_invert(tmp_path):
 
 
 def test_ffmpeg_errors_are_its_last_line_not_its_banner(tmp_path):
-    from backend.acd import acd_result
+    from backend.metrics.acd import acd_result
 
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(ValueError) as e:
@@ -559,8 +559,8 @@ def _vfr_clip(folder: Path) -> Path:
 
 
 def test_variable_rate_video_reads_its_own_frames_once_and_resamples_by_timestamps(tmp_path):
-    from backend.faces.images import open_media
-    from backend.video import frame_times, video_info
+    from backend.readers.images import open_media
+    from backend.rendering.video import frame_times, video_info
 
     clip = _vfr_clip(tmp_path)
     grey = [int(f[0, 0, 0]) for f in read_frames(clip)]
@@ -577,15 +577,15 @@ def test_variable_rate_video_reads_its_own_frames_once_and_resamples_by_timestam
 @pytest.mark.parametrize("config", [dict(input_size=32, width=4, depth=2, embed_dim=8),
                                     dict(input_size=64, width=16, depth=4, seed=2002), dict(convs_per_stage=3)])
 def test_probe_weight_count_is_the_built_probes(config):
-    from backend.probe import FaceProbe, ProbeConfig
+    from backend.readers.probe import FaceProbe, ProbeConfig
 
     cfg = ProbeConfig(**config)
     assert cfg.weight_count() == sum(t.numel() for t in FaceProbe(cfg).state_dict().values())
 
 
 def test_a_probe_whose_config_claims_a_huge_network_is_refused_before_building_it(tmp_path):
-    from backend.checkpoints import write_tagged_safetensors
-    from backend.probe import PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe
+    from backend.model.checkpoints import write_tagged_safetensors
+    from backend.readers.probe import PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe
 
     for name, config in (("huge", {"input_size": 1024, "width": 1024, "depth": 1}),
                          ("zero", {"input_size": 0}), ("text", {"width": "wide"})):
@@ -604,7 +604,7 @@ def test_capture_into_an_unwritable_place_fails_before_reading_the_video(tmp_pat
 
 
 def test_values_json_still_reads_and_bad_json_is_one_line(tmp_path):
-    from backend.timeline import load_values
+    from backend.animation.timeline import load_values
 
     good = tmp_path / "v.json"
     good.write_text(json.dumps({"frames": [0, 4], "channels": {"Joy": [0, 1], "eye-close": [0.5, 0]}}))
@@ -619,8 +619,8 @@ def test_values_json_still_reads_and_bad_json_is_one_line(tmp_path):
 def test_deeply_nested_config_metadata_is_one_line_for_generators_probes_and_readers(tmp_path):
     from safetensors.torch import save_file
 
-    from backend.faces.weights import READER_FORMAT, READER_FORMAT_VERSION, load_reader_weights
-    from backend.probe import PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe
+    from backend.readers.nets.weights import READER_FORMAT, READER_FORMAT_VERSION, load_reader_weights
+    from backend.readers.probe import PROBE_FORMAT, PROBE_FORMAT_VERSION, load_probe
 
     deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
     for name, fmt, version, load in (("g", "latent-emotion.generator", "1", load_generator),

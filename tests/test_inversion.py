@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from backend.generator import Generator, images_to_uint8
-from backend.inversion import (
+from backend.model.generator import Generator, images_to_uint8
+from backend.photos.inversion import (
     InversionBatch,
     InversionResult,
     feature_distance,
@@ -29,7 +29,8 @@ from backend.inversion import (
     latent_noise_scale,
     learning_rate,
 )
-from backend.probe import FaceProbe, ProbeConfig
+from backend.readers.probe import FaceProbe, ProbeConfig
+
 from .conftest import tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")

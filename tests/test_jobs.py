@@ -8,9 +8,9 @@ import signal
 import numpy as np
 import pytest
 
-from backend.generator import Generator, synthesize_frames
 from backend.jobs import Cancelled, ProgressLine, Terminated, check_cancel, sigterm_unwinds
-from backend.photo import invert_aligned
+from backend.model.generator import Generator, synthesize_frames
+from backend.photos.face_code import invert_aligned
 
 from .conftest import randomize_, tiny_config
 

@@ -12,11 +12,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.channels import CHANNEL_NAMES, VALUE_LIMIT
+from backend.animation.channels import CHANNEL_NAMES, VALUE_LIMIT
+from backend.animation.script import parse_script
 from backend.language import MAX_TEXT_CHARS, LanguageError, describe
 from backend.language.embedding import TEXT_MODEL_DIR, WordPiece, load_phrase_reader, load_sentence_model
 from backend.language.rules import ACTIONS, DEFAULT_RAMP_S, INTENSITIES
-from backend.script import parse_script
 
 from .conftest import ROOT
 

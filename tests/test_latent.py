@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
-import torch
 
-from backend.directions import Direction, DirectionSet
-from backend.latent import compose_latent, default_layer_range, interpolate_keyframes, lerp, slerp, stacking_factors
+from backend.animation.directions import Direction, DirectionSet
+from backend.animation.latent import (
+    compose_latent,
+    default_layer_range,
+    interpolate_keyframes,
+    lerp,
+    slerp,
+    stacking_factors,
+)
 
 FP = "ab" * 32
 

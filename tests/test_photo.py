@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import fingerprint, save_generator
-from backend.directions import Direction, DirectionSet, save_directions
-from backend.generator import Generator, synthesize_frames
-from backend.photo import FaceCodeError, central_box, fit_to_resolution, invert_aligned, load_face_code
+from backend.animation.directions import Direction, DirectionSet, save_directions
+from backend.model.checkpoints import fingerprint, save_generator
+from backend.model.generator import Generator, synthesize_frames
+from backend.photos.face_code import FaceCodeError, central_box, fit_to_resolution, invert_aligned, load_face_code
+
 from .conftest import ROOT, tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -160,7 +161,7 @@ def test_learn_directions_from_labelled_photos_runs_end_to_end(tiny_model, tmp_p
              "--reader", f"probe:{ROOT / 'models' / 'default' / 'probe_features.safetensors'}")
     assert r.returncode == 0, r.stderr
     assert "inverting photos 10/10" in r.stderr and "10 of 10 photos used (0 made now)" in r.stdout
-    from backend.directions import load_directions
+    from backend.animation.directions import load_directions
 
     d = load_directions(out, expect_fingerprint=fingerprint(G))
     assert d.names == ("joy",) and d["joy"].method == "logistic"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from backend.checkpoints import CheckpointError, save_generator
-from backend.generator import Generator, images_from_uint8
-from backend.probe import (
+from backend.model.checkpoints import CheckpointError, save_generator
+from backend.model.generator import Generator, images_from_uint8
+from backend.readers.probe import (
     N_AUS,
     N_CHANNELS,
     FaceProbe,
@@ -22,6 +22,7 @@ from lab.probes.data import HELDOUT_SEED, heldout_batch, render_probe_batch, tra
 from lab.probes.evaluation import evaluate_probe
 from lab.probes.training import PROBE_ROLES, probe_learning_rate, supervised_contrastive_loss, train_probe
 from lab.procedural import AU_NAMES
+
 from .conftest import tiny_config
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.lab]

@@ -10,12 +10,12 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import fingerprint, save_generator
-from backend.directions import save_directions
-from backend.script import parse_script
-from backend.timeline import Timeline, iter_latents, load_values, timeline_from_clip
-from backend.video import read_frames, video_info
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import save_directions
+from backend.animation.script import parse_script
+from backend.animation.timeline import Timeline, iter_latents, load_values, timeline_from_clip
+from backend.model.checkpoints import fingerprint, save_generator
+from backend.rendering.video import read_frames, video_info
 from lab.rigs import random_directions
 
 from .conftest import FIG7_VIDEO1, ROOT
@@ -148,7 +148,7 @@ def test_neutral_frame_is_the_face_itself(rig, tmp_path):
                "--device", "cpu", "--out", str(tmp_path / "png"))
     assert r.returncode == 0, r.stderr
     first = iio.imread(sorted((tmp_path / "png").glob("*.png"))[0]).astype(int)
-    from backend.generator import images_to_uint8
+    from backend.model.generator import images_to_uint8
 
     face = images_to_uint8(G.synthesize(G.w_from_seed(5, truncation_psi=0.5)))[0].astype(int)
     # Frames are rendered from the cache's snapped code (±5e-5 per value): equal up to rounding.
@@ -169,7 +169,7 @@ def test_bad_script_is_one_line_with_its_line_number(rig, tmp_path, script, mess
 
 
 def test_directions_of_another_generator_are_refused(rig, tmp_path):
-    from backend.generator import Generator
+    from backend.model.generator import Generator
 
     from .conftest import randomize_, tiny_config
 
@@ -197,7 +197,7 @@ def test_train_directions_command(tiny_G, tmp_path):
     assert r.returncode == 0, r.stderr
     acc = float(re.search(r"joy\s+held-out accuracy ([\d.]+)", r.stdout).group(1))
     assert acc >= 0.9
-    from backend.directions import load_directions
+    from backend.animation.directions import load_directions
 
     learned = load_directions(tmp_path / "d.json", expect_fingerprint=fingerprint(tiny_G))
     assert float(learned["joy"].vector @ d) >= 0.95
@@ -208,7 +208,7 @@ def test_train_directions_command(tiny_G, tmp_path):
 
 def test_acd_command_of_a_constant_video_is_zero(tmp_path):
     frames = np.full((6, 32, 32, 3), 90, np.uint8)
-    from backend.video import write_png_sequence
+    from backend.rendering.video import write_png_sequence
 
     write_png_sequence(frames, tmp_path / "still")
     r = subprocess.run([sys.executable, "-m", "backend", "acd", str(tmp_path / "still")], cwd=ROOT,
@@ -218,9 +218,9 @@ def test_acd_command_of_a_constant_video_is_zero(tmp_path):
 
 
 def test_acd_command_with_a_probe_uses_its_identity_embedding(tmp_path):
-    from backend.acd import content_distance
-    from backend.probe import FaceProbe, ProbeConfig, probe_predict, save_probe
-    from backend.video import write_png_sequence
+    from backend.metrics.acd import content_distance
+    from backend.readers.probe import FaceProbe, ProbeConfig, probe_predict, save_probe
+    from backend.rendering.video import write_png_sequence
 
     probe = FaceProbe(ProbeConfig(input_size=32, width=4, depth=2, embed_dim=8, seed=1)).eval()
     path = save_probe(probe, tmp_path / "probe.safetensors")
@@ -241,7 +241,7 @@ def test_value_rows_are_keyframes_and_frame_numbers_mean_frames(tiny_G, tmp_path
     tl = load_values(tmp_path / "v.csv")
     assert len(tl) == 1_000_001 and (tl.first, tl.last) == (0, 1_000_000)
     assert tl.values_at(np.array([500_000]))[0, 0] == pytest.approx(0.5)
-    from backend.timeline import CHUNK
+    from backend.animation.timeline import CHUNK
 
     chunks = iter_latents(tiny_G.w_from_seed(0).numpy(), tl, random_directions(tiny_G, names=("joy",)))
     first = next(chunks)  # a chunk at a time: the million frames' codes are never all held

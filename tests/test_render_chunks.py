@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from backend.checkpoints import save_generator
-from backend.directions import save_directions
+from backend.animation.directions import save_directions
+from backend.model.checkpoints import save_generator
 from lab.rigs import random_directions
 
 from .conftest import ROOT

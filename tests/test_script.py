@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.channels import CHANNEL_NAMES, CHANNELS, VOCABULARY, make_channels, normalize_word
-from backend.script import MAX_FRAME, Keyframe, Script, ScriptError, format_script, load_script, parse_script
+from backend.animation.channels import CHANNEL_NAMES, CHANNELS, VOCABULARY, make_channels, normalize_word
+from backend.animation.script import MAX_FRAME, Keyframe, Script, ScriptError, format_script, load_script, parse_script
 
 # Zhang & Pollett (2021), Fig. 7, as printed: the first comment wraps onto a second line there.
 FIG7_AS_PRINTED = """\

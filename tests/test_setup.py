@@ -33,7 +33,7 @@ def test_headless_blender_imports():
 def test_backend_package_imports_without_torch():
     # The add-on imports backend (and backend.deps) before the dependencies exist.
     code = ("import sys; sys.modules['torch'] = None; sys.path.insert(0, %r); "
-            "import backend, backend.deps, backend.script; print('ok')" % str(ROOT))
+            "import backend, backend.deps, backend.animation.script; print('ok')" % str(ROOT))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 

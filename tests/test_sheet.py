@@ -1,4 +1,4 @@
-"""Sample sheets (backend.sheet): one cell per face and column, each cell the frame it names."""
+"""Sample sheets (backend.rendering.sheet): one cell per face and column, each cell the frame it names."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from backend.directions import Direction, DirectionSet
-from backend.generator import Generator, synthesize_frames
-from backend.latent import compose_latent
-from backend.sheet import HEADER_PX, channel_sheet, sample_sheet
+from backend.animation.directions import Direction, DirectionSet
+from backend.animation.latent import compose_latent
+from backend.model.generator import Generator, synthesize_frames
+from backend.rendering.sheet import HEADER_PX, channel_sheet, sample_sheet
+
 from .conftest import tiny_config
 
 

@@ -1,4 +1,4 @@
-"""backend.threads: one thread policy for torch, BLAS and OpenCV."""
+"""backend.model.threads: one thread policy for torch, BLAS and OpenCV."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ CHECK = """
 import os, json
 os.environ.pop("OMP_NUM_THREADS", None)
 import numpy, cv2, threadpoolctl, torch
-from backend.threads import use_threads
+from backend.model.threads import use_threads
 cv2.setNumThreads(2)
 threadpoolctl.threadpool_limits(limits=2, user_api="blas")
 n = use_threads(1e6)  # a small model: one thread everywhere

@@ -6,14 +6,14 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from backend.video import (
+from backend.rendering.video import (
     decode_png,
     encode_png,
     is_complete_png,
     read_frames,
     video_info,
-    write_video,
     write_png_sequence,
+    write_video,
 )
 
 

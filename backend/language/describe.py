@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..channels import CHANNEL_NAMES, VALUE_LIMIT
-from ..script import MAX_FRAME, ScriptError, parse_script
+from ..animation.channels import CHANNEL_NAMES, VALUE_LIMIT
+from ..animation.script import MAX_FRAME, ScriptError, parse_script
 from .rules import LanguageError, Step, Unknown, check_start, check_text, looks_foreign, read_description
 
 BLINK_S = 0.12  # eyes shut, then open again, each this long

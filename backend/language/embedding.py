@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import CheckpointError, read_tagged_safetensors
+from ..model.checkpoints import CheckpointError, read_tagged_safetensors
 from .describe import Match
 
 TEXT_MODEL_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "text"
@@ -231,7 +231,7 @@ class SentenceModel:
 
 def load_sentence_model(folder: str | os.PathLike[str] | None = None) -> SentenceModel:
     """The sentence model in `folder` (default models/text); a missing or bad file raises CheckpointError."""
-    from ..faces.weights import dequantised  # the one reader of per-row uint8 tensors (imports cv2: load only)
+    from ..readers.nets.weights import dequantised  # the one reader of per-row uint8 tensors (imports cv2: load only)
 
     folder = Path(folder) if folder is not None else TEXT_MODEL_DIR
     path, vocab_path = folder / MODEL_FILE, folder / VOCAB_FILE

@@ -54,7 +54,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TextIO
 
-from ..channels import CHANNEL_NAMES, VALUE_LIMIT, ChannelValueError, check_channel_value
+from ..animation.channels import CHANNEL_NAMES, VALUE_LIMIT, ChannelValueError, check_channel_value
 
 DEFAULT_RAMP_S = 1.0
 DEFAULT_HOLD_S = 0.5

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from backend.checkpoints import CheckpointError
 from backend.files import replacing
+from backend.model.checkpoints import CheckpointError
 from lab.fit.config import FitConfig
 from lab.fit.state import FitState, new_fit
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from backend.generator import GeneratorConfig
+from backend.model.generator import GeneratorConfig
 from lab.face_prior import FacePrior
 
 # Chosen by measurement on a 2-core CPU (scripts/bench_fit_generator.py): 31-38 images/s for a

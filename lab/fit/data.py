@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from backend.generator import images_from_uint8
+from backend.model.generator import images_from_uint8
 from lab.face_prior import CHANNEL_COORDINATES, FacePrior
 from lab.fit.config import FitConfig
 from lab.procedural import render_face

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend.checkpoints import load_generator, save_generator
 from backend.files import write_atomic
-from backend.generator import Generator
+from backend.model.checkpoints import load_generator, save_generator
+from backend.model.generator import Generator
 from lab.fit.data import EVAL_SEED, eval_latents
 from lab.fit.state import FitResult, FitState
 

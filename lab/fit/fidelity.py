@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from backend.channels import CHANNEL_NAMES
-from backend.generator import Generator, images_to_uint8
-from backend.probe import FaceProbe, probe_predict
+from backend.animation.channels import CHANNEL_NAMES
+from backend.model.generator import Generator, images_to_uint8
+from backend.readers.probe import FaceProbe, probe_predict
 from lab.face_prior import CHANNEL_COORDINATES, FacePrior
 from lab.fit.data import render_batch
 

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
-from backend.generator import images_from_uint8
-from backend.probe import FaceProbe
+from backend.model.generator import images_from_uint8
+from backend.readers.probe import FaceProbe
 from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from lab.fit.data import TargetSource, eval_latents, identity_pool, render_targets
 from lab.fit.fidelity import channel_response, expression_fidelity

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backend.probe import FaceProbe
+from backend.readers.probe import FaceProbe
 from lab.fit.config import LossWeights
 
 

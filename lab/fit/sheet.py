@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from backend.generator import Generator, images_to_uint8
+from backend.model.generator import Generator, images_to_uint8
 from lab.face_prior import FacePrior
 from lab.fit.data import render_batch
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from backend.checkpoints import CheckpointError, generator_metadata, load_generator
-from backend.generator import Generator
-from backend.probe import FaceProbe, load_probe
+from backend.model.checkpoints import CheckpointError, generator_metadata, load_generator
+from backend.model.generator import Generator
+from backend.readers.probe import FaceProbe, load_probe
 from lab.fit.config import FitConfig, LossWeights
 from lab.fit.loss import LossParts, fit_loss
 

@@ -1,4 +1,4 @@
-"""Making the probes (``backend.probe``) on procedural renders: ``data`` (batches and
+"""Making the probes (``backend.readers.probe``) on procedural renders: ``data`` (batches and
 augmentation), ``training`` (roles, loss, loop) and ``evaluation`` (held-out scores)."""
 
 from lab.probes.data import HELDOUT_SEED, ProbeBatch, augment, heldout_batch, render_probe_batch, training_batch

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backend.probe import ProbeConfig
+from backend.readers.probe import ProbeConfig
 from lab.procedural import face_params_from_emotions, render_face, sample_emotions, sample_identity
 
 VIEWS = 2  # drawings of each identity in a batch

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.probe import FaceProbe, probe_predict
+from backend.readers.probe import FaceProbe, probe_predict
 from lab.probes.data import HELDOUT_SEED, heldout_batch
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backend.generator import images_from_uint8
-from backend.probe import FaceProbe, ProbeConfig, ProbeOutput
+from backend.model.generator import images_from_uint8
+from backend.readers.probe import FaceProbe, ProbeConfig, ProbeOutput
 from lab.probes.data import ProbeBatch, augment, training_batch
 
 # Different seeds: different initial weights and different training faces. The feature net runs

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.channels import CHANNEL_NAMES
+from backend.animation.channels import CHANNEL_NAMES
 from lab.procedural.identity import snap_float32
 
 

@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 
-from backend.channels import CHANNEL_NAMES
-from backend.checkpoints import save_generator
-from backend.directions import save_directions
-from backend.generator import Generator
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.directions import save_directions
+from backend.model.checkpoints import save_generator
+from backend.model.generator import Generator
 from lab.rigs import random_directions
 
 from ..conftest import randomize_, tiny_config

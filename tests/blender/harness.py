@@ -32,70 +32,13 @@ PACKAGE = "latent_emotion"
 MODULE = f"bl_ext.{REPO}.{PACKAGE}"
 RESULT = "LE_RESULT "
 
-# Imported by every script: enable the add-on, point its preferences at the test rig.
-PRELUDE = textwrap.dedent(f'''
-    import json, os, sys
-    import bpy, addon_utils
+SCRIPTS = Path(__file__).resolve().parent / "scripts"  # the scripts; prelude.py starts each
+PRELUDE_IMPORT = 'from prelude import *  # noqa: F403  (bpy, enable, addon, result, ...: tests/blender/scripts/prelude.py)\n'
 
-    MODULE = {MODULE!r}
-    ROOT = {str(ROOT)!r}
 
-    def result(**values):
-        print({RESULT!r} + json.dumps(values), flush=True)
-
-    def enable(rig=True):
-        """Enable the installed extension; return its api module."""
-        import importlib
-        errors = []
-        mod = addon_utils.enable(MODULE, default_set=True, handle_error=errors.append)
-        if mod is None or errors:
-            raise SystemExit(f"enabling {{MODULE}} failed: {{errors}}")
-        if rig:
-            prefs = bpy.context.preferences.addons[MODULE].preferences
-            prefs.model_path = os.environ["LE_TEST_MODEL"]
-            prefs.directions_path = os.environ["LE_TEST_DIRECTIONS"]
-            prefs.cache_dir = os.environ["LE_TEST_CACHE"]
-            prefs.device = "cpu"
-        return importlib.import_module(MODULE + ".api")
-
-    def addon(name):
-        import importlib
-        return importlib.import_module(MODULE + "." + name)
-
-    def repo_backend():
-        """The repository's own backend package (not the add-on's copy), for independent checks."""
-        if ROOT not in sys.path:
-            sys.path.insert(0, ROOT)
-        import backend
-        return backend
-
-    def sequencer_output(scene, size=32):
-        """Renders that give the sequencer's input back: ``size`` pixels square, no dithering, no
-        compositing, the Standard view (frames comparable with the faces' cached frames)."""
-        r = scene.render
-        r.resolution_x = r.resolution_y = size
-        r.resolution_percentage = 100
-        r.dither_intensity = 0.0
-        r.use_sequencer = True
-        r.use_compositing = False
-        scene.view_settings.view_transform = "Standard"
-        scene.view_settings.look = "None"
-
-    class Event:
-        def __init__(self, type): self.type, self.value = type, "PRESS"
-
-    def events_until_done(op, first=None, timeout=120):
-        """Send a modal operator what a window would: ``first`` (e.g. ESC), then timer events until it ends."""
-        import time
-        states = [sorted(op.modal(bpy.context, Event(first)))[0]] if first else []
-        end = time.time() + timeout
-        while time.time() < end:
-            states.append(sorted(op.modal(bpy.context, Event("TIMER")))[0])
-            if states[-1] != "RUNNING_MODAL":
-                return states[-1]
-            time.sleep(0.01)
-        raise SystemExit("the modal operator did not end")
-''')
+def script(name: str) -> str:
+    """The text of ``scripts/<name>.py`` (a real file: edit and lint it as one)."""
+    return (SCRIPTS / f"{name}.py").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -122,16 +65,20 @@ class Blender:
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
         })
-        if BPY_PATH:
-            env["PYTHONPATH"] = BPY_PATH
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (BPY_PATH, str(SCRIPTS)) if p)
+        env.update({"LE_MODULE": MODULE, "LE_ROOT": str(ROOT), "LE_RESULT": RESULT})
         env.update(self.extra_env)
         return env
 
     def run(self, script: str, *args: str, timeout: float = 300, env: dict[str, str] | None = None,
-            prelude: str = PRELUDE, expect_rc: int = 0) -> dict:
-        """Run ``script`` (after the prelude) in a fresh process; the merged LE_RESULT values."""
-        path = self.home / f"script_{abs(hash(script)) % 10**10}.py"
-        path.write_text(prelude + "\n" + textwrap.dedent(script))
+            expect_rc: int = 0) -> dict:
+        """Run ``script`` (a script's text, ``script(name)``, started by the prelude) in a fresh process;
+        the merged LE_RESULT values."""
+        text = textwrap.dedent(script)
+        if not text.startswith(PRELUDE_IMPORT):
+            text = PRELUDE_IMPORT + text
+        path = self.home / f"script_{abs(hash(text)) % 10**10}.py"
+        path.write_text(text)
         r = subprocess.run([PYTHON, str(path), *args], capture_output=True, text=True, timeout=timeout,
                            env={**self.env, **(env or {})}, cwd=self.home)
         out = {}
@@ -145,14 +92,7 @@ class Blender:
         return out
 
 
-INSTALL = '''
-    zip_path = sys.argv[1]
-    repos = {r.module: r.directory for r in bpy.context.preferences.extensions.repos}
-    bpy.ops.extensions.package_install_files(filepath=zip_path, repo=%r, enable_on_install=True)
-    enabled = MODULE in bpy.context.preferences.addons
-    result(enabled=enabled, repo_dir=repos.get(%r), version=list(bpy.app.version),
-           user_extensions=bpy.utils.user_resource("EXTENSIONS"))
-''' % (REPO, REPO)
+INSTALL = script("install")
 
 
 def install(blender: Blender, zip_path: Path) -> dict:

@@ -1,35 +1,9 @@
 """Describe: a description in plain English keyed on a face from the current frame, its script kept in a text."""
 
 from __future__ import annotations
+from .harness import script
 
-DESCRIBE = '''
-api = enable()
-scene = bpy.context.scene
-scene.render.fps, scene.render.fps_base = 10, 1.0
-face = api.add_face(seed=1)
-bpy.context.view_layer.objects.active = face
-face.latent_emotion.description_text = "She smiles, then slowly looks surprised. She glorps."
-scene.frame_current = 20
-status = sorted(bpy.ops.latent_emotion.describe())
-
-def keys(target, channel):
-    fc = addon("compat").find_fcurve(target.id_data, addon("properties").channel_ref(target, channel).paths)
-    return [[kp.co[0], round(kp.co[1], 4)] for kp in fc.keyframe_points]
-
-text = bpy.data.texts["Emotion Description: Emotion Face"].as_string()
-
-strip = api.add_strip(frame_start=1, length=80)
-description, keyed = api.describe(strip, "He frowns for 2 seconds.", start=5, interpolation="LINEAR")
-
-try:
-    bpy.ops.latent_emotion.describe(text="glorp glorp")
-    refused = None
-except RuntimeError as e:
-    refused = str(e)
-result(status=status, joy=keys(face, "joy"), surprise=keys(face, "surprise"), text=text,
-       strip_keyed=keyed, strip_anger=keys(strip, "anger"), strip_script=description.script,
-       refused=refused, joy_after=keys(face, "joy"))
-'''
+DESCRIBE = script("describe_describe")
 
 
 def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(blender):
@@ -49,21 +23,7 @@ def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(blend
     assert out["joy_after"] == out["joy"]  # a refused description keys nothing
 
 
-FROM_KEYED = '''
-api = enable()
-scene = bpy.context.scene
-scene.render.fps, scene.render.fps_base = 25, 1.0
-face = api.add_face(seed=1)
-bpy.context.view_layer.objects.active = face
-api.key_channels(face, 1, interpolation="LINEAR", joy=0.0)
-api.key_channels(face, 20, interpolation="LINEAR", joy=1.0)
-scene.frame_set(50)
-status = sorted(bpy.ops.latent_emotion.describe(text="Her smile fades slowly over 4 seconds",
-                                                interpolation="LINEAR"))
-values = {f: round(api.channel_values_at(face, f)["joy"], 4) for f in (20, 35, 50, 100, 150, 160)}
-text = bpy.data.texts["Emotion Description: Emotion Face"].as_string()
-result(status=status, joy=values, text=text)
-'''
+FROM_KEYED = script("describe_from_keyed")
 
 
 def test_describe_starts_from_the_faces_values_at_the_current_frame(blender):

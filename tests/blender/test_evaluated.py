@@ -9,7 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from backend.video import decode_png
+from backend.rendering.video import decode_png
+
+from .harness import script
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +54,11 @@ def expected_values(frame):
 EXPECTED_FRAME = '''
 repo_backend()
 import torch
-from backend.checkpoints import load_generator
-from backend.directions import load_directions
-from backend.frame_cache import snap_w
-from backend.generator import images_to_uint8
-from backend.latent import compose_latent
+from backend.model.checkpoints import load_generator
+from backend.animation.directions import load_directions
+from backend.rendering.frame_cache import snap_w
+from backend.model.generator import images_to_uint8
+from backend.animation.latent import compose_latent
 
 G, _ = load_generator(os.environ["LE_TEST_MODEL"])
 directions = load_directions(os.environ["LE_TEST_DIRECTIONS"])
@@ -72,7 +74,7 @@ api = enable()
 compat = addon("compat")
 ''' + ANIMATE + EXPECTED_FRAME + '''
 import numpy as np
-from backend.video import decode_png
+from backend.rendering.video import decode_png
 
 scene = bpy.context.scene
 for obj in list(bpy.data.objects):
@@ -91,39 +93,7 @@ bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
 result(values=values, stats=stats, files=files, right=right)
 '''
 
-RENDER = '''
-import math
-api = enable()
-compat = addon("compat")
-bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
-scene = bpy.context.scene
-out = sys.argv[2]
-r = scene.render
-r.resolution_x = r.resolution_y = 32
-r.resolution_percentage = 100
-r.dither_intensity = 0.0
-r.filter_size = 0.01
-scene.view_settings.view_transform = "Standard"
-scene.view_settings.look = "None"
-compat.set_output_png(r)
-# The strip face: through the sequencer.
-r.use_sequencer, r.use_compositing = True, False
-r.filepath = os.path.join(out, "strip", "####")
-bpy.ops.render.render(animation=True)
-# The plane face: Cycles, an orthographic camera filling the frame with it.
-scene.sequence_editor_clear()
-r.engine = compat.CYCLES
-scene.cycles.samples = 1
-scene.cycles.device = "CPU"
-camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-scene.collection.objects.link(camera)
-scene.camera = camera
-camera.location, camera.rotation_euler = (0, -5, 0), (math.pi / 2, 0, 0)
-camera.data.type, camera.data.ortho_scale = "ORTHO", 2.0
-r.filepath = os.path.join(out, "plane", "####")
-bpy.ops.render.render(animation=True)
-result(done=True)
-'''
+RENDER = script("evaluated_render")
 
 
 def _png(path) -> np.ndarray:

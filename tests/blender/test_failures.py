@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.video import decode_png
+from backend.rendering.video import decode_png
 
 pytestmark = pytest.mark.slow
 

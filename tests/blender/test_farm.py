@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from backend.video import decode_png
+from backend.rendering.video import decode_png
 
 from .harness import PRELUDE, PYTHON
 

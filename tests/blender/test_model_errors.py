@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from .harness import script
 
 pytestmark = pytest.mark.slow
 
-PATHS = '''
-import os
-from pathlib import Path
-enable()
-rig = addon("rig")
-tmp = Path(sys.argv[1])
-(tmp / "folder").mkdir()
-(tmp / "notes.txt").write_text("not a model")
-(tmp / "empty.pkl").write_bytes(b"")
-messages = {}
-for name in ("folder", "notes.txt", "empty.pkl", "missing.pkl"):
-    try:
-        rig.resolve_paths(str(tmp / name), "", "cpu")
-        messages[name] = None
-    except rig.RigError as e:
-        messages[name] = str(e)
-result(messages=messages)
-'''
+PATHS = script("model_errors_paths")
 
 
 def test_bad_model_paths_say_what_is_wrong_with_the_model(blender, tmp_path):

@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from .harness import script
 
-MAKE = '''
-api = enable()
-scene = bpy.context.scene
-scene.frame_start, scene.frame_end = 1, 3
-face = api.add_face(name="Plane Face", seed=1)
-strip = api.add_strip(name="Strip Face", frame_start=1, length=3, seed=2)
-for t in (face, strip):
-    api.key_channels(t, 1, joy=-0.5)
-    api.key_channels(t, 3, joy=0.5)
-    api.bake(t)
-bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])  # Blender's default: paths relative to the file
-result(files={t.name: str(api.frame_path(t, 2)) for t in (face, strip)},
-       stored=[face.latent_emotion.image.filepath, strip.directory])
-'''
+MAKE = script("moved_file_make")
 
-OPEN = '''
-api = enable()
-bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
-faces = api.faces()
-stats = [api.bake(t).written for t in faces]
-result(files={t.name: str(api.frame_path(t, 2)) for t in faces}, written=stats,
-       image=bpy.path.abspath(faces[0].latent_emotion.image.filepath))
-'''
+OPEN = script("moved_file_open")
 
 
 def test_moved_blend_file_shows_the_cached_frames_without_a_new_folder_tree(blender, tmp_path):

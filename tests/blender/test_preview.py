@@ -31,13 +31,13 @@ def drive(timeout=60.0):
         time.sleep(0.005)
 
 repo_backend()
-from backend.checkpoints import load_generator
-from backend.directions import load_directions
-from backend.frame_cache import snap_w
-from backend.generator import images_to_uint8
-from backend.latent import compose_latent
-from backend.render import resize
-from backend.video import decode_png
+from backend.model.checkpoints import load_generator
+from backend.animation.directions import load_directions
+from backend.rendering.frame_cache import snap_w
+from backend.model.generator import images_to_uint8
+from backend.animation.latent import compose_latent
+from backend.rendering.render import resize
+from backend.rendering.video import decode_png
 
 G, _ = load_generator(os.environ["LE_TEST_MODEL"])
 directions = load_directions(os.environ["LE_TEST_DIRECTIONS"])

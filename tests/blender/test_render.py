@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from backend.video import decode_png, read_frames
+from backend.rendering.video import decode_png, read_frames
 
-from .harness import Blender
+from .harness import Blender, script
 
 pytestmark = pytest.mark.slow
 
@@ -100,25 +100,7 @@ result(strip_folder=str(api.frame_path(strip, 1).parent), face_files=sequence_fi
        strip_values={f: api.channel_values_at(strip, f) for f in (1, 15, 30)}, baked=stats.written)
 '''
 
-REOPEN = '''
-api = enable()
-bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
-compat = addon("compat")
-face = bpy.data.objects["Plane Face"]
-strip = next(s for s in compat.all_strips(bpy.context.scene) if s.name == "Face")
-settings = face.latent_emotion
-image = settings.image
-user = addon("targets").image_user(face)
-result(faces=[t.name for t in api.faces()], seed=settings.seed, strip_seed=addon("properties").settings_of(strip).seed,
-       extra=[i.name for i in settings.extra], joy_strength=settings.tuning["joy"].strength,
-       surprise_layers=[settings.tuning["surprise"].use_layers, settings.tuning["surprise"].layer_stop],
-       keys=[kp.co[0] for kp in compat.find_fcurve(face, "latent_emotion.joy").keyframe_points],
-       values={f: api.channel_values_at(face, f) for f in (1, 15, 30)},
-       strip_values={f: api.channel_values_at(strip, f) for f in (1, 15, 30)},
-       image=[image.source, image.filepath, user.frame_start, user.frame_duration],
-       files=addon("targets").displayed_files(face, [1, 15, 30])[1],
-       strip_elements=len(strip.elements))
-'''
+REOPEN = script("render_reopen")
 
 RENDER_RANGE = SCENE + '''
 api = enable()
@@ -170,35 +152,7 @@ def test_split_render_in_two_processes_is_bit_identical_on_the_overlap(saved):
     assert not np.array_equal(halves["a"][10], halves["a"][11])
 
 
-PLANE = '''
-import math
-api = enable()
-compat = addon("compat")
-scene = bpy.context.scene
-for obj in list(bpy.data.objects):  # the startup cube would hide the face
-    bpy.data.objects.remove(obj)
-r = scene.render
-r.engine = compat.CYCLES
-scene.cycles.samples = 1
-scene.cycles.device = "CPU"
-r.resolution_x = r.resolution_y = 32
-r.filter_size = 0.01
-r.dither_intensity = 0.0
-scene.view_settings.view_transform = "Standard"
-scene.frame_start, scene.frame_end = 1, 3
-face = api.add_face(seed=2)
-api.key_channels(face, 1, joy=-1.0)
-api.key_channels(face, 3, joy=1.0)
-camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-scene.collection.objects.link(camera)
-scene.camera = camera
-camera.location, camera.rotation_euler = (0, -5, 0), (math.pi / 2, 0, 0)
-camera.data.type, camera.data.ortho_scale = "ORTHO", 2.0  # the 2×2 plane fills the frame
-compat.set_output_png(r)
-r.filepath = os.path.join(sys.argv[1], "####")
-bpy.ops.render.render(animation=True)
-result(files={f: str(api.frame_path(face, f)) for f in (1, 2, 3)})
-'''
+PLANE = script("render_plane")
 
 
 def test_plane_face_shows_each_frames_own_image_in_a_cycles_render(blender, tmp_path):

