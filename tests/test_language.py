@@ -16,7 +16,8 @@ from backend.animation.channels import CHANNEL_NAMES, VALUE_LIMIT
 from backend.animation.script import parse_script
 from backend.language import MAX_TEXT_CHARS, LanguageError, describe
 from backend.language.embedding import TEXT_MODEL_DIR, WordPiece, load_phrase_reader, load_sentence_model
-from backend.language.rules import ACTIONS, DEFAULT_RAMP_S, INTENSITIES
+from backend.language.rules import DEFAULT_RAMP_S
+from backend.language.words import ACTIONS, INTENSITIES
 
 from .conftest import ROOT
 
