@@ -16,7 +16,7 @@ import pytest
 
 from backend.rendering.video import decode_png
 
-from .harness import PRELUDE, PYTHON
+from .harness import PRELUDE_IMPORT, PYTHON
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ result(done=True)
 def _start(blender, script: str, *args: str, cache: str) -> subprocess.Popen:
     """A worker process, started at once (its own script file: workers start together)."""
     path = blender.home / f"farm_worker_{'_'.join(a.replace(os.sep, '_')[-20:] for a in args)}.py"
-    path.write_text(PRELUDE + "\n" + script)
+    path.write_text(PRELUDE_IMPORT + script)
     return subprocess.Popen([PYTHON, str(path), *args], env={**blender.env, "LE_TEST_CACHE": cache},
                             cwd=blender.home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

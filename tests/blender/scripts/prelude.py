@@ -55,6 +55,19 @@ def repo_backend():
     return backend
 
 
+def sequencer_output(scene, size=32):
+    """Renders that give the sequencer's input back: ``size`` pixels square, no dithering, no
+    compositing, the Standard view (frames comparable with the faces' cached frames)."""
+    r = scene.render
+    r.resolution_x = r.resolution_y = size
+    r.resolution_percentage = 100
+    r.dither_intensity = 0.0
+    r.use_sequencer = True
+    r.use_compositing = False
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+
+
 class Event:
     def __init__(self, type):
         self.type, self.value = type, "PRESS"
@@ -73,4 +86,4 @@ def events_until_done(op, first=None, timeout=120):
 
 
 __all__ = ["json", "os", "sys", "bpy", "addon_utils", "MODULE", "ROOT", "result", "enable", "addon", "repo_backend",
-           "Event", "events_until_done"]
+           "sequencer_output", "Event", "events_until_done"]
