@@ -17,81 +17,11 @@ pytestmark = pytest.mark.slow
 
 # joy: an NLA strip (ADD) of an action keyed 0 → 1 over frames 1-3; anger: keyed in the active
 # action, -0.5 → 0.5; surprise: a driver, frame / 20. The same for a plane face and a strip face.
-ANIMATE = '''
-import math
+ANIMATE = script("evaluated_animate")
 
-def linear_keys(owner, prop, values):
-    for frame, value in values.items():
-        setattr(owner, prop, value)
-        owner.keyframe_insert(prop, frame=frame)
+EXPECTED_FRAME = script("evaluated_expected_frame")
 
-def keys_to_linear(id_data):
-    for fc in compat.fcurves(id_data):
-        for kp in fc.keyframe_points:
-            kp.interpolation = "LINEAR"
-
-def animate(target):
-    settings = addon("properties").settings_of(target)
-    id_data = target.id_data
-    linear_keys(settings, "joy", {1: 0.0, 3: 1.0})
-    keys_to_linear(id_data)
-    anim = id_data.animation_data
-    nla_action = anim.action
-    anim.action = None
-    strip = anim.nla_tracks.new().strips.new("joy", 1, nla_action)
-    strip.blend_type = "ADD"
-    settings.joy = 0.0
-    linear_keys(settings, "anger", {1: -0.5, 3: 0.5})
-    keys_to_linear(id_data)
-    fc = settings.driver_add("surprise")
-    fc.driver.type = "SCRIPTED"
-    fc.driver.expression = "frame / 20"
-
-def expected_values(frame):
-    return {"joy": (frame - 1) / 2, "anger": -0.5 + (frame - 1) / 2, "surprise": frame / 20}
-'''
-
-EXPECTED_FRAME = '''
-repo_backend()
-import torch
-from backend.model.checkpoints import load_generator
-from backend.animation.directions import load_directions
-from backend.rendering.frame_cache import snap_w
-from backend.model.generator import images_to_uint8
-from backend.animation.latent import compose_latent
-
-G, _ = load_generator(os.environ["LE_TEST_MODEL"])
-directions = load_directions(os.environ["LE_TEST_DIRECTIONS"])
-
-def expected_frame(seed, frame):
-    w = G.w_from_seed(seed, truncation_psi=0.7).numpy()[0]
-    ws = compose_latent(w, expected_values(frame), directions)
-    return images_to_uint8(G.synthesize(torch.from_numpy(snap_w(ws)[None])))[0]
-'''
-
-BAKE = '''
-api = enable()
-compat = addon("compat")
-''' + ANIMATE + EXPECTED_FRAME + '''
-import numpy as np
-from backend.rendering.video import decode_png
-
-scene = bpy.context.scene
-for obj in list(bpy.data.objects):
-    bpy.data.objects.remove(obj)
-scene.frame_start, scene.frame_end = 1, 3
-face = api.add_face(name="Plane Face", seed=5)
-strip = api.add_strip(name="Strip Face", frame_start=1, length=3, seed=6)
-animate(face)
-animate(strip)
-values = {name: {f: api.channel_values_at(t, f) for f in (1, 2, 3)} for name, t in (("face", face), ("strip", strip))}
-stats = [api.bake(t, 1, 3).written for t in (face, strip)]
-files = {name: {f: str(api.frame_path(t, f)) for f in (1, 2, 3)} for name, t in (("face", face), ("strip", strip))}
-right = {name: {f: bool(np.array_equal(decode_png(open(files[name][f], "rb").read()), expected_frame(seed, f)))
-                for f in (1, 2, 3)} for name, seed in (("face", 5), ("strip", 6))}
-bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
-result(values=values, stats=stats, files=files, right=right)
-'''
+BAKE = script("evaluated_bake_1") + ANIMATE + EXPECTED_FRAME + script("evaluated_bake_2")
 
 RENDER = script("evaluated_render")
 

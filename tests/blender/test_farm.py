@@ -16,7 +16,7 @@ import pytest
 
 from backend.rendering.video import decode_png
 
-from .harness import PRELUDE_IMPORT, PYTHON
+from .harness import PRELUDE_IMPORT, PYTHON, script
 
 pytestmark = pytest.mark.slow
 
@@ -46,21 +46,7 @@ result(folder=str(api.frame_path(strip, 1).parent), model=settings.model_file)
 
 # A farm task: open the shared .blend, render frames A-B into the shared output folder. ``slow``
 # sleeps after each frame (instrumentation only) so that the test can kill it mid-chunk.
-WORKER = '''
-api = enable()
-blend, out, first, last, slow = sys.argv[1:6]
-bpy.ops.wm.open_mainfile(filepath=blend)
-scene = bpy.context.scene
-if slow == "1":
-    import time
-    def slow_down(*_args):
-        time.sleep(0.5)
-    bpy.app.handlers.render_post.append(slow_down)
-scene.frame_start, scene.frame_end = int(first), int(last)
-scene.render.filepath = os.path.join(out, "####")
-bpy.ops.render.render(animation=True)
-result(done=True)
-'''
+WORKER = script("farm_worker")
 
 
 def _start(blender, script: str, *args: str, cache: str) -> subprocess.Popen:

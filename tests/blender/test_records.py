@@ -20,58 +20,18 @@ from lab.rigs import random_directions
 from ..conftest import randomize_, tiny_config
 from .conftest import EXTRA_CHANNEL
 
+from .harness import script
+
 pytestmark = pytest.mark.slow
 
-SCENE = '''
-compat = addon("compat")
-scene = bpy.context.scene
-sequencer_output(scene)
-compat.set_output_png(scene.render)
+SCENE = script("records_scene")
 
-def use_rig(model, directions):
-    prefs = bpy.context.preferences.addons[MODULE].preferences
-    prefs.model_path, prefs.directions_path = model, directions
+MAKE = SCENE + script("records_make")
 
-def render(folder, first=1, last=3):
-    scene = bpy.context.scene  # the open file's
-    scene.frame_start, scene.frame_end = first, last
-    scene.render.filepath = os.path.join(folder, "####")
-    bpy.ops.render.render(animation=True)
-'''
-
-MAKE = SCENE + '''
-api = enable()
-project, out = sys.argv[1], sys.argv[2]
-use_rig(os.path.join(project, "models", "a.safetensors"), os.path.join(project, "models", "a.directions.json"))
-strip = api.add_strip(name="Face", frame_start=1, length=3, seed=5)
-for f, joy in ((1, -1.0), (3, 1.0)):
-    api.key_channels(strip, f, joy=joy)
-settings = addon("properties").settings_of(strip)
-recorded_before_save = [settings.model_file, settings.model_fingerprint]
-render(out)
-bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "shot.blend"))
-result(before=recorded_before_save, model=settings.model_file, directions=settings.directions_file,
-       fingerprint=settings.model_fingerprint, directions_fingerprint=settings.directions_fingerprint)
-'''
-
-RENDER_ONLY = SCENE + '''
-api = enable()
-blend, out, model_b, directions_b = sys.argv[1:5]
-use_rig(model_b, directions_b)
-bpy.ops.wm.open_mainfile(filepath=blend)
-scene = bpy.context.scene
-render(out)
-result(finished=True)
-'''
+RENDER_ONLY = SCENE + script("records_render_only")
 
 # Another machine: its preferences name another generator (b), which must not be used.
-OPEN_ELSEWHERE = RENDER_ONLY + '''
-other = api.add_strip(name="New", channel=2, frame_start=1, length=3, seed=5)  # a new face takes b
-for f, joy in ((1, -1.0), (3, 1.0)):
-    api.key_channels(other, f, joy=joy)
-settings = addon("properties").settings_of(other)
-result(new_model=settings.model_file, b_frame=api.frame_array(other, 2).tolist())
-'''
+OPEN_ELSEWHERE = RENDER_ONLY + script("records_open_elsewhere")
 
 
 def _generator_files(folder, seed: int, name: str) -> tuple[str, str]:
@@ -151,25 +111,7 @@ def test_a_missing_or_different_generator_stops_the_render_naming_the_face_and_f
     assert not (tmp / f"out-{damage}" / "0001.png").exists()  # nothing rendered with another face
 
 
-RELINK = SCENE + '''
-api = enable()
-blend, model_a, directions_a, elsewhere = sys.argv[1:5]
-bpy.ops.wm.open_mainfile(filepath=blend)
-strip = next(s for s in compat.all_strips(bpy.context.scene) if s.name == "Face")
-records, rig = addon("records"), addon("rig")
-try:
-    api.frame_array(strip, 2)
-    before = None
-except rig.RigError as e:
-    before = str(e)
-import shutil
-os.makedirs(elsewhere, exist_ok=True)
-new_model = shutil.copy(model_a, os.path.join(elsewhere, "moved.safetensors"))
-records.relink(strip, "MODEL", new_model)
-frame = api.frame_array(strip, 2)
-settings = addon("properties").settings_of(strip)
-result(before=before, model=settings.model_file, fingerprint=settings.model_fingerprint, frame=frame.tolist())
-'''
+RELINK = SCENE + script("records_relink")
 
 
 def test_relink_points_the_face_at_the_file_again_and_records_its_fingerprint(project, installed):
@@ -191,33 +133,9 @@ def test_relink_points_the_face_at_the_file_again_and_records_its_fingerprint(pr
     assert np.array_equal(np.array(out["frame"], dtype=np.uint8), _frames(tmp / "made")[2])
 
 
-OLD_FILE = SCENE + '''
-api = enable()
-blend, out = sys.argv[1:3]
-records = addon("records")
-strip = api.add_strip(name="Face", frame_start=1, length=3, seed=5)
-api.key_channels(strip, 1, joy=0.5)
-settings = addon("properties").settings_of(strip)
-for prop in ("model_file", "model_fingerprint", "directions_file", "directions_fingerprint", "model_file_absolute",
-             "directions_file_absolute"):
-    setattr(settings, prop, "")  # what a file from before the record holds
-bpy.app.handlers.save_pre.remove(next(h for h in bpy.app.handlers.save_pre if h.__name__ == "on_save"))
-bpy.ops.wm.save_as_mainfile(filepath=blend)
-result(saved=True)
-'''
+OLD_FILE = SCENE + script("records_old_file")
 
-OLD_FILE_OPEN = SCENE + '''
-api = enable()
-blend, out = sys.argv[1:3]
-bpy.ops.wm.open_mainfile(filepath=blend)
-strip = next(s for s in compat.all_strips(bpy.context.scene) if s.name == "Face")
-settings = addon("properties").settings_of(strip)
-before = settings.model_file
-render(out)
-bpy.ops.wm.save_mainfile()
-result(before=before, after=settings.model_file, fingerprint=settings.model_fingerprint,
-       rendered=sorted(os.listdir(out)))
-'''
+OLD_FILE_OPEN = SCENE + script("records_old_file_open")
 
 
 def test_a_file_from_before_the_record_renders_as_before_and_gets_the_record_on_save(blender, tmp_path):

@@ -18,41 +18,9 @@ pytestmark = pytest.mark.slow
 
 # Scene set-up shared by the scripts: sequencer output equal to its input (no view transform, no
 # dithering), a strip face keyed with a different value every frame so every frame differs.
-SCENE = '''
-compat = addon("compat")
-scene = bpy.context.scene
+SCENE = script("render_scene")
 
-def setup(length, seed=4):
-    sequencer_output(scene)
-    scene.frame_start, scene.frame_end = 1, length
-    strip = api.add_strip(name="Face", frame_start=1, length=length, seed=seed)
-    rng = __import__("random").Random(seed)
-    for f in range(1, length + 1):
-        api.key_channels(strip, f, interpolation="CONSTANT", joy=rng.uniform(-1, 1), anger=rng.uniform(-1, 1),
-                         head_turn=rng.uniform(-1, 1))
-    return strip
-
-def render_png(folder, first, last):
-    scene.frame_start, scene.frame_end = first, last
-    compat.set_output_png(scene.render)
-    scene.render.filepath = os.path.join(folder, "####")
-    bpy.ops.render.render(animation=True)
-
-def sequence_files(strip, frames):
-    return {f: str(api.frame_path(strip, f)) for f in frames}
-'''
-
-PNG_AND_MP4 = SCENE + '''
-api = enable()
-strip = setup(6)
-out = sys.argv[1]
-render_png(os.path.join(out, "png"), 1, 6)
-compat.set_output_mp4(scene.render)
-scene.frame_start, scene.frame_end = 1, 6
-scene.render.filepath = os.path.join(out, "mp4", "clip_")
-bpy.ops.render.render(animation=True)
-result(files=sequence_files(strip, range(1, 7)))
-'''
+PNG_AND_MP4 = SCENE + script("render_png_and_mp4")
 
 
 def _png(path) -> np.ndarray:
@@ -83,32 +51,11 @@ def test_sequencer_renders_png_and_mp4_with_the_cached_frames(blender, tmp_path)
 
 # --- a saved file: opened again, and rendered in two halves -----------------------------------------
 
-SAVE = SCENE + '''
-api = enable()
-strip = setup(30)
-face = api.add_face(name="Plane Face", seed=7)
-api.key_channels(face, 1, interpolation="LINEAR", joy=0.0, brow_raise=0.0)
-api.key_channels(face, 30, interpolation="LINEAR", joy=1.0, brow_raise=-0.7)
-face.latent_emotion.tuning["joy"].strength = 1.5
-face.latent_emotion.tuning["surprise"].use_layers = True
-face.latent_emotion.tuning["surprise"].layer_stop = 2
-stats = api.bake(face, 1, 30)
-path = sys.argv[1]
-bpy.ops.wm.save_as_mainfile(filepath=path)
-result(strip_folder=str(api.frame_path(strip, 1).parent), face_files=sequence_files(face, [1, 15, 30]),
-       values={f: api.channel_values_at(face, f) for f in (1, 15, 30)},
-       strip_values={f: api.channel_values_at(strip, f) for f in (1, 15, 30)}, baked=stats.written)
-'''
+SAVE = SCENE + script("render_save")
 
 REOPEN = script("render_reopen")
 
-RENDER_RANGE = SCENE + '''
-api = enable()
-bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
-scene = bpy.context.scene
-render_png(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-result(rendered=sorted(os.listdir(sys.argv[2])))
-'''
+RENDER_RANGE = SCENE + script("render_render_range")
 
 
 @pytest.fixture(scope="module")
