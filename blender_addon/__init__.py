@@ -27,6 +27,14 @@ paths.use_source_backend(__package__)  # a developer install: the repository's b
 from .state import STATE  # noqa: E402
 
 
+def _classes() -> tuple:
+    """Every class the add-on registers, in registration order."""
+    from . import capture, describe, install, learn, operators, photo, preferences, script_import, ui
+
+    return (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
+            *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES)
+
+
 def register() -> None:
     import bpy
 
@@ -39,24 +47,10 @@ def register() -> None:
 
     prepare_openmp()  # before torch starts: OpenMP threads waiting for work sleep instead of spinning
 
-    from . import (
-        capture,
-        describe,
-        handlers,
-        install,
-        learn,
-        operators,
-        photo,
-        preferences,
-        preview,
-        properties,
-        script_import,
-        ui,
-    )
+    from . import handlers, preview, properties, ui
 
     properties.register()
-    for cls in (*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES, *capture.CLASSES,
-                *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES):
+    for cls in _classes():
         bpy.utils.register_class(cls)
     ui.register_menus()
     handlers.register()
@@ -66,30 +60,14 @@ def register() -> None:
 def unregister() -> None:
     import bpy
 
-    from . import (
-        capture,
-        dependencies,
-        describe,
-        handlers,
-        install,
-        learn,
-        operators,
-        photo,
-        preferences,
-        preview,
-        properties,
-        rig,
-        script_import,
-        ui,
-    )
+    from . import dependencies, handlers, install, operators, preview, properties, rig, ui
 
     operators.stop_modal()
     install.stop()
     preview.unregister()  # before the rig is dropped: its thread may be using it
     handlers.unregister()
     ui.unregister_menus()
-    for cls in reversed((*preferences.CLASSES, *install.CLASSES, *operators.CLASSES, *script_import.CLASSES,
-                         *capture.CLASSES, *describe.CLASSES, *photo.CLASSES, *learn.CLASSES, *ui.CLASSES)):
+    for cls in reversed(_classes()):
         bpy.utils.unregister_class(cls)
     properties.unregister()
     rig.forget_rig()
