@@ -148,3 +148,11 @@ def face_readers(crop_size: int = 256) -> FaceReaders:
 
     use_threads(READ_FLOPS)
     return FaceReaders(crop_size=crop_size)
+
+
+def model_options(s: argparse.ArgumentParser, *, directions: bool = False) -> None:
+    """``--model`` (``--directions``) and ``--device``: how every command that loads a generator names it."""
+    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    if directions:
+        s.add_argument("--directions", type=Path, help="directions file for that generator")
+    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..animation.channels import VALUE_LIMIT
-
-if TYPE_CHECKING:  # imported when used: the command line starts without torch
-    pass
-from .common import face_readers, load_model_arg, number_in, progress_line
+from .common import face_readers, load_model_arg, model_options, number_in, progress_line
 
 
 def cmd_acd(args: argparse.Namespace) -> None:
@@ -153,7 +149,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("invert", help="a face from a photo: detect, FFHQ-align, invert into W then W+ (.npz for "
                        "render --w)")
     s.add_argument("photo", type=Path)
-    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    model_options(s)
     s.add_argument("--out", type=Path, required=True, help="the face code file (.npz)")
     s.add_argument("--face", type=number_in(int, 0, 10_000, "--face"), help="which face, 0 = the largest (default)")
     s.add_argument("--steps", type=number_in(int, 1, 100_000, "--steps"), default=300,
@@ -162,7 +158,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "landmarks), 'none' (pixels only) or 'probe:PATH' (a probe's feature maps, for cartoon models)")
     s.add_argument("--aligned", action="store_true", help="the image is already an aligned face: no detection")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.set_defaults(func=cmd_invert)
     s = sub.add_parser("capture", help="performance capture: a video of a face -> per-frame channel values (CSV)")
     s.add_argument("video", type=Path, help="a video file or a folder of PNG frames")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when used: the command line starts without torch
-    pass
 from .common import (
     DEFAULT_DIRECTIONS,
     TRUNCATION,
     existing_or_default,
     load_model_arg,
     model_and_directions,
+    model_options,
     number_in,
     progress_line,
 )
@@ -153,7 +151,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=cmd_train_directions)
     s = sub.add_parser("learn-directions", help="learn the nine channel directions of any generator, self-labelled")
-    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
+    model_options(s)
     s.add_argument("--out", type=Path, required=True, help="the directions file to write (a .report.json goes beside)")
     s.add_argument("--samples", type=number_in(int, 20, 10_000_000, "--samples"), default=2000,
                    help="generated faces to label")
@@ -185,12 +183,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--batch", type=number_in(int, 1, 4096, "--batch"), default=16, help="faces per generator call")
     s.add_argument("--work", type=Path, help="where samples are stored as they are made (default: OUT.work)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.set_defaults(func=cmd_learn_directions)
     s = sub.add_parser("eval-directions", help="score directions with an independent reader (Spearman, dominance, "
                        "identity drift)")
-    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
-    s.add_argument("--directions", type=Path, help="directions file for that generator")
+    model_options(s, directions=True)
     s.add_argument("--reader", default="faces", help="'faces' (fer expression + landmark measures, identity net) "
                    "or 'probe:PATH' (e.g. probe:models/default/probe_eval.safetensors)")
     s.add_argument("--faces", type=number_in(int, 1, 100_000, "--faces"), default=16, help="held-out start faces")
@@ -200,5 +196,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--truncation", type=TRUNCATION, default=0.7)
     s.add_argument("--seed", type=int, default=0, help="which held-out faces")
     s.add_argument("--json", type=Path, help="write the numbers here")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.set_defaults(func=cmd_eval_directions)

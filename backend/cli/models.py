@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # imported when used: the command line starts without torch
-    pass
 
 
 def cmd_info(args: argparse.Namespace) -> None:

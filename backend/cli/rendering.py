@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when used: the command line starts without torch
-    pass
 from .common import (
     TRUNCATION,
     VALUE,
@@ -15,6 +12,7 @@ from .common import (
     byte_size,
     load_model_arg,
     model_and_directions,
+    model_options,
     number_in,
     parse_seeds,
     progress_line,
@@ -113,25 +111,21 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="faces from seeds, as PNG files")
-    s.add_argument("--model", type=Path)
+    model_options(s)
     s.add_argument("--seeds", type=parse_seeds, default=[0])
     s.add_argument("--truncation", type=TRUNCATION, default=0.7)
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, default=Path("faces"))
     s.set_defaults(func=cmd_sample)
     s = sub.add_parser("sheet", help="faces x channels PNG: each face neutral and with each channel at --value")
-    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
-    s.add_argument("--directions", type=Path, help="directions file for that generator")
+    model_options(s, directions=True)
     s.add_argument("--seeds", type=parse_seeds, default=list(range(8)))
     s.add_argument("--truncation", type=TRUNCATION, default=0.7)
     s.add_argument("--value", type=VALUE, default=1.0, help="channel value in each column (paper: 1.0)")
     s.add_argument("--cell", type=int, default=96, help="pixels per face in the sheet")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--out", type=Path, default=Path("sheet.png"))
     s.set_defaults(func=cmd_sheet)
     s = sub.add_parser("render", help="a face performing an emotion script (or per-frame values) → mp4 or PNGs")
-    s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
-    s.add_argument("--directions", type=Path, help="directions file for that generator")
+    model_options(s, directions=True)
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--script", type=Path, help="emotion script (the paper's text format)")
     src.add_argument("--values", type=Path, help="per-frame values: CSV (frame,joy,...) or JSON")
@@ -154,7 +148,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="render only frames A to B of the timeline (as a farm splits a shot into chunks); PNG "
                         "frames keep their numbers, so chunks rendered apart fill one folder")
     s.add_argument("--cache", type=Path, help="frame cache folder (default: the user cache)")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     s.add_argument("--compile", action="store_true",
                    help="torch.compile the generator: faster frames after ~30 s of compiling (cached on disk); "
                         "for long renders. Its frames are cached apart from plain ones")

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when used: the command line starts without torch
-    pass
 from .common import number_in
 
 
