@@ -126,11 +126,16 @@ class TargetSource:
             self._pool.join()
             self._pool = None
 
+    def render(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Targets (N, size, size, 3) uint8 of any z, in this process, and their feature masks when
+        the region term is on (the fit's held-out batch)."""
+        return render_targets(self.prior, z, self.size, self.regions)
+
     def batch(self, step: int) -> Targets:
         """The targets of ``step``."""
         z = batch_latents(self.config, step)
         if self._pool is None:
-            images, regions = render_targets(self.prior, z, self.size, self.regions)
+            images, regions = self.render(z)
         else:
             pending = self._pending.pop(step, None) or self._submit(step, z)
             self._pending = {step + 1: self._submit(step + 1, batch_latents(self.config, step + 1))}
