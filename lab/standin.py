@@ -72,7 +72,7 @@ class TeacherDCGAN(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = z.reshape(z.shape[0], self.z_dim, 1, 1)
-        for up, norm in zip(self.ups, self.norms):  # noqa: B905 -- the last up has no norm
+        for up, norm in zip(self.ups[:-1], self.norms, strict=True):
             x = torch.relu(norm(up(x)))
         return torch.tanh(self.ups[-1](x))
 

@@ -5,7 +5,7 @@ StyleGAN2 generators (``lab.standin``). Research only: the teacher was trained o
 
     python scripts/distil_standin.py --out runs/standin --minutes 40 --threads 1            # a new run
     python scripts/distil_standin.py --out runs/standin --resume --more-minutes 40 --threads 1
-    python scripts/distil_standin.py --out runs/standin --init lab/runs/standin/generator.safetensors \\
+    python scripts/distil_standin.py --out runs/standin --init models/standin/generator.safetensors \\
         --more-minutes 40 --threads 1                                                     # run folder gone
     python scripts/distil_standin.py --out runs/standin --measure MODEL.safetensors        # measure only
 
@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 
 from backend.checkpoints import CheckpointError, load_generator  # noqa: E402
 from backend.files import write_atomic  # noqa: E402
