@@ -23,6 +23,13 @@ Reading the rotated coordinates (each is close to N(0, 1)), with u = Φ(c) unifo
 - head turn: ``t = 2u − 1`` with a dead zone, ``sign(t) clip((|t| − d) / (1 − d), 0, 1)``, so a
   share d of faces look straight ahead.
 
+Stacked expressions: the shares above make faces with two or three channels all near full rare
+(about 0.4 % have two channels at 0.8 or more), while the rig stacks two or three channels at 1.0
+in every keyframe of the paper's Figure 7. ``mixed`` moves a draw there without changing the map:
+it sets the coordinates of a few channels to ones that decode to chosen strong values
+(``channel_coordinates``, the inverse of ``channels``), so a fit trained on such z still learns
+the same ``G(z) = render(decode(z))``, only with stacked expressions seen as often as asked.
+
 Coordinates past ``N_COORDINATES`` are ignored. Decoding is deterministic; Q comes from LAPACK's
 QR, so across machines it agrees to floating-point precision (``rotation_fingerprint`` records it).
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import math
+import statistics
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -174,6 +182,59 @@ class FacePrior:
         out[:, CHANNEL_NAMES.index("head_turn")] = turn + 0.0  # + 0.0 turns -0.0 into 0.0
         return out.astype(np.float32)
 
+    def channel_coordinates(self, values: np.ndarray) -> np.ndarray:
+        """Rotated channel coordinates (N, 9), in ``CHANNEL_COORDINATES`` order, that ``channels``
+        decodes to ``values`` (N, 9): the inverse of ``channels``. A value of 0 (or 1) lies in a
+        range of coordinates that all decode to it; the one returned sits halfway into that range
+        (in the uniform u), so that the face keeps its value under small changes of z."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != len(CHANNEL_NAMES):
+            raise ValueError(f"values must have shape (N, {len(CHANNEL_NAMES)}), got {values.shape}")
+        turn_i = CHANNEL_NAMES.index("head_turn")
+        rest = np.delete(values, turn_i, axis=1)
+        if not np.isfinite(values).all() or rest.min(initial=0.0) < 0 or rest.max(initial=0.0) > 1:
+            raise ValueError("channel values must be in [0, 1] (head turn in [-1, 1])")
+        if np.abs(values[:, turn_i]).max(initial=0.0) > 1:
+            raise ValueError("head turn must be in [-1, 1]")
+        s = self.shares
+        active = [s.p_emotion] * len(EMOTION_NAMES) + [s.p_eye_close, s.p_mouth_open]
+        u = np.empty_like(values)
+        for i, p in enumerate(active):
+            v = values[:, i]
+            u[:, i] = (1.0 - p) + v * p * (1.0 - s.p_full)  # inside the linear part
+            u[v <= 0.0, i] = 0.5 * (1.0 - p)  # halfway into the off range
+            u[v >= 1.0, i] = 1.0 - 0.5 * p * s.p_full  # halfway into the full range
+        h = values[:, turn_i]
+        mag = s.frontal + np.abs(h) * (1.0 - s.frontal)
+        mag[h == 0.0] = 0.5 * s.frontal
+        t = np.where(h < 0.0, -mag, mag)
+        # a full turn is reached only at u = 0 or 1: 1e-6 away decodes within 1e-5 of it
+        u[:, turn_i] = np.clip(0.5 * (t + 1.0), 1e-6, 1.0 - 1e-6)
+        return _probit(np.clip(u, 1e-9, 1.0 - 1e-9))
+
+    def mixed(self, z: np.ndarray, rng: np.random.Generator, channels: tuple[int, int] = (2, 3),
+              low: float = 0.5) -> np.ndarray:
+        """z (N, z_dim) whose faces keep their person but stack expressions as the rig does: for
+        each row, between ``channels[0]`` and ``channels[1]`` (inclusive) of the nine channels,
+        chosen at random, are set to a value uniform in [``low``, 1] (the head turned to either
+        side), at most one of them the head turn; the other channels are switched off. The map
+        from z to faces is unchanged (``channel_coordinates``)."""
+        z = _as_batch(z, self.z_dim)
+        lo_k, hi_k = channels
+        if not 1 <= lo_k <= hi_k <= len(CHANNEL_NAMES):
+            raise ValueError(f"channels must be (lo, hi) with 1 <= lo <= hi <= {len(CHANNEL_NAMES)}, got {channels}")
+        if not 0.0 <= low <= 1.0:
+            raise ValueError(f"low must be in [0, 1], got {low}")
+        n = z.shape[0]
+        values = np.zeros((n, len(CHANNEL_NAMES)))
+        for row in range(n):
+            k = int(rng.integers(lo_k, hi_k + 1))
+            picked = rng.choice(len(CHANNEL_NAMES), size=k, replace=False)
+            values[row, picked] = rng.uniform(low, 1.0, size=k)
+        turn_i = CHANNEL_NAMES.index("head_turn")
+        values[:, turn_i] *= np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        return self.with_coordinates(z, list(CHANNEL_COORDINATES), self.channel_coordinates(values))
+
     def with_identities(self, z: np.ndarray, donors: np.ndarray) -> np.ndarray:
         """z (N, z_dim) whose faces keep their expression and head turn but take the identity of
         ``donors`` (N, z_dim), row by row (see ``with_coordinates``)."""
@@ -256,6 +317,14 @@ def _uniform(c: np.ndarray) -> np.ndarray:
     """Φ(c), kept inside (0, 1) so that logs and argmaxes stay finite."""
     u = 0.5 * (1.0 + _ERF(c / math.sqrt(2.0)).astype(np.float64))
     return np.clip(u, 1e-12, 1.0 - 1e-12)
+
+
+_NORMAL = statistics.NormalDist()
+
+
+def _probit(u: np.ndarray) -> np.ndarray:
+    """Φ⁻¹(u), the inverse of ``_uniform``."""
+    return np.vectorize(_NORMAL.inv_cdf, otypes=[np.float64])(u)
 
 
 def _intensity(u: np.ndarray, p_active: float, p_full: float) -> np.ndarray:

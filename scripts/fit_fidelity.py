@@ -6,12 +6,15 @@ remaking directions and evaluating (``lab/fit/fidelity.py`` says how).
 
 Uses the fit's held-out z (``lab.fit.eval_latents``) and the *features* probe; prints, per
 channel, the correlation of the exact values with the probe's reading of G(z), beside the same
-for the renders (the ceiling), and the share of the ceiling reached.
+for the renders (the ceiling), and the share of the ceiling reached; then the image quality
+(``lab.fit.fidelity.image_quality``): held-out L1 of the exported (fp16) generator against the
+renders, the same on stacked expressions, and sharpness (Laplacian variance, G(z) / renders).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -25,7 +28,7 @@ from backend.model.checkpoints import CheckpointError, load_generator  # noqa: E
 from backend.readers.probe import load_probe  # noqa: E402
 from lab.default_directions import model_prior  # noqa: E402
 from lab.fit import FitConfig, eval_latents  # noqa: E402
-from lab.fit.fidelity import channel_response, expression_fidelity  # noqa: E402
+from lab.fit.fidelity import channel_response, expression_fidelity, image_quality  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         response = channel_response(G, prior, z[:32])
         print(f"response (cosine/gain of G's change with the render's, off to full, {response.n} faces):")
         print(response.line())
+        quality = image_quality(G, prior, eval_latents(FitConfig(generator=G.config)))
+        print(quality.line())
         results[str(path)] = {"fingerprint": info.fingerprint, "n": fid.n, "identity_cosine": fid.identity_cosine,
+                              "image_quality": {**dataclasses.asdict(quality), "sharpness_ratio": quality.sharpness_ratio},
                               "channels": {n: {"r_generated": g, "r_rendered": r, "shown": k,
                                                "response_cosine": c, "response_gain": rg}
                                            for n, g, r, k, c, rg in zip(CHANNEL_NAMES, fid.r_generated, fid.r_rendered,

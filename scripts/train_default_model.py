@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the share of each batch --identities pins (default all; any run)")
     p.add_argument("--identity-period", type=int, default=None,
                    help="draw the fixed people anew every this many steps (0: never; any run)")
+    p.add_argument("--mix-share", type=float, default=None,
+                   help="the share of each batch whose faces stack two or three channels at 0.5-1 each, as the "
+                        "rig's stacked keyframes do (0: the prior's own mixes only; any run)")
     p.add_argument("--lr", type=float, default=None, help="Adam's learning rate (any run)")
     p.add_argument("--beta1", type=float, default=None, help="Adam's first-moment decay (any run)")
     p.add_argument("--more-minutes", type=float, default=None,
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     # The recipe options a resumed or continued run may change: one replace, validated once.
     weights = {name: getattr(args, f"{name}_weight") for name in ("probe", "region", "delta", "still")}
     weights = {name: w for name, w in weights.items() if w is not None}
-    recipe = {name: getattr(args, name) for name in ("identities", "identity_period", "identity_share")
+    recipe = {name: getattr(args, name) for name in ("identities", "identity_period", "identity_share", "mix_share")
               if getattr(args, name) is not None}
     if "probe" in weights:
         if "eval" in Path(args.probe).name:

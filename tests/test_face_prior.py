@@ -124,3 +124,43 @@ def test_with_identities_swaps_the_person_and_keeps_the_expression(prior: FacePr
         np.testing.assert_allclose(a.background_top, b.background_top, atol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         prior.with_identities(z, donors[:3])
+
+
+def test_channel_coordinates_invert_channels(prior: FacePrior) -> None:
+    from lab.face_prior import CHANNEL_COORDINATES
+    values = np.array([[0.0, 0.3, 1.0, 0.999, 0.5, 0.0, 0.01, 1.0, -0.7],
+                       [1.0] * 8 + [0.5],
+                       [0.0] * 8 + [-1.0],
+                       [0.0] * 9])
+    z = np.random.default_rng(3).standard_normal((4, Z_DIM))
+    set_z = prior.with_coordinates(z, list(CHANNEL_COORDINATES), prior.channel_coordinates(values))
+    np.testing.assert_allclose(prior.channels(set_z), values, atol=1e-5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        prior.channel_coordinates(np.full((1, 9), 1.5))
+    with pytest.raises(ValueError, match="shape"):
+        prior.channel_coordinates(np.zeros((1, 8)))
+
+
+def test_mixed_stacks_two_or_three_strong_channels_and_keeps_the_person(prior: FacePrior, many_z: np.ndarray) -> None:
+    z = many_z[:2000]
+    stacked = prior.mixed(z, np.random.default_rng(5))
+    channels = np.abs(prior.channels(stacked))
+    on = (channels > 0).sum(axis=1)
+    assert set(np.unique(on)) == {2, 3}
+    assert (channels[channels > 0] >= 0.5 - 1e-6).all()
+    # every channel, the head turn to both sides, takes part about equally often
+    share = (channels > 0).mean(axis=0)
+    assert share.min() > 0.22 and share.max() < 0.34
+    turn = prior.channels(stacked)[:, CHANNEL_NAMES.index("head_turn")]
+    assert (turn < 0).sum() > 100 and (turn > 0).sum() > 100
+    # the person is the one z drew: only the expression moved
+    before, after = prior.identities(z[:50]), prior.identities(stacked[:50])
+    assert [(a.hair_style, a.glasses, a.beard) for a in after] == [(b.hair_style, b.glasses, b.beard) for b in before]
+    np.testing.assert_allclose([a.skin_color for a in after], [b.skin_color for b in before], atol=1e-6)
+    # the prior alone rarely draws two channels at 0.8 or more together; mixed always gives two at 0.5+
+    plain = np.abs(prior.channels(many_z))
+    assert np.mean((plain >= 0.8).sum(axis=1) >= 2) < 0.1
+    # the same rng draws the same stack
+    np.testing.assert_array_equal(stacked[:10], prior.mixed(z[:10], np.random.default_rng(5)))
+    with pytest.raises(ValueError, match="channels"):
+        prior.mixed(z[:2], np.random.default_rng(0), channels=(0, 3))

@@ -454,3 +454,24 @@ def test_delta_term_trains_on_pairs_of_one_person_with_two_expressions() -> None
     assert parts.still > 0 and parts.delta == 0.0
     with pytest.raises(ValueError, match="even"):
         dataclasses.replace(still, batch_size=5)
+
+
+def test_a_mix_share_stacks_channels_in_part_of_each_half_and_leaves_the_rest() -> None:
+    generator = tiny_config(z_dim=160, w_dim=32, use_noise=False)
+    plain = FitConfig(generator=generator, batch_size=8, loss=LossWeights(delta=1.0))
+    mixed = dataclasses.replace(plain, mix_share=0.5)
+    prior = plain.prior
+    a, b = batch_latents(plain, 11), batch_latents(mixed, 11)
+    # two of each half of four stack two or three channels at 0.5 or more; the rest are unchanged
+    for rows in (slice(0, 2), slice(4, 6)):
+        on = np.abs(prior.channels(b[rows]))
+        assert (((on >= 0.5 - 1e-5).sum(axis=1) >= 2) & ((on > 0).sum(axis=1) <= 3)).all()
+        before, after = prior.identities(a[rows]), prior.identities(b[rows])
+        assert [(x.hair_style, x.beard) for x in after] == [(y.hair_style, y.beard) for y in before]
+        np.testing.assert_allclose([x.skin_color for x in after], [y.skin_color for y in before], atol=1e-5)
+    np.testing.assert_array_equal(a[2:4], b[2:4])
+    np.testing.assert_array_equal(a[6:], b[6:])
+    assert FitConfig.from_dict(mixed.to_dict()) == mixed
+    assert FitConfig.from_dict({k: v for k, v in plain.to_dict().items() if k != "mix_share"}) == plain
+    with pytest.raises(ValueError, match="mix_share"):
+        dataclasses.replace(plain, mix_share=1.5)

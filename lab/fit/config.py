@@ -75,6 +75,10 @@ class FitConfig:
     # an exported generator whose synthesis weights a new fit starts from, its mapping network
     # fresh from init_seed (to try a shallower mapping without starting the faces from nothing)
     synthesis_init: str | None = None
+    # > 0: this share of each batch (of each half, with pairs) stacks two or three channels at
+    # 0.5-1 each, as the rig asks in every keyframe of Figure 7 (``FacePrior.mixed``; the map from
+    # z to faces is unchanged, only how often such faces are drawn)
+    mix_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -89,6 +93,8 @@ class FitConfig:
             raise ValueError(f"identity_period must be >= 0, got {self.identity_period}")
         if not 0.0 < self.identity_share <= 1.0:
             raise ValueError(f"identity_share must be in (0, 1], got {self.identity_share}")
+        if not 0.0 <= self.mix_share <= 1.0:
+            raise ValueError(f"mix_share must be in [0, 1], got {self.mix_share}")
         if self.render_workers < 0:
             raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
         if self.loss.probe > 0 and not self.probe:

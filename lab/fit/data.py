@@ -18,6 +18,7 @@ from lab.procedural.regions import feature_regions
 
 EVAL_SEED = 2**32 - 1  # the held-out batch's z come from default_rng([EVAL_SEED])
 POOL_SEED = 2**32 - 2  # the fixed people of ``FitConfig.identities`` come from default_rng([POOL_SEED, data_seed])
+MIX_SEED = 2**32 - 3  # ``FitConfig.mix_share``'s stacked channels come from default_rng([data_seed, step, MIX_SEED])
 
 
 def batch_latents(config: FitConfig, step: int) -> np.ndarray:
@@ -25,7 +26,9 @@ def batch_latents(config: FitConfig, step: int) -> np.ndarray:
     ``config.identities``, of which fixed person the first ``identity_share`` of the faces take;
     with pairs, of each half). With the delta loss term the
     second half pairs with the first: the same people, their channel coordinates drawn anew (so
-    each half on its own is drawn as without pairs)."""
+    each half on its own is drawn as without pairs). With ``config.mix_share`` the first share of
+    each half then stacks two or three strong channels (``FacePrior.mixed``, from a stream of its
+    own, so that the rest of the batch is drawn as without it)."""
     rng = np.random.default_rng([config.data_seed, step])
     z = rng.standard_normal((config.batch_size, config.generator.z_dim))
     half = config.batch_size // 2 if config.loss.paired else config.batch_size
@@ -35,6 +38,11 @@ def batch_latents(config: FitConfig, step: int) -> np.ndarray:
     if config.loss.paired:
         z[half:] = config.prior.with_coordinates(z[:half], list(CHANNEL_COORDINATES),
                                                  rng.standard_normal((half, len(CHANNEL_COORDINATES))))
+    if config.mix_share > 0:
+        mix_rng = np.random.default_rng([config.data_seed, step, MIX_SEED])
+        n = int(round(half * config.mix_share))
+        for start in range(0, config.batch_size, half):
+            z[start:start + n] = config.prior.mixed(z[start:start + n], mix_rng)
     return z.astype(np.float32)
 
 
@@ -118,11 +126,16 @@ class TargetSource:
             self._pool.join()
             self._pool = None
 
+    def render(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Targets (N, size, size, 3) uint8 of any z, in this process, and their feature masks when
+        the region term is on (the fit's held-out batch)."""
+        return render_targets(self.prior, z, self.size, self.regions)
+
     def batch(self, step: int) -> Targets:
         """The targets of ``step``."""
         z = batch_latents(self.config, step)
         if self._pool is None:
-            images, regions = render_targets(self.prior, z, self.size, self.regions)
+            images, regions = self.render(z)
         else:
             pending = self._pending.pop(step, None) or self._submit(step, z)
             self._pending = {step + 1: self._submit(step + 1, batch_latents(self.config, step + 1))}

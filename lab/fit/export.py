@@ -31,26 +31,36 @@ def mean_w(G: Generator, n: int = 20_000, seed: int = 0, batch: int = 1000) -> t
 
 
 def export_generator(state: FitState, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None,
-                     w_avg_samples: int = 20_000) -> Generator:
-    """Write G_ema (fp16, our safetensors format) with w_avg set to the mean of mapping(z); returns it."""
+                     w_avg_samples: int = 20_000, face_prior: bool = True) -> Generator:
+    """Write G_ema (fp16, our safetensors format) with w_avg set to the mean of mapping(z); returns it.
+    ``face_prior`` records the fit's face prior (False for a fit whose targets are not renders)."""
     G = copy.deepcopy(state.G_ema).cpu().eval().requires_grad_(False)
     G.mapping.w_avg.copy_(mean_w(G, w_avg_samples))
-    meta = {"face_prior": json.dumps(state.config.prior.to_dict(), sort_keys=True),
-            "w_avg_samples": str(w_avg_samples)}
+    meta = {"w_avg_samples": str(w_avg_samples)}
+    if face_prior:
+        meta["face_prior"] = json.dumps(state.config.prior.to_dict(), sort_keys=True)
     meta.update(metadata or {})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_generator(G, path, half=True, metadata=meta)
     return G
 
 
-def export_model(state: FitState, result: FitResult, model_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+def export_model(state: FitState, result: FitResult, model_dir: str | os.PathLike[str],
+                 targets: Mapping[str, object] | None = None) -> tuple[Path, Path]:
     """``model_dir/generator.safetensors`` (G_ema, fp16) and ``model_dir/training.json`` (the facts
-    of the fit); the generator is read back to check that it loads and to record its fingerprint."""
+    of the fit); the generator is read back to check that it loads and to record its fingerprint.
+    ``targets`` describes a fit whose targets were not the procedural renders (``method``, the
+    source's facts): then no face prior is recorded."""
     model_dir = Path(model_dir)
-    facts = {
+    facts: dict[str, object] = {
         "method": "supervised fit of a StyleGAN2 generator to procedural renders, G(z) = render(decode(z)); not a GAN",
         "config": state.config.to_dict(),
-        "face_prior": state.config.prior.to_dict(),
+    }
+    if targets is None:
+        facts["face_prior"] = state.config.prior.to_dict()
+    else:
+        facts.update(targets)
+    facts.update({
         "steps": state.step,
         "images_seen": state.nimg,
         "training_minutes": round(state.seconds / 60, 2),
@@ -62,9 +72,10 @@ def export_model(state: FitState, result: FitResult, model_dir: str | os.PathLik
         "torch_threads": torch.get_num_threads(),
         "device": str(state.device),
         "precision": state.precision,
-    }
+    })
     generator_path = model_dir / "generator.safetensors"
-    export_generator(state, generator_path, metadata={"training": json.dumps(facts, sort_keys=True)})
+    export_generator(state, generator_path, metadata={"training": json.dumps(facts, sort_keys=True)},
+                     face_prior=targets is None)
     _, info = load_generator(generator_path)
     facts["generator_fingerprint"] = info.fingerprint
     facts["generator_bytes"] = generator_path.stat().st_size

@@ -21,7 +21,7 @@ import torch
 from backend.model.generator import images_from_uint8
 from backend.readers.probe import FaceProbe
 from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from lab.fit.data import TargetSource, eval_latents, identity_pool, render_targets
+from lab.fit.data import TargetSource, eval_latents, identity_pool
 from lab.fit.fidelity import channel_response, expression_fidelity
 from lab.fit.loss import LossParts
 from lab.fit.state import FitResult, FitState, evaluate, train_step
@@ -65,20 +65,26 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         max_steps: int | None = None, checkpoint_minutes: float = 5.0, log_seconds: float = 30.0,
         handle_signals: bool = True, stream: TextIO | None = sys.stdout,
         on_step: Callable[[FitState, LossParts], None] | None = None,
-        fidelity_probe: FaceProbe | None = None) -> FitResult:
+        fidelity_probe: FaceProbe | None = None, source: TargetSource | None = None) -> FitResult:
     """Train until ``minutes`` of training time or ``max_steps`` steps (both counted over all
     sessions of the run) or SIGINT/SIGTERM; checkpoints to ``run_dir`` every ``checkpoint_minutes``
     and at the end, and logs to ``run_dir/log.jsonl``. With ``fidelity_probe`` (the features
     probe) each checkpoint also logs how much of each channel G_ema draws (``lab.fit.fidelity``:
     the probe's reading, and the response of 16 held-out faces and, in a fit with fixed people,
-    of those people's faces)."""
+    of those people's faces). ``source`` gives the targets in place of the procedural renderer
+    (anything with ``TargetSource``'s ``batch``, ``render`` and ``close``, e.g. a teacher
+    generator, ``lab.standin``); the fit closes it at the end."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = _Log(run_dir / LOG_NAME, stream)
     cfg = state.config
     z_eval = torch.from_numpy(eval_latents(cfg))
-    images_eval, regions_eval = render_targets(cfg.prior, z_eval.numpy(), cfg.generator.img_resolution,
-                                               cfg.loss.region > 0)
+    source = TargetSource(cfg) if source is None else source
+    try:
+        images_eval, regions_eval = source.render(z_eval.numpy())
+    except BaseException:
+        source.close()
+        raise
     target_eval = images_from_uint8(images_eval)
     region_eval = None if regions_eval is None else torch.from_numpy(regions_eval)
     log.write("start", f"start at step {state.step} ({state.nimg} images, {state.seconds / 60:.1f} min trained)",
@@ -118,7 +124,7 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
     window: list[LossParts] = []
     last_window: LossParts | None = None
     stopped_by = done()
-    with _stop_on_signals(handle_signals) as stop, TargetSource(cfg) as source:
+    with _stop_on_signals(handle_signals) as stop, source:
         t_log = t_ckpt = time.monotonic()
         window_start_nimg, window_seconds = state.nimg, 0.0
         while stopped_by is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -11,19 +13,27 @@ from lab.fit.data import render_batch
 
 
 @torch.no_grad()
-def sample_sheet(G: Generator, prior: FacePrior, seeds: list[int], columns: int = 8,
-                 truncation_psi: float | None = 0.7) -> np.ndarray:
-    """RGB sheet: for each band of ``columns`` seeds, the target renders, G(z) and (if given) G at ψ."""
+def sample_sheet(G: Generator, prior: FacePrior | None, seeds: list[int], columns: int = 8,
+                 truncation_psi: float | None = 0.7,
+                 targets: tuple[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> np.ndarray:
+    """RGB sheet: for each band of ``columns`` seeds, the target renders, G(z) and (if given) G at ψ.
+    ``targets`` (a label and z (N, z_dim) → uint8 images (N, H, W, 3)) replaces the renders of
+    ``prior``, e.g. a teacher generator's images."""
     import cv2
 
     size = G.config.img_resolution
+    if targets is None:
+        if prior is None:
+            raise ValueError("sample_sheet needs a prior or targets")
+        targets = ("render", lambda z: render_batch(prior, z, size))
     rows = []
-    labels = ["render", "G(z)"] + ([f"G psi={truncation_psi}"] if truncation_psi is not None else [])
+    labels = [targets[0], "G(z)"] + ([f"G psi={truncation_psi}"] if truncation_psi is not None else [])
     for start in range(0, len(seeds), columns):
         band = seeds[start:start + columns]
-        z = np.concatenate([prior.z_from_seed(s) for s in band])
+        # each seed's z as Generator.z_from_seed (and FacePrior.z_from_seed) draws it, in float64
+        z = np.concatenate([np.random.RandomState(s).randn(1, G.config.z_dim) for s in band])
         zt = torch.from_numpy(z.astype(np.float32))
-        images = [render_batch(prior, z, size), images_to_uint8(G(zt, noise_mode="const"))]
+        images = [targets[1](z), images_to_uint8(G(zt, noise_mode="const"))]
         if truncation_psi is not None:
             images.append(images_to_uint8(G(zt, truncation_psi=truncation_psi, noise_mode="const")))
         for imgs in images:
