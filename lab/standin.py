@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from backend.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8
+from backend.model.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8
 from lab.fit.config import FitConfig, LossWeights
 from lab.fit.data import Targets, batch_latents
 from lab.fit.fidelity import laplacian_variance
@@ -219,7 +219,7 @@ def standin_quality(G: Generator, teacher: TeacherDCGAN, z: np.ndarray, identity
     l1 = float(np.abs(ours.astype(np.float64) - theirs).mean() / 127.5)
     distances = found_t = found_o = None
     if identity:
-        from backend.faces.reading import FaceReaders
+        from backend.readers.reading import FaceReaders
 
         readers = FaceReaders()
         a, b = readers.identities(upscaled(theirs)), readers.identities(upscaled(ours))

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2  # noqa: E402
 
-from backend.checkpoints import CheckpointError, load_generator  # noqa: E402
+from backend.model.checkpoints import CheckpointError, load_generator  # noqa: E402
 from backend.files import write_atomic  # noqa: E402
 from convert_face_readers import Package, fetch  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backend.checkpoints import generator_metadata, load_generator
+from backend.model.checkpoints import generator_metadata, load_generator
 from lab.fit import FitConfig, LossWeights, export_model, fit, load_checkpoint, new_fit, sample_sheet, warm_start
 from lab.fit.fidelity import laplacian_variance
 from lab.standin import (
