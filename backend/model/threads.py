@@ -15,6 +15,7 @@ alone, OpenBLAS starts a thread per CPU of its own: "one thread" capture used 1.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # not at run time: prepare_openmp must run before torch is imported
@@ -71,8 +72,17 @@ def use_threads(flops: float) -> int:
     return torch.get_num_threads()
 
 
+# (threads, modules loaded) when the pools were last limited: threadpoolctl scans the loaded
+# libraries (~1 ms), too much to repeat before every preview frame; a new import may load a new BLAS.
+_limited: tuple[int, int] | None = None
+
+
 def limit_other_pools(threads: int) -> None:
     """BLAS (every OpenBLAS/MKL loaded) and OpenCV get at most ``threads`` threads."""
+    global _limited
+    if _limited == (threads, len(sys.modules)):
+        return
+    _limited = (threads, len(sys.modules))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # scikit-learn's dependency; without it BLAS keeps its own count
