@@ -43,8 +43,7 @@ def _tree_ids() -> str | None:
     return out if not dirty.strip() else None  # uncommitted lab changes: run the tier
 
 
-def _lab_changed() -> bool:
-    ids = _tree_ids()
+def _lab_changed(ids: str | None) -> bool:
     return ids is None or not LAB_RECORD.exists() or LAB_RECORD.read_text() != ids
 
 
@@ -77,8 +76,8 @@ def main(argv: list[str]) -> int:
     lts = _run(python, ["tests/blender", "-q", "-m", "not lab"], "The Blender tests on the Blender LTS (bpy 4.2):",
                env=lts_env)
     lab = 0
-    if force_lab or _lab_changed():
-        ids = _tree_ids()
+    ids = _tree_ids()
+    if force_lab or _lab_changed(ids):
         lab = _run(python, ["-q", "-m", "lab"], "The lab tier (lab/ changed since it last passed, or --lab):")
         if lab == 0 and ids is not None:
             LAB_RECORD.write_text(ids)
