@@ -12,11 +12,8 @@ from ..jobs import ProgressLine
 if TYPE_CHECKING:  # imported when used: the command line starts without torch
     from ..readers.reading import FaceReaders
 
-
 # Where the project's own default model lives once it is trained (see models/).
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default" / "generator.safetensors"
-
-
 DEFAULT_DIRECTIONS = DEFAULT_MODEL.with_name("directions.json")
 
 
