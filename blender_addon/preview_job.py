@@ -35,7 +35,7 @@ def compute_frames(order: PreviewOrder) -> int:
     cache = FrameCache(order.cache_root)
     computed = 0
     failed: RigError | None = None
-    for face, req in zip(order.rigs, order.requests):
+    for face, req in zip(order.rigs, order.requests, strict=True):
         try:
             rig = get_face_rig(face)
             rig.use_threads()
