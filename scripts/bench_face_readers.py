@@ -35,8 +35,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
 from backend.model.threads import limit_other_pools  # noqa: E402
-from backend.readers.capture import DETECT_EVERY, capture, capture_csv  # noqa: E402
+from backend.readers.capture import DETECT_EVERY, capture, capture_csv, reading_channels  # noqa: E402
 from backend.readers.images import open_media  # noqa: E402
 from backend.readers.nets.densenet import FACEAPI_SIZE, faceapi_input  # noqa: E402
 from backend.readers.nets.fer import FER_SIZE, fer_input  # noqa: E402
@@ -78,11 +79,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8, help="the larger batch of face crops (default %(default)s)")
     ap.add_argument("--capture-frames", type=int, default=48, help="frames of the capture video (default %(default)s)")
     ap.add_argument("--capture-only", action="store_true", help="only the capture table")
+    ap.add_argument("--compare", type=Path, nargs="+", metavar="VIDEO",
+                    help="only compare tracking's readings with the detector's on every frame, on these videos")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     limit_other_pools(args.threads)
-    image = load_image(args.image)
     readers = FaceReaders()
+    if args.compare:
+        for path in args.compare:
+            compare_readings(readers, path)
+        return
+    image = load_image(args.image)
     if args.capture_only:
         capture_table(readers, image, args.capture_frames)
         return
@@ -112,6 +119,28 @@ def main() -> None:
     best, mean = timed(lambda: readers.read(image), args.repeat)
     print(f"{'read_faces':>14} {'frame':>5} {best * 1000:13.1f} {mean * 1000:13.1f}   (all readers + alignment, ms/frame)")
     capture_table(readers, image, args.capture_frames)
+
+
+def compare_readings(readers: FaceReaders, path: Path) -> None:
+    """Per channel, the largest difference of tracking's captured values (raw per frame and as
+    written: smoothed) from the detector on every frame; and, for scale, of the detector on every
+    frame (a region about the last face) from the detector on each whole frame."""
+    media = open_media(path, constant_rate=True)
+    frames, fps = list(media.frames), media.fps
+    every = capture(frames, fps, readers, detect_every=1)
+    tracked = capture(frames, fps, readers)
+    whole = np.array([reading_channels(faces[0]) if (faces := readers.read(f)) else np.full(len(CHANNEL_NAMES), np.nan)
+                      for f in frames])
+    both = every.found & tracked.found & ~np.isnan(whole[:, 0])
+    print(f"{path}: {len(frames)} frames, face in {int(every.found.sum())} (every frame) / "
+          f"{int(tracked.found.sum())} (tracking), detector runs {every.detector_runs} / {tracked.detector_runs}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    rows = {"tracking - every frame, raw": np.abs(tracked.raw[both] - every.raw[both]).max(0),
+            "tracking - every frame, CSV": np.abs(tracked.values - every.values).max(0),
+            "every frame - whole frame, raw": np.abs(every.raw[both] - whole[both]).max(0)}
+    print(f"{'max |diff|':>32} " + " ".join(f"{n[:10]:>10}" for n in CHANNEL_NAMES))
+    for label, diff in rows.items():
+        print(f"{label:>32} " + " ".join(f"{d:10.3f}" for d in diff))
 
 
 def moving(image: np.ndarray, i: int, size: int) -> np.ndarray:

@@ -298,9 +298,12 @@ def test_capture_detects_again_when_the_face_leaves_and_returns(monkeypatch):
     assert result.gaps == ((3, 4),)
 
 
-def test_capture_refuses_a_detection_interval_or_batch_under_1():
+def test_capture_refuses_a_detection_interval_or_batch_under_1(capsys):
     with pytest.raises(ValueError, match="detect_every and batch must be at least 1"):
         capture(moving_frames(), 25, readers(), detect_every=0)
+    with pytest.raises(SystemExit):
+        main(["capture", "clip.mp4", "--out", "v.csv", "--detect-every", "0"])
+    assert "--detect-every must be" in capsys.readouterr().err
 
 
 # --- the capture command on the built video -----------------------------------------------------
@@ -363,7 +366,7 @@ def test_capture_holds_gaps_when_asked_and_takes_png_folders_with_fps(clip, tmp_
     code, _, err = run(capsys, "capture", tmp_path / "frames", "--out", tmp_path / "v.csv")
     assert code == 2 and "pass --fps" in err
     code, _, err = run(capsys, "capture", tmp_path / "frames", "--out", tmp_path / "v.csv", "--fps", FPS,
-                       "--gaps", "hold", "--min-cutoff", "0")
+                       "--gaps", "hold", "--min-cutoff", "0", "--detect-every", "1")
     assert code == 0 and "holding the last values" in err
     v = load_values(tmp_path / "v.csv").values
     np.testing.assert_array_equal(v[8], v[7])
