@@ -31,12 +31,15 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from backend.model.threads import limit_other_pools, prepare_openmp  # noqa: E402
+
+prepare_openmp()  # as the CLI does, before torch starts: 2-thread rows with waiting threads asleep
+
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
-from backend.model.threads import limit_other_pools  # noqa: E402
 from backend.readers.capture import DETECT_EVERY, capture, capture_csv, reading_channels  # noqa: E402
 from backend.readers.images import open_media  # noqa: E402
 from backend.readers.nets.densenet import FACEAPI_SIZE, faceapi_input  # noqa: E402

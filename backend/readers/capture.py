@@ -1,9 +1,11 @@
 """Performance capture: a video of a face -> per-frame values of the nine channels.
 
-Each frame is read by ``backend.readers`` and one face is followed through the video; its readings
-become channel values (``reading_channels``, the mapping below), frames where it is missing are
-filled (``fill_gaps``) and reported, and the curves are smoothed with the One-Euro filter
-(``backend.readers.smoothing``). ``values_csv`` writes what ``render --values`` reads;
+Each frame is read by ``backend.readers`` and one face is followed through the video: the detector
+runs on the first frame, when the face is lost and every ``DETECT_EVERY`` frames, and in between the
+face is tracked by the detector's last stage alone on the last frame's box (``FaceTracker.track``).
+Its readings become channel values (``reading_channels``, the mapping below), frames where it is
+missing are filled (``fill_gaps``) and reported, and the curves are smoothed with the One-Euro
+filter (``backend.readers.smoothing``). ``values_csv`` writes what ``render --values`` reads;
 ``keyframe_indices`` thins it to keyframes within a tolerance.
 
 The mapping (``reading_channels``), each value clipped to ±``VALUE_LIMIT``:
