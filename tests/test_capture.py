@@ -313,6 +313,8 @@ def test_capture_gives_steady_sensible_channels_and_reports_the_gap(clip, tmp_pa
     assert code == 0, err
     assert "missing in frames 8-9 (2), interpolated" in err and "reading 13/13" in err
     assert "13 rows for 13 frames at 10 fps; face 0 read in 11 of 13 frames (gaps: 8-9" in out
+    # frame 0, the region then the whole frame in each wall frame, the region at its return: the rest tracked
+    assert "6 detector scans)" in out
     lines = (tmp_path / "v.csv").read_text().splitlines()
     assert lines[0] == "frame," + ",".join(CHANNEL_NAMES) and len(lines) == 14
     timeline = load_values(tmp_path / "v.csv")

@@ -94,7 +94,8 @@ def cmd_capture(args: argparse.Namespace) -> None:
     several = int((result.face_counts > 1).sum())
     gaps = ", ".join(f"{a}-{b}" for a, b in result.gaps) or "none"
     print(f"{args.out}: {rows} rows for {n} frames at {fps:g} fps; face {args.face} read in {int(result.found.sum())} "
-          f"of {n} frames (gaps: {gaps}; {several} frames with several faces)")
+          f"of {n} frames (gaps: {gaps}; {several} frames with several faces; "
+          f"{result.detector_runs} detector scans)")
 
 
 def cmd_invert(args: argparse.Namespace) -> None:
