@@ -125,8 +125,12 @@ class LATENT_EMOTION_OT_face_from_photo(WorkerOperator, Operator, ImportHelper):
             return {"CANCELLED"}
         name = self._order.path.name
         apply_code(target, code, self.filepath)
-        self.report({"INFO"}, f"The face now starts from {name} (face 1 of {code.faces_found}); pixel error "
-                              f"{code.pixel_mae:.1f} of 255")
+        done = (f"The face now starts from {name} (face 1 of {code.faces_found}); pixel error {code.pixel_mae:.1f} "
+                f"of 255, fer distance {code.fer_distance:.2f}")
+        if code.warning is not None:  # applied all the same: the user sees the reconstruction beside the photo
+            self.report({"WARNING"}, f"{done}. Not a likeness: {code.warning}")
+        else:
+            self.report({"INFO"}, done)
         return {"FINISHED"}
 
 

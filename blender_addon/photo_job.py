@@ -21,6 +21,8 @@ class PhotoCode:
     reconstruction: np.ndarray  # (res, res, 3) uint8: G(w_plus)
     pixel_mae: float
     faces_found: int
+    fer_distance: float = float("nan")  # photo ↔ reconstruction by a net the inversion does not optimise
+    warning: str | None = None  # ``face_code.likeness_warning``: the generator cannot draw this face
 
 
 @dataclass(eq=False)
@@ -38,7 +40,7 @@ class PhotoOrder(WholeOrder):
 
 def invert_photo(order: PhotoOrder) -> PhotoCode:
     """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
-    from .backend.photos.face_code import FaceFeatures, invert_aligned, photo_face, read_photo
+    from .backend.photos.face_code import FaceFeatures, invert_aligned, likeness_warning, photo_face, read_photo
     from .backend.readers.reading import FaceReaders
 
     rig = get_rig(order.paths)
@@ -50,7 +52,7 @@ def invert_photo(order: PhotoOrder) -> PhotoCode:
     def progress(stage: str, done: int, _total: int) -> None:
         order.done = done if stage == "W" else order.steps + done
 
-    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, progress=progress,
-                            cancel=order.cancelled.is_set)
+    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, box=face.box,
+                            progress=progress, cancel=order.cancelled.is_set)
     return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
-                     result.pixel_mae, face.found)
+                     result.pixel_mae, face.found, result.fer_distance, likeness_warning(result))

@@ -143,6 +143,10 @@ def test_no_face_tiny_and_huge_images(tmp_path, capsys):
     Image.fromarray(photo()[100:110, 200:210]).save(tmp_path / "tiny.png")
     code, out, _ = faces_cmd(capsys, tmp_path / "tiny.png")
     assert code == 0 and "no face found (the image is 10x10; the detector finds faces of 20 px and more)" in out
+    # a face the detector finds but too small to read (22 px): not read, and the message says why
+    Image.fromarray(cv2.resize(photo(), (112, 112), interpolation=cv2.INTER_AREA)).save(tmp_path / "small.png")
+    code, out, _ = faces_cmd(capsys, tmp_path / "small.png")
+    assert code == 0 and "no face found (1 detection(s) not read: 22 px, under the 24 px the readers need)" in out
     # a 3400x2000 poster with the photo 3x up: detected on a downsized copy, read on the full image
     poster = np.full((2000, 3400, 3), 200, np.uint8)
     poster[100:1636, 900:2436] = cv2.resize(photo(), (1536, 1536), interpolation=cv2.INTER_CUBIC)

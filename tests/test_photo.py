@@ -14,7 +14,16 @@ import torch
 from backend.animation.directions import Direction, DirectionSet, save_directions
 from backend.model.checkpoints import fingerprint, save_generator
 from backend.model.generator import Generator, synthesize_frames
-from backend.photos.face_code import FaceCodeError, central_box, fit_to_resolution, invert_aligned, load_face_code
+from backend.photos.face_code import (
+    FER_DISTANCE_LIMIT,
+    FaceCodeError,
+    central_box,
+    fer_distance,
+    fit_to_resolution,
+    invert_aligned,
+    likeness_warning,
+    load_face_code,
+)
 
 from .conftest import ROOT, tiny_config, with_mean_w_avg
 
@@ -51,6 +60,8 @@ def test_own_samples_are_recovered():
         result = invert_aligned(G, photo, steps=200)
         assert relative_error(result.w, true[0], w_avg) < 0.3
         assert result.pixel_mae < 0.5 and result.pixel_mae <= result.pixel_mae_w
+        # A face the generator drew is one it can represent: no warning.
+        assert result.fer_distance < FER_DISTANCE_LIMIT / 4 and likeness_warning(result) is None
         assert result.steps == (200, 100)
         assert result.w_plus.shape == (G.num_ws, G.w_dim)
 
@@ -83,6 +94,8 @@ def test_a_photo_becomes_a_face_code_that_render_takes(tiny_model, tmp_path):
              "--steps", "10", "--device", "cpu")
     assert r.returncode == 0, r.stderr
     assert "pixel error" in r.stdout and "identity distance" in r.stdout and "face 0 of 1" in r.stderr
+    # An untrained generator cannot draw the astronaut, whatever the numbers the inversion minimised say.
+    assert "fer distance" in r.stdout and "warning: this generator cannot draw this face" in r.stderr
     with np.load(code) as f:
         assert str(f["fingerprint"]) == fingerprint(G)
         assert f["w_plus"].shape == (G.num_ws, G.w_dim) and f["aligned"].shape == (64, 64, 3)
@@ -100,6 +113,16 @@ def test_a_photo_becomes_a_face_code_that_render_takes(tiny_model, tmp_path):
     r = _cli("invert", tmp_path / "astronaut.png", "--model", root / "g.safetensors", "--out", code,
              "--face", "3", "--device", "cpu")
     assert r.returncode == 2 and "there is no face 3" in r.stderr
+
+
+def test_fer_distance_is_zero_for_the_same_face_and_large_for_another_picture():
+    with np.load(FIXTURES / "astronaut_inputs.npz") as f:
+        face = cv2.resize(f["astronaut_face_rgb150"], (64, 64), interpolation=cv2.INTER_AREA)
+    box = central_box(64)
+    assert fer_distance(face, face, box) == 0.0
+    assert fer_distance(face, face[:, ::-1].copy(), box) < FER_DISTANCE_LIMIT  # the same face, mirrored
+    smeared = cv2.GaussianBlur(face, (0, 0), 6)  # a ghost of the face, as a cartoon generator draws it
+    assert fer_distance(face, smeared, box) > FER_DISTANCE_LIMIT
 
 
 def test_face_codes_are_checked(tmp_path):

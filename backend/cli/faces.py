@@ -45,7 +45,8 @@ def cmd_faces(args: argparse.Namespace) -> None:
     readers = face_readers(args.crop_size)
     frames, empty = [], []
     for i, frame in enumerate(media.frames):
-        faces = readers.read(frame)
+        refused: list = []
+        faces = readers.read(frame, refused=refused)
         values = [reading_channels(f) for f in faces]
         where = f"frame {i} " if media.is_video else ""
         for k, (face, v) in enumerate(zip(faces, values)):
@@ -56,7 +57,8 @@ def cmd_faces(args: argparse.Namespace) -> None:
         if not faces:
             empty.append(i)
             if not media.is_video:
-                print(f"{args.source}: no face found{no_face_note(frame.shape, readers.detector.min_face_size)}")
+                print(f"{args.source}: no face found"
+                      f"{no_face_note(frame.shape, readers.detector.min_face_size, refused)}")
         frames.append({"frame": i, "faces": [face_record(f, v, args.identity) for f, v in zip(faces, values)]})
     if media.is_video and empty:
         print(f"{args.source}: no face in {len(empty)} of {len(frames)} frames")
@@ -100,10 +102,12 @@ def cmd_capture(args: argparse.Namespace) -> None:
 
 def cmd_invert(args: argparse.Namespace) -> None:
     from ..photos.face_code import (
+        FER_DISTANCE_LIMIT,
         FaceFeatures,
         central_box,
         fit_to_resolution,
         invert_aligned,
+        likeness_warning,
         photo_face,
         read_photo,
         save_face_code,
@@ -132,12 +136,16 @@ def cmd_invert(args: argparse.Namespace) -> None:
         features = load_probe(args.features[len("probe:"):], G.device).features
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
           f"{args.steps // 2} in W+ on {G.device}", file=sys.stderr)
-    result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding,
+    result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding, box=box,
                             seed=args.seed, progress=progress_line())
     save_face_code(args.out, result, fingerprint=info.fingerprint, photo_sha256=sha256, face_index=index)
     print(f"{args.out}: pixel error {result.pixel_mae:.1f} (W only: {result.pixel_mae_w:.1f}) of 255, identity "
-          f"distance photo <-> reconstruction {result.identity_distance:.3f} (unit face-api descriptors), "
-          f"{result.seconds:.1f} s")
+          f"distance photo <-> reconstruction {result.identity_distance:.3f} (unit face-api descriptors; both "
+          f"minimised by the inversion), fer distance {result.fer_distance:.2f} (an independent net; above "
+          f"{FER_DISTANCE_LIMIT:g}: not the photo's face), {result.seconds:.1f} s")
+    warning = likeness_warning(result)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

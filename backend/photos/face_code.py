@@ -14,9 +14,14 @@ generator's latent space. Recipe (``invert_photo``):
    and its 68 landmarks (centred), each read from the photo's face box in the aligned crop.
 
 Quality is reported as the pixel error (0..255) and the identity distance between photo and
-reconstruction (unit face-api descriptors: 0 same, about 0.6 the usual match threshold).
+reconstruction (unit face-api descriptors: 0 same, about 0.6 the usual match threshold). Both
+are what the inversion minimises, so they flatter it: a cartoon generator brings the astronaut
+photo to identity distance 0.19 with a smeared ghost. The likeness is therefore also judged by a
+net the inversion never sees, fer's expression net (``fer_distance``: the LPIPS-style distance of
+its feature maps of the face box); above ``FER_DISTANCE_LIMIT`` the generator cannot represent
+the photo and ``likeness_warning`` says so (the CLI and Blender's Face from Photo show it).
 A face code file is ``.npz``: ``w_plus`` (num_ws, w_dim) and ``w`` (w_dim,) float32, the
-generator's ``fingerprint``, the ``photo_sha256``, ``pixel_mae``, ``identity_distance``,
+generator's ``fingerprint``, the ``photo_sha256``, ``pixel_mae``, ``identity_distance``, ``fer_distance``,
 ``face_index``, ``steps`` and the ``aligned`` photo and ``reconstruction`` (uint8) for display.
 """
 
@@ -42,6 +47,11 @@ from .inversion import FeatureFn, invert_batch
 DEFAULT_STEPS = 300
 W_LR, W_PLUS_LR = 0.1, 0.02
 FEATURE_WEIGHT = 0.5
+# fer_distance above which the reconstruction is not the photo's face. Measured (docs/commands.md#invert,
+# 300 steps): the astronaut photo into the cartoon default model 3.93 (a smeared ghost, though its
+# identity distance is 0.19); a face the default model drew, into it, 0.018. For scale: the
+# astronaut's face against its mirror image 1.62, against itself blurred by 1 px 1.92, by 2 px 4.5.
+FER_DISTANCE_LIMIT = 2.0
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels of the aligned crop, half-open
 
 
@@ -71,9 +81,12 @@ def photo_face(image: np.ndarray, resolution: int, face: int | None = None, read
 
     readers = readers or FaceReaders(crop_size=resolution)
     rgb = as_rgb(image)
-    faces = readers.read(rgb)
+    refused: list = []
+    faces = readers.read(rgb, refused=refused)
     if not faces:
-        raise ValueError("no face found in the photo")
+        from ..readers.report import no_face_note
+
+        raise ValueError(f"no face found in the photo{no_face_note(rgb.shape, readers.detector.min_face_size, refused)}")
     index = 0 if face is None else face
     if not 0 <= index < len(faces):
         raise ValueError(f"the photo has {len(faces)} face(s) (0 = the largest); there is no face {face}")
@@ -143,17 +156,52 @@ class PhotoInversion:
     pixel_mae_w: float  # 0..255, G(w)
     pixel_mae: float  # 0..255, G(w_plus)
     identity_distance: float | None  # photo ↔ reconstruction, unit face-api descriptors; None without features
+    fer_distance: float  # photo ↔ reconstruction by fer's features (``fer_distance``), which the inversion never sees
     steps: tuple[int, int]  # (W steps, W+ steps) taken
     seconds: float
+
+    @property
+    def represented(self) -> bool:
+        """Whether the reconstruction is the photo's face, by the independent measure."""
+        return self.fer_distance <= FER_DISTANCE_LIMIT
+
+
+def fer_distance(photo: np.ndarray, reconstruction: np.ndarray, box: Box) -> float:
+    """How differently fer's expression net sees two aligned faces (uint8 (res, res, 3)): the
+    LPIPS-style ``inversion.feature_distance`` of its four blocks' feature maps of the grey ``box``.
+
+    fer (mini-Xception, FER2013) is trained apart from face-api and is not in the inversion's
+    loss, so a reconstruction cannot have been pushed toward a low value: 0 for the same image.
+    """
+    from ..readers.nets.fer import FER_SIZE, fer_input, load_fer
+    from ..readers.reading import square_crop
+    from .inversion import feature_distance
+
+    greys = [square_crop(cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY), box, FER_SIZE)
+             for im in (photo, reconstruction)]
+    with torch.no_grad():
+        maps = load_fer().features(fer_input(torch.from_numpy(np.stack(greys))))
+        return float(feature_distance([m[:1] for m in maps], [m[1:] for m in maps])[0])
+
+
+def likeness_warning(result: PhotoInversion) -> str | None:
+    """A plain warning when the generator could not draw the photo's face (None when it could)."""
+    if result.represented:
+        return None
+    return (f"this generator cannot draw this face: the reconstruction does not look like the photo (fer "
+            f"distance {result.fer_distance:.2f}, more than {FER_DISTANCE_LIMIT:g}; the pixel error and identity "
+            f"distance are what the inversion minimised and do not show it). A generator of faces like this "
+            f"one is needed; the default model draws only cartoons")
 
 
 
 def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_STEPS,
                    features: FeatureFn | None = None, feature_weight: float = FEATURE_WEIGHT,
-                   embedding: Callable[[torch.Tensor], torch.Tensor] | None = None, seed: int = 0,
-                   progress: Progress | None = None, cancel: Cancel | None = None) -> PhotoInversion:
+                   embedding: Callable[[torch.Tensor], torch.Tensor] | None = None, box: Box | None = None,
+                   seed: int = 0, progress: Progress | None = None, cancel: Cancel | None = None) -> PhotoInversion:
     """W then W+ inversion of an aligned face (uint8 (res, res, 3)); see the module docstring.
-    ``embedding`` (e.g. ``FaceFeatures.embedding``) gives the identity distance of the result.
+    ``embedding`` (e.g. ``FaceFeatures.embedding``) gives the identity distance of the result;
+    ``box`` is where the face lies in the crop (``PhotoFace.box``; default ``central_box``).
     ``progress`` gets stages "W" then "W+"; ``Cancelled`` once ``cancel()``."""
     start = time.perf_counter()
     aligned = np.ascontiguousarray(aligned)
@@ -172,8 +220,9 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
         with torch.no_grad():
             e = embedding(images_from_uint8(np.stack([aligned, plus.images[0]])).to(G.device))
         distance = float((e[0] - e[1]).norm())
+    likeness = fer_distance(aligned, plus.images[0], box or central_box(aligned.shape[0]))
     return PhotoInversion(plus.w_plus[0], w.w_plus[0, 0], aligned, plus.images[0], float(w.pixel_mae[0]),
-                          float(plus.pixel_mae[0]), distance, (w.steps, plus.steps),
+                          float(plus.pixel_mae[0]), distance, likeness, (w.steps, plus.steps),
                           time.perf_counter() - start)
 
 
@@ -211,6 +260,7 @@ def save_face_code(path: str | os.PathLike[str], result: PhotoInversion, *, fing
              fingerprint=np.array(fingerprint), photo_sha256=np.array(photo_sha256),
              pixel_mae=np.float32(result.pixel_mae),
              identity_distance=np.float32(np.nan if result.identity_distance is None else result.identity_distance),
+             fer_distance=np.float32(result.fer_distance),
              face_index=np.int64(face_index), steps=np.array(result.steps, np.int64),
              aligned=result.aligned, reconstruction=result.reconstruction)
     write_atomic(path, buffer.getvalue())

@@ -4,6 +4,12 @@ Per face: MTCNN's box and 5 points; the 68 landmarks, face-api's expression and 
 square crop of the box (its side the box's longer side, as the fixtures' crops); fer's expression
 from its own grey crop recipe (box plus 10 px each side); the FFHQ-aligned crop from the 68-point
 eyes and mouth; and geometric measures from the landmarks.
+
+Detections are not read when they cannot be read reliably (``refusal``): faces under
+``MIN_READ_SIDE`` px, MTCNN scores under ``MIN_FACE_SCORE``, and detections whose 68 landmarks
+disagree with MTCNN's own 5 points by more than ``MAX_POINT_DISAGREEMENT`` of the box (on a
+non-face the two nets guess independently). Measured on realistic faces: docs/robustness.md
+("Faces the readers refuse").
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ FER_MARGIN = 10  # fer's offsets around its detector's box, px
 # Larger images are detected on a copy of this longer side (faces under ~20 px of it are missed);
 # the readers still crop from the full image.
 DETECT_MAX_SIDE = 1600
+# Below this longer box side (px of the image read) readings are refused. Measured on 11 faces read
+# downscaled with their own detection (docs/robustness.md): against the full-size reading, the
+# largest channel value moves by 0.11 (median) at 32 px, 0.23 at 24, 0.51 at 20 and 0.71 at 16;
+# the landmarks by 0.06, 0.10, 0.17 and 0.32 of the eye distance.
+MIN_READ_SIDE = 24
+# MTCNN keeps faces from O-Net probability 0.7; an ear was taken for a face at 0.75. 1 of 191 faces of
+# the stand-in's teacher (an extreme profile, 0.772) falls under this.
+MIN_FACE_SCORE = 0.8
+# Mean distance between the 68-landmark eye centres, nose tip and mouth corners and MTCNN's 5 points,
+# over the box's longer side. Teacher faces: median 0.044, 99th percentile 0.19, largest 0.197 (191
+# faces); a hair-and-ear region MTCNN took for a face (score 0.83): 0.256.
+MAX_POINT_DISAGREEMENT = 0.225
 # Work of one 512 px frame with a face, counted from the layer sizes: MTCNN's P-Net pyramid is most
 # of it. Well under ``threads.PARALLEL_FLOPS``: the readers run best on one thread.
 READ_FLOPS = 3e9
@@ -78,6 +96,34 @@ class FaceReading:
     fer_expression: Probabilities  # fer mini-Xception (the independent evaluator)
     identity: np.ndarray  # [128] unit-length face-api descriptor
     geometry: FaceGeometry
+
+
+def box_side(box: tuple[float, float, float, float]) -> float:
+    """The longer side of an (x1, y1, x2, y2) box."""
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def point_disagreement(landmarks: np.ndarray, points5: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """Mean distance between the 68 landmarks' eye centres, nose tip (30) and mouth corners (48, 54)
+    and MTCNN's 5 points, over the box's longer side: small on faces, where both nets agree."""
+    p = np.asarray(landmarks, dtype=np.float64)
+    ours = np.stack([p[LEFT_EYE].mean(0), p[RIGHT_EYE].mean(0), p[30], p[MOUTH.start], p[MOUTH.start + 6]])
+    return float(np.linalg.norm(ours - np.asarray(points5, dtype=np.float64), axis=1).mean() / max(box_side(box), 1e-9))
+
+
+def refusal(face: DetectedFace, landmarks: np.ndarray | None = None) -> str | None:
+    """Why a detection is not read (None: it is read): too small, too unsure, or (given its 68
+    ``landmarks``) points that do not agree with MTCNN's."""
+    side = box_side(face.box)
+    if side < MIN_READ_SIDE:
+        return f"{side:.0f} px, under the {MIN_READ_SIDE} px the readers need"
+    if face.score < MIN_FACE_SCORE:
+        return f"detector score {face.score:.2f}, under {MIN_FACE_SCORE}"
+    if landmarks is not None:
+        gap = point_disagreement(landmarks, np.array(face.points), face.box)
+        if gap > MAX_POINT_DISAGREEMENT:
+            return f"landmarks and detector points disagree ({gap:.2f} of the box, more than {MAX_POINT_DISAGREEMENT})"
+    return None
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -152,17 +198,30 @@ class FaceReaders:
         return torch.from_numpy(np.stack(crops)).to(self.device)
 
     def detect(self, image: np.ndarray, min_face_size: float | None = None,
-               region: tuple[int, int, int, int] | None = None) -> list[DetectedFace]:
-        """MTCNN's faces in ``image``, largest first; images over ``DETECT_MAX_SIDE`` are scanned downsized.
-        ``min_face_size`` (px): skip smaller faces, faster (``MTCNN.detect``); ``region`` (x1, y1, x2,
-        y2 px): look only there (coordinates stay the image's)."""
+               region: tuple[int, int, int, int] | None = None,
+               refused: list[tuple[DetectedFace, str]] | None = None) -> list[DetectedFace]:
+        """MTCNN's faces in ``image`` that are large and sure enough to read (``refusal``), largest first;
+        ``refused`` (a list) receives the others with why. Images over ``DETECT_MAX_SIDE`` are scanned
+        downsized. ``min_face_size`` (px): skip smaller faces, faster (``MTCNN.detect``); ``region``
+        (x1, y1, x2, y2 px): look only there (coordinates stay the image's)."""
+        faces = []
+        for face in self._detect(image, min_face_size, region):
+            why = refusal(face)
+            if why is None:
+                faces.append(face)
+            elif refused is not None:
+                refused.append((face, why))
+        return faces
+
+    def _detect(self, image: np.ndarray, min_face_size: float | None,
+                region: tuple[int, int, int, int] | None) -> list[DetectedFace]:
         rgb = as_rgb(image)
         if region is not None:
             x1, y1, x2, y2 = (int(v) for v in region)
             x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, rgb.shape[1]), min(y2, rgb.shape[0])
             if x2 <= x1 or y2 <= y1:
                 return []
-            return [f.mapped(1.0, x1, y1) for f in self.detect(rgb[y1:y2, x1:x2], min_face_size)]
+            return [f.mapped(1.0, x1, y1) for f in self._detect(rgb[y1:y2, x1:x2], min_face_size, None)]
         scale = DETECT_MAX_SIDE / max(rgb.shape[:2])
         if scale >= 1:
             return self.detector.detect(rgb, min_face_size)
@@ -173,10 +232,12 @@ class FaceReaders:
                 for f in self.detector.detect(small, min_face_size and min_face_size * scale)]
 
     @torch.no_grad()
-    def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None) -> list[FaceReading]:
-        """Readings for every face MTCNN finds in ``image`` (or for the given detections), largest first."""
+    def read(self, image: np.ndarray, faces: list[DetectedFace] | None = None,
+             refused: list[tuple[DetectedFace, str]] | None = None) -> list[FaceReading]:
+        """Readings for every face MTCNN finds in ``image`` (or for the given detections), largest first;
+        detections ``refusal`` turns down are left out (and, with a ``refused`` list, put there with why)."""
         rgb = as_rgb(image)
-        faces = self.detect(rgb) if faces is None else faces
+        faces = self.detect(rgb, refused=refused) if faces is None else faces
         if not faces:
             return []
         landmarks, expression = self.landmarks_expression([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces],
@@ -188,6 +249,11 @@ class FaceReaders:
         fer = self.fer_net(greys).softmax(1).cpu().numpy()
         out = []
         for k, face in enumerate(faces):
+            why = refusal(face, landmarks[k])
+            if why is not None:
+                if refused is not None:
+                    refused.append((face, why))
+                continue
             out.append(FaceReading(
                 box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks[k],
                 aligned=align_face(rgb, FacePoints.from_68(landmarks[k]), self.crop_size),

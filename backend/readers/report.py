@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..animation.channels import CHANNEL_NAMES
+from .nets.mtcnn import DetectedFace
 from .reading import FaceReading
 
 
@@ -43,9 +45,14 @@ def face_line(index: int, reading: FaceReading, channel_values: np.ndarray) -> s
             f"expression {e.top} {e[e.top]:.2f} (fer: {f.top} {f[f.top]:.2f})  channels {channels or 'all ~0'}")
 
 
-def no_face_note(shape: tuple[int, ...], min_face_size: float) -> str:
-    """Why an image may have no face, for the 'no face found' message."""
+def no_face_note(shape: tuple[int, ...], min_face_size: float,
+                 refused: Sequence[tuple[DetectedFace, str]] = ()) -> str:
+    """Why an image may have no face, for the 'no face found' message: its size, or the detections
+    the readers refused (``FaceReaders.read(..., refused=...)``) and why."""
     h, w = shape[:2]
+    if refused:
+        whys = "; ".join(why for _, why in refused[:3]) + ("; ..." if len(refused) > 3 else "")
+        return f" ({len(refused)} detection(s) not read: {whys})"
     if min(h, w) < min_face_size:
         return f" (the image is {w}x{h}; the detector finds faces of {min_face_size:g} px and more)"
     return ""

@@ -71,12 +71,18 @@ class MiniXception(nn.Module):
         self.blocks = nn.ModuleList(XceptionBlock(a, b) for a, b in zip(chans[:-1], chans[1:]))
         self.head = nn.Conv2d(widths[-1], classes, 3)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The four Xception blocks' outputs ``[N, C, h, w]`` (30, 15, 8 and 4 px for a 64 px input)."""
         x = checked_image_batch(x, FER_SIZE, 1, "the fer emotion net")
         x = F.relu(self.stem2(F.relu(self.stem1(x))))
+        maps = []
         for block in self.blocks:
             x = block(x)
-        return self.head(pad_same(x, 3, 1)).mean(dim=(2, 3))
+            maps.append(x)
+        return maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(pad_same(self.features(x)[-1], 3, 1)).mean(dim=(2, 3))
 
 
 def fer_input(grey_u8: torch.Tensor) -> torch.Tensor:

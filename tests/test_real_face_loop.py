@@ -1,0 +1,91 @@
+"""The real-face path end to end on realistic faces (issue 32): learn -> eval -> invert -> capture
+with the shipped photoreal stand-in (``models/standin``, research only, 64 px) and the real face
+readers, small enough for the CI tier.
+
+The whole loop does not hold yet on the shipped stand-in: its first fit draws blurred average
+faces on which face-api's landmark net scatters its 68 points, so the readers refuse them
+(``reading.refusal``: landmarks and MTCNN's points disagree by 0.29-0.36 of the box; the teacher's
+faces 0.04 median). Measured: 1 of 24 of its samples read (the teacher's: 24 of 24). The loop's
+test is therefore a strict xfail: it runs, fails where the stand-in falls short, and turns into a
+failure to remove the mark once a better-fitted stand-in is committed. What holds today is tested
+apart: a face the stand-in drew is inverted into it and recognised as its own, the astronaut
+photo is not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.animation.channels import CHANNEL_NAMES
+from backend.animation.latent import compose_latent
+from backend.learning.readers import face_reader
+from backend.learning.self_labelled import EVALUATION_STREAM, LearnSettings, held_out_faces, learn_generator_directions
+from backend.metrics.evaluation import evaluate_channel
+from backend.model.checkpoints import load_generator
+from backend.model.generator import synthesize_frames
+from backend.photos.face_code import FaceFeatures, central_box, invert_aligned, likeness_warning, photo_face
+from backend.readers.capture import capture
+from backend.readers.reading import FaceReaders
+
+from .conftest import ROOT
+from .test_face_readers import astronaut
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+STANDIN = ROOT / "models" / "standin" / "generator.safetensors"
+JOY = CHANNEL_NAMES.index("joy")
+TOO_BLURRY = ("the shipped stand-in (first fit, models/standin/MODEL_CARD.md) draws faces too blurred for the "
+              "landmark net: the readers refuse about 23 of 24 of them, so learn-directions has nothing to learn from")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=TOO_BLURRY)
+def test_captured_joy_rises_where_performed_joy_rises_on_the_standin(tmp_path):
+    G, info = load_generator(STANDIN)
+    labeller, evaluator = face_reader("labeller"), face_reader("evaluator")
+
+    # learn: self-labelled by face-api, as a user with their own generator runs it (small: 128
+    # samples, one row range, 4 calibration faces).
+    settings = LearnSettings(samples=128, faces=4, rows=((0, G.num_ws),), min_examples=5)
+    learned = learn_generator_directions(G, info.fingerprint, labeller.read, labeller.key, tmp_path, settings)
+    print("learned", [d.name for d in learned.directions.directions], "read", learned.readable, "of", learned.samples)
+    assert learned.readable >= 0.8 * learned.samples  # the readers read the generator's faces
+    assert "joy" in learned.directions
+
+    # eval: the independent evaluator (fer) on held-out faces sees joy rise from value 0 to 1.
+    faces = held_out_faces(G, 3, settings.truncation, 0, EVALUATION_STREAM)
+    joy, _ = evaluate_channel(G, learned.directions, evaluator.read, faces, "joy", 5)
+    print("eval joy (fer happy)", joy)
+    assert joy.reading_at_1 > joy.reading_at_0 and joy.spearman > 0.3
+
+    # invert: a face the generator drew comes back, and the independent measure says so.
+    photo = synthesize_frames(G, faces[:1])[0]
+    inverted = invert_aligned(G, photo, steps=60, features=FaceFeatures(central_box(G.config.img_resolution)))
+    assert likeness_warning(inverted) is None
+
+    # capture: the inverted face performs joy 0 -> 1 -> 0; captured joy rises where performed joy rises.
+    performed = np.concatenate([np.linspace(0, 1, 7), np.linspace(1, 0, 7)[1:]])
+    frames = synthesize_frames(G, compose_latent(inverted.w_plus, {"joy": performed}, learned.directions))
+    captured = capture(list(frames), 25.0, FaceReaders(), smoothing=None)
+    values = captured.values[:, JOY]
+    print("captured joy", np.round(values, 3).tolist(), "found", int(captured.found.sum()))
+    assert captured.found.mean() >= 0.8
+    assert values[performed >= 0.6].mean() > values[performed <= 0.2].mean() + 0.1
+    assert np.corrcoef(performed, values)[0, 1] > 0.5
+
+
+@pytest.mark.slow
+def test_a_face_the_standin_drew_comes_back_as_its_own_and_the_astronaut_does_not():
+    G, _ = load_generator(STANDIN)
+    res = G.config.img_resolution
+    features = FaceFeatures(central_box(res))
+    own = synthesize_frames(G, held_out_faces(G, 1, 1.0, 0, EVALUATION_STREAM))[0]
+    inverted = invert_aligned(G, own, steps=60, features=features)
+    assert likeness_warning(inverted) is None and inverted.fer_distance < 0.5  # 0.011 measured (100 steps)
+    # The astronaut photo: the stand-in draws no such face (`invert`, 300 steps: fer distance 5.49,
+    # though the identity distance it minimised is 0.224).
+    face = photo_face(astronaut()["astronaut_rgb512"], res, None, FaceReaders(crop_size=res))
+    inverted = invert_aligned(G, face.aligned, steps=60, features=FaceFeatures(face.box), box=face.box)
+    warning = likeness_warning(inverted)
+    assert warning is not None and "cannot draw this face" in warning, inverted.fer_distance
