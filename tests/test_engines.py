@@ -153,3 +153,25 @@ def test_render_engine_option_keys_frames_apart(G, exported, tmp_path):
                         str(directions), "--values", str(tmp_path / "v.csv"), "--engine", "onnx", "--compile",
                         "--out", str(tmp_path / "x")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error: --compile") and "Traceback" not in r.stderr
+
+
+def test_the_addon_rig_bakes_with_the_engine_it_is_given(G, exported, tmp_path):
+    from backend.animation.directions import save_directions
+    from backend.rendering.frame_cache import FrameCache
+    from blender_addon.baking import BakeJob, SequenceRequest
+    from blender_addon.rig import FaceSpec, Rig, RigPaths
+    from lab.rigs import random_directions
+
+    folder, _ = exported
+    model = save_generator(G, tmp_path / "g.safetensors")
+    directions = save_directions(random_directions(G), tmp_path / "directions.json")
+    frames = {}
+    for engine in ("onnx", "torch"):
+        rig = Rig(RigPaths(model, directions, "cpu", engine, folder))
+        assert rig.engine.name == engine and getattr(rig.engine, "exports", 0) == 0  # the module's graph
+        req = SequenceRequest("face", tmp_path / engine, (1, 2), ("1.png", "2.png"), FaceSpec(seed=3, truncation=0.7),
+                              {"joy": np.array([0.0, 1.0])})
+        stats = BakeJob(rig, FrameCache(tmp_path / "cache"), [req]).run()
+        assert stats.computed == 2  # torch's frames are keyed apart from onnx's: computed again
+        frames[engine] = np.stack([iio.imread(tmp_path / engine / n) for n in req.filenames])
+    assert np.abs(frames["onnx"].astype(int) - frames["torch"]).max() <= 1

@@ -97,7 +97,8 @@ class OnnxEngine:
 
     name = "onnx"
 
-    def __init__(self, G: Generator, fingerprint: str, folder: Path, noise_mode: NoiseMode = "const") -> None:
+    def __init__(self, G: Generator, fingerprint: str, folder: Path, noise_mode: NoiseMode = "const",
+                 fused: bool | None = None) -> None:
         import onnxruntime  # ImportError when it is not installed: pick_engine falls back
 
         if G.device.type != "cpu":
@@ -105,7 +106,8 @@ class OnnxEngine:
         if noise_mode == "random":
             raise EngineError("the onnx engine makes frames with fixed noise only (noise 'const' or 'none')")
         self.ort, self.G, self.fingerprint, self.folder = onnxruntime, G, fingerprint, Path(folder)
-        self.noise_mode, self.fused, self.note = noise_mode, export_fused(G), ""
+        self.noise_mode, self.note = noise_mode, ""
+        self.fused = export_fused(G) if fused is None else fused  # None: the measured rule
         self.exports = 0  # graphs exported by this engine (not found in the cache)
         self._sessions: dict[int, Any] = {}
         self._threads = 0
