@@ -175,3 +175,12 @@ def test_the_addon_rig_bakes_with_the_engine_it_is_given(G, exported, tmp_path):
         assert stats.computed == 2  # torch's frames are keyed apart from onnx's: computed again
         frames[engine] = np.stack([iio.imread(tmp_path / engine / n) for n in req.filenames])
     assert np.abs(frames["onnx"].astype(int) - frames["torch"]).max() <= 1
+
+
+def test_auto_keeps_torch_for_models_bigger_than_measured(tmp_path, monkeypatch):
+    from backend.model.engines import AUTO_ONNX_MAX_RESOLUTION
+
+    monkeypatch.delenv("LATENT_EMOTION_ENGINE", raising=False)
+    big = Generator(tiny_config(img_resolution=2 * AUTO_ONNX_MAX_RESOLUTION, channel_base=4096, channel_max=4))
+    engine = pick_engine(big, "abc", "auto", graphs=tmp_path)
+    assert engine.name == "torch" and "not measured" in engine.note and list(tmp_path.iterdir()) == []

@@ -5,8 +5,9 @@
   ``torch.onnx.export(dynamo=True)``. Measured on the default model (``scripts/bench_generator.py
   --engines``, docs/speed.md): about half torch's time a frame, within 1/255 of its frames.
 
-``pick_engine(..., "auto")`` gives ``onnx`` on the CPU when onnxruntime imports and the export
-works, ``torch`` otherwise (with the reason in ``Engine.note``). Exported graphs are cached as
+``pick_engine(..., "auto")`` gives ``onnx`` on the CPU for models up to 256 px (where it was
+measured to pay) when onnxruntime imports and the export works, ``torch`` otherwise (with the
+reason in ``Engine.note``). Exported graphs are cached as
 ``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed by the weights, the export
 settings and the torch/onnxruntime versions, written atomically; a cached graph that does not
 load is exported again. ORT sessions get the thread count the one policy (``threads.py``) gave
@@ -36,6 +37,9 @@ ENGINE_CHOICES = ("auto", "torch", "onnx")
 EXPORT_VERSION = 1
 # An exported graph must give frames this close to torch's (in uint8 steps) or it is not used.
 MAX_FRAME_DIFFERENCE = 1
+# 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md: the default
+# model, 128 px, and 256 px); larger models were not measured, and their export takes minutes.
+AUTO_ONNX_MAX_RESOLUTION = 256
 
 
 class EngineError(ValueError):
@@ -77,8 +81,9 @@ class _Synthesis(torch.nn.Module):
 
 def export_fused(G: Generator) -> bool:
     """Whether the exported graph uses the fused modulated convolution (one grouped convolution)
-    rather than the unfused one (scale, convolve, scale). Measured (docs/speed.md) under ONNX
-    Runtime: unfused faster on the default model and at 256 px."""
+    rather than the unfused one (scale, convolve, scale). Measured under ONNX Runtime
+    (``bench_generator.py --engines``, docs/speed.md): unfused 0.5-0.8x fused's time on the default
+    model and at 256 px, 1 and 2 threads; unfused frames also do not change with the thread count."""
     return False
 
 
@@ -231,6 +236,8 @@ def pick_engine(G: Generator, fingerprint: str, choice: str | None = None, *, gr
             return TorchEngine(G, noise_mode, note="random noise")
         if graphs is None:
             return TorchEngine(G, noise_mode, note="no folder for exported graphs")
+        if G.config.img_resolution > AUTO_ONNX_MAX_RESOLUTION:
+            return TorchEngine(G, noise_mode, note=f"onnx is not measured to pay above {AUTO_ONNX_MAX_RESOLUTION} px")
     if graphs is None:
         raise EngineError("the onnx engine needs a folder for its exported graphs")
     try:
