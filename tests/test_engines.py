@@ -129,13 +129,14 @@ def test_render_engine_option_keys_frames_apart(G, exported, tmp_path):
     model = save_generator(G, tmp_path / "g.safetensors")
     directions = save_directions(random_directions(G, names=("joy",)), tmp_path / "d.json")
     (tmp_path / "v.csv").write_text("frame,joy\n0,0\n3,1\n")
-    shutil.copytree(folder, tmp_path / "graphs")  # beside the frame cache: no export in the command
+    for run in ("1", "2"):  # beside each frame cache: no export in the commands
+        shutil.copytree(folder, tmp_path / run / "graphs")
 
-    def render(engine: str, out: str) -> subprocess.CompletedProcess:
+    def render(engine: str, run: str, out: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "backend", "render", "--model", str(model), "--directions",
-                               str(directions), "--values", str(tmp_path / "v.csv"), "--cache", str(tmp_path / "frames"),
-                               "--device", "cpu", "--engine", engine, "--out", str(tmp_path / out)],
-                              cwd=ROOT, capture_output=True, text=True)
+                               str(directions), "--values", str(tmp_path / "v.csv"), "--cache",
+                               str(tmp_path / run / "frames"), "--device", "cpu", "--engine", engine, "--out",
+                               str(tmp_path / out)], cwd=ROOT, capture_output=True, text=True)
 
     def counts(r: subprocess.CompletedProcess) -> tuple[int, int, str]:
         assert r.returncode == 0, r.stderr
@@ -143,11 +144,14 @@ def test_render_engine_option_keys_frames_apart(G, exported, tmp_path):
         assert m, r.stdout
         return int(m.group(1)), int(m.group(2)), m.group(3)
 
-    assert counts(render("onnx", "a")) == (4, 0, "onnx")
-    assert counts(render("onnx", "b")) == (0, 4, "onnx")
-    assert counts(render("torch", "c")) == (4, 0, "torch")  # torch's frames are keyed apart
-    assert [p.name for p in (tmp_path / "graphs").iterdir()] == [p.name for p in folder.iterdir()]
-    a, c = (np.stack([iio.imread(p) for p in sorted((tmp_path / d).glob("*.png"))]) for d in ("a", "c"))
+    assert counts(render("onnx", "1", "a")) == (4, 0, "onnx")
+    assert counts(render("onnx", "2", "b")) == (4, 0, "onnx")  # another process, another cache
+    assert counts(render("torch", "1", "c")) == (4, 0, "torch")  # torch's frames are keyed apart
+    assert counts(render("onnx", "1", "d")) == (0, 4, "onnx")
+    assert [p.name for p in (tmp_path / "1" / "graphs").iterdir()] == [p.name for p in folder.iterdir()]
+    pngs = {d: sorted((tmp_path / d).glob("*.png")) for d in "abc"}
+    assert [p.read_bytes() for p in pngs["a"]] == [p.read_bytes() for p in pngs["b"]]  # deterministic
+    a, c = (np.stack([iio.imread(p) for p in pngs[d]]) for d in "ac")
     assert a.shape == c.shape == (4, 32, 32, 3) and np.abs(a.astype(int) - c).max() <= 1
     r = subprocess.run([sys.executable, "-m", "backend", "render", "--model", str(model), "--directions",
                         str(directions), "--values", str(tmp_path / "v.csv"), "--engine", "onnx", "--compile",
