@@ -9,15 +9,18 @@ Modules (this package is the Blender layer; ``backend/`` is the pure Python core
 - ``faces``: making face planes and strips; ``targets``: reading faces for baking;
 - ``rig``: the loaded generator + directions; ``baking``: cached frames → image sequences;
 - ``jobs``: bake jobs from the preferences; ``handlers``: baking frames as a render needs them;
-- ``preview``: the live preview while scrubbing; ``worker``: its generator thread (no bpy);
+- ``preview``: the live preview while scrubbing;
+- ``worker``: the one thread for generator work, a scheduler that knows no feature (no bpy); each job it
+  runs lives beside its feature, bpy-free: ``preview_job``, ``baking.BakeOrder``, ``capture_job``,
+  ``photo_job``, ``learn_job``;
 - ``records``: the generator and directions each face was made with, checked before rendering;
 - ``keyframes``, ``script_import``: keying channels and emotion scripts; ``capture``: keys from a video;
   ``describe``: keys from a description in plain English; ``photo``: a face's start from a photo;
   ``learn``: Learn Directions for the chosen model;
 - ``operators``, ``ui``: what the user clicks; ``api``: the same for scripts.
 
-Only ``register``/``unregister`` need Blender: the bpy-free modules (worker, baking, rig, state,
-paths) import without it, so plain unit tests reach them.
+Only ``register``/``unregister`` need Blender: the bpy-free modules (worker, the ``*_job`` modules,
+baking, rig, state, paths) import without it, so plain unit tests reach them.
 """
 
 from . import paths

@@ -138,7 +138,7 @@ def key_from_video(target, video: str | Path, *, start: int | None = None, toler
 def face_from_photo(target, photo: str | Path, *, steps: int = 100):
     """Start the face from ``photo``: its largest face inverted (``steps`` in W, half as many in W+)
     on the worker; the code is stored with the face (saved in the .blend). Returns the
-    ``worker.PhotoCode``. A photo without a face, or no image, raises ValueError."""
+    ``photo_job.PhotoCode``. A photo without a face, or no image, raises ValueError."""
     from .photo import apply_code, start_inversion, wait
 
     face_settings(target)

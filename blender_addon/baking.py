@@ -11,16 +11,17 @@ with the file's inode and size, so a file already holding the right frame is lef
 file rewritten by anyone else is redone.
 
 ``BakeJob`` works one file per ``step()``; render handlers and scripts call ``run()``. The modal
-Bake operator leaves the generator to the worker thread (``pending_codes``) and makes the files of
-the frames it finished from a timer (``link_ready``).
+Bake operator leaves the generator to the worker thread (``pending_codes`` in a ``BakeOrder``: one
+frame a step) and makes the files of the frames it finished from a timer (``link_ready``).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,10 +30,11 @@ import numpy as np
 
 from .backend.files import write_atomic
 from .backend.jobs import Cancel, Progress, check_cancel
-from .rig import FaceSpec, Rig
+from .rig import FaceSpec, Rig, RigPaths, get_rig
 
 if TYPE_CHECKING:
     from .backend.rendering.frame_cache import FrameCache
+    from .worker import Finished
 
 INDEX_NAME = ".latent_emotion.json"
 
@@ -296,3 +298,29 @@ class PendingCodes:
             if item.key not in seen and not self._job.cache.contains(item.key):
                 seen.add(item.key)
                 yield item.stop_at, item.w
+
+
+@dataclass(eq=False)
+class BakeOrder:
+    """Frames a bake needs that the cache lacks: computed one per step; ``computed`` and ``outcome``
+    are written by the worker thread and read by the main thread."""
+
+    paths: RigPaths
+    cache_root: Path
+    ws: Iterable[tuple[int, np.ndarray]]  # (stop_at, W+ code (num_ws, w_dim)), with len(): baking.PendingCodes
+    computed: int = 0
+    outcome: Finished | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> Iterator[int]:
+        from .backend.rendering.frame_cache import FrameCache
+
+        rig = get_rig(self.paths)
+        rig.use_threads()
+        cache = FrameCache(self.cache_root)
+        for stop_at, w in self.ws:
+            if self.cancelled.is_set():
+                return
+            rig.ensure_frames(w[None], cache, stop_at)
+            self.computed += 1
+            yield self.computed

@@ -1,6 +1,6 @@
 """Key Channels from Video: a face's nine channels keyed from a filmed performance (``backend.readers.capture``).
 
-The video is read on the worker thread (``worker.CaptureOrder``: face readers, no bpy), resampled to
+The video is read on the worker thread (``capture_job``: face readers, no bpy), resampled to
 the scene's frame rate so that video frame i lands on scene frame ``start + i``; the main thread
 keys the result, every frame or only the keyframes that keep the curves within a tolerance
 (``backend.readers.capture.keyframe_indices``). The operator runs modal (progress bar, Esc cancels) when it
@@ -22,7 +22,8 @@ from .backend.animation.channels import CHANNEL_NAMES
 from .handlers import is_rendering
 from .keyframes import clear_channel_keys, key_channels, scene_fps
 from .operators import WorkerOperator, active_target
-from .worker import CaptureOrder, shared_worker, wait_order
+from .capture_job import CaptureOrder
+from .worker import shared_worker, wait_order
 
 DEFAULT_TOLERANCE = 0.02  # channel units: far below what a face shows
 

@@ -1,6 +1,6 @@
 """Learn Directions: emotion directions for the chosen model (``backend.learning.self_labelled``).
 
-The preferences' model is sampled, read and fitted on the worker thread (``worker.LearnOrder``, no
+The preferences' model is sampled, read and fitted on the worker thread (``learn_job``, no
 bpy), with its samples stored in a work folder under the extension's user folder as they are made,
 so a cancelled or interrupted run resumes and a larger sample count reuses them. The directions go
 to a new file — never one that exists, which a face may use — in the extension's user folder
@@ -24,7 +24,8 @@ from bpy.types import Operator
 from . import dependencies, preferences
 from .handlers import is_rendering
 from .operators import WorkerOperator
-from .worker import LearnedFile, LearnOrder, shared_worker, wait_order
+from .learn_job import LearnedFile, LearnOrder
+from .worker import shared_worker, wait_order
 
 WORK_FOLDER = "learn-directions"  # in the extension's user folder
 OUT_FOLDER = "directions"  # in the extension's user folder: where learned directions go

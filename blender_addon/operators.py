@@ -196,10 +196,11 @@ class LATENT_EMOTION_OT_bake(Operator):
 
     def begin(self, context) -> bool:
         """Start the bake: at once if the model is loaded, else after the worker loaded it."""
+        from .baking import BakeOrder
         from .preferences import frames_dir, rig_paths
         from .records import face_rig
         from .rig import loaded_rig
-        from .worker import BakeOrder, shared_worker
+        from .worker import shared_worker
 
         self._job_ref, self._ui_seconds = None, 0.0  # main-thread time spent in this bake's timer events
         targets = self._targets(context)
@@ -220,7 +221,8 @@ class LATENT_EMOTION_OT_bake(Operator):
         job = self._job(context)
         if job is None:
             return False
-        from .worker import BakeOrder, shared_worker
+        from .baking import BakeOrder
+        from .worker import shared_worker
 
         self._job_ref, self._scene_name = job, self._scene(context).name
         self._order = BakeOrder(job.rig.paths, job.cache.root, job.pending_codes())

@@ -1,7 +1,7 @@
 """Face from Photo: a face's start latent inverted from a photo of a person (``backend.photos.face_code``).
 
 The photo is read, its largest face detected, FFHQ-aligned and inverted (W, then W+) on the worker
-thread (``worker.PhotoOrder``, no bpy); the main thread stores the W+ code on the face's settings
+thread (``photo_job``, no bpy); the main thread stores the W+ code on the face's settings
 (``properties.FACE_CODE``, saved with the .blend, so a reopened file shows the same face without
 inverting again) and the aligned photo and its reconstruction as packed images shown side by side
 in the panel. The frames' cache keys are their W+ codes, so the photo's frames never mix with
@@ -22,7 +22,8 @@ from . import dependencies, preferences
 from .handlers import is_rendering
 from .operators import WorkerOperator, active_target
 from .properties import FACE_CODE, face_settings
-from .worker import PhotoCode, PhotoOrder, shared_worker, wait_order
+from .photo_job import PhotoCode, PhotoOrder
+from .worker import shared_worker, wait_order
 
 DEFAULT_STEPS = 100  # W steps (and half as many in W+): backend.photos.face_code's recipe, shortened for the UI
 

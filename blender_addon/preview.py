@@ -4,8 +4,8 @@ On ``frame_change_post`` (main thread) each face's channel values — as Blender
 the new frame: keys, drivers, NLA — become a W+ code and a frame key (numpy and a hash, no
 generator). When the frame cache holds the frame, the face's file for that frame is made at once
 (a hard link, or a copy at the preview resolution of the preferences) and Blender re-reads it.
-Otherwise the faces' requests go to the worker thread (``worker``: no bpy there, the latest request
-wins) and a ``bpy.app.timers`` callback shows the frame the scene is at when the worker is done.
+Otherwise the faces' requests go to the worker thread (``preview_job.PreviewOrder``: no bpy there, the latest
+request wins) and a ``bpy.app.timers`` callback shows the frame the scene is at when the worker is done.
 The rig is loaded by the worker too: the main thread never waits for the generator.
 
 Until its frame is made, a face shows a stand-in: the newest frame it showed or the worker made,
@@ -35,6 +35,7 @@ from . import preferences
 from .baking import BakeJob, SequenceRequest
 from .handlers import is_rendering, same_function
 from .jobs import file_size, synthesis_size
+from .preview_job import PreviewOrder
 from .properties import settings_of
 from .records import face_rig
 from .rig import FaceRig, Rig, RigError, loaded_rig
@@ -42,7 +43,7 @@ from .state import GENERAL, STATE
 from .targets import folder as folder_of
 from .targets import refresh_display, scene_targets, sequence_request, values_now
 from .windows import redraw
-from .worker import LatestWorker, PreviewOrder, shared_worker, stop_shared_worker
+from .worker import LatestWorker, shared_worker, stop_shared_worker
 
 POLL_SECONDS = 0.02  # how often the timer looks for finished frames while the worker is busy
 EDIT_SECONDS = 0.05  # edits within this time (a dragged slider, a script setting nine channels) refresh once

@@ -1,20 +1,22 @@
-"""The one worker thread between Blender and the generator: frames into the frame cache (no bpy here).
+"""The one worker thread between Blender and the generator: a scheduler that knows no feature (no bpy here).
 
-``LatestWorker`` runs orders on a daemon thread, of two kinds:
+``LatestWorker`` runs orders on a daemon thread, each by calling its own ``run()``; the orders and
+their work live with their features (``preview_job``, ``baking.BakeOrder``, ``capture_job``,
+``photo_job``, ``learn_job``). Two kinds:
 
 - preview orders (``submit(order)``): at most one waits, and a new one replaces it (the latest
   request wins), so scrubbing over many uncached frames computes the frame being looked at, not
   every frame passed on the way. Finished ones are collected by the main thread (``done()``, from a
   ``bpy.app.timers`` callback), which alone touches Blender data;
-- bakes (``submit(order, steps=True)``): kept in a queue and run one step (one frame) at a time,
-  with any waiting preview order run between two steps, so the preview stays live during a bake and
-  a cancelled bake stops after the frame it is computing. Their outcome is set on the order.
-  A video capture (``CaptureOrder``), a photo inversion (``PhotoOrder``) and learning directions
-  (``LearnOrder``) are queued the same way, each as one step (``WholeOrder``) that stops at its
-  next frame, inversion step or batch once cancelled.
+- stepped orders (``submit(order, steps=True)``): kept in a queue; ``run()`` returns an iterator
+  whose every step (a bake's frame) runs alone, with any waiting preview order run between two
+  steps, so the preview stays live during a bake and a cancelled bake stops after the frame it is
+  computing. They carry ``cancelled`` (a ``threading.Event``) and ``outcome`` (set by the worker).
+  A ``WholeOrder`` (a video capture, a photo inversion, learning directions) is one step, its
+  ``work()`` stopping at its next frame, inversion step or batch once cancelled.
 
-This module imports nothing from Blender, and the orders only hold plain values, so nothing here
-can reach ``bpy``.
+This module imports nothing from Blender nor from any feature; the orders only hold plain values,
+so nothing the worker runs can reach ``bpy``.
 """
 
 from __future__ import annotations
@@ -22,61 +24,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generic, TypeVar
 
-import numpy as np
-
 from .backend.jobs import Cancelled
-from .baking import SequenceRequest
-from .rig import FaceRig, RigError, RigPaths, get_face_rig, get_rig
 from .state import STATE
 
 Order = TypeVar("Order")
 WAIT_SECONDS = 0.02
-
-
-@dataclass(frozen=True)
-class PreviewOrder:
-    """The frames one frame change needs: what the faces show at ``frame`` of ``scene``."""
-
-    scene: str
-    frame: int
-    rigs: Sequence[FaceRig]  # the generator and directions of each request's face
-    cache_root: Path
-    requests: Sequence[SequenceRequest]
-    submitted: float = field(default_factory=time.perf_counter)
-
-    def run(self) -> int:
-        return compute_frames(self)
-
-
-def compute_frames(order: PreviewOrder) -> int:
-    """Load the faces' rigs (once) and compute the order's frames that the cache lacks; how many were computed."""
-    from .backend.rendering.frame_cache import FrameCache
-
-    cache = FrameCache(order.cache_root)
-    computed = 0
-    failed: RigError | None = None
-    for face, req in zip(order.rigs, order.requests):
-        try:
-            rig = get_face_rig(face)
-            rig.use_threads()
-            ws = rig.latents(req.face, req.values)
-        except RigError as e:  # one face's wrong settings: the other faces still get their frames
-            failed = failed or RigError(f"{req.label}: {e}")
-            continue
-        stop_at = rig.preview_stop(req.preview_size)
-        target = rig.target_at(stop_at)
-        missing = [w for w in ws if not cache.contains(target.key(w))]
-        if missing:
-            rig.ensure_frames(np.stack(missing), cache, stop_at)
-            computed += len(missing)
-    if failed is not None:
-        raise failed  # reported by the main thread, after the others were made
-    return computed
 
 
 @dataclass(frozen=True)
@@ -86,37 +42,11 @@ class Finished(Generic[Order]):
     error: BaseException | None = None
 
 
-@dataclass(eq=False)
-class BakeOrder:
-    """Frames a bake needs that the cache lacks: computed one per step; ``computed`` and ``outcome``
-    are written by the worker thread and read by the main thread."""
-
-    paths: RigPaths
-    cache_root: Path
-    ws: Iterable[tuple[int, np.ndarray]]  # (stop_at, W+ code (num_ws, w_dim)), with len(): baking.PendingCodes
-    computed: int = 0
-    outcome: Finished | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> Iterator[int]:
-        from .backend.rendering.frame_cache import FrameCache
-
-        rig = get_rig(self.paths)
-        rig.use_threads()
-        cache = FrameCache(self.cache_root)
-        for stop_at, w in self.ws:
-            if self.cancelled.is_set():
-                return
-            rig.ensure_frames(w[None], cache, stop_at)
-            self.computed += 1
-            yield self.computed
-
-
 @dataclass(eq=False, kw_only=True)
 class WholeOrder:
     """An order the worker runs as one step (preview orders wait until it ends), cancelled between
     its own steps; ``done`` of ``total`` is written by the worker for the progress bar, and
-    ``outcome`` at the end (its error the subclass's cancel exception once cancelled)."""
+    ``outcome`` at the end (its error ``Cancelled`` once cancelled). Subclasses define ``work()``."""
 
     done: int = 0
     total: int = 0
@@ -131,151 +61,6 @@ class WholeOrder:
         raise NotImplementedError
 
 
-@dataclass(eq=False)
-class CaptureOrder(WholeOrder):
-    """A video read into the nine channels' values (``backend.readers.capture``) at ``fps``, ``done`` of
-    ``total`` frames; the outcome's result is the ``CaptureResult`` (``Cancelled``)."""
-
-    path: Path
-    fps: float
-
-    def work(self):
-        return capture_video(self)
-
-
-def capture_video(order: CaptureOrder):
-    """Read ``order``'s video at its frame rate (frame i is what plays at i / fps) and capture its face."""
-    from .backend.readers.capture import capture
-    from .backend.readers.images import open_media
-
-    media = open_media(order.path, constant_rate=True, fps=order.fps)
-    if not media.is_video:
-        raise ValueError(f"{order.path.name}: a still image; channels come from a video")
-    order.total = media.n_frames
-
-    def progress(_stage: str, done: int, _total: int) -> None:
-        order.done = done
-
-    return capture(media.frames, order.fps, face_readers(), progress=progress, total=media.n_frames,
-                   cancel=order.cancelled.is_set)
-
-
-@dataclass(frozen=True)
-class PhotoCode:
-    """A photo's face code for the rig's generator, and what the panel shows beside it."""
-
-    w_plus: np.ndarray  # (num_ws, w_dim) float32
-    fingerprint: str  # the generator's
-    aligned: np.ndarray  # (res, res, 3) uint8: the photo's face, aligned
-    reconstruction: np.ndarray  # (res, res, 3) uint8: G(w_plus)
-    pixel_mae: float
-    faces_found: int
-
-
-@dataclass(eq=False)
-class PhotoOrder(WholeOrder):
-    """A photo inverted into the rig's generator (``backend.photos.face_code``: largest face, W then W+),
-    ``done`` of ``total`` steps (``Cancelled``)."""
-
-    path: Path
-    paths: RigPaths
-    steps: int
-
-    def work(self) -> PhotoCode:
-        return invert_photo(self)
-
-
-def invert_photo(order: PhotoOrder) -> PhotoCode:
-    """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
-    from .backend.photos.face_code import FaceFeatures, invert_aligned, photo_face, read_photo
-    from .backend.readers.reading import FaceReaders
-
-    rig = get_rig(order.paths)
-    image, _ = read_photo(order.path)
-    face = photo_face(image, rig.resolution, None, FaceReaders(crop_size=rig.resolution, device=str(rig.G.device)))
-    order.total = order.steps + order.steps // 2
-    features = FaceFeatures(face.box, rig.G.device)
-
-    def progress(stage: str, done: int, _total: int) -> None:
-        order.done = done if stage == "W" else order.steps + done
-
-    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, progress=progress,
-                            cancel=order.cancelled.is_set)
-    return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
-                     result.pixel_mae, face.found)
-
-
-@dataclass(frozen=True)
-class LearnedFile:
-    """What a Learn Directions order wrote."""
-
-    directions: Path
-    report: Path
-    samples: int  # drawn
-    readable: int  # read by the reader (used)
-    made: int  # made in this run (the rest came from the work folder)
-    skipped: tuple[tuple[str, str], ...]  # (channel, why) left without a direction
-    channels: tuple[str, ...] = ()  # the channels the file has
-
-    @property
-    def missing(self) -> tuple[str, ...]:
-        """Built-in channels the file has no direction for (a face keyed with them would not bake)."""
-        from .backend.animation.channels import CHANNEL_NAMES
-
-        return tuple(name for name in CHANNEL_NAMES if name not in self.channels)
-
-
-@dataclass(eq=False)
-class LearnOrder(WholeOrder):
-    """learn-directions (``backend.learning.self_labelled``) for a model, samples stored in ``work``
-    as they are made (a cancelled run resumes), ``done`` of ``total`` in ``stage`` (``Cancelled``)."""
-
-    model: Path
-    device: str
-    reader: str  # "faces" or "probe:PATH" (backend.learning.readers.reader_from_spec)
-    out: Path
-    work_dir: Path
-    samples: int
-    faces: int
-    stage: str = ""
-
-    def work(self) -> LearnedFile:
-        return learn_directions(self)
-
-
-def learn_directions(order: LearnOrder) -> LearnedFile:
-    """Learn, calibrate and write ``order``'s directions file and its report (worker only: no bpy)."""
-    import json
-
-    from .backend.animation.directions import save_directions
-    from .backend.files import write_atomic
-    from .backend.learning.readers import reader_from_spec
-    from .backend.learning.self_labelled import LearnSettings, learn_generator_directions, learning_report
-    from .backend.model.checkpoints import load_generator
-    from .backend.model.devices import pick_device
-    from .backend.model.threads import use_threads_for
-
-    G, info = load_generator(order.model, pick_device(order.device))
-    if G.device.type == "cpu":
-        use_threads_for(G.config)
-    reader = reader_from_spec(order.reader, "labeller", str(G.device))
-    settings = LearnSettings(samples=order.samples, faces=order.faces)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        order.stage, order.done, order.total = stage, done, total
-
-    result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, order.work_dir, settings,
-                                        reader_name=order.reader, progress=progress, cancel=order.cancelled.is_set)
-    save_directions(result.directions, order.out)
-    report = order.out.with_name(order.out.name.removesuffix(".json") + ".report.json")
-    write_atomic(report, json.dumps(learning_report(result, settings, model=str(order.model),
-                                                    generator_fingerprint=info.fingerprint,
-                                                    reader=reader.description, device=str(G.device),
-                                                    work=str(order.work_dir)), indent=2) + "\n")
-    return LearnedFile(order.out, report, result.samples, result.readable, result.made,
-                       tuple(result.learned.skipped), result.directions.names)
-
-
 def wait_order(order, cancelled: Callable[[], str]):
     """A stepped order's result, waiting for the worker (no window: scripts, background Blender); its
     error raised again, ``Cancelled(cancelled())`` once it was cancelled."""
@@ -288,20 +73,8 @@ def wait_order(order, cancelled: Callable[[], str]):
     return order.outcome.result
 
 
-def face_readers():
-    """The face readers (loaded once, about a second; worker only), on the CPU with the threads their
-    small nets run best on."""
-    from .backend.model.threads import use_threads
-    from .backend.readers.reading import READ_FLOPS, FaceReaders
-
-    use_threads(READ_FLOPS)
-    if STATE.face_readers is None:
-        STATE.face_readers = FaceReaders()
-    return STATE.face_readers
-
-
 def run_order(order) -> object:
-    """What the worker does with an order: its ``run()`` (an iterator of steps for a bake)."""
+    """What the worker does with an order: its ``run()`` (an iterator of steps for a stepped order)."""
     return order.run()
 
 

@@ -21,8 +21,10 @@ from backend.animation.timeline import load_values
 from backend.cli import main
 from backend.metrics.acd import content_distance
 from backend.readers.capture import (
+    EMOTION_LABELS,
     ChannelCalibration,
     FaceTracker,
+    capture,
     capture_csv,
     fill_gaps,
     gap_ranges,
@@ -210,6 +212,100 @@ def test_a_region_and_minimum_size_find_the_same_face_and_skip_others():
     assert readers().detect(photo, region=(600, 0, 700, 9)) == []  # outside the image
 
 
+# --- tracking between detections ---------------------------------------------------------------
+
+def moved(image: np.ndarray, dx: float, dy: float, scale: float) -> np.ndarray:
+    """``image`` scaled about the face's centre (220, 130) and shifted, its borders repeated."""
+    m = cv2.getRotationMatrix2D((220, 130), 0, scale)
+    m[:, 2] += (dx, dy)
+    return cv2.warpAffine(image, m, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+STEPS = [(7 * i, -3 * i, 1 + 0.03 * i) for i in range(8)]  # 7 px right, 3 px up and 3 % larger a frame
+
+
+@cache
+def moving_frames() -> tuple[np.ndarray, ...]:
+    return tuple(moved(astronaut()["astronaut_rgb512"], *step) for step in STEPS)
+
+
+class CountedDetector:
+    """``readers().detector.detect`` with a count of the real calls."""
+
+    def __init__(self, monkeypatch):
+        self.calls, detect = 0, readers().detector.detect
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return detect(*args, **kwargs)
+
+        monkeypatch.setattr(readers().detector, "detect", counted)
+
+
+def test_the_last_stage_alone_refines_a_box_and_tells_a_face_from_a_wall():
+    photo = astronaut()["astronaut_rgb512"]
+    (full,) = readers().detect(photo)
+    again = readers().detector.refine(photo, full.box)
+    assert again.score > 0.9 and np.abs(np.subtract(again.box, full.box)).max() < 4
+    assert np.abs(np.subtract(again.points, full.points)).max() < 4
+    assert readers().detector.refine(np.full_like(photo, 120), full.box).score < 0.1
+    assert readers().detector.refine(photo, (600, 600, 700, 700)) is None  # outside the image
+
+
+def test_tracking_follows_a_moving_growing_face_without_the_detector():
+    frames = moving_frames()
+    tracker = FaceTracker()
+    first = tracker.pick(readers().read(frames[0]))
+    (cx, cy), side = tracker.centre, tracker.size
+    for frame, (dx, dy, scale) in list(zip(frames, STEPS))[1:]:
+        found = tracker.track(readers(), frame)
+        assert found is not None and found.score > 0.9
+        x1, y1, x2, y2 = found.box  # where the first box went under the frame's warp
+        expected = np.array([220 + (cx - 220) * scale + dx, 130 + (cy - 130) * scale + dy])
+        assert np.hypot(*(np.array([(x1 + x2) / 2, (y1 + y2) / 2]) - expected)) < 0.05 * side * scale
+        assert max(x2 - x1, y2 - y1) == pytest.approx(side * scale, rel=0.08)
+    assert first is not None and tracker.track(readers(), np.full_like(frames[0], 120)) is None  # lost
+    assert tracker.box is None and tracker.track(readers(), frames[0]) is None  # stays lost until detected
+
+
+def test_capture_tracks_between_detections_and_reads_as_detecting_every_frame(monkeypatch):
+    frames = moving_frames()
+    counted = CountedDetector(monkeypatch)
+    every = capture(frames, 25, readers(), detect_every=1)
+    assert counted.calls == every.detector_runs == len(frames)  # the region about the last face held it
+    counted.calls = 0
+    tracked = capture(frames, 25, readers(), detect_every=4)
+    assert counted.calls == tracked.detector_runs == 2  # frames 0 and 4
+    assert tracked.found.all() and (tracked.face_counts == 1).all()
+    emotions = [CHANNEL_NAMES.index(n) for n in EMOTION_LABELS]
+    assert np.abs(tracked.raw[:, emotions] - every.raw[:, emotions]).max() < 0.01
+    # eye_close, mouth_open, head_turn move by up to 0.07 between two detections of one frame
+    # (a region about the last face against the whole frame): the tracked box is one more such box
+    assert np.abs(tracked.raw - every.raw).max() < 0.08 and np.abs(tracked.values - every.values).max() < 0.06
+    np.testing.assert_array_equal(capture(frames[:4], 25, readers(), detect_every=4).raw, tracked.raw[:4])  # same again
+    one_by_one = capture(frames[:4], 25, readers(), detect_every=4, batch=1).raw
+    np.testing.assert_allclose(one_by_one, tracked.raw[:4], atol=1e-5)  # batched readers: the same readings
+
+
+def test_capture_detects_again_when_the_face_leaves_and_returns(monkeypatch):
+    frames = moving_frames()
+    wall = np.full_like(frames[0], 120)
+    counted = CountedDetector(monkeypatch)
+    result = capture([*frames[:3], wall, wall, frames[6], frames[7]], 25, readers(), detect_every=100)
+    np.testing.assert_array_equal(result.found, [True, True, True, False, False, True, True])
+    # frame 0; each wall frame: the region about the last face, then the whole frame; frame 5 in its region
+    assert counted.calls == result.detector_runs == 1 + 2 + 2 + 1
+    assert result.gaps == ((3, 4),)
+
+
+def test_capture_refuses_a_detection_interval_or_batch_under_1(capsys):
+    with pytest.raises(ValueError, match="detect_every and batch must be at least 1"):
+        capture(moving_frames(), 25, readers(), detect_every=0)
+    with pytest.raises(SystemExit):
+        main(["capture", "clip.mp4", "--out", "v.csv", "--detect-every", "0"])
+    assert "--detect-every must be" in capsys.readouterr().err
+
+
 # --- the capture command on the built video -----------------------------------------------------
 
 def test_capture_gives_steady_sensible_channels_and_reports_the_gap(clip, tmp_path, capsys):
@@ -217,6 +313,8 @@ def test_capture_gives_steady_sensible_channels_and_reports_the_gap(clip, tmp_pa
     assert code == 0, err
     assert "missing in frames 8-9 (2), interpolated" in err and "reading 13/13" in err
     assert "13 rows for 13 frames at 10 fps; face 0 read in 11 of 13 frames (gaps: 8-9" in out
+    # frame 0, the region then the whole frame in each wall frame, the region at its return: the rest tracked
+    assert "6 detector scans)" in out
     lines = (tmp_path / "v.csv").read_text().splitlines()
     assert lines[0] == "frame," + ",".join(CHANNEL_NAMES) and len(lines) == 14
     timeline = load_values(tmp_path / "v.csv")
@@ -270,7 +368,7 @@ def test_capture_holds_gaps_when_asked_and_takes_png_folders_with_fps(clip, tmp_
     code, _, err = run(capsys, "capture", tmp_path / "frames", "--out", tmp_path / "v.csv")
     assert code == 2 and "pass --fps" in err
     code, _, err = run(capsys, "capture", tmp_path / "frames", "--out", tmp_path / "v.csv", "--fps", FPS,
-                       "--gaps", "hold", "--min-cutoff", "0")
+                       "--gaps", "hold", "--min-cutoff", "0", "--detect-every", "1")
     assert code == 0 and "holding the last values" in err
     v = load_values(tmp_path / "v.csv").values
     np.testing.assert_array_equal(v[8], v[7])

@@ -16,7 +16,7 @@ from backend.animation.channels import CHANNEL_NAMES, VALUE_LIMIT
 from backend.animation.script import parse_script
 from backend.language import MAX_TEXT_CHARS, LanguageError, describe
 from backend.language.embedding import TEXT_MODEL_DIR, WordPiece, load_phrase_reader, load_sentence_model
-from backend.language.rules import DEFAULT_RAMP_S
+from backend.language.steps import DEFAULT_RAMP_S
 from backend.language.words import ACTIONS, INTENSITIES
 
 from .conftest import ROOT
@@ -261,7 +261,8 @@ def _all_descriptions() -> list[dict]:
 
 
 def test_nothing_is_dropped_every_token_of_every_test_description_is_used_ignored_or_reported():
-    from backend.language.rules import read_description, tokens
+    from backend.language.lexicon import tokens
+    from backend.language.rules import read_description
 
     checked = 0
     for row in _all_descriptions():

@@ -67,7 +67,7 @@ def cmd_faces(args: argparse.Namespace) -> None:
 
 def cmd_capture(args: argparse.Namespace) -> None:
     from ..files import check_output, write_atomic
-    from ..readers.capture import capture, capture_csv
+    from ..readers.capture import DETECT_EVERY, capture, capture_csv
     from ..readers.images import open_media
     from ..readers.smoothing import OneEuro
 
@@ -80,7 +80,8 @@ def cmd_capture(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.video}: PNG frames have no frame rate; pass --fps")
     smoothing = None if args.min_cutoff == 0 else OneEuro(args.min_cutoff, args.beta)
     result = capture(media.frames, fps, face_readers(), face=args.face, gap_fill=args.gaps, smoothing=smoothing,
-                     rest_frame=args.rest_frame, progress=progress_line(), total=media.n_frames)
+                     rest_frame=args.rest_frame, progress=progress_line(), total=media.n_frames,
+                     detect_every=args.detect_every or DETECT_EVERY)
     n = len(result.values)
     if n != media.n_frames:  # ffmpeg counted otherwise (a damaged tail)
         progress_line().close()
@@ -93,7 +94,8 @@ def cmd_capture(args: argparse.Namespace) -> None:
     several = int((result.face_counts > 1).sum())
     gaps = ", ".join(f"{a}-{b}" for a, b in result.gaps) or "none"
     print(f"{args.out}: {rows} rows for {n} frames at {fps:g} fps; face {args.face} read in {int(result.found.sum())} "
-          f"of {n} frames (gaps: {gaps}; {several} frames with several faces)")
+          f"of {n} frames (gaps: {gaps}; {several} frames with several faces; "
+          f"{result.detector_runs} detector scans)")
 
 
 def cmd_invert(args: argparse.Namespace) -> None:
@@ -177,6 +179,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="One-Euro smoothing at rest, Hz: lower is smoother (0: no smoothing)")
     s.add_argument("--beta", type=number_in(float, 0.0, 1000, "--beta"), default=1.0,
                    help="One-Euro speed coefficient: higher follows fast moves (onsets) more closely")
+    s.add_argument("--detect-every", type=number_in(int, 1, 10**6, "--detect-every"),
+                   help="run the face detector every N frames (and when the face is lost); between them the face "
+                   "is tracked from the last frame's box (default: capture.DETECT_EVERY, 10; 1: every frame)")
     s.set_defaults(func=cmd_capture)
     s = sub.add_parser("acd", help="Average Content Distance of videos or PNG folders")
     s.add_argument("videos", type=Path, nargs="+")

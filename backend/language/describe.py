@@ -10,7 +10,9 @@ from types import MappingProxyType
 
 from ..animation.channels import CHANNEL_NAMES, VALUE_LIMIT
 from ..animation.script import MAX_FRAME, ScriptError, parse_script
-from .rules import LanguageError, Step, Unknown, check_start, check_text, looks_foreign, read_description
+from .rules import check_start, check_text, read_description
+from .spelling import looks_foreign
+from .steps import LanguageError, Step, Unknown
 
 BLINK_S = 0.12  # eyes shut, then open again, each this long
 SHAKE_S = 0.25  # each swing of a head shake

@@ -179,9 +179,8 @@ class FaceReaders:
         faces = self.detect(rgb) if faces is None else faces
         if not faces:
             return []
-        x = faceapi_input(self._batch([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces]))
-        raw = landmark_points(self.landmark_net(x)).cpu().numpy().astype(np.float64)
-        expression = self.expression_net(x).softmax(1).cpu().numpy()
+        landmarks, expression = self.landmarks_expression([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces],
+                                                          [f.box for f in faces])
         ids = faceapi_input(self._batch([square_crop(rgb, f.box, IDENTITY_SIZE) for f in faces]))
         identity = identity_embedding(self.recognition_net, ids).cpu().numpy()
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -189,17 +188,28 @@ class FaceReaders:
         fer = self.fer_net(greys).softmax(1).cpu().numpy()
         out = []
         for k, face in enumerate(faces):
-            x1, y1, x2, y2 = face.box
-            side = max(1, round(max(x2 - x1, y2 - y1)))
-            corner = np.array([round((x1 + x2) / 2 - side / 2), round((y1 + y2) / 2 - side / 2)], np.float64)
-            landmarks = raw[k] * side + corner  # units of the crop's side -> image px
             out.append(FaceReading(
-                box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks,
-                aligned=align_face(rgb, FacePoints.from_68(landmarks), self.crop_size),
-                expression=Probabilities(EXPRESSION_LABELS, tuple(float(v) for v in expression[k])),
-                fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
-                identity=identity[k], geometry=face_geometry(landmarks)))
+                box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks[k],
+                aligned=align_face(rgb, FacePoints.from_68(landmarks[k]), self.crop_size),
+                expression=expression[k], fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
+                identity=identity[k], geometry=face_geometry(landmarks[k])))
         return out
+
+    @torch.no_grad()
+    def landmarks_expression(self, crops: list[np.ndarray], boxes: list[tuple[float, float, float, float]]
+                             ) -> tuple[np.ndarray, list[Probabilities]]:
+        """face-api's 68 landmarks ``[N, 68, 2]`` (image px) and expression for the ``FACEAPI_SIZE``
+        ``square_crop`` of each box (of one image or of several frames: one batch)."""
+        x = faceapi_input(self._batch(crops))
+        raw = landmark_points(self.landmark_net(x)).cpu().numpy().astype(np.float64)
+        expression = self.expression_net(x).softmax(1).cpu().numpy()
+        corners, sides = [], []
+        for x1, y1, x2, y2 in boxes:  # the crop's corner and side, as square_crop rounds them
+            side = max(1, round(max(x2 - x1, y2 - y1)))
+            corners.append((round((x1 + x2) / 2 - side / 2), round((y1 + y2) / 2 - side / 2)))
+            sides.append(side)
+        landmarks = raw * np.array(sides, np.float64)[:, None, None] + np.array(corners, np.float64)[:, None, :]
+        return landmarks, [Probabilities(EXPRESSION_LABELS, tuple(float(v) for v in e)) for e in expression]
 
     @torch.no_grad()
     def identities(self, frames: np.ndarray) -> np.ndarray:

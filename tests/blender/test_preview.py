@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-from .harness import ROOT, script
+from .harness import script
 
 # Blender's event loop does not run in the bpy module: ``drive`` calls the preview's timer as the
 # loop would, until it asks to stop. ``expected`` is the backend's own frame for a face's values.
@@ -45,35 +42,3 @@ def test_a_face_with_wrong_settings_does_not_stop_the_others(blender):
     assert out["good"] == [True, True], out
     assert out["bad"] == [False, False]
     assert any("layer range 6-2" in m for m in out["printed"] + out["later"]), out
-
-
-def _imports(path: Path) -> set[str]:
-    """Modules ``path`` imports, relative ones as ``.name``."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            names.add("." * node.level + (node.module or ""))
-    return names
-
-
-def test_the_preview_worker_cannot_reach_bpy():
-    """Everything the worker's module imports, transitively within the add-on, is free of bpy."""
-    addon = ROOT / "blender_addon"
-    blender = {"bpy", "bpy_extras", "mathutils", "addon_utils"}
-    todo, seen = [addon / "worker.py"], set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in _imports(path):
-            assert name.split(".")[0] not in blender, (path, name)
-            if name.startswith(".backend"):
-                continue  # the whole backend is checked below
-            if name.startswith(".") and name != ".":
-                todo.append(addon / f"{name.lstrip('.').split('.')[0]}.py")
-    assert {p.name for p in seen} >= {"worker.py", "baking.py", "rig.py"}
-    for path in (ROOT / "backend").rglob("*.py"):
-        assert not {n.split(".")[0] for n in _imports(path)} & blender, path

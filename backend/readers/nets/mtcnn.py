@@ -161,7 +161,8 @@ def _crops(image: torch.Tensor, boxes: torch.Tensor, size: int) -> tuple[torch.T
     x1, y1 = b[:, 0].clamp(min=1), b[:, 1].clamp(min=1)
     x2, y2 = b[:, 2].clamp(max=w), b[:, 3].clamp(max=h)
     ok = (x2 > x1 - 1) & (y2 > y1 - 1)
-    crops = [F.interpolate(image[:, :, y1[k] - 1:y2[k], x1[k] - 1:x2[k]], size=(size, size), mode="area")
+    # float per crop: a uint8 image (``MTCNN.refine``) converts only the pixels the crops need
+    crops = [F.interpolate(image[:, :, y1[k] - 1:y2[k], x1[k] - 1:x2[k]].float(), size=(size, size), mode="area")
              for k in range(len(b)) if ok[k]]
     if not crops:
         return torch.zeros(0, 3, size, size, device=image.device), ok
@@ -214,6 +215,18 @@ class MTCNN(nn.Module):
         moved = boxes[:, :4] + boxes[:, 5:9] * torch.stack([w_, h_, w_, h_], dim=1)
         return squared(torch.cat([moved, boxes[:, 4:5]], dim=1))
 
+    def _last_stage(self, image: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """O-Net on square ``boxes`` [N, 4+] of ``image`` [1, 3, H, W] -> refined boxes [M, 5] (x1, y1,
+        x2, y2, face probability) and points [M, 5, 2] of the M boxes with a crop in the image."""
+        crops, ok = _crops(image, boxes, 48)
+        boxes = boxes[ok]
+        reg, rel, prob = self.onet(crops)
+        boxes = torch.cat([boxes[:, :4], prob[:, 1:2]], dim=1)
+        w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+        h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+        points = torch.stack([w * rel[:, :5] + boxes[:, 0:1] - 1, h * rel[:, 5:] + boxes[:, 1:2] - 1], dim=2)
+        return regress(boxes, reg), points
+
     @torch.no_grad()
     def detect_boxes(self, image: torch.Tensor,
                      min_face_size: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,16 +244,9 @@ class MTCNN(nn.Module):
             boxes = squared(regress(boxes[pick], reg[pick]))
         points = torch.zeros(0, 5, 2, device=image.device)
         if len(boxes):  # stage 3: O-Net scores, refines and places the points
-            crops, ok = _crops(image, boxes, 48)
-            boxes = boxes[ok]
-            reg, rel, prob = self.onet(crops)
-            keep = prob[:, 1] > self.thresholds[2]
-            boxes = torch.cat([boxes[keep, :4], prob[keep, 1:2]], dim=1)
-            reg, rel = reg[keep], rel[keep]
-            w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
-            h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
-            points = torch.stack([w * rel[:, :5] + boxes[:, 0:1] - 1, h * rel[:, 5:] + boxes[:, 1:2] - 1], dim=2)
-            boxes = regress(boxes, reg)
+            boxes, points = self._last_stage(image, boxes)
+            keep = boxes[:, 4] > self.thresholds[2]
+            boxes, points = boxes[keep], points[keep]
             pick = nms(boxes[:, :4], boxes[:, 4], 0.7, by_min=True)
             boxes, points = boxes[pick], points[pick]
         order = torch.argsort((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), descending=True, stable=True)
@@ -249,13 +255,31 @@ class MTCNN(nn.Module):
     def detect(self, image: np.ndarray, min_face_size: float | None = None) -> list[DetectedFace]:
         """Faces in a uint8 ``[H, W, 3]`` RGB image, largest first (none: an empty list). A larger
         ``min_face_size`` than the net's skips the fine pyramid levels: faster, small faces missed."""
+        x = self._image(image).float()
+        return _faces(*self.detect_boxes(x.to(self.pnet.conv1.weight.device), min_face_size))
+
+    @staticmethod
+    def _image(image: np.ndarray) -> torch.Tensor:
+        """A uint8 ``[H, W, 3]`` RGB array as a ``[1, 3, H, W]`` uint8 view."""
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"MTCNN takes a uint8 [H, W, 3] RGB image, got {image.dtype} {list(image.shape)}")
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        boxes, points = (t.cpu() for t in self.detect_boxes(x.to(self.pnet.conv1.weight.device), min_face_size))
-        return [DetectedFace(tuple(float(v) for v in b[:4]), float(b[4]), tuple((float(px), float(py)) for px, py in p))
-                for b, p in zip(boxes, points)]
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+    @torch.no_grad()
+    def refine(self, image: np.ndarray, box: tuple[float, float, float, float]) -> DetectedFace | None:
+        """The cascade's last stage alone on one box of a uint8 ``[H, W, 3]`` RGB image: O-Net's box,
+        points and face probability for the square about ``box`` (no threshold; None: the square is
+        outside the image). Following a face from frame to frame, this replaces the whole pyramid."""
+        square = squared(torch.tensor([box], dtype=torch.float32))
+        # the uint8 view goes in: _crops converts only the pixels of the crop
+        faces = _faces(*self._last_stage(self._image(image).to(self.pnet.conv1.weight.device), square))
+        return faces[0] if faces else None
+
+
+def _faces(boxes: torch.Tensor, points: torch.Tensor) -> list[DetectedFace]:
+    return [DetectedFace(tuple(float(v) for v in b[:4]), float(b[4]), tuple((float(px), float(py)) for px, py in p))
+            for b, p in zip(boxes.cpu(), points.cpu())]
 
 
 def load_mtcnn(**settings) -> MTCNN:

@@ -3,9 +3,9 @@ from prelude import *  # noqa: F403  (bpy, enable, addon, result, ...: tests/ble
 import hashlib
 import numpy as np
 api = enable()
-worker = addon("worker")
+photo_job = addon("photo_job")
 inverted = []
-worker.invert_photo = lambda order: inverted.append(order) or 1 / 0  # reopening must not invert again
+photo_job.invert_photo = lambda order: inverted.append(order) or 1 / 0  # reopening must not invert again
 bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
 face = bpy.data.objects["Emotion Face"]
 code = np.array(face.latent_emotion[addon("properties").FACE_CODE].to_list(), np.float32)
