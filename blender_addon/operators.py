@@ -299,7 +299,8 @@ class LATENT_EMOTION_OT_bake(Operator):
         # Done: every frame the cache lacked was made (the worker may not have counted the last yet).
         computed = self._order.computed if cancelled else len(self._order.ws)
         self.report({"WARNING" if cancelled else "INFO"},
-                    f"Bake {what}: {job.done}/{job.total} files ({computed} frames computed)")
+                    f"Bake {what}: {job.done}/{job.total} files ({computed} frames computed by "
+                    f"{job.rig.engine.name}{f', {job.rig.engine.note}' if job.rig.engine.note else ''})")
         return {"CANCELLED" if cancelled else "FINISHED"}
 
 

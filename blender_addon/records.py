@@ -14,6 +14,7 @@ the file is saved.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def face_rig_of_settings(settings, label: str) -> FaceRig:
                            "with another one")
         files.append(path)
     device = preferences.get().device if preferences.get() is not None else "auto"
-    return FaceRig(label, RigPaths(files[0], files[1], device), settings.model_fingerprint,
+    return FaceRig(label, RigPaths(files[0], files[1], device, *preferences.rig_engine()), settings.model_fingerprint,
                    settings.directions_fingerprint, (settings.model_file, settings.directions_file))
 
 
@@ -169,16 +170,17 @@ def relink(target, which: str, path: str | os.PathLike[str]) -> Rig:
     except RigError:  # the file being replaced is missing: the other one as recorded
         current = RigPaths(resolved_path(settings.model_file, DEFAULT_MODEL, settings.model_file_absolute),
                            resolved_path(settings.directions_file, DEFAULT_DIRECTIONS, settings.directions_file_absolute),
-                           preferences.get().device if preferences.get() is not None else "auto")
+                           preferences.get().device if preferences.get() is not None else "auto",
+                           *preferences.rig_engine())
     if which == "DIRECTIONS":
-        rig = get_rig(RigPaths(current.model, path, current.device))
+        rig = get_rig(dataclasses.replace(current, directions=path))
     else:
         try:  # RigError: the generator does not load, or the directions are another model's
-            rig = get_rig(RigPaths(path, current.directions, current.device))
+            rig = get_rig(dataclasses.replace(current, model=path))
         except RigError:
             if not path.with_name("directions.json").is_file():
                 raise
-            rig = get_rig(RigPaths(path, path.with_name("directions.json"), current.device))
+            rig = get_rig(dataclasses.replace(current, model=path, directions=path.with_name("directions.json")))
     paths = rig.paths
     record(settings, paths, rig)
     return rig

@@ -62,6 +62,8 @@ class RigPaths:
     model: Path
     directions: Path
     device: str
+    engine: str = "auto"  # what makes CPU frames (backend.model.engines.pick_engine)
+    graphs: Path | None = None  # where the onnx engine's exported graphs are cached (None: torch only)
 
 
 def short(fingerprint: str) -> str:
@@ -107,7 +109,8 @@ def resolve_model(model: str) -> Path:
     return Path(model).expanduser().resolve()
 
 
-def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
+def resolve_paths(model: str, directions: str, device: str, engine: str = "auto",
+                  graphs: Path | None = None) -> RigPaths:
     """Absolute paths of the model and directions: the given ones, else $LATENT_EMOTION_MODEL /
     $LATENT_EMOTION_DIRECTIONS, else the default model shipped with the extension."""
     model = str(resolve_model(model))
@@ -126,7 +129,8 @@ def resolve_paths(model: str, directions: str, device: str) -> RigPaths:
             directions = str(sibling)
         else:
             raise RigError("no directions file chosen: set one in the add-on preferences (Latent Emotion › Directions)")
-    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "cpu")
+    return RigPaths(Path(model).expanduser().resolve(), Path(directions).expanduser().resolve(), device or "cpu",
+                    engine, graphs)
 
 
 class Rig:
@@ -135,16 +139,22 @@ class Rig:
     def __init__(self, paths: RigPaths) -> None:
         from .backend.model.checkpoints import load_generator
         from .backend.model.devices import pick_device
-        from .backend.rendering.frame_cache import RenderTarget, generator_synthesizer, key_fingerprint
+        from .backend.model.engines import pick_engine
+        from .backend.rendering.frame_cache import RenderTarget, key_fingerprint
 
         self.paths = paths
         self.G, self.info = load_generator(paths.model, pick_device(paths.device))
         self.directions: DirectionSet = load_directions(
             paths.directions, expect_fingerprint=self.info.fingerprint, num_ws=self.info.num_ws, w_dim=self.info.w_dim)
         self.device_type: str = self.G.device.type
-        self.target = RenderTarget(key_fingerprint(self.info.fingerprint, self.device_type), self.info.resolution)
-        self.synthesize = generator_synthesizer(self.G)
         self.threads = 0  # torch's CPU threads the last use_threads() chose (0: not yet, or a GPU)
+        self.use_threads()  # the onnx engine's first session takes the policy's count
+        # The engine is chosen once, with the model: frame keys carry its name. A first load on this
+        # machine exports the graph (seconds; cached in paths.graphs).
+        self.engine = pick_engine(self.G, self.info.fingerprint, paths.engine, graphs=paths.graphs)
+        self.target = RenderTarget(key_fingerprint(self.info.fingerprint, self.device_type, engine=self.engine.name),
+                                   self.info.resolution)
+        self.synthesize = self.engine.frames
         self._faces: dict[tuple[int, float], np.ndarray] = {}
 
     def use_threads(self) -> int:
@@ -236,11 +246,9 @@ class Rig:
     def ensure_frames(self, ws: np.ndarray, cache: FrameCache, stop_at: int = 0) -> None:
         """Compute the frames of ``ws`` that the cache lacks (one per call, in order); ``stop_at``:
         low-resolution previews (``preview_stop``), else full frames."""
-        from .backend.model.generator import synthesize_frames
         from .backend.rendering.frame_cache import iter_frames
 
-        synthesize = self.synthesize if not stop_at else (
-            lambda batch: synthesize_frames(self.G, batch, batch=1, stop_at=stop_at))
+        synthesize = self.synthesize if not stop_at else (lambda batch: self.engine.frames(batch, stop_at=stop_at))
         for _ in iter_frames(ws, self.target_at(stop_at), synthesize, cache, batch_size=1):
             pass
 

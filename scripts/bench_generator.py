@@ -3,6 +3,17 @@
 
     .venv/bin/python scripts/bench_generator.py [--configs f1024,p256] [--batches 1,8] [--repeat 3] [--device cpu]
         [--reference DIR]
+    .venv/bin/python scripts/bench_generator.py --engines [--configs default,p256] [--threads 1,2] [--repeat 5]
+    .venv/bin/python scripts/bench_generator.py --main-job
+
+``--engines``: ms/frame of each frame engine (``backend/model/engines.py``) as renders run them (one
+code a call): torch eager, and ONNX Runtime on the graph exported with the fused and the unfused
+modulated convolution, at each thread count, rounds interleaved; frames compared with torch's
+(largest difference in uint8 steps). "default" is the project's default model. Exported graphs
+are cached in the user cache's graphs folder, so a second run does not export again.
+``--main-job``: wall time of the main job's two commands (README: the Fig. 7 render and the sample
+sheet, as scripts/main_job.py runs them, without its dependency check) with ``--engine torch`` and
+``--engine auto``, each into an empty frame cache; auto twice: exporting its graph, and with it cached.
 
 Random weights (speed does not depend on them). Configs: config-F 1024 (FFHQ), the
 stylegan2-ada "paper256" 256 config, and ``s64`` (a small 64 px network, to check a set-up). Times the fused and non-fused modulated convolution.
@@ -31,6 +42,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend.model.threads import prepare_openmp  # noqa: E402
+
+prepare_openmp()  # as the CLI and the add-on run: waiting OpenMP (and ONNX Runtime) threads sleep
 
 import torch  # noqa: E402
 
@@ -77,6 +92,87 @@ def run_config(name: str, batches: list[int], repeat: int, device: str) -> None:
             best, mean = min(t[fused]), sum(t[fused]) / len(t[fused])
             print(f"{name:>6} {batch:>5} {'fused' if fused else 'unfused':>8} {best * 1000:10.1f} {mean * 1000:10.1f} "
                   f"{1 / best:9.2f} {rss:12.0f} {max(loads):6.2f}", flush=True)
+
+
+def engine_generator(name: str) -> tuple[Generator, str]:
+    """The generator a config name stands for, and its fingerprint."""
+    from backend.model.checkpoints import fingerprint, load_generator
+
+    if name == "default":
+        from backend.cli.common import DEFAULT_MODEL
+
+        G, info = load_generator(DEFAULT_MODEL)
+        return G.eval(), info.fingerprint
+    torch.manual_seed(0)
+    G = Generator(CONFIGS[name]).eval().requires_grad_(False)
+    return G, fingerprint(G)
+
+
+def run_engines(name: str, threads: list[int], repeat: int) -> None:
+    import numpy as np
+
+    from backend.model.engines import OnnxEngine, TorchEngine, export_fused
+    from backend.model.generator import synthesize_frames
+    from backend.rendering.render import default_cache_dir, graph_dir
+
+    G, fp = engine_generator(name)
+    ws = np.concatenate([G.w_from_seed(s, truncation_psi=0.7).numpy() for s in range(repeat + 1)])
+    engines = {"torch": TorchEngine(G)}
+    for fused in (False, True):
+        t0 = time.perf_counter()
+        e = OnnxEngine(G, fp, graph_dir(default_cache_dir()), fused=fused)
+        what = f"exported in {time.perf_counter() - t0:.1f} s" if e.exports else "cached"
+        print(f"# {name}: onnx {'fused' if fused else 'unfused'} graph {what} ({e.graph_path(G.config.img_resolution)})",
+              flush=True)
+        engines[f"onnx-{'fused' if fused else 'unfused'}"] = e
+    rule = "onnx-fused" if export_fused(G) else "onnx-unfused"
+    for n in threads:
+        torch.set_num_threads(n)
+        t: dict[str, list[float]] = {k: [] for k in engines}
+        loads = []
+        diff = {k: int(np.abs(e.frames(ws[:1]).astype(int) - synthesize_frames(G, ws[:1])).max())
+                for k, e in engines.items()}  # also the warm-up (and the sessions for n threads)
+        for i in range(1, repeat + 1):
+            for k, e in engines.items():  # interleaved: a change of load hits every engine alike
+                t0 = time.perf_counter()
+                e.frames(ws[i:i + 1])
+                t[k].append(time.perf_counter() - t0)
+            loads.append(os.getloadavg()[0])
+        base = min(t["torch"])
+        for k in engines:
+            best, mean = min(t[k]), sum(t[k]) / len(t[k])
+            print(f"{name:>8} {n:>7} {k + (' *' if k == rule else ''):>14} {best * 1000:10.1f} {mean * 1000:10.1f} "
+                  f"{best / base:8.2f} {diff[k]:8d} {max(loads):6.2f}", flush=True)
+
+
+def run_main_job() -> None:
+    """The main job's commands (scripts/main_job.py) timed with each engine, into fresh caches."""
+    import shutil
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    work = Path(tempfile.mkdtemp(prefix="bench-main-job-"))
+    try:
+        for label, engine, cache in (("torch", "torch", "torch"), ("auto, exporting", "auto", "auto"),
+                                     ("auto, graph cached", "auto", "auto")):
+            frames = work / cache / "frames"
+            shutil.rmtree(frames, ignore_errors=True)  # every run computes its frames
+            env = {**os.environ, "LATENT_EMOTION_CACHE": str(frames)}
+            env.pop("LATENT_EMOTION_ENGINE", None)
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            for cmd in (["render", "--script", "examples/fig7.txt", "--seed", "0", "--out", str(work / "fig7.mp4")],
+                        ["sheet", "--seeds", "0-7", "--out", str(work / "sheet.png")]):
+                r = subprocess.run([sys.executable, "-m", "backend", *cmd, "--engine", engine], cwd=root, env=env,
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise SystemExit(r.stderr)
+                last = r.stdout.strip().splitlines()[-1]
+            wall = time.perf_counter() - t0
+            print(f"main job, engine {label:<20} {wall:7.1f} s   load {load:.2f} → {os.getloadavg()[0]:.2f}   "
+                  f"({last.split(': ', 1)[1]})", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 REFERENCE_MODULES = ("training.networks", "training.networks_stylegan2")
@@ -159,9 +255,30 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--reference", metavar="DIR",
                    help="time ours against the NVIDIA StyleGAN2 code checked out in DIR (same weights and codes)")
+    p.add_argument("--engines", action="store_true", help="time the frame engines (torch, onnx) instead")
+    p.add_argument("--threads", default="1,2", help="--engines: thread counts")
+    p.add_argument("--main-job", action="store_true", help="time the main job's commands with each engine")
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one config in this process
     args = p.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
+    if args.main_job:
+        run_main_job()
+        return
+    if args.engines:
+        threads = [int(n) for n in args.threads.split(",")]
+        if args.one:
+            run_engines(args.one, threads, args.repeat)
+            return
+        configs = args.configs if args.configs != p.get_default("configs") else "default,p256"
+        print(f"torch {torch.__version__}, load average at start {os.getloadavg()[0]:.2f}; * the engine 'auto' "
+              f"exports; ratio: best / torch's best; diff: largest uint8 difference to torch's frame")
+        print(f"{'config':>8} {'threads':>7} {'engine':>14} {'best ms/f':>10} {'mean ms/f':>10} {'ratio':>8} "
+              f"{'diff':>8} {'load':>6}", flush=True)
+        for name in configs.split(","):
+            subprocess.run([sys.executable, __file__, "--engines", "--one", name, "--threads", args.threads,
+                            "--repeat", str(args.repeat)], check=True)
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+        return
     if args.one:
         try:
             if args.reference:

@@ -35,6 +35,16 @@ def private_frame_cache(tmp_path_factory):
     patch.undo()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def torch_engine_by_default():
+    """Frames made with engine 'auto' (the CLI, the add-on) come from torch eager: the onnx engine
+    exports each generator first (seconds a model). tests/test_engines.py asks for onnx by name."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LATENT_EMOTION_ENGINE", "torch")
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Torch on one intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from ..animation.channels import VALUE_LIMIT
 from ..jobs import ProgressLine
 
 if TYPE_CHECKING:  # imported when used: the command line starts without torch
+    from ..model.engines import Engine
+    from ..model.generator import Generator
     from ..readers.reading import FaceReaders
 
 # Where the project's own default model lives once it is trained (see models/).
@@ -147,9 +150,37 @@ def face_readers(crop_size: int = 256) -> FaceReaders:
     return FaceReaders(crop_size=crop_size)
 
 
-def model_options(s: argparse.ArgumentParser, *, directions: bool = False) -> None:
-    """``--model`` (``--directions``) and ``--device``: how every command that loads a generator names it."""
+def model_options(s: argparse.ArgumentParser, *, directions: bool = False, engine: bool = False) -> None:
+    """``--model`` (``--directions``) and ``--device``: how every command that loads a generator names it;
+    ``--engine`` for commands that make frames (``frame_engine``)."""
     s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")
     if directions:
         s.add_argument("--directions", type=Path, help="directions file for that generator")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    if engine:
+        s.add_argument("--engine", choices=("auto", "torch", "onnx"),  # model.engines.ENGINE_CHOICES (no torch here)
+                       help="what makes the frames: onnx (ONNX Runtime on the CPU, 0.4-0.5x torch's time a frame on "
+                            "the default model; the generator is exported once and cached beside the frame cache), "
+                            "torch (the generator itself), auto (onnx on the CPU for models up to 256 px where it "
+                            "loads, else torch). "
+                            "Default auto ($LATENT_EMOTION_ENGINE, where set, decides it). Frames of onnx are cached "
+                            "apart from torch's")
+
+
+def frame_engine(args: argparse.Namespace, G: Generator, fingerprint: str, frames_root: Path | None = None) -> Engine:
+    """The engine ``--engine`` asks for (``model.engines.pick_engine``), its graphs cached beside the
+    frame cache ``frames_root`` (default: the user's); torch when ``--compile`` is given."""
+    from ..model.engines import EngineError, pick_engine
+    from ..rendering.render import default_cache_dir, graph_dir
+
+    if getattr(args, "compile", False):
+        if args.engine == "onnx":
+            raise EngineError("--compile runs torch's own kernels: use it with --engine torch or auto")
+        return pick_engine(G, fingerprint, "torch")
+    return pick_engine(G, fingerprint, args.engine, graphs=graph_dir(frames_root or default_cache_dir()),
+                       warn=lambda m: print(f"note: {m}", file=sys.stderr))
+
+
+def engine_words(engine: Engine) -> str:
+    """How a command says which engine made its frames."""
+    return f"engine {engine.name}" + (f" ({engine.note})" if engine.note else "")

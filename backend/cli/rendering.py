@@ -10,6 +10,8 @@ from .common import (
     VALUE,
     _frame_range,
     byte_size,
+    engine_words,
+    frame_engine,
     load_model_arg,
     model_and_directions,
     model_options,
@@ -47,9 +49,11 @@ def cmd_sheet(args: argparse.Namespace) -> None:
 
     check_output(args.out, (args.model, args.directions))
     G, info, directions = model_and_directions(args)
+    engine = frame_engine(args, G, info.fingerprint)
     faces = np.concatenate([G.w_from_seed(s, truncation_psi=args.truncation).cpu().numpy() for s in args.seeds])
-    write_atomic(args.out, encode_png(channel_sheet(G, faces, directions, args.value, args.cell)))
-    print(f"{args.out}: {len(args.seeds)} faces x (neutral + {len(directions)} channels at {args.value:g})")
+    write_atomic(args.out, encode_png(channel_sheet(G, faces, directions, args.value, args.cell, engine)))
+    print(f"{args.out}: {len(args.seeds)} faces x (neutral + {len(directions)} channels at {args.value:g}), "
+          f"{engine_words(engine)}")
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -86,15 +90,16 @@ def cmd_render(args: argparse.Namespace) -> None:
     else:
         w_face = G.w_from_seed(args.seed, truncation_psi=args.truncation).cpu().numpy()
     cache = FrameCache(args.cache or default_cache_dir())
+    engine = frame_engine(args, G, info.fingerprint, cache.root)
     if args.compile:
         compile_synthesis(G, cache.root)
     latents = iter_latents(w_face, timeline, directions, stacking=args.stacking)
     frames = render_frames_cached(G, info.fingerprint, latents, cache, size=args.size, progress=progress_line(),
-                                  total=len(timeline), compiled=args.compile)
+                                  total=len(timeline), compiled=args.compile, engine=engine)
     n = write_frames(frames, args.out, args.fps, first=timeline.first)
     computed = cache.writes
     print(f"{args.out}: {n} frames ({timeline.first}-{timeline.last}) at {args.fps:g} fps "
-          f"({computed} computed, {n - computed} from cache)")
+          f"({computed} computed, {n - computed} from cache), {engine_words(engine)}")
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
@@ -117,7 +122,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", type=Path, default=Path("faces"))
     s.set_defaults(func=cmd_sample)
     s = sub.add_parser("sheet", help="faces x channels PNG: each face neutral and with each channel at --value")
-    model_options(s, directions=True)
+    model_options(s, directions=True, engine=True)
     s.add_argument("--seeds", type=parse_seeds, default=list(range(8)))
     s.add_argument("--truncation", type=TRUNCATION, default=0.7)
     s.add_argument("--value", type=VALUE, default=1.0, help="channel value in each column (paper: 1.0)")
@@ -125,7 +130,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", type=Path, default=Path("sheet.png"))
     s.set_defaults(func=cmd_sheet)
     s = sub.add_parser("render", help="a face performing an emotion script (or per-frame values) → mp4 or PNGs")
-    model_options(s, directions=True)
+    model_options(s, directions=True, engine=True)
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--script", type=Path, help="emotion script (the paper's text format)")
     src.add_argument("--values", type=Path, help="per-frame values: CSV (frame,joy,...) or JSON")

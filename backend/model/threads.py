@@ -10,6 +10,8 @@ by ``prepare_openmp``). A user's own ``OMP_NUM_THREADS`` always wins.
 The same count goes to the other thread pools a frame or a face reading may wake: numpy's and
 scipy's BLAS (OpenBLAS/MKL, through threadpoolctl, which scikit-learn brings) and OpenCV's. Left
 alone, OpenBLAS starts a thread per CPU of its own: "one thread" capture used 1.65-1.93 cores.
+ONNX Runtime sessions (``engines.OnnxEngine``) take torch's count as their intra-op threads (one
+inter-op thread, no spinning under ``OMP_WAIT_POLICY=PASSIVE``), and are remade when it changes.
 """
 
 from __future__ import annotations

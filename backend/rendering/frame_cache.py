@@ -94,11 +94,14 @@ def frame_key(fingerprint: str, w_plus: np.ndarray, resolution: int, noise_mode:
     return h.hexdigest()
 
 
-def key_fingerprint(fingerprint: str, device_type: str, compiled: bool = False) -> str:
+def key_fingerprint(fingerprint: str, device_type: str, compiled: bool = False, engine: str = "torch") -> str:
     """The fingerprint the frame keys carry: the weights', plus what else changes pixels — the device
-    class off the CPU (a GPU's kernels give other bits) and torch.compile's kernels — so such frames
-    never pass for plain CPU ones (whose keys stay as they were)."""
+    class off the CPU (a GPU's kernels give other bits), torch.compile's kernels and an engine other
+    than torch (``model.engines``: ONNX Runtime's kernels are within 1/255, not bit-identical) — so
+    such frames never pass for plain CPU ones (whose keys stay as they were)."""
     key = fingerprint if device_type == "cpu" else f"{fingerprint}+{device_type}"
+    if engine != "torch":
+        key = f"{key}+{engine}"
     return f"{key}+compiled" if compiled else key
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..jobs import Progress
+from ..model.engines import Engine
 from ..model.generator import Generator
 from .frame_cache import FrameCache, RenderTarget, generator_synthesizer, iter_frames, key_fingerprint
 
@@ -33,14 +34,17 @@ def default_cache_dir() -> Path:
 
 def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterable[np.ndarray], cache: FrameCache, *,
                          size: int | None = None, progress: Progress | None = None, total: int = 0,
-                         compiled: bool = False) -> Iterator[np.ndarray]:
+                         compiled: bool = False, engine: Engine | None = None) -> Iterator[np.ndarray]:
     """Frames (uint8 H×W×3) of the W+ codes ``ws`` — one (N, num_ws, w_dim) array or chunks of
     them (``timeline.iter_latents``), so a long render holds one chunk at a time — computing only
     the frames the cache lacks. ``progress("frames", done, total)`` (``total``: the caller's count of
     frames, 0 when unknown); ``compiled``:
-    G's synthesis runs compiled kernels (``compile_synthesis``), whose frames are keyed apart."""
-    target = RenderTarget(key_fingerprint(fingerprint, G.device.type, compiled), G.config.img_resolution)
-    synthesize = generator_synthesizer(G)
+    G's synthesis runs compiled kernels (``compile_synthesis``), whose frames are keyed apart;
+    ``engine``: what makes the frames (``model.engines.pick_engine``; default torch eager), keyed
+    apart unless it is torch."""
+    name = "torch" if engine is None else engine.name
+    target = RenderTarget(key_fingerprint(fingerprint, G.device.type, compiled, name), G.config.img_resolution)
+    synthesize = generator_synthesizer(G) if engine is None else engine.frames
     done = 0
     for chunk in ([ws] if isinstance(ws, np.ndarray) else ws):
         offset = done
@@ -48,6 +52,11 @@ def render_frames_cached(G: Generator, fingerprint: str, ws: np.ndarray | Iterab
         for frame in iter_frames(chunk, target, synthesize, cache, progress=report):
             done += 1
             yield frame if size is None or size == frame.shape[0] else resize(frame, size)
+
+
+def graph_dir(frames_root: Path) -> Path:
+    """Where exported generator graphs (``model.engines``) are cached: beside the frame cache."""
+    return Path(frames_root).resolve().parent / "graphs"
 
 
 def compile_synthesis(G: Generator, frames_root: Path) -> None:

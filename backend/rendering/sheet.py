@@ -9,6 +9,7 @@ import numpy as np
 
 from ..animation.directions import DirectionSet
 from ..animation.latent import compose_latent
+from ..model.engines import Engine
 from ..model.generator import Generator, synthesize_frames
 
 HEADER_PX = 20
@@ -32,8 +33,10 @@ def sample_sheet(neutral: np.ndarray, edited: Mapping[str, np.ndarray], cell: in
 
 
 def channel_sheet(G: Generator, faces: np.ndarray, directions: DirectionSet, value: float = 1.0,
-                  cell: int = 96) -> np.ndarray:
-    """The sheet of ``faces`` (W+ codes (N, num_ws, w_dim)) with every direction at ``value``."""
+                  cell: int = 96, engine: Engine | None = None) -> np.ndarray:
+    """The sheet of ``faces`` (W+ codes (N, num_ws, w_dim)) with every direction at ``value``;
+    ``engine`` makes the frames (``model.engines``; default torch eager)."""
+    frames = (lambda ws: synthesize_frames(G, ws)) if engine is None else engine.frames
     faces = np.asarray(faces, dtype=np.float32)
-    edited = {d.name: synthesize_frames(G, compose_latent(faces, {d.name: value}, directions)) for d in directions}
-    return sample_sheet(synthesize_frames(G, faces), edited, cell)
+    edited = {d.name: frames(compose_latent(faces, {d.name: value}, directions)) for d in directions}
+    return sample_sheet(frames(faces), edited, cell)

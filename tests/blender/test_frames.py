@@ -45,7 +45,7 @@ def test_modal_bake_computes_on_the_worker_waits_for_renders_and_esc_cancels_at_
     assert out["passthrough"] == "PASS_THROUGH" and not out["poll_while_running"]
     assert out["full"] == "FINISHED" and out["files_right"]
     state = out["full_state"]
-    assert state["done"] == 6 and state["reports"] == [["INFO", "Bake done: 6/6 files (6 frames computed)"]]
+    assert state["done"] == 6 and state["reports"] == [["INFO", "Bake done: 6/6 files (6 frames computed by torch)"]]
     assert state["threads"] == ["latent-emotion-worker"]  # never the UI thread
     assert state["loading"] and state["loaded_on"] == ["latent-emotion-worker"]
     assert state["modal"] == {} and state["poll_after"]
@@ -54,4 +54,4 @@ def test_modal_bake_computes_on_the_worker_waits_for_renders_and_esc_cancels_at_
     assert out["after_render"] == ["FINISHED", 5]  # frame 1 kept its value
     assert out["cancel"] == "CANCELLED" and out["worker_busy_at_cancel"]
     assert out["cancel_computed"] == 1 and out["cancel_done"] == 0
-    assert out["cancel_reports"] == [["WARNING", "Bake cancelled: 0/5 files (0 frames computed)"]]
+    assert out["cancel_reports"] == [["WARNING", "Bake cancelled: 0/5 files (0 frames computed by torch)"]]

@@ -1,0 +1,259 @@
+"""Frame engines: what turns W+ codes into uint8 frames.
+
+- ``torch``: the generator itself, eager (always available; the only engine off the CPU).
+- ``onnx``: ONNX Runtime on the CPU, running the synthesis network exported once with
+  ``torch.onnx.export(dynamo=True)``. Measured on the default model (``scripts/bench_generator.py
+  --engines``, docs/speed.md): about half torch's time a frame, within 1/255 of its frames.
+
+``pick_engine(..., "auto")`` gives ``onnx`` on the CPU for models up to 256 px (where it was
+measured to pay) when onnxruntime imports and the export works, ``torch`` otherwise (with the
+reason in ``Engine.note``). Exported graphs are cached as
+``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed by the weights, the export
+settings and the torch/onnxruntime versions, written atomically; a cached graph that does not
+load is exported again. ORT sessions get the thread count the one policy (``threads.py``) gave
+torch, rebuilt when it changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .generator import Generator, NoiseMode, images_to_uint8, synthesize_frames
+
+ENGINE_CHOICES = ("auto", "torch", "onnx")
+# Bump when the exported graph changes meaning (the wrapper below, how frames are made from it).
+EXPORT_VERSION = 1
+# An exported graph must give frames this close to torch's (in uint8 steps) or it is not used.
+MAX_FRAME_DIFFERENCE = 1
+# 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md: the default
+# model, 128 px, and 256 px); larger models were not measured, and their export takes minutes.
+AUTO_ONNX_MAX_RESOLUTION = 256
+
+
+class EngineError(ValueError):
+    """An engine asked for by name cannot run here; the message says why and what to use."""
+
+
+class Engine(Protocol):
+    name: str
+    note: str  # why this engine (a fallback's reason), "" when it is the one asked for
+
+    def frames(self, ws: np.ndarray, stop_at: int | None = None) -> np.ndarray:
+        """uint8 frames (N, H, W, C) of W+ codes (N, num_ws, w_dim), one code per run, so a frame's
+        bytes never depend on its neighbours; ``stop_at``: low-resolution previews."""
+        ...
+
+
+class TorchEngine:
+    """The generator, eager, on its own device."""
+
+    name = "torch"
+
+    def __init__(self, G: Generator, noise_mode: NoiseMode = "const", note: str = "") -> None:
+        self.G, self.noise_mode, self.note = G, noise_mode, note
+
+    def frames(self, ws: np.ndarray, stop_at: int | None = None) -> np.ndarray:
+        return synthesize_frames(self.G, ws, batch=1, noise_mode=self.noise_mode, stop_at=stop_at)
+
+
+class _Synthesis(torch.nn.Module):
+    """What is exported: W+ (1, num_ws, w_dim) → image (1, C, H, W) floats, settings fixed."""
+
+    def __init__(self, G: Generator, noise_mode: NoiseMode, fused: bool, stop_at: int | None) -> None:
+        super().__init__()
+        self.synthesis, self.noise_mode, self.fused, self.stop_at = G.synthesis, noise_mode, fused, stop_at
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        return self.synthesis(ws, noise_mode=self.noise_mode, fused=self.fused, stop_at=self.stop_at)
+
+
+def export_fused(G: Generator) -> bool:
+    """Whether the exported graph uses the fused modulated convolution (one grouped convolution)
+    rather than the unfused one (scale, convolve, scale). Measured under ONNX Runtime
+    (``bench_generator.py --engines``, docs/speed.md): unfused 0.5-0.8x fused's time on the default
+    model and at 256 px, 1 and 2 threads; unfused frames also do not change with the thread count."""
+    return False
+
+
+def graph_file(folder: Path, fingerprint: str, resolution: int, noise_mode: str, fused: bool,
+               onnxruntime_version: str) -> Path:
+    """The cached graph's name: the weights' fingerprint and a digest of everything else it depends on."""
+    settings = (f"latent-emotion.onnx\0v{EXPORT_VERSION}\0fingerprint={fingerprint}\0res={resolution}"
+                f"\0noise={noise_mode}\0fused={fused}\0torch={torch.__version__}\0onnxruntime={onnxruntime_version}")
+    digest = hashlib.sha256(settings.encode()).hexdigest()[:24]
+    return Path(folder) / f"synthesis-{fingerprint[:16]}-{digest}.onnx"
+
+
+class OnnxEngine:
+    """ONNX Runtime on the CPU running G's exported synthesis; graphs exported on first use of a
+    resolution and cached in ``folder``."""
+
+    name = "onnx"
+
+    def __init__(self, G: Generator, fingerprint: str, folder: Path, noise_mode: NoiseMode = "const",
+                 fused: bool | None = None) -> None:
+        import onnxruntime  # ImportError when it is not installed: pick_engine falls back
+
+        if G.device.type != "cpu":
+            raise EngineError(f"the onnx engine runs on the CPU, not {G.device.type}; use --engine torch or --device cpu")
+        if noise_mode == "random":
+            raise EngineError("the onnx engine makes frames with fixed noise only (noise 'const' or 'none')")
+        self.ort, self.G, self.fingerprint, self.folder = onnxruntime, G, fingerprint, Path(folder)
+        self.noise_mode, self.note = noise_mode, ""
+        self.fused = export_fused(G) if fused is None else fused  # None: the measured rule
+        self.exports = 0  # graphs exported by this engine (not found in the cache)
+        self._sessions: dict[int, Any] = {}
+        self._threads = 0
+        self._session(G.config.img_resolution)  # export failures show now, not at the first frame
+
+    def graph_path(self, resolution: int) -> Path:
+        """Where the graph that stops at ``resolution`` is cached."""
+        return graph_file(self.folder, self.fingerprint, resolution, self.noise_mode, self.fused, self.ort.__version__)
+
+    def frames(self, ws: np.ndarray, stop_at: int | None = None) -> np.ndarray:
+        ws = np.ascontiguousarray(ws, np.float32)
+        res = stop_at or self.G.config.img_resolution
+        if len(ws) == 0:
+            return np.zeros((0, res, res, self.G.config.img_channels), np.uint8)
+        session = self._session(res)
+        return np.concatenate([images_to_uint8(torch.from_numpy(session.run(None, {"ws": ws[i:i + 1]})[0]))
+                               for i in range(len(ws))])
+
+    def _session(self, resolution: int) -> Any:
+        threads = torch.get_num_threads()  # what threads.py's policy chose for this model
+        if threads != self._threads:
+            self._sessions.clear()
+            self._threads = threads
+        if resolution not in self._sessions:
+            self._sessions[resolution] = self._load(resolution)
+        return self._sessions[resolution]
+
+    def _load(self, resolution: int) -> Any:
+        path = self.graph_path(resolution)
+        if path.is_file():
+            try:
+                return self._open(path)
+            except Exception:  # noqa: BLE001 — a damaged or foreign file: export it again
+                path.unlink(missing_ok=True)
+        self._export(path, resolution)
+        session = self._open(path)
+        self._check(session, resolution)
+        return session
+
+    def _open(self, path: Path) -> Any:
+        so = self.ort.SessionOptions()
+        so.intra_op_num_threads = self._threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = self.ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # threads.prepare_openmp's choice
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return self.ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def _export(self, path: Path, resolution: int) -> None:
+        from ..files import replacing
+
+        stop_at = None if resolution == self.G.config.img_resolution else resolution
+        module = _Synthesis(self.G, self.noise_mode, self.fused, stop_at).eval()
+        ws = self.G.w_avg.reshape(1, 1, -1).repeat(1, self.G.num_ws, 1)
+        with replacing(path, suffix=".onnx", durable=False) as tmp, _quiet(), torch.no_grad():
+            torch.onnx.export(module, (ws,), str(tmp), dynamo=True, input_names=["ws"], output_names=["img"],
+                              external_data=False, optimize=True, verbose=False)
+        self.exports += 1
+
+    def _check(self, session: Any, resolution: int) -> None:
+        """The exported graph's frame of w_avg against torch's: a wrong export is never used."""
+        ws = np.repeat(self.G.w_avg.cpu().numpy()[None, None], self.G.num_ws, axis=1)
+        stop_at = None if resolution == self.G.config.img_resolution else resolution
+        want = synthesize_frames(self.G, ws, noise_mode=self.noise_mode, stop_at=stop_at).astype(np.int16)
+        got = images_to_uint8(torch.from_numpy(session.run(None, {"ws": ws.astype(np.float32)})[0]))
+        if got.shape != want.shape or np.abs(got - want).max() > MAX_FRAME_DIFFERENCE:
+            self.graph_path(resolution).unlink(missing_ok=True)
+            raise EngineError(f"the exported graph's frames differ from torch's ({self.fingerprint[:12]}, {resolution} px)")
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter's progress lines and warnings are not ours to show."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript", "torch._dynamo")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str, warn: Callable[[str], None] | None) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        (warn or (lambda m: print(m, file=sys.stderr)))(message)
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def pick_engine(G: Generator, fingerprint: str, choice: str | None = None, *, graphs: Path | None = None,
+                noise_mode: NoiseMode = "const", warn: Callable[[str], None] | None = None) -> Engine:
+    """The engine for ``choice`` ('auto', 'torch', 'onnx'; None: 'auto'); ``graphs``: the folder of
+    exported graphs (``rendering.render.graph_dir``). 'auto' is $LATENT_EMOTION_ENGINE where that
+    is set, else onnx on the CPU where it loads and torch otherwise (an export that fails is reported
+    once through ``warn``, default stderr); 'onnx' that cannot run raises EngineError."""
+    if choice in (None, "auto"):
+        choice = os.environ.get("LATENT_EMOTION_ENGINE") or "auto"
+    if choice not in ENGINE_CHOICES:
+        raise EngineError(f"unknown engine {choice!r}; use one of {', '.join(ENGINE_CHOICES)}")
+    if choice == "torch":
+        return TorchEngine(G, noise_mode)
+    if choice == "auto":
+        if G.device.type != "cpu":
+            return TorchEngine(G, noise_mode, note=f"on {G.device.type}")
+        if noise_mode == "random":
+            return TorchEngine(G, noise_mode, note="random noise")
+        if graphs is None:
+            return TorchEngine(G, noise_mode, note="no folder for exported graphs")
+        if G.config.img_resolution > AUTO_ONNX_MAX_RESOLUTION:
+            return TorchEngine(G, noise_mode, note=f"onnx is not measured to pay above {AUTO_ONNX_MAX_RESOLUTION} px")
+    if graphs is None:
+        raise EngineError("the onnx engine needs a folder for its exported graphs")
+    try:
+        return OnnxEngine(G, fingerprint, graphs, noise_mode)
+    except ImportError:
+        if choice == "onnx":
+            raise EngineError("the onnx engine needs onnxruntime, onnx and onnxscript "
+                              "(pip install -r requirements/backend.txt); use --engine torch") from None
+        return TorchEngine(G, noise_mode, note="onnxruntime is not installed")
+    except EngineError:
+        if choice == "onnx":
+            raise
+        reason = "the exported graph did not match torch's frames"
+    except Exception as e:  # noqa: BLE001 — the exporter fails in many ways; torch still works
+        if choice == "onnx":
+            raise EngineError(f"exporting the generator to ONNX failed: {str(e).splitlines()[0][:200]}") from None
+        reason = f"ONNX export failed ({type(e).__name__})"
+    _warn_once(f"frames are made by torch: {reason}", warn)
+    return TorchEngine(G, noise_mode, note=reason)
