@@ -26,7 +26,7 @@ import torch
 
 from backend.files import FileError, check_output, load_array, read_bytes, read_json, write_atomic
 from backend.model.checkpoints import CheckpointError, load_generator, save_generator
-from backend.rendering.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
+from backend.rendering.video import VIDEO_FORMATS, read_frames, write_video
 
 from .conftest import ROOT
 
