@@ -2,6 +2,12 @@
 """Time per self-labelled sample of ``learn-directions``: measured at 128 px, extrapolated to 1024 px.
 
     .venv/bin/python scripts/bench_learn_directions.py [--samples 64] [--threads 1]
+    .venv/bin/python scripts/bench_learn_directions.py --recipe MODEL [--reader probe:PATH] [--samples 2000] [--faces 8]
+
+``--recipe``: the whole recipe twice on MODEL, faces drawn at the generator's full resolution and
+at the reader's (``LearnSettings.draw_size``): wall and CPU time per stage with the load average,
+and per channel the cosine between the two directions and their strengths and rows; the two
+directions files are left in ``--work`` (full.json, reader.json) for ``eval-directions``.
 
 Measured on this machine: the default model (128 px) drawing a sample (batch 16) and the features
 probe reading it; the face readers (the ``faces`` labeller) reading a 1024 px face (the fixtures'
@@ -26,9 +32,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from backend.animation.directions import save_directions  # noqa: E402
 from backend.learning.labels import probe_reader  # noqa: E402
-from backend.learning.readers import face_reader  # noqa: E402
-from backend.learning.self_labelled import mapped  # noqa: E402
+from backend.learning.readers import face_reader, reader_from_spec  # noqa: E402
+from backend.learning.self_labelled import LearnSettings, learn_generator_directions, mapped  # noqa: E402
+from backend.photos.inversion import stop_resolution  # noqa: E402
 from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import GeneratorConfig, synthesize_frames  # noqa: E402
 from backend.model.threads import synthesis_flops  # noqa: E402
@@ -53,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=64, help="samples per round at 128 px")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--recipe", type=Path, help="time the whole recipe on this generator, full vs reader resolution")
+    p.add_argument("--reader", default="probe:" + str(ROOT / "models" / "default" / "probe_features.safetensors"))
+    p.add_argument("--faces", type=int, default=8, help="--recipe: calibration faces")
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench_learn_directions"),
+                   help="--recipe: where samples go (emptied first)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.recipe is not None:
+        return recipe(args)
     G, _ = load_generator(ROOT / "models" / "default" / "generator.safetensors")
     G.eval().requires_grad_(False)
     ws = mapped(G, np.random.default_rng(0).standard_normal((args.samples, G.config.z_dim)), 0.7)
@@ -86,6 +101,43 @@ def main(argv: list[str] | None = None) -> int:
     print(f"EXTRAPOLATED 1024 px config-F ({f_gflop:.0f} GFLOP a frame) with the face readers: "
           f"{fast:.0f}-{slow:.0f} s per sample (at the default model's and the slim fixture's GFLOP/s); "
           f"2000 samples: {fast * 2000 / 3600:.0f}-{slow * 2000 / 3600:.0f} h on one thread")
+    return 0
+
+
+def recipe(args: argparse.Namespace) -> int:
+    """The recipe at full and at reader resolution, on the same samples' z (both made afresh)."""
+    import os
+    import shutil
+
+    G, info = load_generator(args.recipe)
+    G.eval().requires_grad_(False)
+    reader = reader_from_spec(args.reader, "labeller")
+    shutil.rmtree(args.work, ignore_errors=True)
+    low = stop_resolution(G, reader.size)
+    print(f"{info.path.name}: {info.resolution} px; reader {reader.description} looks at {reader.size} px -> "
+          f"drawn at {low or info.resolution} px; {args.samples} samples, {args.faces} calibration faces, "
+          f"{args.threads} thread(s)")
+    results = {}
+    for name, size in (("full resolution", None), ("reader resolution", reader.size)):
+        settings = LearnSettings(samples=args.samples, faces=args.faces, draw_size=size)
+        load, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        r = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, args.work / name, settings)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        results[name] = (r, wall, cpu)
+        save_directions(r.directions, args.work / f"{name.split()[0]}.json")  # for eval-directions
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
+        print(f"{name:18s} wall {wall:7.1f} s, CPU {cpu:7.1f} s (load {load:.2f} -> {os.getloadavg()[0]:.2f}); {stages}",
+              flush=True)
+    (a, wa, ca), (b, wb, cb) = results.values()
+    print(f"reader resolution: {wa / wb:.2f}x less wall time, {ca / cb:.2f}x less CPU time")
+    print(f"{'channel':<11}{'cosine':>8}{'strength full':>15}{'reader':>8}{'rows full':>11}{'reader':>8}")
+    for d in a.directions:
+        e = b.directions[d.name] if d.name in b.directions else None
+        if e is None:
+            print(f"{d.name:<11}  only at full resolution")
+            continue
+        cos = float(d.vector @ e.vector / np.linalg.norm(d.vector) / np.linalg.norm(e.vector))
+        print(f"{d.name:<11}{cos:8.3f}{d.strength:15.3f}{e.strength:8.3f}{str(d.layers):>11}{str(e.layers):>8}")
     return 0
 
 

@@ -147,6 +147,20 @@ def face_readers(crop_size: int = 256) -> FaceReaders:
     return FaceReaders(crop_size=crop_size)
 
 
+def full_resolution_option(s: argparse.ArgumentParser, what: str) -> None:
+    """``--full-resolution``: every image at the generator's own size, as before reader-size drawing."""
+    s.add_argument("--full-resolution", action="store_true",
+                   help=f"draw {what} at the generator's full resolution (default: synthesis stops at the lowest "
+                   "resolution that still gives the readers the pixels they look at; faster on big generators, "
+                   "the same where the generator is no bigger than that)")
+
+
+def draw_size(args: argparse.Namespace, size: int | None) -> int | None:
+    """The image size to draw at for readers that look at ``size`` pixels: None (the full frame)
+    with ``--full-resolution``."""
+    return None if args.full_resolution else size
+
+
 def model_options(s: argparse.ArgumentParser, *, directions: bool = False) -> None:
     """``--model`` (``--directions``) and ``--device``: how every command that loads a generator names it."""
     s.add_argument("--model", type=Path, help="generator checkpoint (default: the project's default model)")

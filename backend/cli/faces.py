@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 from ..animation.channels import VALUE_LIMIT
-from .common import face_readers, load_model_arg, model_options, number_in, progress_line
+from .common import (
+    draw_size,
+    face_readers,
+    full_resolution_option,
+    load_model_arg,
+    model_options,
+    number_in,
+    progress_line,
+)
 
 
 def cmd_acd(args: argparse.Namespace) -> None:
@@ -97,7 +105,11 @@ def cmd_capture(args: argparse.Namespace) -> None:
 
 
 def cmd_invert(args: argparse.Namespace) -> None:
+    import math
+
     from ..photos.face_code import (
+        COARSE_SIZE,
+        FINE_SHARE,
         FaceFeatures,
         central_box,
         fit_to_resolution,
@@ -122,16 +134,22 @@ def cmd_invert(args: argparse.Namespace) -> None:
 
         face = photo_face(image, res, args.face, FaceReaders(crop_size=res, device=str(G.device)))
         aligned, box, index, found = face.aligned, face.box, face.index, face.found
-    faces = FaceFeatures(box, G.device)
-    features = {"faces": faces, "none": None}.get(args.features)
+    faces = FaceFeatures(box, G.device, size=res)
+    features, need = {"faces": faces, "none": None}.get(args.features), COARSE_SIZE
     if args.features.startswith("probe:"):
         from ..readers.probe import load_probe
 
-        features = load_probe(args.features[len("probe:"):], G.device).features
+        probe = load_probe(args.features[len("probe:"):], G.device)
+        features, need = probe.features, probe.config.input_size
+    from ..photos.inversion import stop_resolution
+
+    coarse = stop_resolution(G, draw_size(args, need))
+    how = (f"all at {res} px" if coarse is None else
+           f"at {coarse} px but the last {math.ceil(args.steps // 2 * FINE_SHARE)} W+ steps at {res} px")
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
-          f"{args.steps // 2} in W+ on {G.device}", file=sys.stderr)
+          f"{args.steps // 2} in W+ on {G.device}, {how}", file=sys.stderr)
     result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding,
-                            seed=args.seed, progress=progress_line())
+                            seed=args.seed, coarse=coarse, progress=progress_line())
     save_face_code(args.out, result, fingerprint=info.fingerprint, photo_sha256=sha256, face_index=index)
     print(f"{args.out}: pixel error {result.pixel_mae:.1f} (W only: {result.pixel_mae_w:.1f}) of 255, identity "
           f"distance photo <-> reconstruction {result.identity_distance:.3f} (unit face-api descriptors), "
@@ -158,6 +176,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "landmarks), 'none' (pixels only) or 'probe:PATH' (a probe's feature maps, for cartoon models)")
     s.add_argument("--aligned", action="store_true", help="the image is already an aligned face: no detection")
     s.add_argument("--seed", type=int, default=0)
+    full_resolution_option(s, "every inversion step")
     s.set_defaults(func=cmd_invert)
     s = sub.add_parser("capture", help="performance capture: a video of a face -> per-frame channel values (CSV)")
     s.add_argument("video", type=Path, help="a video file or a folder of PNG frames")

@@ -8,7 +8,9 @@ generator's latent space. Recipe (``invert_photo``):
 2. invert into W: ``steps`` steps of ``backend.photos.inversion.invert_batch`` from w_avg (Adam, NVIDIA's
    schedule, latent noise), then into W+: ``steps // 2`` steps from that W code at a fifth of the
    learning rate, every row free (Image2StyleGAN). W codes edit best; W+ reconstructs better
-   and starts from the W code, so it stays near W's distribution;
+   and starts from the W code, so it stays near W's distribution. Coarse to fine (``coarse``):
+   every W step and the first W+ steps stop synthesis at a lower resolution, the last
+   ``FINE_SHARE`` of the W+ steps render the full frame (``inversion.invert_batch``);
 3. the loss: the pixel pyramid plus ``feature_weight`` × an LPIPS-style distance of face features
    in place of the paper's VGG: face-api's identity descriptor, its expression net's features
    and its 68 landmarks (centred), each read from the photo's face box in the aligned crop.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import time
 from collections.abc import Callable
@@ -42,6 +45,9 @@ from .inversion import FeatureFn, invert_batch
 DEFAULT_STEPS = 300
 W_LR, W_PLUS_LR = 0.1, 0.02
 FEATURE_WEIGHT = 0.5
+FINE_SHARE = 1 / 3  # of the W+ steps, the last ones: at full resolution when the others are coarse
+# Pixels the face features need: an FFHQ face fills most of a 256 px frame, face-api's crops are 112-150 px.
+COARSE_SIZE = 256
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels of the aligned crop, half-open
 
 
@@ -97,12 +103,12 @@ class FaceFeatures:
     (N, C, 1, 1) maps for ``inversion.feature_distance``: identity descriptor, expression
     features, centred landmarks."""
 
-    def __init__(self, box: Box, device: str | torch.device = "cpu") -> None:
+    def __init__(self, box: Box, device: str | torch.device = "cpu", size: int | None = None) -> None:
         from ..readers.nets.expression import load_expression_net
         from ..readers.nets.identity import load_recognition_net
         from ..readers.nets.landmarks import load_landmark_net
 
-        self.box = box
+        self.box, self.size = box, size  # ``size``: the images the box is in (others: scaled to theirs)
         self.identity = load_recognition_net().to(device).requires_grad_(False)
         self.expression = load_expression_net().to(device).requires_grad_(False)
         self.landmarks = load_landmark_net().to(device).requires_grad_(False)
@@ -112,6 +118,9 @@ class FaceFeatures:
         from ..readers.nets.densenet import FACEAPI_MEAN_RGB
 
         x1, y1, x2, y2 = self.box
+        if self.size is not None and x.shape[-1] != self.size:  # a coarse step's smaller image
+            x1, y1, x2, y2 = (round(v * x.shape[-1] / self.size) for v in self.box)
+            x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
         x = F.interpolate(x[:, :, y1:y2, x1:x2], size=(size, size), mode="bilinear", align_corners=False,
                           antialias=y2 - y1 > size)
         mean = torch.tensor(FACEAPI_MEAN_RGB, device=x.device).reshape(1, 3, 1, 1)
@@ -145,24 +154,28 @@ class PhotoInversion:
     identity_distance: float | None  # photo ↔ reconstruction, unit face-api descriptors; None without features
     steps: tuple[int, int]  # (W steps, W+ steps) taken
     seconds: float
-
+    coarse: int | None = None  # the resolution the coarse steps rendered at (None: all full resolution)
 
 
 def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_STEPS,
                    features: FeatureFn | None = None, feature_weight: float = FEATURE_WEIGHT,
                    embedding: Callable[[torch.Tensor], torch.Tensor] | None = None, seed: int = 0,
-                   progress: Progress | None = None, cancel: Cancel | None = None) -> PhotoInversion:
+                   coarse: int | None = None, progress: Progress | None = None,
+                   cancel: Cancel | None = None) -> PhotoInversion:
     """W then W+ inversion of an aligned face (uint8 (res, res, 3)); see the module docstring.
     ``embedding`` (e.g. ``FaceFeatures.embedding``) gives the identity distance of the result.
+    ``coarse``: the resolution of the coarse steps (``inversion.stop_resolution``; None: none).
     ``progress`` gets stages "W" then "W+"; ``Cancelled`` once ``cancel()``."""
     start = time.perf_counter()
     aligned = np.ascontiguousarray(aligned)
     w = invert_batch(G, aligned[None], space="w", steps=steps, lr=W_LR, features=features,
-                     feature_weight=feature_weight, seed=seed, progress=progress, cancel=cancel)
+                     feature_weight=feature_weight, seed=seed, coarse=coarse, progress=progress, cancel=cancel)
     if w.cancelled:
         raise Cancelled(f"inversion cancelled after {w.steps} of {steps} W steps")
-    plus = invert_batch(G, aligned[None], space="w+", steps=steps // 2, lr=W_PLUS_LR, features=features,
-                        feature_weight=feature_weight, init=w.w_plus, seed=seed, progress=progress, cancel=cancel)
+    plus_steps = steps // 2
+    plus = invert_batch(G, aligned[None], space="w+", steps=plus_steps, lr=W_PLUS_LR, features=features,
+                        feature_weight=feature_weight, init=w.w_plus, seed=seed, coarse=coarse,
+                        fine_steps=math.ceil(plus_steps * FINE_SHARE), progress=progress, cancel=cancel)
     if plus.cancelled:
         raise Cancelled(f"inversion cancelled after {plus.steps} of {steps // 2} W+ steps")
     distance = None
@@ -174,7 +187,7 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
         distance = float((e[0] - e[1]).norm())
     return PhotoInversion(plus.w_plus[0], w.w_plus[0, 0], aligned, plus.images[0], float(w.pixel_mae[0]),
                           float(plus.pixel_mae[0]), distance, (w.steps, plus.steps),
-                          time.perf_counter() - start)
+                          time.perf_counter() - start, coarse)
 
 
 def read_photo(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:

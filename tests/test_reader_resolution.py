@@ -1,0 +1,156 @@
+"""Learning and inverting at the readers' resolution: synthesis stops at the lowest block that
+still gives the reader its pixels (learn-directions), or at a coarse block for all but the last
+inversion steps; results agree with the full-resolution path, and a generator no bigger than
+the reader's size runs exactly as before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+import torch
+
+from backend.cli import build_parser
+from backend.cli.common import draw_size
+from backend.learning.self_labelled import LearnSettings, SampleKey, learn_generator_directions
+from backend.model.generator import Generator
+from backend.photos.face_code import FINE_SHARE, invert_aligned
+from backend.photos.inversion import invert_batch, stop_resolution
+
+from .conftest import tiny_config, with_mean_w_avg
+from .test_generator_directions import FINGERPRINT, PlantedGenerator, planted_reader, unit
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class SizeSpy(torch.nn.Module):
+    """A synthesis network that records the side of every image it returns."""
+
+    def __init__(self, inner: torch.nn.Module, resolutions: tuple[int, ...]) -> None:
+        super().__init__()
+        self.inner, self.resolutions, self.sizes = inner, resolutions, []
+
+    def preview_resolutions(self) -> tuple[int, ...]:
+        return self.resolutions
+
+    def forward(self, ws: torch.Tensor, **kwargs) -> torch.Tensor:
+        img = self.inner(ws, **kwargs)
+        self.sizes.append(img.shape[-1])
+        return img
+
+
+def spied(G: Generator) -> SizeSpy:
+    inner = G.synthesis
+    real = inner.inner if hasattr(inner, "inner") else inner  # the planted generator wraps a StyleGAN2
+    G.synthesis = SizeSpy(inner, real.preview_resolutions())
+    return G.synthesis
+
+
+@pytest.fixture
+def planted(one_thread):
+    rng = np.random.default_rng(7)
+    u = unit(rng.standard_normal(32))
+    v = rng.standard_normal(32)
+    v = unit(v - (v @ u) * u)
+    G = PlantedGenerator(u, v).eval().requires_grad_(False)
+    return G, spied(G)
+
+
+@pytest.fixture
+def tiny(one_thread):
+    torch.manual_seed(0)
+    G = with_mean_w_avg(Generator(tiny_config())).eval()
+    return G, spied(G)
+
+
+SETTINGS = LearnSettings(samples=200, faces=3, batch=16)
+
+
+def test_stop_resolution_is_the_lowest_block_at_or_above_the_size(tiny):
+    G, _ = tiny  # 32 px: blocks 4, 8, 16, 32
+    assert [stop_resolution(G, s) for s in (1, 8, 9, 16, 17)] == [4, 8, 16, 16, None]
+    assert stop_resolution(G, 32) is None and stop_resolution(G, 256) is None and stop_resolution(G, None) is None
+    with pytest.raises(ValueError, match="positive whole number"):
+        stop_resolution(G, 0)
+
+
+def test_learning_draws_every_face_at_the_readers_size_and_finds_the_same_directions(planted, tmp_path):
+    G, spy = planted
+    low = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path / "low",
+                                     replace(SETTINGS, draw_size=12))
+    assert spy.sizes and set(spy.sizes) == {16}  # sampling and calibration alike: the lowest block >= 12 px
+    spy.sizes.clear()
+    full = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path / "full", SETTINGS)
+    assert set(spy.sizes) == {32}
+    assert low.directions.names == full.directions.names == ("joy", "head_turn")
+    for a, b in zip(low.directions, full.directions):
+        assert float(a.vector @ b.vector) >= 0.98
+        assert a.strength == pytest.approx(b.strength, rel=0.05)
+    # Samples drawn smaller are other samples: stored apart, never mixed with full-frame ones.
+    assert sorted(p.name for p in (tmp_path / "low").iterdir()) != sorted(p.name for p in (tmp_path / "full").iterdir())
+
+
+def test_a_generator_no_bigger_than_the_reader_learns_exactly_as_before(planted, tmp_path):
+    G, spy = planted
+    before = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path / "a", SETTINGS)
+    after = learn_generator_directions(G, FINGERPRINT, planted_reader, "planted", tmp_path / "b",
+                                       replace(SETTINGS, draw_size=32))
+    assert set(spy.sizes) == {32}
+    for a, b in zip(before.directions, after.directions):
+        assert a.vector.tobytes() == b.vector.tobytes() and (a.strength, a.layers) == (b.strength, b.layers)
+    # ... and finds the samples stored before the resolution was part of the key.
+    key = SampleKey(FINGERPRINT, "planted", 1.0, 0)
+    old = {k: v for k, v in asdict(key).items() if k != "resolution"}
+    assert key.folder == "samples-" + hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert (tmp_path / "b" / key.folder).is_dir() and SampleKey(FINGERPRINT, "planted", 1.0, 0, resolution=16).folder != key.folder
+
+
+def test_inversion_renders_coarse_steps_small_and_the_last_steps_full(tiny):
+    G, spy = tiny
+    w_true = G.w_from_seed(1, truncation_psi=0.3)
+    with torch.no_grad():
+        target = G.synthesis(w_true)
+    spy.sizes.clear()
+    coarse = invert_batch(G, target, steps=60, coarse=16, fine_steps=20)
+    assert spy.sizes == [16] * 40 + [32] * 20 + [32]  # 40 coarse steps, 20 fine, the result
+    full = invert_batch(G, target, steps=60)
+    assert coarse.images.shape == full.images.shape == (1, 32, 32, 3)
+    spread = float((G.mapping(torch.randn(2000, 32, generator=torch.Generator().manual_seed(0)))[:, 0]).std(0).norm())
+    for r in (coarse, full):
+        assert np.linalg.norm(r.w_plus[0, 0] - w_true[0, 0].numpy()) / spread < 0.15
+    assert coarse.pixel_mae[0] <= 1.05 * full.pixel_mae[0] + 0.5  # 0..255 units
+
+
+def test_inversion_at_the_generators_own_size_is_unchanged(tiny):
+    G, spy = tiny
+    with torch.no_grad():
+        target = G.synthesis(G.w_from_seed(2, truncation_psi=0.3))
+    a = invert_batch(G, target, steps=15)
+    b = invert_batch(G, target, steps=15, coarse=32, fine_steps=5)
+    assert set(spy.sizes) == {32}
+    assert a.w_plus.tobytes() == b.w_plus.tobytes() and np.array_equal(a.loss_history, b.loss_history)
+    with pytest.raises(ValueError, match="coarse must be one of"):
+        invert_batch(G, target, steps=1, coarse=12)
+
+
+def test_photo_inversion_keeps_the_last_share_of_w_plus_steps_at_full_resolution(tiny):
+    G, spy = tiny
+    with torch.no_grad():
+        photo = ((G.synthesis(G.w_from_seed(3, truncation_psi=0.3))[0].permute(1, 2, 0) * 127.5 + 128)
+                 .clamp(0, 255).to(torch.uint8).numpy())
+    spy.sizes.clear()
+    result = invert_aligned(G, photo, steps=30, coarse=8)
+    fine = math.ceil(15 * FINE_SHARE)
+    assert spy.sizes == [8] * 30 + [32] + [8] * (15 - fine) + [32] * fine + [32]
+    assert result.coarse == 8 and result.reconstruction.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("command", [["learn-directions", "--out", "d.json"], ["invert", "p.png", "--out", "c.npz"]])
+def test_full_resolution_option(command):
+    parser = build_parser()
+    assert draw_size(parser.parse_args(command), 256) == 256
+    assert draw_size(parser.parse_args(command + ["--full-resolution"]), 256) is None
