@@ -187,8 +187,14 @@ class PhotoOrder(WholeOrder):
 
 def invert_photo(order: PhotoOrder) -> PhotoCode:
     """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
-    from .backend.photos.face_code import COARSE_SIZE, FaceFeatures, invert_aligned, photo_face, read_photo
-    from .backend.photos.inversion import stop_resolution
+    from .backend.photos.face_code import (
+        COARSE_SIZE,
+        FaceFeatures,
+        coarse_resolution,
+        invert_aligned,
+        photo_face,
+        read_photo,
+    )
     from .backend.readers.reading import FaceReaders
 
     rig = get_rig(order.paths)
@@ -201,7 +207,7 @@ def invert_photo(order: PhotoOrder) -> PhotoCode:
         order.done = done if stage == "W" else order.steps + done
 
     result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features,
-                            coarse=stop_resolution(rig.G, COARSE_SIZE), progress=progress,
+                            coarse=coarse_resolution(rig.G, COARSE_SIZE), progress=progress,
                             cancel=order.cancelled.is_set)
     return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
                      result.pixel_mae, face.found)

@@ -28,6 +28,9 @@ from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import images_from_uint8, images_to_uint8  # noqa: E402
 from backend.photos.face_code import COARSE_SIZE, FaceFeatures, central_box, invert_aligned  # noqa: E402
 from backend.photos.inversion import stop_resolution, w_statistics  # noqa: E402
+
+# The bench times coarse steps wherever synthesis can stop lower (the CLI: only where they are at
+# most a quarter of the side, ``face_code.coarse_resolution``).
 from backend.readers.probe import load_probe  # noqa: E402
 
 

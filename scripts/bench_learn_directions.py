@@ -114,7 +114,7 @@ def recipe(args: argparse.Namespace) -> int:
     reader = reader_from_spec(args.reader, "labeller")
     shutil.rmtree(args.work, ignore_errors=True)
     low = stop_resolution(G, reader.size)
-    print(f"{info.path.name}: {info.resolution} px; reader {reader.description} looks at {reader.size} px -> "
+    print(f"{Path(info.path).name}: {info.resolution} px; reader {reader.description} looks at {reader.size} px -> "
           f"drawn at {low or info.resolution} px; {args.samples} samples, {args.faces} calibration faces, "
           f"{args.threads} thread(s)")
     results = {}

@@ -18,8 +18,8 @@ from backend.cli import build_parser
 from backend.cli.common import draw_size
 from backend.learning.self_labelled import LearnSettings, SampleKey, learn_generator_directions
 from backend.model.generator import Generator
-from backend.photos.face_code import FINE_SHARE, invert_aligned
-from backend.photos.inversion import invert_batch, stop_resolution
+from backend.photos.face_code import FINE_SHARE, coarse_resolution, invert_aligned
+from backend.photos.inversion import REFRESH_STEPS, invert_batch, stop_resolution, w_statistics
 
 from .conftest import tiny_config, with_mean_w_avg
 from .test_generator_directions import FINGERPRINT, PlantedGenerator, planted_reader, unit
@@ -67,7 +67,7 @@ def tiny(one_thread):
     return G, spied(G)
 
 
-SETTINGS = LearnSettings(samples=200, faces=3, batch=16)
+SETTINGS = LearnSettings(samples=128, faces=2, batch=16)
 
 
 def test_stop_resolution_is_the_lowest_block_at_or_above_the_size(tiny):
@@ -76,6 +76,8 @@ def test_stop_resolution_is_the_lowest_block_at_or_above_the_size(tiny):
     assert stop_resolution(G, 32) is None and stop_resolution(G, 256) is None and stop_resolution(G, None) is None
     with pytest.raises(ValueError, match="positive whole number"):
         stop_resolution(G, 0)
+    # Inversion's coarse steps only where they draw a quarter of the side or less.
+    assert [coarse_resolution(G, s) for s in (4, 8, 9, None)] == [4, 8, None, None]
 
 
 def test_learning_draws_every_face_at_the_readers_size_and_finds_the_same_directions(planted, tmp_path):
@@ -109,20 +111,30 @@ def test_a_generator_no_bigger_than_the_reader_learns_exactly_as_before(planted,
     assert (tmp_path / "b" / key.folder).is_dir() and SampleKey(FINGERPRINT, "planted", 1.0, 0, resolution=16).folder != key.folder
 
 
-def test_inversion_renders_coarse_steps_small_and_the_last_steps_full(tiny):
+def drawn(steps: int, fine: int, coarse: int, full: int = 32) -> list[int]:
+    """The sides of the images an inversion draws: each coarse step's, with a full frame and a
+    coarse one (no gradients) every REFRESH_STEPS before it; the fine steps'; the result."""
+    sizes = []
+    for step in range(steps - fine):
+        sizes += ([full, coarse] if step % REFRESH_STEPS == 0 else []) + [coarse]
+    return sizes + [full] * fine + [full]
+
+
+def test_inversion_renders_coarse_steps_small_and_agrees_with_full_resolution(tiny):
     G, spy = tiny
     w_true = G.w_from_seed(1, truncation_psi=0.3)
     with torch.no_grad():
         target = G.synthesis(w_true)
     spy.sizes.clear()
-    coarse = invert_batch(G, target, steps=60, coarse=16, fine_steps=20)
-    assert spy.sizes == [16] * 40 + [32] * 20 + [32]  # 40 coarse steps, 20 fine, the result
-    full = invert_batch(G, target, steps=60)
+    coarse = invert_batch(G, target, steps=100, coarse=16, fine_steps=50)
+    assert spy.sizes == drawn(100, 50, 16)
+    full = invert_batch(G, target, steps=100)
     assert coarse.images.shape == full.images.shape == (1, 32, 32, 3)
-    spread = float((G.mapping(torch.randn(2000, 32, generator=torch.Generator().manual_seed(0)))[:, 0]).std(0).norm())
+    _, _, spread = w_statistics(G)
+    # Measured: W error 0.088 (coarse to fine) and 0.094 (full) of W's spread, pixel error 2.63 and 2.58.
     for r in (coarse, full):
         assert np.linalg.norm(r.w_plus[0, 0] - w_true[0, 0].numpy()) / spread < 0.15
-    assert coarse.pixel_mae[0] <= 1.05 * full.pixel_mae[0] + 0.5  # 0..255 units
+    assert coarse.pixel_mae[0] <= 1.1 * full.pixel_mae[0] + 0.2  # 0..255 units
 
 
 def test_inversion_at_the_generators_own_size_is_unchanged(tiny):
@@ -145,7 +157,7 @@ def test_photo_inversion_keeps_the_last_share_of_w_plus_steps_at_full_resolution
     spy.sizes.clear()
     result = invert_aligned(G, photo, steps=30, coarse=8)
     fine = math.ceil(15 * FINE_SHARE)
-    assert spy.sizes == [8] * 30 + [32] + [8] * (15 - fine) + [32] * fine + [32]
+    assert spy.sizes == drawn(30, 0, 8) + drawn(15, fine, 8)
     assert result.coarse == 8 and result.reconstruction.shape == (32, 32, 3)
 
 

@@ -112,6 +112,7 @@ def cmd_invert(args: argparse.Namespace) -> None:
         FINE_SHARE,
         FaceFeatures,
         central_box,
+        coarse_resolution,
         fit_to_resolution,
         invert_aligned,
         photo_face,
@@ -141,9 +142,7 @@ def cmd_invert(args: argparse.Namespace) -> None:
 
         probe = load_probe(args.features[len("probe:"):], G.device)
         features, need = probe.features, probe.config.input_size
-    from ..photos.inversion import stop_resolution
-
-    coarse = stop_resolution(G, draw_size(args, need))
+    coarse = coarse_resolution(G, draw_size(args, need))
     how = (f"all at {res} px" if coarse is None else
            f"at {coarse} px but the last {math.ceil(args.steps // 2 * FINE_SHARE)} W+ steps at {res} px")
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "

@@ -179,7 +179,8 @@ def invert_batch(G: Generator, images: np.ndarray | torch.Tensor, *, space: Spac
     0 in W+ (``DEFAULT_W_NOISE``). ``coarse``: a resolution of ``G.synthesis.preview_resolutions()``
     (e.g. ``stop_resolution(G, 256)``) that every step but the last ``fine_steps`` renders at
     (None: every step at full resolution); the result is always drawn at full resolution. For the
-    best reconstruction, invert in ``"w"`` and refine in ``"w+"`` from that result (``init=result.w_plus``, a lower ``lr`` such as 0.02).
+    best reconstruction, invert in ``"w"`` and refine in ``"w+"`` from that result
+    (``init=result.w_plus``, a lower ``lr`` such as 0.02).
     ``progress(STAGES[space], done, steps)`` is called after every step; when ``cancel()`` returns True
     the optimisation stops and the result holds the codes reached so far (``cancelled=True``).
     Memory grows with N (autograd through the synthesis network): invert large sets in chunks.
