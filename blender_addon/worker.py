@@ -187,27 +187,19 @@ class PhotoOrder(WholeOrder):
 
 def invert_photo(order: PhotoOrder) -> PhotoCode:
     """Detect, align and invert ``order``'s photo (worker only: no bpy)."""
-    from .backend.photos.face_code import (
-        COARSE_SIZE,
-        FaceFeatures,
-        coarse_resolution,
-        invert_aligned,
-        photo_face,
-        read_photo,
-    )
+    from .backend.photos.face_code import FaceFeatures, invert_aligned, photo_face, read_photo
     from .backend.readers.reading import FaceReaders
 
     rig = get_rig(order.paths)
     image, _ = read_photo(order.path)
     face = photo_face(image, rig.resolution, None, FaceReaders(crop_size=rig.resolution, device=str(rig.G.device)))
     order.total = order.steps + order.steps // 2
-    features = FaceFeatures(face.box, rig.G.device, size=rig.resolution)
+    features = FaceFeatures(face.box, rig.G.device)
 
     def progress(stage: str, done: int, _total: int) -> None:
         order.done = done if stage == "W" else order.steps + done
 
-    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features,
-                            coarse=coarse_resolution(rig.G, COARSE_SIZE), progress=progress,
+    result = invert_aligned(rig.G, face.aligned, steps=order.steps, features=features, progress=progress,
                             cancel=order.cancelled.is_set)
     return PhotoCode(result.w_plus.astype(np.float32), rig.info.fingerprint, result.aligned, result.reconstruction,
                      result.pixel_mae, face.found)

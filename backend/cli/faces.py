@@ -8,9 +8,7 @@ from pathlib import Path
 
 from ..animation.channels import VALUE_LIMIT
 from .common import (
-    draw_size,
     face_readers,
-    full_resolution_option,
     load_model_arg,
     model_options,
     number_in,
@@ -142,7 +140,7 @@ def cmd_invert(args: argparse.Namespace) -> None:
 
         probe = load_probe(args.features[len("probe:"):], G.device)
         features, need = probe.features, probe.config.input_size
-    coarse = coarse_resolution(G, draw_size(args, need))
+    coarse = coarse_resolution(G, need) if args.coarse_to_fine else None
     how = (f"all at {res} px" if coarse is None else
            f"at {coarse} px but the last {math.ceil(args.steps // 2 * FINE_SHARE)} W+ steps at {res} px")
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
@@ -175,7 +173,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "landmarks), 'none' (pixels only) or 'probe:PATH' (a probe's feature maps, for cartoon models)")
     s.add_argument("--aligned", action="store_true", help="the image is already an aligned face: no detection")
     s.add_argument("--seed", type=int, default=0)
-    full_resolution_option(s, "every inversion step")
+    s.add_argument("--coarse-to-fine", action="store_true",
+                   help="experimental, faster on big generators: the W steps and the first W+ steps stop synthesis "
+                   "at the features' resolution (256 px for faces), the last third of the W+ steps draw the full "
+                   "frame; reconstructions measured worse (docs/speed.md), so off unless asked")
     s.set_defaults(func=cmd_invert)
     s = sub.add_parser("capture", help="performance capture: a video of a face -> per-frame channel values (CSV)")
     s.add_argument("video", type=Path, help="a video file or a folder of PNG frames")
