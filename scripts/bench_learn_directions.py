@@ -32,6 +32,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
 from backend.animation.directions import save_directions  # noqa: E402
 from backend.learning.labels import probe_reader  # noqa: E402
 from backend.learning.readers import face_reader, reader_from_spec  # noqa: E402
@@ -66,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faces", type=int, default=8, help="--recipe: calibration faces")
     p.add_argument("--work", type=Path, default=Path("/tmp/bench_learn_directions"),
                    help="--recipe: where samples go (emptied first)")
+    p.add_argument("--per-frame", help="CPU time per drawn and read face on this generator (a file, or config-f: "
+                   "FFHQ's 1024 px architecture with random weights), full vs reader resolution, and the recipe's "
+                   "time projected from it")
+    p.add_argument("--size", type=int, help="--per-frame: draw for this many pixels instead of the reader's size")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.recipe is not None:
         return recipe(args)
+    if args.per_frame is not None:
+        return per_frame(args)
     G, _ = load_generator(ROOT / "models" / "default" / "generator.safetensors")
     G.eval().requires_grad_(False)
     ws = mapped(G, np.random.default_rng(0).standard_normal((args.samples, G.config.z_dim)), 0.7)
@@ -138,6 +145,44 @@ def recipe(args: argparse.Namespace) -> int:
             continue
         cos = float(d.vector @ e.vector / np.linalg.norm(d.vector) / np.linalg.norm(e.vector))
         print(f"{d.name:<11}{cos:8.3f}{d.strength:15.3f}{e.strength:8.3f}{str(d.layers):>11}{str(e.layers):>8}")
+    return 0
+
+
+def per_frame(args: argparse.Namespace) -> int:
+    """CPU time of drawing and reading one face (batch 16, least of 3 rounds) at full and at the
+    reader's resolution; the default recipe's time projected from it (samples + calibration faces)."""
+    import os
+
+    from backend.learning.self_labelled import LearnSettings, row_candidates
+    from backend.learning.calibration import DEFAULT_STRENGTH_GRID
+
+    from backend.model.generator import Generator
+
+    if args.per_frame == "config-f":
+        torch.manual_seed(0)
+        G, name = Generator(CONFIG_F), "random config-F"
+    else:
+        G, info = load_generator(args.per_frame)
+        name = Path(info.path).name
+    G.eval().requires_grad_(False)
+    res = G.config.img_resolution
+    reader = reader_from_spec(args.reader, "labeller")
+    size = args.size or reader.size
+    ws = mapped(G, np.random.default_rng(0).standard_normal((args.samples, G.config.z_dim)), 1.0)
+    s = LearnSettings()
+    calibration = len(CHANNEL_NAMES) * len(row_candidates(G.num_ws)) * len(DEFAULT_STRENGTH_GRID) * s.faces + s.faces
+    print(f"{name}: {res} px; reader {reader.description} ({reader.size} px), drawn for {size} px; "
+          f"{args.samples} faces a round, CPU time, least of 3 rounds, {args.threads} thread(s)")
+    costs = {}
+    for name, stop in (("full resolution", None), ("reader resolution", stop_resolution(G, size))):
+        load = os.getloadavg()[0]
+        cost = best(lambda: reader.read(synthesize_frames(G, ws, 16, stop_at=stop))) / args.samples
+        costs[name] = cost
+        print(f"{name:18s} ({stop or res:4d} px): {cost * 1e3:7.1f} ms a face (load {load:.2f}); "
+              f"PROJECTED default recipe ({s.samples} samples + {calibration} calibration faces): "
+              f"{cost * (s.samples + calibration) / 60:.1f} min", flush=True)
+    a, b = costs.values()
+    print(f"reader resolution: {a / b:.2f}x less CPU time a face")
     return 0
 
 
