@@ -259,7 +259,7 @@ def learn_directions(order: LearnOrder) -> LearnedFile:
     if G.device.type == "cpu":
         use_threads_for(G.config)
     reader = reader_from_spec(order.reader, "labeller", str(G.device))
-    settings = LearnSettings(samples=order.samples, faces=order.faces, draw_size=reader.size)
+    settings = LearnSettings(samples=order.samples, faces=order.faces)
 
     def progress(stage: str, done: int, total: int) -> None:
         order.stage, order.done, order.total = stage, done, total

@@ -161,9 +161,9 @@ def test_photo_inversion_keeps_the_last_share_of_w_plus_steps_at_full_resolution
     assert result.coarse == 8 and result.reconstruction.shape == (32, 32, 3)
 
 
-def test_full_resolution_option():
+def test_reader_resolution_is_asked_for():
     parser = build_parser()
     command = ["learn-directions", "--out", "d.json"]
-    assert draw_size(parser.parse_args(command), 256) == 256
-    assert draw_size(parser.parse_args(command + ["--full-resolution"]), 256) is None
+    assert draw_size(parser.parse_args(command), 256) is None
+    assert draw_size(parser.parse_args(command + ["--reader-resolution"]), 256) == 256
     assert not parser.parse_args(["invert", "p.png", "--out", "c.npz"]).coarse_to_fine

@@ -147,18 +147,19 @@ def face_readers(crop_size: int = 256) -> FaceReaders:
     return FaceReaders(crop_size=crop_size)
 
 
-def full_resolution_option(s: argparse.ArgumentParser, what: str) -> None:
-    """``--full-resolution``: every image at the generator's own size, as before reader-size drawing."""
-    s.add_argument("--full-resolution", action="store_true",
-                   help=f"draw {what} at the generator's full resolution (default: synthesis stops at the lowest "
-                   "resolution that still gives the readers the pixels they look at; faster on big generators, "
-                   "the same where the generator is no bigger than that)")
+def reader_resolution_option(s: argparse.ArgumentParser, what: str) -> None:
+    """``--reader-resolution``: draw ``what`` only as large as the readers look at (early exit)."""
+    s.add_argument("--reader-resolution", action="store_true",
+                   help=f"experimental, faster on big generators: draw {what} at the lowest resolution synthesis "
+                   "can stop at that still gives the reader the pixels it looks at, instead of full size; the "
+                   "stopped image is not the full frame scaled down, and on the default model the directions "
+                   "came out different (docs/speed.md), so off unless asked")
 
 
 def draw_size(args: argparse.Namespace, size: int | None) -> int | None:
-    """The image size to draw at for readers that look at ``size`` pixels: None (the full frame)
-    with ``--full-resolution``."""
-    return None if args.full_resolution else size
+    """The image size to draw at for readers that look at ``size`` pixels: ``size`` with
+    ``--reader-resolution``, else None (the full frame)."""
+    return size if args.reader_resolution else None
 
 
 def model_options(s: argparse.ArgumentParser, *, directions: bool = False) -> None:

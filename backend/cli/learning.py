@@ -11,7 +11,7 @@ from .common import (
     TRUNCATION,
     draw_size,
     existing_or_default,
-    full_resolution_option,
+    reader_resolution_option,
     load_model_arg,
     model_and_directions,
     model_options,
@@ -187,7 +187,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--batch", type=number_in(int, 1, 4096, "--batch"), default=16, help="faces per generator call")
     s.add_argument("--work", type=Path, help="where samples are stored as they are made (default: OUT.work)")
     s.add_argument("--seed", type=int, default=0)
-    full_resolution_option(s, "the sampled and calibration faces")
+    reader_resolution_option(s, "the sampled and calibration faces")
     s.set_defaults(func=cmd_learn_directions)
     s = sub.add_parser("eval-directions", help="score directions with an independent reader (Spearman, dominance, "
                        "identity drift)")
