@@ -9,10 +9,10 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
    shrinks W toward w_avg linearly, which leaves a separating direction unchanged but draws fewer
    strong expressions — on the default model ψ 0.7 gave a mean emotion Spearman of 0.05, ψ 1
    0.53, README);
-2. read: G(w) in batches, read by the labeller (``backend.learning.readers``), drawn at the
-   lowest resolution synthesis can stop at that still gives the reader the pixels it looks at
-   (``LearnSettings.draw_size``; a 1024 px generator read by 256 px readers draws 256 px faces,
-   ~1/3 of the cost); each chunk's W
+2. read: G(w) in batches, read by the labeller (``backend.learning.readers``) — full size, or
+   with ``LearnSettings.draw_size`` at the lowest resolution synthesis can stop at that still
+   gives the reader its pixels (cheaper on big generators, but the stopped image is not the
+   full frame scaled down: on the default model the directions came out different); each chunk's W
    codes and readings go to ``WORK/samples-KEY/chunk-NNNNN.npz`` as soon as they exist, KEY
    naming the generator, reader, ψ and seed, so an interrupted run resumes and a larger N reuses
    what is there; faces the reader could not read (no face found) are left out of the fit;
@@ -27,7 +27,7 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
 6. calibration on ``faces`` held-out faces (their own z stream): per channel, the strength at
    which value 1.0 reads as the generator's strongest faces do (``channel_targets``: the 98th
    percentile of the samples' readings), and the fewest W+ rows that read within 10 % of the best
-   rows (``calibration.calibrate_directions``), drawn at the samples' resolution.
+   rows (``calibration.calibrate_directions``), drawn as the samples are.
 """
 
 from __future__ import annotations
