@@ -2,6 +2,12 @@
 """Time per self-labelled sample of ``learn-directions``: measured at 128 px, extrapolated to 1024 px.
 
     .venv/bin/python scripts/bench_learn_directions.py [--samples 64] [--threads 1]
+    .venv/bin/python scripts/bench_learn_directions.py --recipe MODEL [--reader probe:PATH] [--samples 2000] [--faces 8]
+
+``--recipe``: the whole recipe twice on MODEL, faces drawn at the generator's full resolution and
+at the reader's (``LearnSettings.draw_size``): wall and CPU time per stage with the load average,
+and per channel the cosine between the two directions and their strengths and rows; the two
+directions files are left in ``--work`` (full.json, reader.json) for ``eval-directions``.
 
 Measured on this machine: the default model (128 px) drawing a sample (batch 16) and the features
 probe reading it; the face readers (the ``faces`` labeller) reading a 1024 px face (the fixtures'
@@ -26,9 +32,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
+from backend.animation.directions import save_directions  # noqa: E402
 from backend.learning.labels import probe_reader  # noqa: E402
-from backend.learning.readers import face_reader  # noqa: E402
-from backend.learning.self_labelled import mapped  # noqa: E402
+from backend.learning.readers import face_reader, reader_from_spec  # noqa: E402
+from backend.learning.self_labelled import LearnSettings, learn_generator_directions, mapped  # noqa: E402
+from backend.photos.inversion import stop_resolution  # noqa: E402
 from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import GeneratorConfig, synthesize_frames  # noqa: E402
 from backend.model.threads import synthesis_flops  # noqa: E402
@@ -53,8 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=64, help="samples per round at 128 px")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--recipe", type=Path, help="time the whole recipe on this generator, full vs reader resolution")
+    p.add_argument("--reader", default="probe:" + str(ROOT / "models" / "default" / "probe_features.safetensors"))
+    p.add_argument("--faces", type=int, default=8, help="--recipe: calibration faces")
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench_learn_directions"),
+                   help="--recipe: where samples go (emptied first)")
+    p.add_argument("--per-frame", help="CPU time per drawn and read face on this generator (a file, or config-f: "
+                   "FFHQ's 1024 px architecture with random weights), full vs reader resolution, and the recipe's "
+                   "time projected from it")
+    p.add_argument("--size", type=int, help="--per-frame: draw for this many pixels instead of the reader's size")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.recipe is not None:
+        return recipe(args)
+    if args.per_frame is not None:
+        return per_frame(args)
     G, _ = load_generator(ROOT / "models" / "default" / "generator.safetensors")
     G.eval().requires_grad_(False)
     ws = mapped(G, np.random.default_rng(0).standard_normal((args.samples, G.config.z_dim)), 0.7)
@@ -86,6 +108,81 @@ def main(argv: list[str] | None = None) -> int:
     print(f"EXTRAPOLATED 1024 px config-F ({f_gflop:.0f} GFLOP a frame) with the face readers: "
           f"{fast:.0f}-{slow:.0f} s per sample (at the default model's and the slim fixture's GFLOP/s); "
           f"2000 samples: {fast * 2000 / 3600:.0f}-{slow * 2000 / 3600:.0f} h on one thread")
+    return 0
+
+
+def recipe(args: argparse.Namespace) -> int:
+    """The recipe at full and at reader resolution, on the same samples' z (both made afresh)."""
+    import os
+    import shutil
+
+    G, info = load_generator(args.recipe)
+    G.eval().requires_grad_(False)
+    reader = reader_from_spec(args.reader, "labeller")
+    shutil.rmtree(args.work, ignore_errors=True)
+    low = stop_resolution(G, reader.size)
+    print(f"{Path(info.path).name}: {info.resolution} px; reader {reader.description} looks at {reader.size} px -> "
+          f"drawn at {low or info.resolution} px; {args.samples} samples, {args.faces} calibration faces, "
+          f"{args.threads} thread(s)")
+    results = {}
+    for name, size in (("full resolution", None), ("reader resolution", reader.size)):
+        settings = LearnSettings(samples=args.samples, faces=args.faces, draw_size=size)
+        load, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        r = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, args.work / name, settings)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        results[name] = (r, wall, cpu)
+        save_directions(r.directions, args.work / f"{name.split()[0]}.json")  # for eval-directions
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
+        print(f"{name:18s} wall {wall:7.1f} s, CPU {cpu:7.1f} s (load {load:.2f} -> {os.getloadavg()[0]:.2f}); {stages}",
+              flush=True)
+    (a, wa, ca), (b, wb, cb) = results.values()
+    print(f"reader resolution: {wa / wb:.2f}x less wall time, {ca / cb:.2f}x less CPU time")
+    print(f"{'channel':<11}{'cosine':>8}{'strength full':>15}{'reader':>8}{'rows full':>11}{'reader':>8}")
+    for d in a.directions:
+        e = b.directions[d.name] if d.name in b.directions else None
+        if e is None:
+            print(f"{d.name:<11}  only at full resolution")
+            continue
+        cos = float(d.vector @ e.vector / np.linalg.norm(d.vector) / np.linalg.norm(e.vector))
+        print(f"{d.name:<11}{cos:8.3f}{d.strength:15.3f}{e.strength:8.3f}{str(d.layers):>11}{str(e.layers):>8}")
+    return 0
+
+
+def per_frame(args: argparse.Namespace) -> int:
+    """CPU time of drawing and reading one face (batch 16, least of 3 rounds) at full and at the
+    reader's resolution; the default recipe's time projected from it (samples + calibration faces)."""
+    import os
+
+    from backend.learning.self_labelled import LearnSettings, row_candidates
+    from backend.learning.calibration import DEFAULT_STRENGTH_GRID
+
+    from backend.model.generator import Generator
+
+    if args.per_frame == "config-f":
+        torch.manual_seed(0)
+        G, name = Generator(CONFIG_F), "random config-F"
+    else:
+        G, info = load_generator(args.per_frame)
+        name = Path(info.path).name
+    G.eval().requires_grad_(False)
+    res = G.config.img_resolution
+    reader = reader_from_spec(args.reader, "labeller")
+    size = args.size or reader.size
+    ws = mapped(G, np.random.default_rng(0).standard_normal((args.samples, G.config.z_dim)), 1.0)
+    s = LearnSettings()
+    calibration = len(CHANNEL_NAMES) * len(row_candidates(G.num_ws)) * len(DEFAULT_STRENGTH_GRID) * s.faces + s.faces
+    print(f"{name}: {res} px; reader {reader.description} ({reader.size} px), drawn for {size} px; "
+          f"{args.samples} faces a round, CPU time, least of 3 rounds, {args.threads} thread(s)")
+    costs = {}
+    for name, stop in (("full resolution", None), ("reader resolution", stop_resolution(G, size))):
+        load = os.getloadavg()[0]
+        cost = best(lambda: reader.read(synthesize_frames(G, ws, 16, stop_at=stop))) / args.samples
+        costs[name] = cost
+        print(f"{name:18s} ({stop or res:4d} px): {cost * 1e3:7.1f} ms a face (load {load:.2f}); "
+              f"PROJECTED default recipe ({s.samples} samples + {calibration} calibration faces): "
+              f"{cost * (s.samples + calibration) / 60:.1f} min", flush=True)
+    a, b = costs.values()
+    print(f"reader resolution: {a / b:.2f}x less CPU time a face")
     return 0
 
 

@@ -150,6 +150,21 @@ def face_readers(crop_size: int = 256) -> FaceReaders:
     return FaceReaders(crop_size=crop_size)
 
 
+def reader_resolution_option(s: argparse.ArgumentParser, what: str) -> None:
+    """``--reader-resolution``: draw ``what`` only as large as the readers look at (early exit)."""
+    s.add_argument("--reader-resolution", action="store_true",
+                   help=f"experimental, faster on big generators: draw {what} at the lowest resolution synthesis "
+                   "can stop at that still gives the reader the pixels it looks at, instead of full size; the "
+                   "stopped image is not the full frame scaled down, and on the default model the directions "
+                   "came out different (docs/speed.md), so off unless asked")
+
+
+def draw_size(args: argparse.Namespace, size: int | None) -> int | None:
+    """The image size to draw at for readers that look at ``size`` pixels: ``size`` with
+    ``--reader-resolution``, else None (the full frame)."""
+    return size if args.reader_resolution else None
+
+
 def model_options(s: argparse.ArgumentParser, *, directions: bool = False, engine: bool = False) -> None:
     """``--model`` (``--directions``) and ``--device``: how every command that loads a generator names it;
     ``--engine`` for commands that make frames (``frame_engine``)."""

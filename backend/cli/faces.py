@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from ..animation.channels import VALUE_LIMIT
-from .common import face_readers, load_model_arg, model_options, number_in, progress_line
+from .common import (
+    face_readers,
+    load_model_arg,
+    model_options,
+    number_in,
+    progress_line,
+)
 
 
 def cmd_acd(args: argparse.Namespace) -> None:
@@ -101,10 +107,15 @@ def cmd_capture(args: argparse.Namespace) -> None:
 
 
 def cmd_invert(args: argparse.Namespace) -> None:
+    import math
+
     from ..photos.face_code import (
+        COARSE_SIZE,
         FER_DISTANCE_LIMIT,
+        FINE_SHARE,
         FaceFeatures,
         central_box,
+        coarse_resolution,
         fit_to_resolution,
         invert_aligned,
         likeness_warning,
@@ -128,16 +139,20 @@ def cmd_invert(args: argparse.Namespace) -> None:
 
         face = photo_face(image, res, args.face, FaceReaders(crop_size=res, device=str(G.device)))
         aligned, box, index, found = face.aligned, face.box, face.index, face.found
-    faces = FaceFeatures(box, G.device)
-    features = {"faces": faces, "none": None}.get(args.features)
+    faces = FaceFeatures(box, G.device, size=res)
+    features, need = {"faces": faces, "none": None}.get(args.features), COARSE_SIZE
     if args.features.startswith("probe:"):
         from ..readers.probe import load_probe
 
-        features = load_probe(args.features[len("probe:"):], G.device).features
+        probe = load_probe(args.features[len("probe:"):], G.device)
+        features, need = probe.features, probe.config.input_size
+    coarse = coarse_resolution(G, need) if args.coarse_to_fine else None
+    how = (f"all at {res} px" if coarse is None else
+           f"at {coarse} px but the last {math.ceil(args.steps // 2 * FINE_SHARE)} W+ steps at {res} px")
     print(f"face {index} of {found} in {args.photo}, aligned to {res} px; inverting: {args.steps} steps in W, "
-          f"{args.steps // 2} in W+ on {G.device}", file=sys.stderr)
+          f"{args.steps // 2} in W+ on {G.device}, {how}", file=sys.stderr)
     result = invert_aligned(G, aligned, steps=args.steps, features=features, embedding=faces.embedding, box=box,
-                            seed=args.seed, progress=progress_line())
+                            seed=args.seed, coarse=coarse, progress=progress_line())
     save_face_code(args.out, result, fingerprint=info.fingerprint, photo_sha256=sha256, face_index=index)
     print(f"{args.out}: pixel error {result.pixel_mae:.1f} (W only: {result.pixel_mae_w:.1f}) of 255, identity "
           f"distance photo <-> reconstruction {result.identity_distance:.3f} (unit face-api descriptors; both "
@@ -168,6 +183,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "landmarks), 'none' (pixels only) or 'probe:PATH' (a probe's feature maps, for cartoon models)")
     s.add_argument("--aligned", action="store_true", help="the image is already an aligned face: no detection")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--coarse-to-fine", action="store_true",
+                   help="experimental, faster on big generators: the W steps and the first W+ steps stop synthesis "
+                   "at the features' resolution (256 px for faces), the last third of the W+ steps draw the full "
+                   "frame; reconstructions measured worse (docs/speed.md), so off unless asked")
     s.set_defaults(func=cmd_invert)
     s = sub.add_parser("capture", help="performance capture: a video of a face -> per-frame channel values (CSV)")
     s.add_argument("video", type=Path, help="a video file or a folder of PNG frames")

@@ -9,7 +9,9 @@ from pathlib import Path
 from .common import (
     DEFAULT_DIRECTIONS,
     TRUNCATION,
+    draw_size,
     existing_or_default,
+    reader_resolution_option,
     load_model_arg,
     model_and_directions,
     model_options,
@@ -51,6 +53,7 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     from ..learning.labels import Shares
     from ..learning.readers import reader_from_spec
     from ..learning.self_labelled import LearnSettings, learn_generator_directions, learning_report
+    from ..photos.inversion import stop_resolution
 
     report_path = args.out.with_name(args.out.name.removesuffix(".json") + ".report.json")
     for out in (args.out, report_path):
@@ -62,10 +65,11 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
                              shares=Shares(args.top, args.bottom, turn_by_rank=True),
                              target_quantile=args.target_quantile, faces=args.faces,
                              orthogonalise=not args.no_orthogonalise, batch=args.batch, seed=args.seed,
-                             min_examples=args.min_examples)
+                             min_examples=args.min_examples, draw_size=draw_size(args, reader.size))
     what = f"photos in {args.photos}" if args.photos else "samples"
+    drawn = stop_resolution(G, settings.draw_size) or info.resolution
     print(f"learning directions for {info.path} ({info.resolution} px, {info.num_ws} W+ rows) on {G.device}; "
-          f"reader: {reader.description}; {what} stored in {work}", file=sys.stderr)
+          f"reader: {reader.description}; faces drawn at {drawn} px; {what} stored in {work}", file=sys.stderr)
     if args.photos is not None:
         result = learn_photo_directions(G, info.fingerprint, args.photos, reader.read, work, settings,
                                         steps=args.steps, aligned=args.aligned, features=args.features == "faces",
@@ -183,6 +187,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--batch", type=number_in(int, 1, 4096, "--batch"), default=16, help="faces per generator call")
     s.add_argument("--work", type=Path, help="where samples are stored as they are made (default: OUT.work)")
     s.add_argument("--seed", type=int, default=0)
+    reader_resolution_option(s, "the sampled and calibration faces")
     s.set_defaults(func=cmd_learn_directions)
     s = sub.add_parser("eval-directions", help="score directions with an independent reader (Spearman, dominance, "
                        "identity drift)")

@@ -52,7 +52,7 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
                          targets: np.ndarray, *, row_candidates: Sequence[tuple[int, int]],
                          strength_grid: Sequence[float] = DEFAULT_STRENGTH_GRID, w_spread: float | None = None,
                          reader_name: str = "features-probe", target_name: str = "a full render's",
-                         progress: Progress | None = None,
+                         stop_at: int | None = None, progress: Progress | None = None,
                          cancel: Cancel | None = None) -> tuple[DirectionSet, tuple[ChannelCalibration, ...]]:
     """Each direction's strength and W+ rows, by measurement on ``faces`` (W+ codes of start faces).
 
@@ -61,7 +61,8 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
     that curve first reaches the channel's ``targets`` entry (linear between grid points), or the
     grid's best when it never does. The rows are then picked by ``choose_rows``; every trial's
     identity drift (embedding distance between value 0 and 1) is kept in the report. Faces a
-    reader could not read (NaN, e.g. no face detected) are left out of the means.
+    reader could not read (NaN, e.g. no face detected) are left out of the means. ``stop_at``:
+    the faces are drawn at that lower resolution (``Generator.synthesize``), the reader's own.
     """
     if not row_candidates:
         raise ValueError("row_candidates must name at least one (start, stop) range")
@@ -71,7 +72,7 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
     if w_spread is None:
         w_spread = w_statistics(G)[2]
     faces = np.asarray(faces, dtype=np.float32)
-    base = read(synthesize_frames(G, faces, MEASURE_BATCH))
+    base = read(synthesize_frames(G, faces, MEASURE_BATCH, stop_at=stop_at))
     if not np.isfinite(base.values).all(axis=1).any():
         raise ValueError(f"the reader read none of the {len(faces)} calibration faces (no face found): it cannot "
                          "calibrate this generator's directions; use a reader that reads its faces")
@@ -86,7 +87,7 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
             trial_set = replace(directions, directions=(trial_dir,))
             strengths = grid * w_spread
             ws = np.concatenate([compose_latent(faces, {d.name: s}, trial_set) for s in strengths])
-            reading = read(synthesize_frames(G, ws, MEASURE_BATCH))
+            reading = read(synthesize_frames(G, ws, MEASURE_BATCH, stop_at=stop_at))
             curve = finite_mean(reading.values[:, c].reshape(len(grid), len(faces)))
             emb = reading.embedding.reshape(len(grid), len(faces), -1)
             drift = finite_mean(np.linalg.norm(emb - base.embedding[None], axis=2))

@@ -47,6 +47,7 @@ class ChannelReader:
     read: Reader
     description: str
     key: str
+    size: int | None = None  # the largest image it looks at (bigger ones are scaled down first); None: any
 
 
 def reader_from_spec(spec: str, role: Role, device: str = "cpu") -> ChannelReader:
@@ -59,7 +60,8 @@ def reader_from_spec(spec: str, role: Role, device: str = "cpu") -> ChannelReade
         path = Path(spec[len("probe:"):])
         probe = load_probe(path, device)
         digest = hashlib.sha256(read_bytes(path, 2**31)).hexdigest()
-        return ChannelReader(probe_reader(probe), f"probe {path}", f"probe-{digest}-v{READER_VERSION}")
+        return ChannelReader(probe_reader(probe), f"probe {path}", f"probe-{digest}-v{READER_VERSION}",
+                             probe.config.input_size)
     raise ValueError(f"a reader is 'faces' or 'probe:PATH' (e.g. probe:models/default/probe_features.safetensors), "
                      f"got {spec!r}")
 
@@ -87,7 +89,7 @@ def face_reader(role: Role, device: str = "cpu") -> ChannelReader:
 
     what = "face-api expression" if labeller else "fer expression"
     return ChannelReader(read, f"{what} + landmark measures (largest MTCNN face)",
-                         f"faces-{role}-v{READER_VERSION}")
+                         f"faces-{role}-v{READER_VERSION}", READ_SIZE)
 
 
 def face_channel_values(face, labeller: bool = True) -> np.ndarray:

@@ -9,7 +9,10 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
    shrinks W toward w_avg linearly, which leaves a separating direction unchanged but draws fewer
    strong expressions — on the default model ψ 0.7 gave a mean emotion Spearman of 0.05, ψ 1
    0.53, README);
-2. read: G(w) in batches, read by the labeller (``backend.learning.readers``); each chunk's W
+2. read: G(w) in batches, read by the labeller (``backend.learning.readers``) — full size, or
+   with ``LearnSettings.draw_size`` at the lowest resolution synthesis can stop at that still
+   gives the reader its pixels (cheaper on big generators, but the stopped image is not the
+   full frame scaled down: on the default model the directions came out different); each chunk's W
    codes and readings go to ``WORK/samples-KEY/chunk-NNNNN.npz`` as soon as they exist, KEY
    naming the generator, reader, ψ and seed, so an interrupted run resumes and a larger N reuses
    what is there; faces the reader could not read (no face found) are left out of the fit;
@@ -24,7 +27,7 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
 6. calibration on ``faces`` held-out faces (their own z stream): per channel, the strength at
    which value 1.0 reads as the generator's strongest faces do (``channel_targets``: the 98th
    percentile of the samples' readings), and the fewest W+ rows that read within 10 % of the best
-   rows (``calibration.calibrate_directions``).
+   rows (``calibration.calibrate_directions``), drawn as the samples are.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from ..animation.directions import DirectionSet
 from ..files import FileError, load_array, write_atomic
 from ..jobs import Cancel, Progress, check_cancel
 from ..model.generator import Generator, synthesize_frames
+from ..photos.inversion import stop_resolution
 from .calibration import ChannelCalibration, RowsTrial, calibrate_directions
 from .classifiers import Method, project_orthogonal
 from .fitting import LearnedDirections, channel_classes, learn_directions
@@ -88,10 +92,14 @@ class SampleKey:
     truncation: float
     seed: int
     chunk: int = CHUNK
+    resolution: int | None = None  # where synthesis stopped (None: the full frame)
 
     @property
     def folder(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if fields["resolution"] is None:
+            del fields["resolution"]  # full-frame samples keep the folders they had before the field
+        text = json.dumps(fields, sort_keys=True)
         return f"samples-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -146,9 +154,9 @@ def mapped(G: Generator, z: np.ndarray, truncation: float) -> np.ndarray:
 def sample_readings(G: Generator, read: Reader, n: int, store: SampleStore, *, batch: int = MEASURE_BATCH,
                     progress: Progress | None = None, cancel: Cancel | None = None) -> LabeledLatents:
     """``n`` self-labelled samples, taken from ``store`` where there and made (and stored) where
-    not; ``progress("sampling", done, n)`` after the stored chunks and after each new one; ``Cancelled``
-    once ``cancel()`` (stored chunks stay). Samples whose reading is not finite (no face found) are
-    left out of the result."""
+    not, drawn at ``store.key.resolution``; ``progress("sampling", done, n)`` after the stored chunks
+    and after each new one; ``Cancelled`` once ``cancel()`` (stored chunks stay). Samples whose
+    reading is not finite (no face found) are left out of the result."""
     if n < 1:
         raise ValueError(f"the number of samples must be at least 1, got {n}")
     key = store.key
@@ -165,7 +173,7 @@ def sample_readings(G: Generator, read: Reader, n: int, store: SampleStore, *, b
         values: list[np.ndarray] = []
 
         def label(start: int, stop: int) -> bool:
-            values.append(read(synthesize_frames(G, ws[start:stop], batch)).values)
+            values.append(read(synthesize_frames(G, ws[start:stop], batch, stop_at=key.resolution)).values)
             return True
 
         run_in_batches(count, batch, label)
@@ -266,6 +274,7 @@ class LearnSettings:
     seed: int = 0
     C: float = 1.0
     min_examples: int = 10  # positives and negatives a channel needs
+    draw_size: int | None = None  # pixels the reader looks at: faces drawn no larger (None: full resolution)
 
 
 @dataclass(frozen=True)
@@ -290,7 +299,8 @@ def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, rea
     """The whole recipe of the module docstring; ``Cancelled`` once ``cancel()``."""
     s = settings
     t = time.perf_counter()
-    store = SampleStore(work, SampleKey(fingerprint, reader_key, float(s.truncation), int(s.seed)))
+    store = SampleStore(work, SampleKey(fingerprint, reader_key, float(s.truncation), int(s.seed),
+                                        resolution=stop_resolution(G, s.draw_size)))
     data = sample_readings(G, read, s.samples, store, batch=s.batch, progress=progress, cancel=cancel)
     seconds = {"sampling": time.perf_counter() - t}
     if len(data.latents) < 2:
@@ -324,7 +334,8 @@ def fit_and_calibrate(G: Generator, fingerprint: str, data: LabeledLatents, clas
     rows = list(s.rows) if s.rows else row_candidates(G.num_ws)
     calibrated, calibration = calibrate_directions(G, directions, read, faces, targets, row_candidates=rows,
                                                    reader_name=reader_name, target_name=target_name,
-                                                   progress=progress, cancel=cancel)
+                                                   stop_at=stop_resolution(G, s.draw_size), progress=progress,
+                                                   cancel=cancel)
     seconds["calibration"] = time.perf_counter() - t
     return GeneratorDirections(calibrated, learned, ortho, calibration, targets, drawn, len(data.latents), made,
                                seconds)

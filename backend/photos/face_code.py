@@ -8,7 +8,9 @@ generator's latent space. Recipe (``invert_photo``):
 2. invert into W: ``steps`` steps of ``backend.photos.inversion.invert_batch`` from w_avg (Adam, NVIDIA's
    schedule, latent noise), then into W+: ``steps // 2`` steps from that W code at a fifth of the
    learning rate, every row free (Image2StyleGAN). W codes edit best; W+ reconstructs better
-   and starts from the W code, so it stays near W's distribution;
+   and starts from the W code, so it stays near W's distribution. Coarse to fine (``coarse``):
+   every W step and the first W+ steps stop synthesis at a lower resolution, the last
+   ``FINE_SHARE`` of the W+ steps render the full frame (``inversion.invert_batch``);
 3. the loss: the pixel pyramid plus ``feature_weight`` × an LPIPS-style distance of face features
    in place of the paper's VGG: face-api's identity descriptor, its expression net's features
    and its 68 landmarks (centred), each read from the photo's face box in the aligned crop.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import time
 from collections.abc import Callable
@@ -52,6 +55,20 @@ FEATURE_WEIGHT = 0.5
 # identity distance is 0.19); a face the default model drew, into it, 0.018. For scale: the
 # astronaut's face against its mirror image 1.62, against itself blurred by 1 px 1.92, by 2 px 4.5.
 FER_DISTANCE_LIMIT = 2.0
+FINE_SHARE = 1 / 3  # of the W+ steps, the last ones: at full resolution when the others are coarse
+# Pixels the face features need: an FFHQ face fills most of a 256 px frame, face-api's crops are 112-150 px.
+COARSE_SIZE = 256
+COARSE_FACTOR = 4  # coarse steps only where they draw at most 1/4 of the full side (1/2: measured no faster)
+
+
+def coarse_resolution(G: Generator, size: int | None) -> int | None:
+    """The resolution of the coarse inversion steps for features that look at ``size`` pixels:
+    the lowest block at or above it, where that is at most 1/``COARSE_FACTOR`` of the full side;
+    None (every step full) otherwise or when ``size`` is None."""
+    from .inversion import stop_resolution
+
+    res = stop_resolution(G, size)
+    return res if res is not None and res * COARSE_FACTOR <= G.config.img_resolution else None
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels of the aligned crop, half-open
 
 
@@ -110,12 +127,12 @@ class FaceFeatures:
     (N, C, 1, 1) maps for ``inversion.feature_distance``: identity descriptor, expression
     features, centred landmarks."""
 
-    def __init__(self, box: Box, device: str | torch.device = "cpu") -> None:
+    def __init__(self, box: Box, device: str | torch.device = "cpu", size: int | None = None) -> None:
         from ..readers.nets.expression import load_expression_net
         from ..readers.nets.identity import load_recognition_net
         from ..readers.nets.landmarks import load_landmark_net
 
-        self.box = box
+        self.box, self.size = box, size  # ``size``: the images the box is in (others: scaled to theirs)
         self.identity = load_recognition_net().to(device).requires_grad_(False)
         self.expression = load_expression_net().to(device).requires_grad_(False)
         self.landmarks = load_landmark_net().to(device).requires_grad_(False)
@@ -125,6 +142,9 @@ class FaceFeatures:
         from ..readers.nets.densenet import FACEAPI_MEAN_RGB
 
         x1, y1, x2, y2 = self.box
+        if self.size is not None and x.shape[-1] != self.size:  # a coarse step's smaller image
+            x1, y1, x2, y2 = (round(v * x.shape[-1] / self.size) for v in self.box)
+            x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
         x = F.interpolate(x[:, :, y1:y2, x1:x2], size=(size, size), mode="bilinear", align_corners=False,
                           antialias=y2 - y1 > size)
         mean = torch.tensor(FACEAPI_MEAN_RGB, device=x.device).reshape(1, 3, 1, 1)
@@ -159,6 +179,7 @@ class PhotoInversion:
     fer_distance: float  # photo ↔ reconstruction by fer's features (``fer_distance``), which the inversion never sees
     steps: tuple[int, int]  # (W steps, W+ steps) taken
     seconds: float
+    coarse: int | None = None  # the resolution the coarse steps rendered at (None: all full resolution)
 
     @property
     def represented(self) -> bool:
@@ -198,19 +219,23 @@ def likeness_warning(result: PhotoInversion) -> str | None:
 def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_STEPS,
                    features: FeatureFn | None = None, feature_weight: float = FEATURE_WEIGHT,
                    embedding: Callable[[torch.Tensor], torch.Tensor] | None = None, box: Box | None = None,
-                   seed: int = 0, progress: Progress | None = None, cancel: Cancel | None = None) -> PhotoInversion:
+                   seed: int = 0, coarse: int | None = None, progress: Progress | None = None,
+                   cancel: Cancel | None = None) -> PhotoInversion:
     """W then W+ inversion of an aligned face (uint8 (res, res, 3)); see the module docstring.
     ``embedding`` (e.g. ``FaceFeatures.embedding``) gives the identity distance of the result;
     ``box`` is where the face lies in the crop (``PhotoFace.box``; default ``central_box``).
+    ``coarse``: the resolution of the coarse steps (``inversion.stop_resolution``; None: none).
     ``progress`` gets stages "W" then "W+"; ``Cancelled`` once ``cancel()``."""
     start = time.perf_counter()
     aligned = np.ascontiguousarray(aligned)
     w = invert_batch(G, aligned[None], space="w", steps=steps, lr=W_LR, features=features,
-                     feature_weight=feature_weight, seed=seed, progress=progress, cancel=cancel)
+                     feature_weight=feature_weight, seed=seed, coarse=coarse, progress=progress, cancel=cancel)
     if w.cancelled:
         raise Cancelled(f"inversion cancelled after {w.steps} of {steps} W steps")
-    plus = invert_batch(G, aligned[None], space="w+", steps=steps // 2, lr=W_PLUS_LR, features=features,
-                        feature_weight=feature_weight, init=w.w_plus, seed=seed, progress=progress, cancel=cancel)
+    plus_steps = steps // 2
+    plus = invert_batch(G, aligned[None], space="w+", steps=plus_steps, lr=W_PLUS_LR, features=features,
+                        feature_weight=feature_weight, init=w.w_plus, seed=seed, coarse=coarse,
+                        fine_steps=math.ceil(plus_steps * FINE_SHARE), progress=progress, cancel=cancel)
     if plus.cancelled:
         raise Cancelled(f"inversion cancelled after {plus.steps} of {steps // 2} W+ steps")
     distance = None
@@ -223,7 +248,7 @@ def invert_aligned(G: Generator, aligned: np.ndarray, *, steps: int = DEFAULT_ST
     likeness = fer_distance(aligned, plus.images[0], box or central_box(aligned.shape[0]))
     return PhotoInversion(plus.w_plus[0], w.w_plus[0, 0], aligned, plus.images[0], float(w.pixel_mae[0]),
                           float(plus.pixel_mae[0]), distance, likeness, (w.steps, plus.steps),
-                          time.perf_counter() - start)
+                          time.perf_counter() - start, coarse)
 
 
 def read_photo(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
