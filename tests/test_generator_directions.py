@@ -9,8 +9,6 @@ green channels, where w lies along two known W directions; its reader measures t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import cv2
@@ -38,7 +36,7 @@ from backend.metrics.acd import pixel_embedding
 from backend.model.checkpoints import checkpoint_info
 from backend.model.generator import Generator, synthesize_frames
 
-from .conftest import ROOT, tiny_config, with_mean_w_avg
+from .conftest import ROOT, backend_cli, tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -283,9 +281,7 @@ def test_row_candidates_scale_the_papers_mask():
     assert (0, 5) in row_candidates(12) and all(0 < s <= 8 for _, s in row_candidates(8))
 
 
-def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+_cli = backend_cli  # python -m backend, in this process
 
 
 @pytest.mark.slow
