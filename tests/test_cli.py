@@ -1,4 +1,4 @@
-"""The command line, run as a user would: a real process, real files."""
+"""The command line, run as a user would: a real process, real files (the sheet in this process)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from backend.model.checkpoints import fingerprint, load_generator, save_generator
 
-from .conftest import ROOT
+from .conftest import ROOT, backend_cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -62,8 +62,8 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     model = save_generator(tiny_G, tmp_path / "g.safetensors")
     directions = save_directions(random_directions(tiny_G, names=("joy", "anger")), tmp_path / "d.json")
     out = tmp_path / "sheet.png"
-    r = run("sheet", "--model", str(model), "--directions", str(directions), "--seeds", "1-3", "--cell", "40",
-            "--device", "cpu", "--out", str(out))
+    r = backend_cli("sheet", "--model", model, "--directions", directions, "--seeds", "1-3", "--cell", "40",
+                    "--device", "cpu", "--out", out)  # in this process, as the next two
     assert r.returncode == 0, r.stderr
     sheet = iio.imread(out)
     assert sheet.shape == (HEADER_PX + 3 * 40, 3 * 40, 3)
@@ -71,7 +71,7 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     assert np.abs(cells[0] - cells[1]).mean() > 1 and np.abs(cells[1] - cells[2]).mean() > 1
     for bad in (["--model", str(model)],  # the tiny model with the default model's directions
                 ["--model", str(model), "--directions", str(directions), "--cell", "0"]):
-        r = run("sheet", *bad, "--out", str(tmp_path / "x.png"))
+        r = backend_cli("sheet", *bad, "--out", tmp_path / "x.png")
         assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
 
 

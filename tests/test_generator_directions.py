@@ -287,8 +287,9 @@ _cli = backend_cli  # python -m backend, in this process
 @pytest.mark.slow
 def test_default_model_end_to_end_with_the_probe_reader(tmp_path):
     out = tmp_path / "default.directions.json"
+    # One calibration face: calibration (7 strengths x 4 row ranges a channel) is most of the run's time.
     r = _cli("learn-directions", "--model", str(DEFAULT_MODEL), "--out", str(out), "--samples", "100",
-             "--faces", "2", "--device", "cpu", "--reader", f"probe:{FEATURES_PROBE}")
+             "--faces", "1", "--device", "cpu", "--reader", f"probe:{FEATURES_PROBE}")
     assert r.returncode == 0, r.stderr
     assert "sampling 100/100" in r.stderr and "calibration" in r.stderr
     info = checkpoint_info(DEFAULT_MODEL)
@@ -317,7 +318,7 @@ def test_default_model_end_to_end_with_the_probe_reader(tmp_path):
 def test_upstream_nvidia_pickle_learns_directions(tmp_path):
     out = tmp_path / "sg2ada.directions.json"
     r = _cli("learn-directions", "--model", str(ROOT / "tests" / "data" / "upstream" / "sg2ada-32.pkl"),
-             "--out", str(out), "--samples", "120", "--faces", "2", "--device", "cpu",
+             "--out", str(out), "--samples", "120", "--faces", "1", "--device", "cpu",
              "--reader", f"probe:{FEATURES_PROBE}", "--method", "svm")
     assert r.returncode == 0, r.stderr
     d = load_directions(out)

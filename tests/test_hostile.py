@@ -26,9 +26,9 @@ import torch
 
 from backend.files import FileError, check_output, load_array, read_bytes, read_json, write_atomic
 from backend.model.checkpoints import CheckpointError, load_generator, save_generator
-from backend.rendering.video import VIDEO_FORMATS, read_frames, write_png_sequence, write_video
+from backend.rendering.video import VIDEO_FORMATS, read_frames, write_video
 
-from .conftest import ROOT
+from .conftest import ROOT, backend_cli
 
 FSIZE_LIMIT = 40 * 1024  # bytes: `ulimit -f 40`, a disk that fills at 40 KiB
 
@@ -330,14 +330,8 @@ def test_a_fifo_or_a_device_is_refused_not_waited_on(tmp_path):
 
 def _cli(*args) -> tuple[int, str]:
     """``python -m backend`` in this process: (exit code, stderr)."""
-    import contextlib
-
-    from backend.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main([str(a) for a in args])
-    return code, err.getvalue()
+    r = backend_cli(*args)
+    return r.returncode, r.stderr
 
 
 def test_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path):
