@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
+import os
+import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -87,3 +93,60 @@ def randomize_(G: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 def tiny_G() -> Generator:
     torch.manual_seed(0)
     return randomize_(Generator(tiny_config())).eval()
+
+
+def script_module(name: str):
+    """``scripts/<name>.py`` imported as module ``name`` (its ``main`` then runs in this process)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def backend_cli(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``python -m backend ARGS`` run in this process from the repository root, as a
+    CompletedProcess (exit code, stdout, stderr): no interpreter and torch start (~2 CPU-seconds
+    a run). Torch keeps one thread, as ``OMP_NUM_THREADS=1`` would give a child process.
+    tests/test_cli.py runs the real ``python -m backend`` process."""
+    from backend.cli import main
+
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # backend.model.threads then leaves the count alone
+    torch.set_num_threads(1)
+    try:
+        with (contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
+              _stdin(stdin), warnings.catch_warnings()):
+            # A warning shows on stderr under a process's filters (less pytest's "always" for deprecations).
+            warnings.filters[:] = [f for f in warnings.filters if f[:2] != ("always", None)
+                                   or f[2] not in (DeprecationWarning, PendingDeprecationWarning)]
+            warnings.showwarning = _show_warning
+            try:
+                code = main(argv)
+            except SystemExit as e:  # argparse: usage errors (2) and --help (0); sys.exit("message")
+                code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+                if isinstance(e.code, str):
+                    print(e.code, file=sys.stderr)
+    finally:
+        torch.set_num_threads(threads)
+        if omp is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp
+    return subprocess.CompletedProcess(["python", "-m", "backend", *argv], code, out.getvalue(), err.getvalue())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@contextlib.contextmanager
+def _stdin(text: str | None):
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved

@@ -1,4 +1,5 @@
-"""The command line, run as a user would: a real process, real files."""
+"""The command line with real files: the commands in this process (``backend_cli``), and ``python -m
+backend`` as a user starts it for the exit code and the one-line error of a real process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from backend.model.checkpoints import fingerprint, load_generator, save_generator
 
-from .conftest import ROOT
+from .conftest import ROOT, backend_cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -21,7 +22,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_info_describes_a_checkpoint(tiny_G, tmp_path):
     path = save_generator(tiny_G, tmp_path / "g.safetensors")
-    r = run("info", str(path))
+    r = backend_cli("info", path)
     assert r.returncode == 0, r.stderr
     assert "format:       latent-emotion" in r.stdout and "num_ws:       8" in r.stdout
     assert fingerprint(tiny_G) in r.stdout
@@ -29,7 +30,7 @@ def test_info_describes_a_checkpoint(tiny_G, tmp_path):
 
 def test_sample_writes_one_png_per_seed(tiny_G, tmp_path):
     path = save_generator(tiny_G, tmp_path / "g.safetensors")
-    r = run("sample", "--model", str(path), "--seeds", "3-4,9", "--device", "cpu", "--out", str(tmp_path / "out"))
+    r = backend_cli("sample", "--model", path, "--seeds", "3-4,9", "--device", "cpu", "--out", tmp_path / "out")
     assert r.returncode == 0, r.stderr
     files = sorted((tmp_path / "out").glob("*.png"))
     assert [f.name for f in files] == ["seed0003.png", "seed0004.png", "seed0009.png"]
@@ -40,7 +41,7 @@ def test_sample_writes_one_png_per_seed(tiny_G, tmp_path):
 
 def test_convert_keeps_the_fingerprint(tiny_G, tmp_path):
     src = save_generator(tiny_G, tmp_path / "g.safetensors")
-    r = run("convert", str(src), str(tmp_path / "copy.safetensors"))
+    r = backend_cli("convert", src, tmp_path / "copy.safetensors")
     assert r.returncode == 0, r.stderr
     assert load_generator(tmp_path / "copy.safetensors")[1].fingerprint == fingerprint(tiny_G)
 
@@ -62,8 +63,8 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     model = save_generator(tiny_G, tmp_path / "g.safetensors")
     directions = save_directions(random_directions(tiny_G, names=("joy", "anger")), tmp_path / "d.json")
     out = tmp_path / "sheet.png"
-    r = run("sheet", "--model", str(model), "--directions", str(directions), "--seeds", "1-3", "--cell", "40",
-            "--device", "cpu", "--out", str(out))
+    r = backend_cli("sheet", "--model", model, "--directions", directions, "--seeds", "1-3", "--cell", "40",
+                    "--device", "cpu", "--out", out)
     assert r.returncode == 0, r.stderr
     sheet = iio.imread(out)
     assert sheet.shape == (HEADER_PX + 3 * 40, 3 * 40, 3)
@@ -71,7 +72,7 @@ def test_sheet_draws_each_seed_neutral_and_with_each_channel(tiny_G, tmp_path):
     assert np.abs(cells[0] - cells[1]).mean() > 1 and np.abs(cells[1] - cells[2]).mean() > 1
     for bad in (["--model", str(model)],  # the tiny model with the default model's directions
                 ["--model", str(model), "--directions", str(directions), "--cell", "0"]):
-        r = run("sheet", *bad, "--out", str(tmp_path / "x.png"))
+        r = backend_cli("sheet", *bad, "--out", tmp_path / "x.png")
         assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
 
 

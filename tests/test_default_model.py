@@ -30,7 +30,7 @@ from backend.rendering.video import read_frames, video_info
 from lab.default_directions import model_prior, neutral_z, render_drift
 from lab.procedural import Emotions, face_params_from_emotions, render_face, sample_identity
 
-from .conftest import ROOT
+from .conftest import ROOT, backend_cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -164,9 +164,8 @@ def test_main_job_renders_fig7_with_the_default_model_and_no_arguments_but_the_s
     """The README's main job: the default model and directions, no network, an mp4 of Fig. 7's first clip."""
     _need(GENERATOR), _need(DIRECTIONS)
     out = tmp_path / "fig7.mp4"
-    r = subprocess.run([sys.executable, "-m", "backend", "render", "--script", "examples/fig7.txt", "--device", "cpu",
-                        "--cache", str(tmp_path / "cache"), "--out", str(out)], cwd=ROOT, capture_output=True,
-                       text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = backend_cli("render", "--script", "examples/fig7.txt", "--device", "cpu", "--cache", tmp_path / "cache",
+                    "--out", out)
     assert r.returncode == 0, r.stderr
     clip = load_script(ROOT / "examples" / "fig7.txt").clips[0]
     n = len(timeline_from_clip(clip))

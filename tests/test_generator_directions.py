@@ -9,8 +9,6 @@ green channels, where w lies along two known W directions; its reader measures t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import cv2
@@ -38,7 +36,7 @@ from backend.metrics.acd import pixel_embedding
 from backend.model.checkpoints import checkpoint_info
 from backend.model.generator import Generator, synthesize_frames
 
-from .conftest import ROOT, tiny_config, with_mean_w_avg
+from .conftest import ROOT, backend_cli, tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -283,16 +281,15 @@ def test_row_candidates_scale_the_papers_mask():
     assert (0, 5) in row_candidates(12) and all(0 < s <= 8 for _, s in row_candidates(8))
 
 
-def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+_cli = backend_cli  # python -m backend, in this process
 
 
 @pytest.mark.slow
 def test_default_model_end_to_end_with_the_probe_reader(tmp_path):
     out = tmp_path / "default.directions.json"
+    # One calibration face: calibration (7 strengths x 4 row ranges a channel) is most of the run's time.
     r = _cli("learn-directions", "--model", str(DEFAULT_MODEL), "--out", str(out), "--samples", "100",
-             "--faces", "2", "--device", "cpu", "--reader", f"probe:{FEATURES_PROBE}")
+             "--faces", "1", "--device", "cpu", "--reader", f"probe:{FEATURES_PROBE}")
     assert r.returncode == 0, r.stderr
     assert "sampling 100/100" in r.stderr and "calibration" in r.stderr
     info = checkpoint_info(DEFAULT_MODEL)
@@ -321,7 +318,7 @@ def test_default_model_end_to_end_with_the_probe_reader(tmp_path):
 def test_upstream_nvidia_pickle_learns_directions(tmp_path):
     out = tmp_path / "sg2ada.directions.json"
     r = _cli("learn-directions", "--model", str(ROOT / "tests" / "data" / "upstream" / "sg2ada-32.pkl"),
-             "--out", str(out), "--samples", "120", "--faces", "2", "--device", "cpu",
+             "--out", str(out), "--samples", "120", "--faces", "1", "--device", "cpu",
              "--reader", f"probe:{FEATURES_PROBE}", "--method", "svm")
     assert r.returncode == 0, r.stderr
     d = load_directions(out)

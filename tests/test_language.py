@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -19,7 +16,7 @@ from backend.language.embedding import TEXT_MODEL_DIR, WordPiece, load_phrase_re
 from backend.language.steps import DEFAULT_RAMP_S
 from backend.language.words import ACTIONS, INTENSITIES
 
-from .conftest import ROOT
+from .conftest import ROOT, backend_cli, script_module
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 DATA = ROOT / "tests" / "data" / "language"
@@ -329,11 +326,7 @@ def keyframes_of(script: str) -> list[tuple[int, dict[str, float]]]:
 # --- the test set ---------------------------------------------------------------------------------
 
 def _eval_module():
-    spec = importlib.util.spec_from_file_location("eval_language", ROOT / "scripts" / "eval_language.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["eval_language"] = module
-    spec.loader.exec_module(module)
-    return module
+    return script_module("eval_language")
 
 
 def test_the_test_set_has_both_parts_and_valid_expectations():
@@ -497,9 +490,7 @@ def test_without_the_model_files_the_rules_still_work_and_say_so(tmp_path):
 
 # --- the command line ---------------------------------------------------------------------------------
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, capture_output=True, text=True,
-                          input=stdin)
+run = backend_cli  # in this process; tests/test_cli.py runs the real one
 
 
 def test_text_command_prints_a_script_and_reports_unknown_words_on_stderr(tmp_path):

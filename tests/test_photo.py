@@ -3,9 +3,6 @@ writes a face code that render --w takes (and refuses for another generator)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
@@ -25,7 +22,7 @@ from backend.photos.face_code import (
     load_face_code,
 )
 
-from .conftest import ROOT, tiny_config, with_mean_w_avg
+from .conftest import ROOT, backend_cli, tiny_config, with_mean_w_avg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,9 +63,7 @@ def test_own_samples_are_recovered():
         assert result.w_plus.shape == (G.num_ws, G.w_dim)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+_cli = backend_cli  # python -m backend, in this process
 
 
 @pytest.fixture(scope="module")

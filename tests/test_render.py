@@ -18,7 +18,7 @@ from backend.model.checkpoints import fingerprint, save_generator
 from backend.rendering.video import read_frames, video_info
 from lab.rigs import random_directions
 
-from .conftest import FIG7_VIDEO1, ROOT
+from .conftest import FIG7_VIDEO1, ROOT, backend_cli
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def rig(tiny_G, tmp_path):
 
 
 def render(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backend", "render", *args], cwd=ROOT, capture_output=True, text=True)
+    return backend_cli("render", *args)
 
 
 def counts(stdout: str) -> tuple[int, int]:
@@ -191,9 +191,8 @@ def test_train_directions_command(tiny_G, tmp_path):
     labels = np.where(latents @ d > 0, "joy", "neutral")
     np.save(tmp_path / "w.npy", latents)
     (tmp_path / "labels.txt").write_text("\n".join(labels))
-    r = subprocess.run([sys.executable, "-m", "backend", "train-directions", "--latents", str(tmp_path / "w.npy"),
-                        "--labels", str(tmp_path / "labels.txt"), "--names", "joy", "--model", str(model),
-                        "--out", str(tmp_path / "d.json")], cwd=ROOT, capture_output=True, text=True)
+    r = backend_cli("train-directions", "--latents", tmp_path / "w.npy", "--labels", tmp_path / "labels.txt",
+                    "--names", "joy", "--model", model, "--out", tmp_path / "d.json")
     assert r.returncode == 0, r.stderr
     acc = float(re.search(r"joy\s+held-out accuracy ([\d.]+)", r.stdout).group(1))
     assert acc >= 0.9
@@ -201,8 +200,7 @@ def test_train_directions_command(tiny_G, tmp_path):
 
     learned = load_directions(tmp_path / "d.json", expect_fingerprint=fingerprint(tiny_G))
     assert float(learned["joy"].vector @ d) >= 0.95
-    info = subprocess.run([sys.executable, "-m", "backend", "info", str(tmp_path / "d.json")], cwd=ROOT,
-                          capture_output=True, text=True)
+    info = backend_cli("info", tmp_path / "d.json")
     assert info.returncode == 0 and "joy" in info.stdout and "rows 0-3" in info.stdout
 
 
@@ -211,8 +209,7 @@ def test_acd_command_of_a_constant_video_is_zero(tmp_path):
     from backend.rendering.video import write_png_sequence
 
     write_png_sequence(frames, tmp_path / "still")
-    r = subprocess.run([sys.executable, "-m", "backend", "acd", str(tmp_path / "still")], cwd=ROOT,
-                       capture_output=True, text=True)
+    r = backend_cli("acd", tmp_path / "still")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("0.000000")
 
@@ -226,8 +223,7 @@ def test_acd_command_with_a_probe_uses_its_identity_embedding(tmp_path):
     path = save_probe(probe, tmp_path / "probe.safetensors")
     frames = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     write_png_sequence(frames, tmp_path / "noise")
-    r = subprocess.run([sys.executable, "-m", "backend", "acd", str(tmp_path / "noise"), "--probe", str(path),
-                        "--variant", "consecutive"], cwd=ROOT, capture_output=True, text=True)
+    r = backend_cli("acd", tmp_path / "noise", "--probe", path, "--variant", "consecutive")
     assert r.returncode == 0, r.stderr
     assert f"identity embedding of {path}" in r.stdout
     want = content_distance(probe_predict(probe, frames).embedding, "consecutive")
@@ -347,8 +343,7 @@ def test_cache_command_reports_and_prunes(rig, tmp_path):
     assert r.returncode == 0, r.stderr
 
     def cache_cmd(*args):
-        return subprocess.run([sys.executable, "-m", "backend", "cache", *args, "--cache", str(cache)], cwd=ROOT,
-                              capture_output=True, text=True)
+        return backend_cli("cache", *args, "--cache", cache)
 
     info = cache_cmd("info")
     assert info.returncode == 0 and re.search(r": 5 frames, [\d.]+ MiB", info.stdout), info.stdout
@@ -360,13 +355,23 @@ def test_cache_command_reports_and_prunes(rig, tmp_path):
 
 
 @pytest.mark.slow
-def test_compiled_render_is_close_to_the_plain_one_and_cached_apart(rig, tmp_path):
-    G, model, directions = rig
+def test_compiled_render_is_close_to_the_plain_one_and_cached_apart(tmp_path):
+    # An 8-pixel generator (two synthesis blocks, one upsampling): compiling it costs 24 CPU-seconds,
+    # the 32-pixel one 37 (measured, both a 7-frame render in its own process).
+    from backend.model.generator import Generator
+
+    from .conftest import randomize_, tiny_config
+
+    G = randomize_(Generator(tiny_config(img_resolution=8))).eval()
+    model = save_generator(G, tmp_path / "g.safetensors")
+    directions = save_directions(random_directions(G), tmp_path / "directions.json")
     (tmp_path / "s.txt").write_text("joy\nanger\n")
     common = ["--model", str(model), "--directions", str(directions), "--script", str(tmp_path / "s.txt"),
               "--frames-between", "2", "--cache", str(tmp_path / "cache"), "--device", "cpu"]
     plain = render(*common, "--out", str(tmp_path / "plain"))
-    compiled = render(*common, "--compile", "--out", str(tmp_path / "with_compile"))
+    # A process of its own: torch.compile's state and its cache folder stay out of the test process.
+    compiled = subprocess.run([sys.executable, "-m", "backend", "render", *common, "--compile", "--out",
+                               str(tmp_path / "with_compile")], cwd=ROOT, capture_output=True, text=True)
     assert plain.returncode == 0 and compiled.returncode == 0, compiled.stderr[-2000:]
     assert counts(compiled.stdout) == counts(plain.stdout) == (7, 0)  # nothing served from the plain frames
     for a, b in zip(sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "with_compile").glob("*.png")), strict=True):

@@ -12,7 +12,7 @@ from backend.animation.directions import save_directions
 from backend.model.checkpoints import save_generator
 from lab.rigs import random_directions
 
-from .conftest import ROOT
+from .conftest import ROOT, backend_cli
 
 
 @pytest.fixture
@@ -22,10 +22,10 @@ def rig(tiny_G, tmp_path):
 
 
 def render(rig, *args: str) -> subprocess.CompletedProcess:
+    """The render command in this process (the chunks below run as processes of their own)."""
     model, directions = rig
-    return subprocess.run([sys.executable, "-m", "backend", "render", "--model", str(model), "--directions",
-                           str(directions), "--script", str(ROOT / "examples" / "fig7.txt"), "--frames-between", "3",
-                           "--seed", "2", *args], cwd=ROOT, capture_output=True, text=True)
+    return backend_cli("render", "--model", model, "--directions", directions, "--script",
+                       ROOT / "examples" / "fig7.txt", "--frames-between", "3", "--seed", "2", *args)
 
 
 def test_chunks_rendered_apart_fill_one_folder_bit_identical_to_one_render(rig, tmp_path):
