@@ -17,6 +17,7 @@ from backend.language.steps import DEFAULT_RAMP_S
 from backend.language.words import ACTIONS, INTENSITIES
 
 from .conftest import ROOT, backend_cli, script_module
+from .test_render import rig  # noqa: F401  (a fixture: the tiny generator and its directions)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 DATA = ROOT / "tests" / "data" / "language"
@@ -533,4 +534,3 @@ def test_render_text_renders_the_description(rig, tmp_path):
     assert r.returncode == 2 and "not allowed with" in r.stderr
 
 
-from .test_render import rig  # noqa: E402,F401  (the tiny generator and its directions)
