@@ -17,7 +17,7 @@ from backend.language.steps import DEFAULT_RAMP_S
 from backend.language.words import ACTIONS, INTENSITIES
 
 from .conftest import ROOT, backend_cli, script_module
-from .test_render import rig  # noqa: F401  (a fixture: the tiny generator and its directions)
+from .test_render import rig  # noqa: F401,F811  (a fixture: the tiny generator and its directions)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 DATA = ROOT / "tests" / "data" / "language"
@@ -522,7 +522,7 @@ def test_text_command_errors_are_one_line():
     assert big.returncode == 2 and "12,000,000 characters long; at most 4,000" in big.stderr  # the real length
 
 
-def test_render_text_renders_the_description(rig, tmp_path):
+def test_render_text_renders_the_description(rig, tmp_path):  # noqa: F811
     _, model, directions = rig
     out = tmp_path / "frames"
     r = run("render", "--model", str(model), "--directions", str(directions), "--device", "cpu", "--no-text-model",
