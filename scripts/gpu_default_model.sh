@@ -11,7 +11,7 @@
 # WORKERS (render processes, default CPUs - 2), DEVICE (cuda; cpu to try the script without a
 # GPU), FLAGS (more train_default_model.py options, default none: the export's own recipe, e.g.
 # "--identities 1 --identity-share 0.5 --delta-weight 2" with
-# INIT=lab/runs/mixed-continue/generator.safetensors),
+# INIT=lab/runs/mixed-continue-2/generator.safetensors),
 # OUT (where the weights, training.json, samples.png and the log go; the device tool sets it).
 # Then it measures how much of each channel the export and the new weights draw
 # (scripts/fit_fidelity.py, features probe) into fidelity.json.
