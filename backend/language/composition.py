@@ -48,6 +48,17 @@ class _Change:
         return any((self.values[c] > 0) != (other.values[c] > 0) for c in both) or (self.reset and bool(other.values)) \
             or self.stop or other.stop or (self.at_s is not None and other.at_s is not None)
 
+    def take_timing(self, other: _Change, theirs_first: bool) -> None:
+        """Ramp, hold and start time from ``other`` (where it has them and, unless ``theirs_first``,
+        this change has not); "together", "later" and the delay add up."""
+        for name in ("ramp_s", "hold_s", "at_s"):
+            theirs = getattr(other, name)
+            if theirs is not None and (theirs_first or getattr(self, name) is None):
+                setattr(self, name, theirs)
+        self.together |= other.together
+        self.later |= other.later
+        self.delay_s += other.delay_s
+
     def merge(self, other: _Change) -> None:
         for channel, value in other.values.items():
             old = self.values.get(channel)
@@ -56,13 +67,8 @@ class _Change:
         self.reset |= other.reset
         self.still |= other.still
         self.gestures += other.gestures
-        self.ramp_s = other.ramp_s if other.ramp_s is not None else self.ramp_s
         self.verb_ramp_s = other.verb_ramp_s if other.verb_ramp_s is not None else self.verb_ramp_s
-        self.hold_s = other.hold_s if other.hold_s is not None else self.hold_s
-        self.at_s = other.at_s if other.at_s is not None else self.at_s
-        self.together |= other.together
-        self.later |= other.later
-        self.delay_s += other.delay_s
+        self.take_timing(other, theirs_first=True)
         self.source = "model" if "model" in (self.source, other.source) else "rules"
         self.start, self.end = min(self.start, other.start), max(self.end, other.end)
 
@@ -190,12 +196,7 @@ def steps_from_parts(parts: list[Part], start: Mapping[str, float] | None = None
                     pending.merge(change)
             continue
         if pending is not None:
-            change.ramp_s = change.ramp_s if change.ramp_s is not None else pending.ramp_s
-            change.hold_s = change.hold_s if change.hold_s is not None else pending.hold_s
-            change.at_s = change.at_s if change.at_s is not None else pending.at_s
-            change.together |= pending.together
-            change.later |= pending.later
-            change.delay_s += pending.delay_s
+            change.take_timing(pending, theirs_first=False)
             change.start, pending = min(change.start, pending.start), None
         if groups and part.separator == "comma" and not groups[-1].clashes(change) and not change.gestures \
                 and not groups[-1].gestures and change.at_s is None and not change.later and not change.together:
