@@ -15,7 +15,7 @@ from backend.animation.channels import CHANNEL_NAMES
 from backend.animation.directions import Direction, DirectionSet
 from backend.animation.latent import compose_latent
 from backend.jobs import Cancelled
-from backend.learning.calibration import RowsTrial, calibrate_directions, choose_rows
+from backend.learning.calibration import RowsTrial, _first_crossing, calibrate_directions, choose_rows
 from backend.learning.fitting import channel_classes, learn_directions
 from backend.learning.labels import MEASURE_BATCH, LabeledLatents, Reading, Shares, run_in_batches, self_labeled_latents
 from backend.metrics.acd import pixel_embedding
@@ -249,3 +249,16 @@ def test_run_in_batches_reports_progress_and_stops_on_cancel_or_a_refused_batch(
     seen.clear()
     assert run_in_batches(7, 3, lambda start, stop: start == 0, progress=lambda s, done, n: seen.append(done))
     assert seen == [3]
+
+
+def test_a_strength_where_no_face_was_read_is_never_the_calibrated_one():
+    strengths = np.array([0.0, 1.0, 2.0, 3.0])
+    # Target never reached: the best reading, not the unread strength (np.argmax would pick the NaN).
+    assert _first_crossing(strengths, np.array([0.1, np.nan, 0.4, 0.3]), 0.9) == (2.0, 0.4, False)
+    # Reached right after an unread strength: no interpolation toward NaN.
+    assert _first_crossing(strengths, np.array([0.1, np.nan, 0.95, 0.3]), 0.9) == (2.0, 0.95, True)
+    # Reached between two read strengths: interpolated as before.
+    s, at, reached = _first_crossing(strengths, np.array([0.1, 0.5, 1.3, 0.3]), 0.9)
+    assert (s, at, reached) == (pytest.approx(1.5), 0.9, True)
+    strength, reading, reached = _first_crossing(strengths, np.full(4, np.nan), 0.9)
+    assert strength == 0.0 and np.isnan(reading) and not reached

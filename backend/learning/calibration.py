@@ -128,14 +128,15 @@ def choose_rows(trials: Sequence[RowsTrial], baseline: float) -> RowsTrial:
 
 
 def _first_crossing(strengths: np.ndarray, curve: np.ndarray, target: float) -> tuple[float, float, bool]:
-    """(strength, reading there, reached): where ``curve`` first reaches ``target``."""
-    above = np.flatnonzero(curve >= target)
+    """(strength, reading there, reached): where ``curve`` first reaches ``target``. A strength
+    where no face was read (NaN) is passed over, never picked."""
+    above = np.flatnonzero(curve >= target)  # NaN is never >= target
     if above.size == 0:
-        k = int(np.argmax(curve))
+        k = int(np.nanargmax(curve)) if np.isfinite(curve).any() else 0
         return float(strengths[k]), float(curve[k]), False
     k = int(above[0])
-    if k == 0:
-        return float(strengths[0]), float(curve[0]), True
+    if k == 0 or not np.isfinite(curve[k - 1]):
+        return float(strengths[k]), float(curve[k]), True
     # Linear between the last grid point below and the first at or above.
     f = (target - curve[k - 1]) / (curve[k] - curve[k - 1])
     s = strengths[k - 1] + f * (strengths[k] - strengths[k - 1])  # curve[k - 1] < target <= curve[k]
