@@ -20,7 +20,7 @@ from backend.model.checkpoints import fingerprint, save_generator
 from backend.model.engines import EngineError, OnnxEngine, graph_file, pick_engine
 from backend.model.generator import Generator, synthesize_frames
 
-from .conftest import ROOT, randomize_, tiny_config
+from .conftest import ROOT, backend_cli, randomize_, tiny_config
 
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -132,11 +132,13 @@ def test_render_engine_option_keys_frames_apart(G, exported, tmp_path):
     for run in ("1", "2"):  # beside each frame cache: no export in the commands
         shutil.copytree(folder, tmp_path / run / "graphs")
 
-    def render(engine: str, run: str, out: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "backend", "render", "--model", str(model), "--directions",
-                               str(directions), "--values", str(tmp_path / "v.csv"), "--cache",
-                               str(tmp_path / run / "frames"), "--device", "cpu", "--engine", engine, "--out",
-                               str(tmp_path / out)], cwd=ROOT, capture_output=True, text=True)
+    def render(engine: str, run: str, out: str, process: bool = False) -> subprocess.CompletedProcess:
+        args = ["render", "--model", model, "--directions", directions, "--values", tmp_path / "v.csv", "--cache",
+                tmp_path / run / "frames", "--device", "cpu", "--engine", engine, "--out", tmp_path / out]
+        if not process:
+            return backend_cli(*args)
+        return subprocess.run([sys.executable, "-m", "backend", *map(str, args)], cwd=ROOT, capture_output=True,
+                              text=True)
 
     def counts(r: subprocess.CompletedProcess) -> tuple[int, int, str]:
         assert r.returncode == 0, r.stderr
@@ -145,7 +147,7 @@ def test_render_engine_option_keys_frames_apart(G, exported, tmp_path):
         return int(m.group(1)), int(m.group(2)), m.group(3)
 
     assert counts(render("onnx", "1", "a")) == (4, 0, "onnx")
-    assert counts(render("onnx", "2", "b")) == (4, 0, "onnx")  # another process, another cache
+    assert counts(render("onnx", "2", "b", process=True)) == (4, 0, "onnx")  # another process, another cache
     assert counts(render("torch", "1", "c")) == (4, 0, "torch")  # torch's frames are keyed apart
     assert counts(render("onnx", "1", "d")) == (0, 4, "onnx")
     assert [p.name for p in (tmp_path / "1" / "graphs").iterdir()] == [p.name for p in folder.iterdir()]
@@ -153,9 +155,8 @@ def test_render_engine_option_keys_frames_apart(G, exported, tmp_path):
     assert [p.read_bytes() for p in pngs["a"]] == [p.read_bytes() for p in pngs["b"]]  # deterministic
     a, c = (np.stack([iio.imread(p) for p in pngs[d]]) for d in "ac")
     assert a.shape == c.shape == (4, 32, 32, 3) and np.abs(a.astype(int) - c).max() <= 1
-    r = subprocess.run([sys.executable, "-m", "backend", "render", "--model", str(model), "--directions",
-                        str(directions), "--values", str(tmp_path / "v.csv"), "--engine", "onnx", "--compile",
-                        "--out", str(tmp_path / "x")], cwd=ROOT, capture_output=True, text=True)
+    r = backend_cli("render", "--model", model, "--directions", directions, "--values", tmp_path / "v.csv",
+                    "--engine", "onnx", "--compile", "--out", tmp_path / "x")
     assert r.returncode == 2 and r.stderr.startswith("error: --compile") and "Traceback" not in r.stderr
 
 
