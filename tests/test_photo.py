@@ -51,7 +51,7 @@ def test_own_samples_are_recovered():
     # of its distance from w_avg, W+ pixel error 0.24-0.34 of 255 (uint8 targets).
     G = in_range_generator()
     w_avg = G.w_avg.numpy()
-    for seed in (0, 1, 2):
+    for seed in (0, 1):
         true = G.w_from_seed(seed, truncation_psi=0.3).numpy()[0]
         photo = synthesize_frames(G, true[None])[0]
         result = invert_aligned(G, photo, steps=200)
