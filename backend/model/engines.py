@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import os
 import sys
@@ -186,13 +185,15 @@ class OnnxEngine:
 
 @contextlib.contextmanager
 def _quiet():
-    """The exporter's progress lines and warnings are not ours to show."""
+    """The exporter's log lines and warnings are not ours to show. (``verbose=False`` keeps it off
+    stdout: no redirect of ``sys.stdout``, which in Blender would swallow the main thread's prints
+    while the worker exports.)"""
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript", "torch._dynamo")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
