@@ -183,22 +183,39 @@ class OnnxEngine:
             raise EngineError(f"the exported graph's frames differ from torch's ({self.fingerprint[:12]}, {resolution} px)")
 
 
+# Warnings the exporter raises that are not ours to show: its own modules', and torch's pytree
+# deprecation that surfaces through copyreg while the graph is traced.
+_EXPORTER_WARNINGS = (dict(module=r"(torch\.onnx|torch\._?export|torch\._dynamo|onnxscript|onnx_ir)(\.|$)"),
+                      dict(message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning))
+
+
 @contextlib.contextmanager
 def _quiet():
-    """The exporter's log lines and warnings are not ours to show. (``verbose=False`` keeps it off
-    stdout: no redirect of ``sys.stdout``, which in Blender would swallow the main thread's prints
-    while the worker exports.)"""
+    """The exporter's log lines and warnings are not ours to show. Warnings are ignored by filters
+    added once, for the exporter's warnings only: ``warnings.catch_warnings`` swaps the process's
+    filters, and the add-on exports on a worker thread while Blender's main thread runs.
+    (``verbose=False`` keeps the exporter off stdout: no redirect of ``sys.stdout``, which in
+    Blender would swallow the main thread's prints while the worker exports.)"""
+    for spec in _EXPORTER_WARNINGS:
+        if not any(_is_filter(f, spec) for f in warnings.filters):
+            warnings.filterwarnings("ignore", **spec)  # type: ignore[arg-type]
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript", "torch._dynamo")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+def _is_filter(f: tuple, spec: dict) -> bool:
+    """Whether ``warnings.filters`` entry ``f`` is the ignore filter ``spec`` adds."""
+    action, message, category, module, _ = f
+    text = lambda r: r.pattern if r is not None else None  # noqa: E731
+    return (action == "ignore" and text(message) == spec.get("message") and text(module) == spec.get("module")
+            and category is spec.get("category", Warning))
 
 
 _warned: set[str] = set()
