@@ -31,7 +31,9 @@ class LossWeights:
     background most; ``region``, L1 per unit of the brows/eyes/mouth mask
     (``lab.procedural.regions``), which weighs those pixels directly; ``delta`` and ``still``,
     on pairs (one person, two expressions), G's change where the render changed and where it did
-    not (``lab.fit.loss``)."""
+    not (``lab.fit.loss``); ``face_landmark`` and ``face_identity``, L1 between the stage outputs
+    of face-api's landmark and recognition nets for G(z) and the target (``lab.fit.face_features``),
+    which weigh the edges and parts a face is read by, where pixel L1 settles for a blurred average."""
 
     full: float = 1.0
     half: float = 1.0
@@ -41,6 +43,13 @@ class LossWeights:
     region: float = 0.0
     delta: float = 0.0
     still: float = 0.0
+    face_landmark: float = 0.0
+    face_identity: float = 0.0
+
+    @property
+    def face_nets(self) -> dict[str, float]:
+        """The face-api nets of the feature terms with a positive weight, by ``FACE_NETS`` name."""
+        return {name: w for name, w in (("landmark", self.face_landmark), ("identity", self.face_identity)) if w > 0}
 
     @property
     def paired(self) -> bool:

@@ -15,6 +15,7 @@ from backend.model.checkpoints import CheckpointError, generator_metadata, load_
 from backend.model.generator import Generator
 from backend.readers.probe import FaceProbe, load_probe
 from lab.fit.config import FitConfig, LossWeights
+from lab.fit.face_features import FaceFeatures, load_face_features
 from lab.fit.loss import LossParts, fit_loss
 
 
@@ -31,6 +32,7 @@ class FitState:
     seconds: float = 0.0  # training time over all sessions
     precision: str = "fp32"  # "bf16": forward and loss under autocast (GPU runs); not part of the config
     _probe: FaceProbe | None = dataclasses.field(default=None, repr=False)
+    _faces: dict[str, FaceFeatures] = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -49,6 +51,14 @@ class FitState:
             self._probe = load_probe(self.config.probe, device=self.device).eval().requires_grad_(False)
         return self._probe
 
+    @property
+    def faces(self) -> dict[str, FaceFeatures]:
+        """The frozen face-api nets of the feature loss terms with a positive weight (each loaded once)."""
+        for name in self.config.loss.face_nets:
+            if name not in self._faces:
+                self._faces[name] = load_face_features(name, self.device)
+        return {name: self._faces[name] for name in self.config.loss.face_nets}
+
     def to(self, device: str | torch.device) -> FitState:
         """Move the generators, the optimizer's moments and the probe to ``device``; returns self."""
         device = torch.device(device)
@@ -60,6 +70,8 @@ class FitState:
                     moments[k] = v.to(device)
         if self._probe is not None:
             self._probe.to(device)
+        for net in self._faces.values():
+            net.to(device)
         return self
 
     def autocast(self) -> contextlib.AbstractContextManager[object]:
@@ -146,7 +158,8 @@ def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor,
     z, target, regions = _on(state.device, z, target, regions)
     with state.autocast():
         fake = generate(state.G, z)
-        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions, paired=True)
+        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions, paired=True,
+                               faces=state.faces)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -176,12 +189,13 @@ def _on(device: torch.device, *tensors: torch.Tensor | None) -> tuple[torch.Tens
 
 @torch.no_grad()
 def evaluate(G: Generator, z: torch.Tensor, target: torch.Tensor, weights: LossWeights,
-             batch: int = 16, probe: FaceProbe | None = None, regions: torch.Tensor | None = None) -> LossParts:
+             batch: int = 16, probe: FaceProbe | None = None, regions: torch.Tensor | None = None,
+             faces: dict[str, FaceFeatures] | None = None) -> LossParts:
     """The loss of G on a fixed batch, without training, in fp32 on G's device."""
     parts = []
     for i in range(0, z.shape[0], batch):
         zb, tb, rb = _on(G.device, z[i:i + batch], target[i:i + batch],
                          None if regions is None else regions[i:i + batch])
-        _, p = fit_loss(generate(G, zb), tb, weights, probe, rb)
+        _, p = fit_loss(generate(G, zb), tb, weights, probe, rb, faces=faces)
         parts.append(p)
     return LossParts.mean(parts)
