@@ -46,7 +46,7 @@ from backend.files import write_atomic  # noqa: E402
 from convert_face_readers import Package, fetch  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.fit import CHECKPOINT_NAME, eval_latents, export_model, fit, load_checkpoint, new_fit, sample_sheet, warm_start  # noqa: E402
-from lab.fit.face_features import FACE_NETS  # noqa: E402
+from lab.fit.config import FACE_NET_NAMES  # noqa: E402
 from lab.standin import STANDIN_FIT, TeacherFormatError, TeacherTargets, load_teacher, standin_quality, teacher_images  # noqa: E402
 
 WEIGHTS = "gan_face_generate/weights.tar"
@@ -77,13 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--identity", action="store_true", help="also measure face-api identity distances (~1 min)")
     p.add_argument("--feature-weight", type=float, default=None,
                    help="weight of the feature loss (default: the run's own, 0 for a new run)")
-    p.add_argument("--feature-net", choices=sorted(FACE_NETS), default=None,
+    p.add_argument("--feature-net", choices=FACE_NET_NAMES, default=None,
                    help="the face-api net of the feature loss (default landmark; needs --feature-weight)")
     args = p.parse_args(argv)
     if args.feature_net is not None and args.feature_weight is None:
         p.error("--feature-net needs --feature-weight")
-    if args.feature_weight is not None and not args.feature_weight >= 0:
-        p.error(f"--feature-weight must be >= 0, got {args.feature_weight}")
     if args.measure is None:
         if args.more_minutes is not None:
             if args.minutes is not None:
@@ -126,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         state = new_fit(STANDIN_FIT)
     if args.feature_weight is not None:
-        net = args.feature_net or "landmark"
-        weights = {f"face_{name}": args.feature_weight if name == net else 0.0 for name in FACE_NETS}
-        state.config = dataclasses.replace(state.config, loss=dataclasses.replace(state.config.loss, **weights))
+        try:
+            loss = state.config.loss.with_face_net(args.feature_net or "landmark", args.feature_weight)
+        except ValueError as e:
+            p.error(f"--feature-weight: {e}")
+        state.config = dataclasses.replace(state.config, loss=loss)
     if args.more_minutes is not None:
         args.minutes = state.seconds / 60 + args.more_minutes
     source = TeacherTargets(teacher, state.config)

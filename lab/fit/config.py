@@ -23,6 +23,10 @@ DEFAULT_GENERATOR = GeneratorConfig(
 )
 
 
+# the face-api nets of the feature loss terms (``LossWeights.face_<name>``, ``lab.fit.face_features``)
+FACE_NET_NAMES = ("landmark", "identity")
+
+
 @dataclass(frozen=True)
 class LossWeights:
     """Weights of the loss terms: L1 on images in [-1, 1], and ``probe``, L1 between the features
@@ -48,8 +52,16 @@ class LossWeights:
 
     @property
     def face_nets(self) -> dict[str, float]:
-        """The face-api nets of the feature terms with a positive weight, by ``FACE_NETS`` name."""
-        return {name: w for name, w in (("landmark", self.face_landmark), ("identity", self.face_identity)) if w > 0}
+        """The face-api nets of the feature terms with a positive weight, by name (``FACE_NET_NAMES``)."""
+        return {name: w for name in FACE_NET_NAMES if (w := getattr(self, f"face_{name}")) > 0}
+
+    def with_face_net(self, name: str, weight: float) -> LossWeights:
+        """These weights with the feature term of face-api's ``name`` net at ``weight`` and the other's off."""
+        if name not in FACE_NET_NAMES:
+            raise ValueError(f"no face net {name!r} (one of {', '.join(FACE_NET_NAMES)})")
+        if not weight >= 0:
+            raise ValueError(f"a feature loss weight must be >= 0, got {weight}")
+        return dataclasses.replace(self, **{f"face_{n}": weight if n == name else 0.0 for n in FACE_NET_NAMES})
 
     @property
     def paired(self) -> bool:

@@ -15,7 +15,7 @@ from backend.readers.nets.densenet import FACEAPI_SIZE, faceapi_input
 from backend.readers.nets.identity import IDENTITY_SIZE, load_recognition_net
 from backend.readers.nets.landmarks import load_landmark_net
 
-# net name -> (loader, input side, the submodules whose outputs are the features): the dense
+# net name (``lab.fit.config.FACE_NET_NAMES``) -> (loader, input side, the submodules whose outputs are the features): the dense
 # blocks at 56, 28, 14 and 7 px and the 136 landmark coordinates; the recognition net's last
 # residual block at each width (37, 18, 9 and 4 px) and the 128-d descriptor.
 FACE_NETS: dict[str, tuple[Callable[[], nn.Module], int, tuple[str, ...]]] = {
