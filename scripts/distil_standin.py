@@ -26,6 +26,8 @@ Pixel L1 alone converges to a blurred average face; ``--feature-weight`` adds th
 (``lab.fit.face_features``): L1 between the stage outputs of face-api's ``--feature-net`` (landmark
 or identity) for ours and the teacher's image of each z. The weight is part of the fit's config
 (checkpoint, training.json): a resumed run keeps it unless the option is given again.
+``--adversarial-weight`` adds a patch discriminator's non-saturating loss (``lab.fit.adversarial``,
+R1 penalty; its state is in the checkpoint), likewise kept by a resumed run.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="weight of the feature loss (default: the run's own, 0 for a new run)")
     p.add_argument("--feature-net", choices=FACE_NET_NAMES, default=None,
                    help="the face-api net of the feature loss (default landmark; needs --feature-weight)")
+    p.add_argument("--adversarial-weight", type=float, default=None,
+                   help="weight of the adversarial loss of a patch discriminator trained alongside "
+                        "(default: the run's own, 0 for a new run)")
     args = p.parse_args(argv)
     if args.feature_net is not None and args.feature_weight is None:
         p.error("--feature-net needs --feature-weight")
@@ -129,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             p.error(f"--feature-weight: {e}")
         state.config = dataclasses.replace(state.config, loss=loss)
+    if args.adversarial_weight is not None:
+        try:
+            state.config = dataclasses.replace(
+                state.config, loss=dataclasses.replace(state.config.loss, adversarial=args.adversarial_weight))
+        except ValueError as e:
+            p.error(f"--adversarial-weight: {e}")
     if args.more_minutes is not None:
         args.minutes = state.seconds / 60 + args.more_minutes
     source = TeacherTargets(teacher, state.config)

@@ -25,6 +25,7 @@ from lab.fit import (
     sample_sheet,
     warm_start,
 )
+from lab.fit.adversarial import generator_adversarial_loss
 from lab.fit.config import FACE_NET_NAMES
 from lab.fit.face_features import FACE_NETS, load_face_features
 from lab.fit.fidelity import laplacian_variance
@@ -238,3 +239,39 @@ def test_checkpoint_lines_measure_the_stand_in_sharpness(teacher_file: Path, tmp
     quality = standin_quality(state.G_ema, teacher, eval_latents(state.config))
     assert entry["measure"]["l1"] == pytest.approx(quality.l1)
     assert entry["measure"]["sharpness_ratio"] == pytest.approx(quality.sharpness_ours / quality.sharpness_teacher)
+
+
+def test_adversarial_term_trains_a_patch_discriminator_that_a_resumed_run_keeps(
+        teacher_file: Path, tmp_path: Path) -> None:
+    teacher = load_teacher(teacher_file)
+    config = dataclasses.replace(student_config(), loss=LossWeights(adversarial=0.1), r1_gamma=1.0)
+    with pytest.raises(ValueError, match="adversarial weight must be >= 0"):
+        dataclasses.replace(config, loss=LossWeights(adversarial=-1.0))
+    assert new_fit(student_config()).discriminator is None  # off: no discriminator, none in checkpoints
+
+    def run(state, steps: int):
+        return fit(state, tmp_path / "run", max_steps=steps, handle_signals=False, stream=None,
+                   source=TeacherTargets(teacher, state.config))
+
+    straight = new_fit(config)
+    fresh = [p.clone() for p in straight.discriminator.parameters()]
+    parts = run(straight, 4).train_loss
+    assert parts.adversarial > 0 and parts.discriminator > 0 and parts.r1 > 0
+    assert parts.total > parts.full + parts.half + parts.quarter + parts.gradient  # the weighted term is in it
+    assert any(not torch.equal(a, b) for a, b in zip(fresh, straight.D.parameters(), strict=True))
+    z, _, _ = TeacherTargets(teacher, config).batch(99)
+    grads = torch.autograd.grad(generator_adversarial_loss(straight.D, generate(straight.G, z)),
+                                list(straight.G.parameters()), allow_unused=True)
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+    assert straight.D(torch.zeros(2, 3, 16, 16)).shape == (2, 1, 2, 2)
+    with pytest.raises(ValueError, match="discriminator takes"):
+        straight.D(torch.zeros(2, 16, 16))
+
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    run(new_fit(config), 2)
+    resumed = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert resumed.config.loss.adversarial == 0.1 and resumed.D is not None
+    run(resumed, 4)
+    for a, b in zip([*resumed.G.parameters(), *resumed.D.parameters()],
+                    [*straight.G.parameters(), *straight.D.parameters()], strict=True):
+        torch.testing.assert_close(a, b)

@@ -37,7 +37,9 @@ class LossWeights:
     on pairs (one person, two expressions), G's change where the render changed and where it did
     not (``lab.fit.loss``); ``face_landmark`` and ``face_identity``, L1 between the stage outputs
     of face-api's landmark and recognition nets for G(z) and the target (``lab.fit.face_features``),
-    which weigh the edges and parts a face is read by, where pixel L1 settles for a blurred average."""
+    which weigh the edges and parts a face is read by, where pixel L1 settles for a blurred average;
+    ``adversarial``, the non-saturating loss of a patch discriminator trained alongside G
+    (``lab.fit.adversarial``; its R1 penalty is ``FitConfig.r1_gamma``)."""
 
     full: float = 1.0
     half: float = 1.0
@@ -49,6 +51,7 @@ class LossWeights:
     still: float = 0.0
     face_landmark: float = 0.0
     face_identity: float = 0.0
+    adversarial: float = 0.0
 
     @property
     def face_nets(self) -> dict[str, float]:
@@ -100,6 +103,8 @@ class FitConfig:
     # 0.5-1 each, as the rig asks in every keyframe of Figure 7 (``FacePrior.mixed``; the map from
     # z to faces is unchanged, only how often such faces are drawn)
     mix_share: float = 0.0
+    # the R1 penalty of the discriminator of the adversarial loss term (``lab.fit.adversarial``)
+    r1_gamma: float = 1.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -116,6 +121,9 @@ class FitConfig:
             raise ValueError(f"identity_share must be in (0, 1], got {self.identity_share}")
         if not 0.0 <= self.mix_share <= 1.0:
             raise ValueError(f"mix_share must be in [0, 1], got {self.mix_share}")
+        if not (self.r1_gamma >= 0 and self.loss.adversarial >= 0):
+            raise ValueError(f"r1_gamma and the adversarial weight must be >= 0, got {self.r1_gamma} "
+                             f"and {self.loss.adversarial}")
         if self.render_workers < 0:
             raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
         if self.loss.probe > 0 and not self.probe:

@@ -151,6 +151,8 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
                                    f"L1 {last_window.full:.4f}  grad {last_window.gradient:.4f}  "
                                    + "".join(f"{name} {getattr(last_window, 'face_' + name):.4f}  "
                                              for name in cfg.loss.face_nets)
+                                   + (f"adv {last_window.adversarial:.4f}  D {last_window.discriminator:.4f}  "
+                                      f"r1 {last_window.r1:.4f}  " if cfg.loss.adversarial > 0 else "")
                                    + f"{rate:5.1f} img/s  "
                                    f"{state.seconds / 60:6.1f} min",
                           step=state.step, nimg=state.nimg, minutes=state.seconds / 60, img_per_s=rate,

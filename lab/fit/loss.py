@@ -24,7 +24,8 @@ class StageFeatures(Protocol):
 
 @dataclass(frozen=True)
 class LossParts:
-    """One loss evaluation: the weighted total and each unweighted term."""
+    """One loss evaluation: the weighted total and each unweighted term (in a training step with
+    the adversarial term also G's adversarial loss, D's loss and its R1 penalty)."""
 
     total: float
     full: float
@@ -37,6 +38,9 @@ class LossParts:
     still: float = 0.0
     face_landmark: float = 0.0
     face_identity: float = 0.0
+    adversarial: float = 0.0
+    discriminator: float = 0.0
+    r1: float = 0.0
 
     @staticmethod
     def mean(parts: list[LossParts]) -> LossParts:
