@@ -128,18 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(e))
     else:
         state = new_fit(STANDIN_FIT)
+    # the loss terms a resumed or continued run may change: one replace, validated once
+    weights = {}
     if args.feature_weight is not None:
-        try:
-            loss = state.config.loss.with_face_net(args.feature_net or "landmark", args.feature_weight)
-        except ValueError as e:
-            p.error(f"--feature-weight: {e}")
-        state.config = dataclasses.replace(state.config, loss=loss)
+        net = args.feature_net or "landmark"
+        weights = {f"face_{name}": args.feature_weight if name == net else 0.0 for name in FACE_NET_NAMES}
     if args.adversarial_weight is not None:
-        try:
-            state.config = dataclasses.replace(
-                state.config, loss=dataclasses.replace(state.config.loss, adversarial=args.adversarial_weight))
-        except ValueError as e:
-            p.error(f"--adversarial-weight: {e}")
+        weights["adversarial"] = args.adversarial_weight
+    try:
+        state.config = dataclasses.replace(state.config, loss=dataclasses.replace(state.config.loss, **weights))
+    except ValueError as e:
+        p.error(str(e))
     if args.more_minutes is not None:
         args.minutes = state.seconds / 60 + args.more_minutes
     source = TeacherTargets(teacher, state.config)

@@ -58,14 +58,6 @@ class LossWeights:
         """The face-api nets of the feature terms with a positive weight, by name (``FACE_NET_NAMES``)."""
         return {name: w for name in FACE_NET_NAMES if (w := getattr(self, f"face_{name}")) > 0}
 
-    def with_face_net(self, name: str, weight: float) -> LossWeights:
-        """These weights with the feature term of face-api's ``name`` net at ``weight`` and the other's off."""
-        if name not in FACE_NET_NAMES:
-            raise ValueError(f"no face net {name!r} (one of {', '.join(FACE_NET_NAMES)})")
-        if not weight >= 0:
-            raise ValueError(f"a feature loss weight must be >= 0, got {weight}")
-        return dataclasses.replace(self, **{f"face_{n}": weight if n == name else 0.0 for n in FACE_NET_NAMES})
-
     @property
     def paired(self) -> bool:
         """Whether the batch holds pairs (the terms that compare a face with its partner)."""
@@ -121,9 +113,10 @@ class FitConfig:
             raise ValueError(f"identity_share must be in (0, 1], got {self.identity_share}")
         if not 0.0 <= self.mix_share <= 1.0:
             raise ValueError(f"mix_share must be in [0, 1], got {self.mix_share}")
-        if not (self.r1_gamma >= 0 and self.loss.adversarial >= 0):
-            raise ValueError(f"r1_gamma and the adversarial weight must be >= 0, got {self.r1_gamma} "
-                             f"and {self.loss.adversarial}")
+        for name, value in (("r1_gamma", self.r1_gamma), ("the adversarial weight", self.loss.adversarial),
+                            *((f"the face_{n} weight", getattr(self.loss, f"face_{n}")) for n in FACE_NET_NAMES)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
         if self.render_workers < 0:
             raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
         if self.loss.probe > 0 and not self.probe:
