@@ -33,7 +33,7 @@ from torch import nn
 
 from backend.model.generator import Generator, GeneratorConfig, images_from_uint8, images_to_uint8
 from lab.fit.config import FitConfig, LossWeights
-from lab.fit.data import Targets, batch_latents
+from lab.fit.data import Targets, batch_latents, eval_latents
 from lab.fit.fidelity import laplacian_variance
 
 TEACHER_Z_DIM = 100
@@ -162,6 +162,11 @@ class TeacherTargets:
         z = batch_latents(self.config, step)
         return Targets(torch.from_numpy(z), images_from_uint8(self.render(z)[0]), None)
 
+    def measure(self, G: Generator) -> tuple[str, dict[str, object]]:
+        """``standin_quality`` of G on the fit's held-out z, as ``fit(measure=...)`` logs it at each checkpoint."""
+        quality = standin_quality(G, self.teacher, eval_latents(self.config))
+        return quality.line(), quality.to_dict()
+
 
 def upscaled(images: np.ndarray, size: int = 256, border: float = 0.25) -> np.ndarray:
     """64-px faces enlarged for the face readers (MTCNN misses faces that fill a small image):
@@ -202,6 +207,7 @@ class StandinQuality:
 
     def to_dict(self) -> dict[str, object]:
         d = dataclasses.asdict(self)
+        d["sharpness_ratio"] = self.sharpness_ours / self.sharpness_teacher
         if self.identity_distances is not None and self.identity_distances:
             d["identity_distance_mean"] = float(np.mean(self.identity_distances))
             d["identity_distance_median"] = float(np.median(self.identity_distances))

@@ -7,6 +7,8 @@ StyleGAN2 generators (``lab.standin``). Research only: the teacher was trained o
     python scripts/distil_standin.py --out runs/standin --resume --more-minutes 40 --threads 1
     python scripts/distil_standin.py --out runs/standin --init models/standin/generator.safetensors \\
         --more-minutes 40 --threads 1                                                     # run folder gone
+    python scripts/distil_standin.py --out runs/sharp --init lab/runs/standin-continue/generator.safetensors \
+        --feature-weight 5 --more-minutes 30 --threads 1                                  # the sharpening phase
     python scripts/distil_standin.py --out runs/standin --measure MODEL.safetensors        # measure only
 
 Fetches the wheel with pip (``--no-deps``) into ``--wheel-dir`` (default ``OUT/wheel``; kept, so a
@@ -16,13 +18,22 @@ the budget or Ctrl-C / SIGTERM, checkpointing ``OUT/checkpoint.pt`` every
 ``--checkpoint-minutes``; then writes ``MODEL_DIR/generator.safetensors`` (G_ema, fp16) and
 ``training.json`` (``MODEL_DIR`` default ``OUT/model``), ``OUT/samples.png`` (teacher, ours, ours
 at ψ 0.7 for 16 seeds) and ``OUT/eval.json``: held-out L1 teacher ↔ ours on the fit's 64 held-out
-z and, with ``--identity`` (face readers, ~1 min), face-api identity distances on upscaled
-images (0.6 = another person).
+z, the sharpness (Laplacian variance) of ours and the teacher's (also logged at each checkpoint)
+and, with ``--identity`` (face readers, ~1 min), face-api identity distances on upscaled images
+(0.6 = another person).
+
+Pixel L1 alone converges to a blurred average face; ``--feature-weight`` adds the feature loss
+(``lab.fit.face_features``): L1 between the stage outputs of face-api's ``--feature-net`` (landmark
+or identity) for ours and the teacher's image of each z. The weight is part of the fit's config
+(checkpoint, training.json): a resumed run keeps it unless the option is given again.
+``--adversarial-weight`` adds a patch discriminator's non-saturating loss (``lab.fit.adversarial``,
+R1 penalty; its state is in the checkpoint), likewise kept by a resumed run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -37,6 +48,7 @@ from backend.files import write_atomic  # noqa: E402
 from convert_face_readers import Package, fetch  # noqa: E402
 from lab.budget import add_budget_options, apply_budget_options  # noqa: E402
 from lab.fit import CHECKPOINT_NAME, eval_latents, export_model, fit, load_checkpoint, new_fit, sample_sheet, warm_start  # noqa: E402
+from lab.fit.config import FACE_NET_NAMES  # noqa: E402
 from lab.standin import STANDIN_FIT, TeacherFormatError, TeacherTargets, load_teacher, standin_quality, teacher_images  # noqa: E402
 
 WEIGHTS = "gan_face_generate/weights.tar"
@@ -65,7 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wheel-dir", type=Path, default=None, help="where the wheel is kept (default OUT/wheel)")
     p.add_argument("--checkpoint-minutes", type=float, default=8.0)
     p.add_argument("--identity", action="store_true", help="also measure face-api identity distances (~1 min)")
+    p.add_argument("--feature-weight", type=float, default=None,
+                   help="weight of the feature loss (default: the run's own, 0 for a new run)")
+    p.add_argument("--feature-net", choices=FACE_NET_NAMES, default=None,
+                   help="the face-api net of the feature loss (default landmark; needs --feature-weight)")
+    p.add_argument("--adversarial-weight", type=float, default=None,
+                   help="weight of the adversarial loss of a patch discriminator trained alongside "
+                        "(default: the run's own, 0 for a new run)")
     args = p.parse_args(argv)
+    if args.feature_net is not None and args.feature_weight is None:
+        p.error("--feature-net needs --feature-weight")
     if args.measure is None:
         if args.more_minutes is not None:
             if args.minutes is not None:
@@ -107,10 +128,22 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(e))
     else:
         state = new_fit(STANDIN_FIT)
+    # the loss terms a resumed or continued run may change: one replace, validated once
+    weights = {}
+    if args.feature_weight is not None:
+        net = args.feature_net or "landmark"
+        weights = {f"face_{name}": args.feature_weight if name == net else 0.0 for name in FACE_NET_NAMES}
+    if args.adversarial_weight is not None:
+        weights["adversarial"] = args.adversarial_weight
+    try:
+        state.config = dataclasses.replace(state.config, loss=dataclasses.replace(state.config.loss, **weights))
+    except ValueError as e:
+        p.error(str(e))
     if args.more_minutes is not None:
         args.minutes = state.seconds / 60 + args.more_minutes
+    source = TeacherTargets(teacher, state.config)
     result = fit(state, args.out, minutes=args.minutes, max_steps=args.steps,
-                 checkpoint_minutes=args.checkpoint_minutes, source=TeacherTargets(teacher, state.config))
+                 checkpoint_minutes=args.checkpoint_minutes, source=source, measure=source.measure)
     print(f"stopped by {result.stopped_by} after {result.step} steps, {result.nimg} images, "
           f"{result.minutes:.1f} min; G_ema held-out L1 {result.eval_loss.full:.4f}", flush=True)
     generator_path, _ = export_model(state, result, args.model_dir or args.out / "model", targets=TEACHER_FACTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,8 +12,26 @@ import torch
 import torch.nn.functional as F
 
 from backend.model.checkpoints import generator_metadata, load_generator
-from lab.fit import FitConfig, LossWeights, export_model, fit, load_checkpoint, new_fit, sample_sheet, warm_start
+from lab.fit import (
+    FitConfig,
+    LossWeights,
+    eval_latents,
+    export_model,
+    fit,
+    fit_loss,
+    generate,
+    load_checkpoint,
+    new_fit,
+    sample_sheet,
+    save_checkpoint,
+    train_step,
+    warm_start,
+)
+from lab.fit.adversarial import generator_adversarial_loss
+from lab.fit.config import FACE_NET_NAMES
+from lab.fit.face_features import FACE_NETS, load_face_features
 from lab.fit.fidelity import laplacian_variance
+from lab.fit.loss import stage_l1
 from lab.standin import (
     TeacherDCGAN,
     TeacherFormatError,
@@ -151,3 +170,102 @@ def test_laplacian_variance_falls_with_blur() -> None:
     blurred = np.stack([cv2.GaussianBlur(i, (5, 5), 1.5) for i in img])
     sharp, soft = laplacian_variance(img), laplacian_variance(blurred)
     assert sharp.shape == (2,) and (soft < 0.5 * sharp).all()
+
+
+def test_feature_nets_list_their_stages_for_small_images_and_name_the_loss_terms() -> None:
+    assert tuple(FACE_NETS) == FACE_NET_NAMES
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    widths = {"landmark": [32, 64, 128, 256, 136], "identity": [32, 64, 128, 256, 128]}
+    for name in FACE_NET_NAMES:
+        feats = load_face_features(name).features(x)
+        assert [f.shape[1] for f in feats] == widths[name] and all(f.shape[0] == 2 for f in feats)
+    with pytest.raises(ValueError, match="no face net"):
+        load_face_features("mtcnn")
+    with pytest.raises(ValueError, match="face_landmark weight must be >= 0"):
+        dataclasses.replace(student_config(), loss=LossWeights(face_landmark=-1.0))
+    assert LossWeights(face_identity=2.0).face_nets == {"identity": 2.0} and LossWeights().face_nets == {}
+
+
+@pytest.mark.parametrize("name", FACE_NET_NAMES)
+def test_feature_loss_is_positive_and_reaches_the_generator(teacher_file: Path, name: str) -> None:
+    teacher = load_teacher(teacher_file)
+    weights = LossWeights(**{f"face_{name}": 1.0})
+    state = new_fit(dataclasses.replace(student_config(), loss=weights))
+    z, real, _ = TeacherTargets(teacher, state.config).batch(0)
+    fake = generate(state.G, z)
+    with pytest.raises(ValueError, match=f"needs face-api's {name} net"):
+        fit_loss(fake, real, weights)
+    total, parts = fit_loss(fake, real, weights, faces=state.faces)
+    term = getattr(parts, f"face_{name}")
+    _, plain = fit_loss(fake, real, LossWeights())
+    assert term > 0 and total.item() == pytest.approx(plain.total + term, rel=1e-5)
+    assert fit_loss(real, real, weights, faces=state.faces)[1].total == 0.0  # the teacher's own image
+    grads = torch.autograd.grad(stage_l1(state.faces[name], fake, real), list(state.G.parameters()), allow_unused=True)
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+    assert all(not p.requires_grad for p in state.faces[name].parameters())  # the net stays frozen
+
+
+def test_feature_loss_weight_round_trips_and_a_resumed_run_keeps_the_weights(teacher_file: Path, tmp_path: Path) -> None:
+    config = dataclasses.replace(student_config(), loss=LossWeights(face_landmark=2.0))
+    source = TeacherTargets(load_teacher(teacher_file), config)
+    straight = new_fit(config)
+    parts = [train_step(straight, *source.batch(step)) for step in range(2)]
+    assert all(p.face_landmark > 0 for p in parts)
+    half = new_fit(config)
+    train_step(half, *source.batch(0))
+    save_checkpoint(half, tmp_path / "checkpoint.pt")
+    resumed = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert resumed.config.loss.face_landmark == 2.0 and resumed.config.loss.face_nets == {"landmark": 2.0}
+    train_step(resumed, *source.batch(1))
+    for a, b in zip(resumed.G.parameters(), straight.G.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    # training.json and an exported model's metadata record the config as to_dict writes it
+    assert FitConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_checkpoint_lines_measure_the_stand_in_sharpness(teacher_file: Path, tmp_path: Path) -> None:
+    teacher = load_teacher(teacher_file)
+    source = TeacherTargets(teacher, student_config())
+    state = new_fit(student_config())
+    fit(state, tmp_path, max_steps=2, handle_signals=False, stream=None, source=source, measure=source.measure)
+    entry = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()][-2]
+    assert entry["event"] == "checkpoint"
+    quality = standin_quality(state.G_ema, teacher, eval_latents(state.config))
+    assert entry["measure"]["l1"] == pytest.approx(quality.l1)
+    assert entry["measure"]["sharpness_ratio"] == pytest.approx(quality.sharpness_ours / quality.sharpness_teacher)
+
+
+def test_adversarial_term_trains_a_patch_discriminator_that_a_resumed_run_keeps(
+        teacher_file: Path, tmp_path: Path) -> None:
+    teacher = load_teacher(teacher_file)
+    config = dataclasses.replace(student_config(), loss=LossWeights(adversarial=0.1), r1_gamma=1.0)
+    with pytest.raises(ValueError, match="the adversarial weight must be >= 0"):
+        dataclasses.replace(config, loss=LossWeights(adversarial=-1.0))
+    assert new_fit(student_config()).discriminator is None  # off: no discriminator, none in checkpoints
+
+    def run(state, steps: int):
+        return fit(state, tmp_path / "run", max_steps=steps, handle_signals=False, stream=None,
+                   source=TeacherTargets(teacher, state.config))
+
+    straight = new_fit(config)
+    fresh = [p.clone() for p in straight.discriminator.parameters()]
+    parts = run(straight, 4).train_loss
+    assert parts.adversarial > 0 and parts.discriminator > 0 and parts.r1 > 0
+    assert parts.total > parts.full + parts.half + parts.quarter + parts.gradient  # the weighted term is in it
+    assert any(not torch.equal(a, b) for a, b in zip(fresh, straight.D.parameters(), strict=True))
+    z, _, _ = TeacherTargets(teacher, config).batch(99)
+    grads = torch.autograd.grad(generator_adversarial_loss(straight.D, generate(straight.G, z)),
+                                list(straight.G.parameters()), allow_unused=True)
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+    assert straight.D(torch.zeros(2, 3, 16, 16)).shape == (2, 1, 2, 2)
+    with pytest.raises(ValueError, match="discriminator takes"):
+        straight.D(torch.zeros(2, 16, 16))
+
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    run(new_fit(config), 2)
+    resumed = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert resumed.config.loss.adversarial == 0.1 and resumed.D is not None
+    run(resumed, 4)
+    for a, b in zip([*resumed.G.parameters(), *resumed.D.parameters()],
+                    [*straight.G.parameters(), *straight.D.parameters()], strict=True):
+        torch.testing.assert_close(a, b)

@@ -1,4 +1,5 @@
-"""The training checkpoint of a fit: weights, EMA, optimizer and counters, for an exact resume."""
+"""The training checkpoint of a fit: weights, EMA, optimizer, counters and (with the adversarial
+term) the discriminator and its optimizer, for an exact resume."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(state: FitState, path: str | os.PathLike[str]) -> str:
-    """Write the whole fit (weights, EMA, optimizer, counters) atomically; plain tensors and numbers only."""
+    """Write the whole fit (weights, EMA, optimizer, counters, discriminator) atomically; plain tensors and numbers only."""
     data = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -33,6 +34,8 @@ def save_checkpoint(state: FitState, path: str | os.PathLike[str]) -> str:
         "optimizer": state.optimizer.state_dict(),
         "torch_rng": torch.get_rng_state(),
     }
+    if state.D is not None and state.D_optimizer is not None:
+        data["D"], data["D_optimizer"] = state.D.state_dict(), state.D_optimizer.state_dict()
     path = os.fspath(path)
     with replacing(path) as tmp:
         torch.save(data, tmp)
@@ -65,6 +68,10 @@ def load_checkpoint(path: str | os.PathLike[str], render_workers: int | None = N
         state.G.load_state_dict(data["G"])
         state.G_ema.load_state_dict(data["G_ema"])
         state.optimizer.load_state_dict(data["optimizer"])
+        if "D" in data:
+            D, D_optimizer = state.new_discriminator()
+            D.load_state_dict(data["D"])
+            D_optimizer.load_state_dict(data["D_optimizer"])
         state.step, state.nimg, state.seconds = int(data["step"]), int(data["nimg"]), float(data["seconds"])
         torch.set_rng_state(data["torch_rng"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:

@@ -23,6 +23,10 @@ DEFAULT_GENERATOR = GeneratorConfig(
 )
 
 
+# the face-api nets of the feature loss terms (``LossWeights.face_<name>``, ``lab.fit.face_features``)
+FACE_NET_NAMES = ("landmark", "identity")
+
+
 @dataclass(frozen=True)
 class LossWeights:
     """Weights of the loss terms: L1 on images in [-1, 1], and ``probe``, L1 between the features
@@ -31,7 +35,11 @@ class LossWeights:
     background most; ``region``, L1 per unit of the brows/eyes/mouth mask
     (``lab.procedural.regions``), which weighs those pixels directly; ``delta`` and ``still``,
     on pairs (one person, two expressions), G's change where the render changed and where it did
-    not (``lab.fit.loss``)."""
+    not (``lab.fit.loss``); ``face_landmark`` and ``face_identity``, L1 between the stage outputs
+    of face-api's landmark and recognition nets for G(z) and the target (``lab.fit.face_features``),
+    which weigh the edges and parts a face is read by, where pixel L1 settles for a blurred average;
+    ``adversarial``, the non-saturating loss of a patch discriminator trained alongside G
+    (``lab.fit.adversarial``; its R1 penalty is ``FitConfig.r1_gamma``)."""
 
     full: float = 1.0
     half: float = 1.0
@@ -41,6 +49,14 @@ class LossWeights:
     region: float = 0.0
     delta: float = 0.0
     still: float = 0.0
+    face_landmark: float = 0.0
+    face_identity: float = 0.0
+    adversarial: float = 0.0
+
+    @property
+    def face_nets(self) -> dict[str, float]:
+        """The face-api nets of the feature terms with a positive weight, by name (``FACE_NET_NAMES``)."""
+        return {name: w for name in FACE_NET_NAMES if (w := getattr(self, f"face_{name}")) > 0}
 
     @property
     def paired(self) -> bool:
@@ -79,6 +95,8 @@ class FitConfig:
     # 0.5-1 each, as the rig asks in every keyframe of Figure 7 (``FacePrior.mixed``; the map from
     # z to faces is unchanged, only how often such faces are drawn)
     mix_share: float = 0.0
+    # the R1 penalty of the discriminator of the adversarial loss term (``lab.fit.adversarial``)
+    r1_gamma: float = 1.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -95,6 +113,10 @@ class FitConfig:
             raise ValueError(f"identity_share must be in (0, 1], got {self.identity_share}")
         if not 0.0 <= self.mix_share <= 1.0:
             raise ValueError(f"mix_share must be in [0, 1], got {self.mix_share}")
+        for name, value in (("r1_gamma", self.r1_gamma), ("the adversarial weight", self.loss.adversarial),
+                            *((f"the face_{n} weight", getattr(self.loss, f"face_{n}")) for n in FACE_NET_NAMES)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
         if self.render_workers < 0:
             raise ValueError(f"render_workers must be >= 0, got {self.render_workers}")
         if self.loss.probe > 0 and not self.probe:

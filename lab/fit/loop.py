@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
-from backend.model.generator import images_from_uint8
+from backend.model.generator import Generator, images_from_uint8
 from backend.readers.probe import FaceProbe
 from lab.fit.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from lab.fit.data import TargetSource, eval_latents, identity_pool
@@ -65,7 +65,8 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         max_steps: int | None = None, checkpoint_minutes: float = 5.0, log_seconds: float = 30.0,
         handle_signals: bool = True, stream: TextIO | None = sys.stdout,
         on_step: Callable[[FitState, LossParts], None] | None = None,
-        fidelity_probe: FaceProbe | None = None, source: TargetSource | None = None) -> FitResult:
+        fidelity_probe: FaceProbe | None = None, source: TargetSource | None = None,
+        measure: Callable[[Generator], tuple[str, dict[str, Any]]] | None = None) -> FitResult:
     """Train until ``minutes`` of training time or ``max_steps`` steps (both counted over all
     sessions of the run) or SIGINT/SIGTERM; checkpoints to ``run_dir`` every ``checkpoint_minutes``
     and at the end, and logs to ``run_dir/log.jsonl``. With ``fidelity_probe`` (the features
@@ -73,7 +74,8 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
     the probe's reading, and the response of 16 held-out faces and, in a fit with fixed people,
     of those people's faces). ``source`` gives the targets in place of the procedural renderer
     (anything with ``TargetSource``'s ``batch``, ``render`` and ``close``, e.g. a teacher
-    generator, ``lab.standin``); the fit closes it at the end."""
+    generator, ``lab.standin``); the fit closes it at the end. ``measure`` (G_ema → a line and a
+    dict) adds the caller's own measures to each checkpoint's log line and entry (``measure``)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = _Log(run_dir / LOG_NAME, stream)
@@ -98,7 +100,8 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
         return None
 
     def checkpoint() -> LossParts:
-        ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss, probe=state.probe, regions=region_eval)
+        ev = evaluate(state.G_ema, z_eval, target_eval, cfg.loss, probe=state.probe, regions=region_eval,
+                      faces=state.faces)
         save_checkpoint(state, run_dir / CHECKPOINT_NAME)
         extra: dict[str, Any] = {}
         text = ""
@@ -116,6 +119,9 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
                                         cfg.prior.with_identities(z_eval.numpy()[:16], pool[np.arange(16) % len(pool)]))
                 extra["response_fixed_people"] = dataclasses.asdict(seen)
                 text += f"; fixed people {seen.line()}"
+        if measure is not None:
+            line, extra["measure"] = measure(state.G_ema)
+            text += f"; {line}"
         log.write("checkpoint", f"checkpoint at step {state.step}: G_ema held-out loss {ev.total:.4f} "
                                 f"(L1 {ev.full:.4f}){text}", step=state.step, nimg=state.nimg,
                   eval=dataclasses.asdict(ev), **extra)
@@ -142,7 +148,12 @@ def fit(state: FitState, run_dir: str | os.PathLike[str], *, minutes: float | No
                 last_window = LossParts.mean(window)
                 rate = (state.nimg - window_start_nimg) / max(window_seconds, 1e-9)
                 log.write("train", f"step {state.step:7d}  images {state.nimg:9d}  loss {last_window.total:.4f}  "
-                                   f"L1 {last_window.full:.4f}  grad {last_window.gradient:.4f}  {rate:5.1f} img/s  "
+                                   f"L1 {last_window.full:.4f}  grad {last_window.gradient:.4f}  "
+                                   + "".join(f"{name} {getattr(last_window, 'face_' + name):.4f}  "
+                                             for name in cfg.loss.face_nets)
+                                   + (f"adv {last_window.adversarial:.4f}  D {last_window.discriminator:.4f}  "
+                                      f"r1 {last_window.r1:.4f}  " if cfg.loss.adversarial > 0 else "")
+                                   + f"{rate:5.1f} img/s  "
                                    f"{state.seconds / 60:6.1f} min",
                           step=state.step, nimg=state.nimg, minutes=state.seconds / 60, img_per_s=rate,
                           loss=dataclasses.asdict(last_window))

@@ -1,23 +1,31 @@
 """The fit's loss: an L1 pyramid (full, 1/2 and 1/4 resolution), an L1 on finite differences and,
-optionally, an L1 on the features probe's stage outputs and an L1 inside the brows, eyes and mouth
-(``lab.procedural.regions``)."""
+optionally, an L1 on the stage outputs of the features probe and of face-api's landmark and
+recognition nets (``stage_l1``) and an L1 inside the brows, eyes and mouth (``lab.procedural.regions``)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backend.readers.probe import FaceProbe
 from lab.fit.config import LossWeights
+
+
+class StageFeatures(Protocol):
+    """A frozen net that lists its stages' outputs for images in [-1, 1]: ``FaceProbe``, ``FaceFeatures``."""
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]: ...
 
 
 @dataclass(frozen=True)
 class LossParts:
-    """One loss evaluation: the weighted total and each unweighted term."""
+    """One loss evaluation: the weighted total and each unweighted term (in a training step with
+    the adversarial term also G's adversarial loss, D's loss and its R1 penalty)."""
 
     total: float
     full: float
@@ -28,6 +36,11 @@ class LossParts:
     region: float = 0.0
     delta: float = 0.0
     still: float = 0.0
+    face_landmark: float = 0.0
+    face_identity: float = 0.0
+    adversarial: float = 0.0
+    discriminator: float = 0.0
+    r1: float = 0.0
 
     @staticmethod
     def mean(parts: list[LossParts]) -> LossParts:
@@ -35,10 +48,11 @@ class LossParts:
 
 
 def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
-             probe: FaceProbe | None = None, regions: torch.Tensor | None = None,
-             paired: bool = False) -> tuple[torch.Tensor, LossParts]:
+             probe: StageFeatures | None = None, regions: torch.Tensor | None = None,
+             paired: bool = False, faces: Mapping[str, StageFeatures] | None = None) -> tuple[torch.Tensor, LossParts]:
     """L1 at full, 1/2 and 1/4 resolution plus L1 on horizontal and vertical finite differences,
-    plus (with ``probe`` and ``weights.probe``) the mean L1 between its stage outputs, plus (with
+    plus (with ``probe`` and ``weights.probe``) the mean L1 between its stage outputs, and so for
+    each face-api net of ``faces`` (``weights.face_nets``' names: ``lab.fit.face_features``), plus (with
     ``regions``, (B, H, W) masks in [0, 1], and ``weights.region``) the L1 per unit of mask, so that
     the few pixels that show an expression weigh as much as the whole image does in ``full``;
     plus (``paired``: the batch's second half pairs with its first, and ``weights.delta``) the L1
@@ -53,10 +67,14 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
     total = weights.full * full + weights.half * half + weights.quarter * quarter + weights.gradient * gradient
     features = torch.zeros(())
     if probe is not None and weights.probe > 0:
-        with torch.no_grad():
-            want = probe.features(real)
-        features = torch.stack([(a - b).abs().mean() for a, b in zip(probe.features(fake), want)]).mean()
+        features = stage_l1(probe, fake, real)
         total = total + weights.probe * features
+    face = {"landmark": torch.zeros(()), "identity": torch.zeros(())}
+    for name, w in weights.face_nets.items():
+        if faces is None or name not in faces:
+            raise ValueError(f"the face_{name} loss term needs face-api's {name} net (faces)")
+        face[name] = stage_l1(faces[name], fake, real)
+        total = total + w * face[name]
     region = torch.zeros(())
     if regions is not None and weights.region > 0:
         m = regions.unsqueeze(1)
@@ -72,8 +90,17 @@ def fit_loss(fake: torch.Tensor, real: torch.Tensor, weights: LossWeights,
         total = total + weights.still * still
     parts = LossParts(*(float(t) for t in (total.detach(), full.detach(), half.detach(), quarter.detach(),
                                             gradient.detach(), features.detach(), region.detach(), delta.detach(),
-                                            still.detach())))
+                                            still.detach(), face["landmark"].detach(),
+                                            face["identity"].detach())))
     return total, parts
+
+
+def stage_l1(net: StageFeatures, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """The mean over ``net``'s stages of the L1 between its outputs for ``fake`` and for ``real``
+    (the target's without gradients)."""
+    with torch.no_grad():
+        want = net.features(real)
+    return torch.stack([(a - b).abs().mean() for a, b in zip(net.features(fake), want, strict=True)]).mean()
 
 
 def delta_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

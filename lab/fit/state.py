@@ -1,4 +1,5 @@
-"""A fit in progress and one training step: Adam on G, then the EMA update of G_ema."""
+"""A fit in progress and one training step: Adam on G, then the EMA update of G_ema (and, with the
+adversarial term, an Adam step on its discriminator)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import torch
 from backend.model.checkpoints import CheckpointError, generator_metadata, load_generator
 from backend.model.generator import Generator
 from backend.readers.probe import FaceProbe, load_probe
+from lab.fit.adversarial import PatchDiscriminator, discriminator_loss, generator_adversarial_loss
 from lab.fit.config import FitConfig, LossWeights
+from lab.fit.face_features import FaceFeatures, load_face_features
 from lab.fit.loss import LossParts, fit_loss
 
 
@@ -31,6 +34,10 @@ class FitState:
     seconds: float = 0.0  # training time over all sessions
     precision: str = "fp32"  # "bf16": forward and loss under autocast (GPU runs); not part of the config
     _probe: FaceProbe | None = dataclasses.field(default=None, repr=False)
+    _faces: dict[str, FaceFeatures] = dataclasses.field(default_factory=dict, repr=False)
+    # the adversarial term's discriminator and its optimizer (``discriminator``), kept in checkpoints
+    D: PatchDiscriminator | None = None
+    D_optimizer: torch.optim.Adam | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -49,17 +56,47 @@ class FitState:
             self._probe = load_probe(self.config.probe, device=self.device).eval().requires_grad_(False)
         return self._probe
 
+    @property
+    def faces(self) -> dict[str, FaceFeatures]:
+        """The frozen face-api nets of the feature loss terms with a positive weight (each loaded once)."""
+        for name in self.config.loss.face_nets:
+            if name not in self._faces:
+                self._faces[name] = load_face_features(name, self.device)
+        return {name: self._faces[name] for name in self.config.loss.face_nets}
+
+    @property
+    def discriminator(self) -> PatchDiscriminator | None:
+        """The adversarial term's discriminator (made from ``init_seed`` when the term is first on), or None."""
+        if self.config.loss.adversarial <= 0:
+            return None
+        if self.D is None:
+            self.new_discriminator()
+        return self.D
+
+    def new_discriminator(self) -> tuple[PatchDiscriminator, torch.optim.Adam]:
+        """A fresh discriminator from ``init_seed`` and its Adam (the fit's rate and betas), kept and returned."""
+        with torch.random.fork_rng():
+            torch.manual_seed(self.config.init_seed + 1)
+            self.D = PatchDiscriminator().to(self.device)
+        self.D_optimizer = _optimizer(self.D, self.config)
+        return self.D, self.D_optimizer
+
     def to(self, device: str | torch.device) -> FitState:
-        """Move the generators, the optimizer's moments and the probe to ``device``; returns self."""
+        """Move the generators, the discriminator, the optimizers' moments and the frozen nets to ``device``; returns self."""
         device = torch.device(device)
-        self.G.to(device)
+        for net, optimizer in ((self.G, self.optimizer), (self.D, self.D_optimizer)):
+            if net is None or optimizer is None:
+                continue
+            net.to(device)
+            for moments in optimizer.state.values():
+                for k, v in moments.items():
+                    if isinstance(v, torch.Tensor) and k != "step":
+                        moments[k] = v.to(device)
         self.G_ema.to(device)
-        for moments in self.optimizer.state.values():
-            for k, v in moments.items():
-                if isinstance(v, torch.Tensor) and k != "step":
-                    moments[k] = v.to(device)
         if self._probe is not None:
             self._probe.to(device)
+        for net in self._faces.values():
+            net.to(device)
         return self
 
     def autocast(self) -> contextlib.AbstractContextManager[object]:
@@ -125,8 +162,8 @@ def warm_start(path: str | os.PathLike[str], render_workers: int | None = None) 
     return FitState(config, G, G_ema, _optimizer(G, config), step=step, nimg=nimg, seconds=seconds)
 
 
-def _optimizer(G: Generator, config: FitConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=1e-8)
+def _optimizer(net: torch.nn.Module, config: FitConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas, eps=1e-8)
 
 
 def set_optimizer(state: FitState, lr: float | None = None, beta1: float | None = None) -> None:
@@ -134,22 +171,38 @@ def set_optimizer(state: FitState, lr: float | None = None, beta1: float | None 
     lr = state.config.lr if lr is None else lr
     betas = state.config.betas if beta1 is None else (beta1, state.config.betas[1])
     state.config = dataclasses.replace(state.config, lr=lr, betas=betas)
-    for group in state.optimizer.param_groups:
-        group["lr"], group["betas"] = state.config.lr, state.config.betas
+    for optimizer in (state.optimizer, state.D_optimizer):
+        for group in optimizer.param_groups if optimizer is not None else ():
+            group["lr"], group["betas"] = state.config.lr, state.config.betas
 
 
 def train_step(state: FitState, z: torch.Tensor, target: torch.Tensor,
                regions: torch.Tensor | None = None) -> LossParts:
     """One Adam step on (z, target), then the EMA update; advances ``step`` and ``nimg``. The
     tensors may live on the CPU: they are moved to the state's device. With the paired loss terms
-    the batch must hold pairs as ``batch_latents`` draws them."""
+    the batch must hold pairs as ``batch_latents`` draws them. With the adversarial term, G's step
+    sees the discriminator frozen, then the discriminator takes its step on the same fakes."""
     z, target, regions = _on(state.device, z, target, regions)
     with state.autocast():
         fake = generate(state.G, z)
-        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions, paired=True)
+        loss, parts = fit_loss(fake.float(), target, state.config.loss, state.probe, regions, paired=True,
+                               faces=state.faces)
+    D = state.discriminator
+    if D is not None:
+        D.requires_grad_(False)
+        adversarial = generator_adversarial_loss(D, fake.float())
+        loss = loss + state.config.loss.adversarial * adversarial
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
+    if D is not None and state.D_optimizer is not None:
+        D.requires_grad_(True)
+        d_loss, r1 = discriminator_loss(D, fake.float(), target, state.config.r1_gamma)
+        state.D_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        state.D_optimizer.step()
+        parts = dataclasses.replace(parts, total=float(loss.detach()), adversarial=float(adversarial.detach()),
+                                    discriminator=float(d_loss.detach()), r1=float(r1.detach()))
     update_ema(state, batch=z.shape[0])
     state.step += 1
     state.nimg += z.shape[0]
@@ -176,12 +229,13 @@ def _on(device: torch.device, *tensors: torch.Tensor | None) -> tuple[torch.Tens
 
 @torch.no_grad()
 def evaluate(G: Generator, z: torch.Tensor, target: torch.Tensor, weights: LossWeights,
-             batch: int = 16, probe: FaceProbe | None = None, regions: torch.Tensor | None = None) -> LossParts:
+             batch: int = 16, probe: FaceProbe | None = None, regions: torch.Tensor | None = None,
+             faces: dict[str, FaceFeatures] | None = None) -> LossParts:
     """The loss of G on a fixed batch, without training, in fp32 on G's device."""
     parts = []
     for i in range(0, z.shape[0], batch):
         zb, tb, rb = _on(G.device, z[i:i + batch], target[i:i + batch],
                          None if regions is None else regions[i:i + batch])
-        _, p = fit_loss(generate(G, zb), tb, weights, probe, rb)
+        _, p = fit_loss(generate(G, zb), tb, weights, probe, rb, faces=faces)
         parts.append(p)
     return LossParts.mean(parts)
