@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from backend.animation.channels import CHANNEL_NAMES
 from backend.jobs import Cancel, Progress
 from backend.learning.calibration import finite_mean
 from backend.learning.labels import SIGNED_CHANNEL, LabeledLatents, Reader, Thresholds, run_in_batches
-from backend.metrics.evaluation import between_faces
+from backend.metrics.evaluation import DOMINANT_TARGET, SPEARMAN_TARGET, ChannelScores, between_faces
 from backend.model.checkpoints import generator_metadata
 from backend.model.generator import Generator
 from backend.photos.inversion import invert_batch
@@ -188,3 +189,43 @@ def full_expression_targets(read: Reader, size: int, n: int = 16, seed: int = 0)
     for c, images in _each_channel_alone(identities, size):
         targets[c] = read(images).values[:, c].mean()
     return targets
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """Which recipe's direction a channel ships, and why."""
+
+    name: str
+    source: str
+    why: str
+
+
+def _meets(s: ChannelScores) -> bool:
+    return s.spearman >= SPEARMAN_TARGET and s.dominant >= DOMINANT_TARGET
+
+
+def choose_per_channel(scores: Mapping[str, Sequence[ChannelScores]], prefer: str) -> tuple[ChannelChoice, ...]:
+    """Per channel, the ``prefer``-red recipe's direction, unless it misses the single-channel
+    targets (Spearman, dominant at 1.0) as the features probe reads them and another recipe's meets
+    them. The preferred recipe is the self-labelled one: on the stacked channels of Figure 7 its
+    directions keep the face (MODEL_CARD); the fallback keeps a channel the readers cannot see
+    from turning into another (disgust reading as anger). Scores must come from the features
+    probe: the eval probe stays out of everything that makes a direction."""
+    by_source = {src: {s.name: s for s in ss} for src, ss in scores.items()}
+    out = []
+    for name in (n for n in CHANNEL_NAMES if any(n in ss for ss in by_source.values())):
+        own = by_source[prefer].get(name)
+        if own is not None and _meets(own):
+            out.append(ChannelChoice(name, prefer, f"meets the targets (Spearman {own.spearman:.3f}, dominant {own.dominant:.0%})"))
+            continue
+        others = [(src, ss[name]) for src, ss in by_source.items() if src != prefer and name in ss]
+        meeting = [o for o in others if _meets(o[1])]
+        missed = "has no direction" if own is None else \
+            f"misses the targets (Spearman {own.spearman:.3f}, dominant {own.dominant:.0%})"
+        if meeting or (own is None and others):
+            src, s = max(meeting or others, key=lambda o: (o[1].dominant, o[1].spearman))
+            out.append(ChannelChoice(name, src, f"{prefer} {missed}; {src}: Spearman {s.spearman:.3f}, "
+                                                f"dominant {s.dominant:.0%}"))
+        else:
+            out.append(ChannelChoice(name, prefer, f"{missed}, and no other recipe meets them"))
+    return tuple(out)

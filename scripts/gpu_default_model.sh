@@ -7,11 +7,11 @@
 #
 # Settings (environment): INIT (the export to continue, default the shipped model,
 # models/default/generator.safetensors: a 2-layer mapping network fitted with the region and
-# change losses, the recipe the model card measured best), MORE (training minutes, default 7), BATCH (64),
+# change losses, then with stacked expressions (mix share 0.5), the model card's recipe), MORE
+# (training minutes, default 7), BATCH (64),
 # WORKERS (render processes, default CPUs - 2), DEVICE (cuda; cpu to try the script without a
 # GPU), FLAGS (more train_default_model.py options, default none: the export's own recipe, e.g.
-# "--identities 1 --identity-share 0.5 --delta-weight 2" with
-# INIT=lab/runs/mixed-continue-2/generator.safetensors),
+# "--mix-share 0.2", which the model card suggests next),
 # OUT (where the weights, training.json, samples.png and the log go; the device tool sets it).
 # Then it measures how much of each channel the export and the new weights draw
 # (scripts/fit_fidelity.py, features probe) into fidelity.json.

@@ -19,11 +19,13 @@ from backend.learning.calibration import RowsTrial, _first_crossing, calibrate_d
 from backend.learning.fitting import channel_classes, learn_directions
 from backend.learning.labels import MEASURE_BATCH, LabeledLatents, Reading, Shares, run_in_batches, self_labeled_latents
 from backend.metrics.acd import pixel_embedding
+from backend.metrics.evaluation import ChannelScores
 from backend.model.generator import Generator, synthesize_frames
 from backend.readers.probe import FaceProbe, ProbeConfig
 from lab.default_directions import (
     _FACE_STREAM,
     EXACT_THRESHOLDS,
+    choose_per_channel,
     inverted_latents,
     labeled_channel_values,
     labeled_renders,
@@ -262,3 +264,20 @@ def test_a_strength_where_no_face_was_read_is_never_the_calibrated_one():
     assert (s, at, reached) == (pytest.approx(1.5), 0.9, True)
     strength, reading, reached = _first_crossing(strengths, np.full(4, np.nan), 0.9)
     assert strength == 0.0 and np.isnan(reading) and not reached
+
+
+def _scores(name: str, spearman: float, dominant: float) -> ChannelScores:
+    nan = float("nan")
+    return ChannelScores(name, 16, 32, spearman, nan, dominant, nan, nan, nan, nan, nan, nan, nan, nan, nan, (0, 8))
+
+
+def test_the_shipped_set_keeps_the_preferred_recipe_unless_it_misses_and_the_other_meets():
+    own = [_scores("joy", 0.95, 1.0), _scores("disgust", 0.96, 0.5), _scores("fear", 0.7, 1.0)]
+    paper = [_scores("joy", 0.99, 1.0), _scores("disgust", 0.99, 1.0), _scores("fear", 0.8, 1.0),
+             _scores("surprise", 0.5, 0.2)]
+    choice = {c.name: c for c in choose_per_channel({"self-labeled": own, "inversion": paper}, prefer="self-labeled")}
+    assert [n for n in CHANNEL_NAMES if n in choice] == list(choice)  # channel order
+    assert choice["joy"].source == "self-labeled"  # meets: kept, though the other reads higher
+    assert choice["disgust"].source == "inversion" and "50%" in choice["disgust"].why
+    assert choice["fear"].source == "self-labeled" and "no other recipe" in choice["fear"].why  # neither meets
+    assert choice["surprise"].source == "inversion" and "has no direction" in choice["surprise"].why
