@@ -10,7 +10,8 @@ measured to pay) when onnxruntime imports and the export works, ``torch`` otherw
 reason in ``Engine.note``). Exported graphs are cached as
 ``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed by the weights, the export
 settings and the torch/onnxruntime versions, written atomically; a cached graph that does not
-load is exported again. ORT sessions get the thread count the one policy (``threads.py``) gave
+load is exported again; a graph is touched when used, and after an export the least recently
+used are removed while the folder's graphs exceed ``GRAPH_CACHE_BYTES``. ORT sessions get the thread count the one policy (``threads.py``) gave
 torch, rebuilt when it changes.
 """
 
@@ -36,6 +37,9 @@ ENGINE_CHOICES = ("auto", "torch", "onnx")
 EXPORT_VERSION = 1
 # An exported graph must give frames this close to torch's (in uint8 steps) or it is not used.
 MAX_FRAME_DIFFERENCE = 1
+# The graphs folder's size past which the least recently used graphs are removed (a 1024 px
+# config-F graph is ~120 MB; the default model's ~6 MB).
+GRAPH_CACHE_BYTES = 2 * 1024 ** 3
 # 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md: the default
 # model, 128 px, and 256 px); larger models were not measured, and their export takes minutes.
 AUTO_ONNX_MAX_RESOLUTION = 256
@@ -95,6 +99,29 @@ def graph_file(folder: Path, fingerprint: str, resolution: int, noise_mode: str,
     return Path(folder) / f"synthesis-{fingerprint[:16]}-{digest}.onnx"
 
 
+def prune_graphs(folder: Path, keep: Path, limit: int = GRAPH_CACHE_BYTES) -> list[Path]:
+    """Remove the least recently used graphs (oldest modification time: ``OnnxEngine`` touches a
+    graph when it loads it) until the folder's graphs take at most ``limit`` bytes; ``keep`` (the
+    graph in use) stays whatever its size. Returns what was removed."""
+    graphs = []
+    for path in Path(folder).glob("synthesis-*.onnx"):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            graphs.append((st.st_mtime, st.st_size, path))
+    total = sum(size for _, size, _ in graphs)
+    removed = []
+    for _, size, path in sorted(graphs, key=lambda g: g[0]):
+        if total <= limit:
+            break
+        if path == Path(keep):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+            total -= size
+    return removed
+
+
 class OnnxEngine:
     """ONNX Runtime on the CPU running G's exported synthesis; graphs exported on first use of a
     resolution and cached in ``folder``."""
@@ -143,12 +170,16 @@ class OnnxEngine:
         path = self.graph_path(resolution)
         if path.is_file():
             try:
-                return self._open(path)
+                session = self._open(path)
+                with contextlib.suppress(OSError):
+                    os.utime(path)  # used now: the last to be pruned
+                return session
             except Exception:  # noqa: BLE001 — a damaged or foreign file: export it again
                 path.unlink(missing_ok=True)
         self._export(path, resolution)
         session = self._open(path)
         self._check(session, resolution)
+        prune_graphs(self.folder, keep=path)
         return session
 
     def _open(self, path: Path) -> Any:
