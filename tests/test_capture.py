@@ -287,6 +287,34 @@ def test_capture_tracks_between_detections_and_reads_as_detecting_every_frame(mo
     np.testing.assert_allclose(one_by_one, tracked.raw[:4], atol=1e-5)  # batched readers: the same readings
 
 
+def test_tracked_frames_meet_the_refusals_detected_ones_do(monkeypatch):
+    """A tracked frame is read only if ``reading.refusal`` accepts its box and landmarks, as a
+    detected one; refused, it is a gap and the next frame is detected. And a tracked box under the
+    readers' size is lost, not read."""
+    import backend.readers.capture as capture_module
+
+    frames = moving_frames()
+    checked = []
+
+    def refuse_tracked_landmarks(face, landmarks=None):  # detected frames are checked in reading.py
+        checked.append(landmarks is not None)
+        return "disagree (test)" if landmarks is not None else None
+
+    monkeypatch.setattr(capture_module, "refusal", refuse_tracked_landmarks)
+    counted = CountedDetector(monkeypatch)
+    result = capture(frames, 25, readers(), detect_every=4)
+    np.testing.assert_array_equal(result.found, [True, False, False, False, True, False, False, False])
+    assert sum(checked) == 6 and counted.calls == result.detector_runs == 2  # frames 1-3, 5-7 tracked, refused
+    monkeypatch.undo()
+
+    tracker = FaceTracker()
+    tracker.pick(readers().read(frames[0]))
+    small = cv2.resize(frames[0], None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    tracker.box, tracker.size = tuple(0.2 * v for v in tracker.box), 0.2 * tracker.size  # now under MIN_READ_SIDE
+    assert readers().detector.refine(small, tracker.box).score > 0.8  # still a face to the detector
+    assert tracker.track(readers(), small) is None and tracker.box is None
+
+
 def test_capture_detects_again_when_the_face_leaves_and_returns(monkeypatch):
     frames = moving_frames()
     wall = np.full_like(frames[0], 120)

@@ -40,7 +40,7 @@ from ..animation.channels import CHANNEL_NAMES, VALUE_LIMIT, check_channel_value
 from ..jobs import Cancel, Progress, check_cancel
 from .nets.mtcnn import DetectedFace
 from .nets.densenet import FACEAPI_SIZE
-from .reading import FaceGeometry, FaceReaders, FaceReading, Probabilities, as_rgb, face_geometry, square_crop
+from .reading import FaceGeometry, FaceReaders, FaceReading, Probabilities, as_rgb, face_geometry, refusal, square_crop
 from .smoothing import OneEuro, one_euro_filter
 
 GapFill = Literal["interpolate", "hold"]
@@ -58,11 +58,12 @@ FOLLOW_MIN_SIZE = 0.5
 # Between detections the face is tracked: the detector's last stage (O-Net, ``MTCNN.refine``) alone
 # on the square about the last box gives this frame's box: 3.6 ms of CPU on one thread against 29
 # for a scan about the last face and 160 for a whole 512 px frame.
-# Below TRACK_SCORE (MTCNN's own last threshold), or a box that grew or shrank more than TRACK_GROWTH
-# times in a frame, the face is lost and the frame is detected. The detector still runs every
+# A tracked box the readers would refuse (``reading.refusal``: too small or too unsure), or one that
+# grew or shrank more than TRACK_GROWTH times in a frame, loses the face and the frame is detected;
+# a tracked frame whose landmarks disagree with the box's points is not read (a gap), as a detected
+# one would not be, and the next frame is detected. The detector still runs every
 # DETECT_EVERY frames (the identity check picks the followed person among what it finds), and the
 # per-face readers run on TRACK_BATCH frames at once (landmarks at batch 8: 3.3 ms a face, alone 6.3).
-TRACK_SCORE = 0.7
 TRACK_GROWTH = 1.5
 DETECT_EVERY = 10
 TRACK_BATCH = 8
@@ -142,11 +143,11 @@ class FaceTracker:
 
     def track(self, readers: FaceReaders, frame: np.ndarray) -> DetectedFace | None:
         """The face in ``frame`` (uint8 RGB) from the last frame's box by the detector's last stage alone
-        (``MTCNN.refine``), or None when it was not there or is lost (``TRACK_SCORE``, ``TRACK_GROWTH``)."""
+        (``MTCNN.refine``), or None when it was not there or is lost (``refusal``, ``TRACK_GROWTH``)."""
         if self.box is None:
             return None
         found = readers.detector.refine(frame, self.box)
-        if found is None or found.score < TRACK_SCORE:
+        if found is None or refusal(found) is not None:
             self.box = None
             return None
         x1, y1, x2, y2 = found.box
@@ -217,14 +218,18 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
         raise ValueError(f"detect_every and batch must be at least 1, got {detect_every} and {batch}")
     tracker = FaceTracker(face)
     raw, counts = [], []
-    pending: list[tuple[int, np.ndarray, tuple[float, float, float, float]]] = []  # tracked, not yet read
+    pending: list[tuple[int, np.ndarray, DetectedFace]] = []  # tracked, not yet read
     runs, since_detection = 0, 0
 
     def read_pending() -> None:
         if pending:
-            landmarks, expressions = readers.landmarks_expression([c for _, c, _ in pending], [b for _, _, b in pending])
-            for (i, _, _), points, expression in zip(pending, landmarks, expressions):
-                raw[i] = channel_values(expression, face_geometry(points), calibration)
+            landmarks, expressions = readers.landmarks_expression([c for _, c, _ in pending],
+                                                                  [f.box for _, _, f in pending])
+            for (i, _, found), points, expression in zip(pending, landmarks, expressions, strict=True):
+                if refusal(found, points) is None:
+                    raw[i] = channel_values(expression, face_geometry(points), calibration)
+                else:
+                    tracker.box = None  # the box has drifted off the face: detect the next frame
             done = pending[-1][0] + 1
             pending.clear()
             if progress is not None:
@@ -237,7 +242,7 @@ def capture(frames: Iterable[np.ndarray], fps: float, readers: FaceReaders, *, f
         tracked = tracker.track(readers, rgb) if since_detection < detect_every - 1 else None
         if tracked is not None:
             since_detection += 1
-            pending.append((i, square_crop(rgb, tracked.box, FACEAPI_SIZE), tracked.box))
+            pending.append((i, square_crop(rgb, tracked.box, FACEAPI_SIZE), tracked))
             counts.append(1)
             if len(pending) >= batch:
                 read_pending()
