@@ -472,6 +472,27 @@ def test_acd_with_the_face_embedder_skips_frames_without_a_face(clip, capsys):
     print(f"ACD consecutive on the test video: face {value:.4f}, pixel {pixel:.4f}")
 
 
+def test_the_face_embedder_passes_over_detections_the_readers_refuse(monkeypatch):
+    """ACD's identities take the largest face ``read`` would read: a detection whose landmarks
+    ``refusal`` turns down is passed over for the next, and a frame with none is a NaN row."""
+    import backend.readers.reading as reading
+
+    photo = astronaut()["astronaut_rgb512"]
+    blurred = cv2.resize(cv2.resize(photo, None, fx=0.5, fy=0.5), (512, 512))  # the same face, softer
+    two = np.ascontiguousarray(np.concatenate([photo, blurred], axis=1))
+    accepted = readers().identities(two[None])
+    real = reading.refusal
+    monkeypatch.setattr(reading, "refusal", lambda face, landmarks=None: (
+        "disagree (test)" if landmarks is not None and face.box == largest[0].box else real(face, landmarks)))
+    largest = readers().detect(two)
+    assert len(largest) >= 2
+    passed_over = readers().identities(two[None])
+    assert np.isfinite(accepted).all() and np.isfinite(passed_over).all()
+    assert float(accepted[0] @ passed_over[0]) < 1 - 1e-6  # another face's crop
+    monkeypatch.setattr(reading, "refusal", lambda face, landmarks=None: "disagree (test)" if landmarks is not None else None)
+    assert np.isnan(readers().identities(two[None])).all()
+
+
 def test_acd_face_embedder_needs_two_frames_with_a_face_and_is_not_the_probe(tmp_path, capsys):
     wall = np.full((512, 512, 3), 90, np.uint8)
     write_video([astronaut()["astronaut_rgb512"], wall, wall], tmp_path / "one.mp4", 10)

@@ -279,15 +279,22 @@ class FaceReaders:
 
     @torch.no_grad()
     def identities(self, frames: np.ndarray) -> np.ndarray:
-        """The identity descriptor ``[N, 128]`` of the largest face in each of ``frames`` (N, H, W, 3),
-        cropped as ``read`` crops it; a row of NaN for a frame without a face (ACD skips those)."""
+        """The identity descriptor ``[N, 128]`` of the largest face ``read`` would read in each of
+        ``frames`` (N, H, W, 3), cropped as ``read`` crops it (``refusal`` with its landmarks too: a
+        detection that is not a face the readers accept is passed over); a row of NaN for a frame
+        without one (ACD skips those)."""
         out = np.full((len(frames), IDENTITY_DIM), np.nan)
         crops, rows = [], []
         for i, frame in enumerate(frames):
             rgb = as_rgb(frame)
             faces = self.detect(rgb)
-            if faces:
-                crops.append(square_crop(rgb, faces[0].box, IDENTITY_SIZE))
+            if not faces:
+                continue
+            landmarks, _ = self.landmarks_expression([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces],
+                                                     [f.box for f in faces])
+            face = next((f for f, points in zip(faces, landmarks, strict=True) if refusal(f, points) is None), None)
+            if face is not None:
+                crops.append(square_crop(rgb, face.box, IDENTITY_SIZE))
                 rows.append(i)
         if crops:
             out[rows] = identity_embedding(self.recognition_net, faceapi_input(self._batch(crops))).cpu().numpy()
