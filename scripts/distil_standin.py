@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adversarial-weight", type=float, default=None,
                    help="weight of the adversarial loss of a patch discriminator trained alongside "
                         "(default: the run's own, 0 for a new run)")
+    p.add_argument("--r1-gamma", type=float, default=None,
+                   help="the discriminator's R1 penalty weight (default: the run's own, "
+                        f"{STANDIN_FIT.r1_gamma} for a new run; StyleGAN2 uses ~0.0002 x pixels / batch at 64 px)")
     args = p.parse_args(argv)
     if args.feature_net is not None and args.feature_weight is None:
         p.error("--feature-net needs --feature-weight")
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.adversarial_weight is not None:
         weights["adversarial"] = args.adversarial_weight
     try:
-        state.config = dataclasses.replace(state.config, loss=dataclasses.replace(state.config.loss, **weights))
+        extra = {} if args.r1_gamma is None else {"r1_gamma": args.r1_gamma}
+        state.config = dataclasses.replace(state.config, loss=dataclasses.replace(state.config.loss, **weights), **extra)
     except ValueError as e:
         p.error(str(e))
     if args.more_minutes is not None:
