@@ -92,3 +92,12 @@ def test_the_command_says_why_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, str(SCRIPT), "--configs", "s64", "--reference", str(tmp_path / "nowhere")],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode != 0 and r.stderr == f"error: --reference {tmp_path / 'nowhere'}: no such folder\n"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message a machine without CUDA gives")
+def test_the_gpu_run_says_plainly_when_there_is_no_gpu():
+    """scripts/bench_gpu.py is the prepared run for a lent GPU (it was run whole with --quick
+    --device cpu when written: 38 s); without CUDA it stops at once with a one-line error."""
+    done = subprocess.run([sys.executable, "scripts/bench_gpu.py"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "no CUDA device here" in done.stderr and "Traceback" not in done.stderr
