@@ -35,9 +35,9 @@ def _expected() -> dict:
     return {f: {"joy": (f - 1) / 2, "anger": -0.5 + (f - 1) / 2, "surprise": f / 20} for f in (1, 2, 3)}
 
 
-def test_driver_nla_and_keys_are_evaluated_in_bake_api_and_render(blender, tmp_path):
+def test_driver_nla_and_keys_are_evaluated_in_bake_api_and_render(shared_blender, blender, tmp_path):
     blend = tmp_path / "scene.blend"
-    made = blender.run(BAKE, str(blend))
+    made = shared_blender.run(BAKE, str(blend))
     for name in ("face", "strip"):
         for f, want in _expected().items():
             got = made["values"][name][str(f)]

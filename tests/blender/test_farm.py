@@ -16,7 +16,7 @@ import pytest
 
 from backend.rendering.video import decode_png
 
-from .harness import PRELUDE_IMPORT, PYTHON, script
+from .harness import PRELUDE_IMPORT, PYTHON, SharedBlender, script
 
 pytestmark = pytest.mark.slow
 
@@ -63,13 +63,13 @@ def _frames(folder) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def project(installed, tmp_path_factory):
+def project(installed, session, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("farm")
     shared = tmp / "shared" / "project"
     (shared / "models").mkdir(parents=True)
     shutil.copy(installed.extra_env["LE_TEST_MODEL"], shared / "models" / "generator.safetensors")
     shutil.copy(installed.extra_env["LE_TEST_DIRECTIONS"], shared / "models" / "directions.json")
-    made = installed.run(MAKE, str(shared))
+    made = SharedBlender(installed.home, installed.extra_env, session=session).run(MAKE, str(shared))
     # The reference: one process renders the whole shot from its own copy (its own cache, nothing shared).
     single = tmp / "single" / "project"
     shutil.copytree(shared, single)

@@ -11,10 +11,10 @@ MAKE = script("moved_file_make")
 OPEN = script("moved_file_open")
 
 
-def test_moved_blend_file_shows_the_cached_frames_without_a_new_folder_tree(blender, tmp_path):
+def test_moved_blend_file_shows_the_cached_frames_without_a_new_folder_tree(shared_blender, blender, tmp_path):
     first = tmp_path / "a" / "b" / "scene.blend"
     first.parent.mkdir(parents=True)
-    made = blender.run(MAKE, str(first))
+    made = shared_blender.run(MAKE, str(first))
     assert all(p.startswith("//") for p in made["stored"])  # relative: they break when the file moves
     moved = tmp_path / "elsewhere" / "scene.blend"
     moved.parent.mkdir()

@@ -20,7 +20,7 @@ from lab.rigs import random_directions
 from ..conftest import randomize_, tiny_config
 from .conftest import EXTRA_CHANNEL
 
-from .harness import script
+from .harness import SharedBlender, script
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def _frames(folder) -> dict[int, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def project(installed, tmp_path_factory):
+def project(installed, session, tmp_path_factory):
     """A project folder (shot.blend, models/a.*) made and rendered with generator a, and generator b
     (another person) outside it."""
     tmp = tmp_path_factory.mktemp("records")
@@ -56,7 +56,8 @@ def project(installed, tmp_path_factory):
     shutil.copy(installed.extra_env["LE_TEST_DIRECTIONS"], tmp / "project" / "models" / "a.directions.json")
     (tmp / "b").mkdir()
     b = _generator_files(tmp / "b", seed=2, name="b")
-    made = installed.run(MAKE, str(tmp / "project"), str(tmp / "made"))
+    made = SharedBlender(installed.home, installed.extra_env, session=session).run(MAKE, str(tmp / "project"),
+                                                                                 str(tmp / "made"))
     return tmp, b, made
 
 
@@ -138,9 +139,10 @@ OLD_FILE = SCENE + script("records_old_file")
 OLD_FILE_OPEN = SCENE + script("records_old_file_open")
 
 
-def test_a_file_from_before_the_record_renders_as_before_and_gets_the_record_on_save(blender, tmp_path):
+def test_a_file_from_before_the_record_renders_as_before_and_gets_the_record_on_save(shared_blender, blender,
+                                                                                   tmp_path):
     blend = str(tmp_path / "old.blend")
-    blender.run(OLD_FILE, blend, str(tmp_path / "out"))
+    shared_blender.run(OLD_FILE, blend, str(tmp_path / "out"))
     out = blender.run(OLD_FILE_OPEN, blend, str(tmp_path / "out"))
     assert out["before"] == ""
     assert out["rendered"] == ["0001.png", "0002.png", "0003.png"]
