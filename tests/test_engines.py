@@ -23,7 +23,7 @@ from backend.model.generator import Generator, synthesize_frames
 from .conftest import ROOT, backend_cli, randomize_, tiny_config
 
 pytest.importorskip("onnxruntime")
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.xdist_group("test_engines")]  # one export
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from backend.rendering.video import decode_png
 
 from .harness import PRELUDE_IMPORT, PYTHON, SharedBlender, script
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_farm")]  # one worker makes the project
 
 LENGTH = 24
 CHUNKS = ((1, 8), (9, 16), (17, 24))

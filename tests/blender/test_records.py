@@ -22,7 +22,7 @@ from .conftest import EXTRA_CHANNEL
 
 from .harness import SharedBlender, script
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_records")]  # one worker makes the project
 
 SCENE = script("records_scene")
 

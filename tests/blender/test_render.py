@@ -14,7 +14,7 @@ from backend.rendering.video import decode_png, read_frames
 
 from .harness import Blender, SharedBlender, script
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_render")]  # one worker saves the file
 
 # Scene set-up shared by the scripts: sequencer output equal to its input (no view transform, no
 # dithering), a strip face keyed with a different value every frame so every frame differs.
