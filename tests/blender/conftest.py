@@ -70,6 +70,12 @@ def session(installed):
     shared.close()
 
 
+@pytest.fixture(scope="session")
+def shared_installed(installed, session):
+    """``installed`` (its cache, its user setup), its scripts run in the worker's shared Blender process."""
+    return SharedBlender(installed.home, installed.extra_env, session=session)
+
+
 @pytest.fixture
 def shared_blender(installed, session, tmp_path):
     """As ``blender``, but its scripts run in the worker's shared Blender process, each after a factory

@@ -16,7 +16,7 @@ import pytest
 
 from backend.rendering.video import decode_png
 
-from .harness import PRELUDE_IMPORT, PYTHON, SharedBlender, script
+from .harness import PRELUDE_IMPORT, PYTHON, script
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_farm")]  # one worker makes the project
 
@@ -63,13 +63,13 @@ def _frames(folder) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def project(installed, session, tmp_path_factory):
+def project(installed, shared_installed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("farm")
     shared = tmp / "shared" / "project"
     (shared / "models").mkdir(parents=True)
     shutil.copy(installed.extra_env["LE_TEST_MODEL"], shared / "models" / "generator.safetensors")
     shutil.copy(installed.extra_env["LE_TEST_DIRECTIONS"], shared / "models" / "directions.json")
-    made = SharedBlender(installed.home, installed.extra_env, session=session).run(MAKE, str(shared))
+    made = shared_installed.run(MAKE, str(shared))
     # The reference: one process renders the whole shot from its own copy (its own cache, nothing shared).
     single = tmp / "single" / "project"
     shutil.copytree(shared, single)

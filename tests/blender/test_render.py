@@ -62,8 +62,8 @@ RENDER_RANGE = SCENE + script("render_render_range")
 def saved(installed, session, tmp_path_factory):
     folder = tmp_path_factory.mktemp("saved")
     env = {**installed.extra_env, "LE_TEST_CACHE": str(folder / "cache0")}
-    out = SharedBlender(installed.home, env, session=session).run(SAVE, str(folder / "scene.blend"))
-    return Blender(installed.home, env), folder, out  # opened again in fresh processes
+    blender = SharedBlender(installed.home, env, session=session)
+    return blender, folder, blender.run(SAVE, str(folder / "scene.blend"))
 
 
 def test_saved_file_keeps_faces_channels_keys_and_image_sequence(saved):
