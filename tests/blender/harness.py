@@ -1,10 +1,12 @@
 """Running headless Blender (the ``bpy`` module) in subprocesses, with the extension installed.
 
-Every Blender session is its own process with its own user folders (``BLENDER_USER_RESOURCES``
-and friends under a temporary HOME), so nothing touches the real Blender configuration and every
-test starts from factory settings. A script prints its results as ``LE_RESULT <json>`` lines;
-the process must exit 0 (Blender 4.2/4.5 crash or hang at exit when an add-on leaves Python
-callbacks registered).
+Blender runs with its own user folders (``BLENDER_USER_RESOURCES`` and friends under a temporary
+HOME), so nothing touches the real Blender configuration and every test starts from factory
+settings. ``Blender.run`` starts a process for its script; ``SharedBlender.run`` gives the script to
+the test worker's shared process (``Session``), which reads the factory settings after each script:
+most tests need no more, and the start of Python, bpy and torch is paid once. A script prints its
+results as ``LE_RESULT <json>`` lines; it must exit 0 (Blender 4.2/4.5 crash or hang at exit when
+an add-on leaves Python callbacks registered).
 
 Another Blender version runs the same tests either way:
 
