@@ -48,10 +48,11 @@ def _lab_changed(ids: str | None) -> bool:
 
 
 def _workers() -> list[str]:
-    """pytest-xdist's option for one worker per CPU this process may use (most tests keep torch on
-    one thread, so the cores are what bounds the suite's time)."""
+    """pytest-xdist's options for one worker per CPU this process may use (most tests keep torch on
+    one thread, so the cores are what bounds the suite's time). A module whose tests share a costly
+    module fixture marks them ``xdist_group`` so that one worker makes it, not each."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return ["-n", str(cpus)] if cpus > 1 else []
+    return ["-n", str(cpus), "--dist", "loadgroup"] if cpus > 1 else []
 
 
 def _run(python: str, args: list[str], title: str, env: dict[str, str] | None = None) -> int:

@@ -5,7 +5,6 @@ One export (seconds) is shared by the module; the damaged-graph test pays for a 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from backend.model.generator import Generator, synthesize_frames
 from .conftest import ROOT, backend_cli, randomize_, tiny_config
 
 pytest.importorskip("onnxruntime")
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.xdist_group("test_engines")]  # one export
 
 
 @pytest.fixture(scope="module")
@@ -97,27 +96,14 @@ def test_auto_is_onnx_on_the_cpu_and_torch_by_name(G, exported, monkeypatch):
         pick_engine(G, fingerprint(G), "tensorrt", graphs=folder)
 
 
-def test_auto_falls_back_to_torch_when_onnxruntime_does_not_import(tmp_path):
-    code = ("import sys\n"
-            "sys.modules['onnxruntime'] = None  # import onnxruntime now raises ImportError\n"
-            "sys.path.insert(0, 'tests')\n"
-            "import torch\n"
-            "from conftest import randomize_, tiny_config\n"
-            "from backend.model.engines import EngineError, pick_engine\n"
-            "from backend.model.generator import Generator\n"
-            "G = randomize_(Generator(tiny_config())).eval()\n"
-            f"e = pick_engine(G, 'abc', 'auto', graphs=__import__('pathlib').Path({str(tmp_path)!r}))\n"
-            "print(e.name, '|', e.note, '|', len(e.frames(G.w_from_seed(0).numpy())))\n"
-            "try:\n"
-            f"    pick_engine(G, 'abc', 'onnx', graphs=__import__('pathlib').Path({str(tmp_path)!r}))\n"
-            "except EngineError as err:\n"
-            "    print(err)\n")
-    env = {k: v for k, v in os.environ.items() if k != "LATENT_EMOTION_ENGINE"}
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert lines[0] == "torch | onnxruntime is not installed | 1"
-    assert lines[1].startswith("the onnx engine needs onnxruntime") and "--engine torch" in lines[1]
+def test_auto_falls_back_to_torch_when_onnxruntime_does_not_import(G, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    monkeypatch.delenv("LATENT_EMOTION_ENGINE", raising=False)
+    e = pick_engine(G, "abc", "auto", graphs=tmp_path)
+    assert (e.name, e.note, len(e.frames(G.w_from_seed(0).numpy()))) == ("torch", "onnxruntime is not installed", 1)
+    with pytest.raises(EngineError) as err:
+        pick_engine(G, "abc", "onnx", graphs=tmp_path)
+    assert str(err.value).startswith("the onnx engine needs onnxruntime") and "--engine torch" in str(err.value)
     assert list(tmp_path.iterdir()) == []  # nothing was exported
 
 

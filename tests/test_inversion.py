@@ -33,7 +33,8 @@ from backend.readers.probe import FaceProbe, ProbeConfig
 
 from .conftest import tiny_config, with_mean_w_avg
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"),
+              pytest.mark.xdist_group("test_inversion")]  # one worker runs the module's inversions
 
 SEEDS = (0, 1, 2, 3)
 PSI = 0.3

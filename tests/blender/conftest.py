@@ -13,7 +13,7 @@ from backend.model.generator import Generator
 from lab.rigs import random_directions
 
 from ..conftest import randomize_, tiny_config
-from .harness import ROOT, Blender, install
+from .harness import ROOT, Blender, Session, SharedBlender, install
 
 EXTRA_CHANNEL = "brow_raise"
 
@@ -60,3 +60,25 @@ def installed(tmp_path_factory, extension_zip, rig_files):
 def blender(installed, tmp_path):
     """The installed setup with a cache of this test's own."""
     return Blender(installed.home, {**installed.extra_env, "LE_TEST_CACHE": str(tmp_path / "cache")})
+
+
+@pytest.fixture(scope="session")
+def session(installed):
+    """This test worker's shared Blender process (``harness.Session``)."""
+    shared = Session(installed)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session")
+def shared_installed(installed, session):
+    """``installed`` (its cache, its user setup), its scripts run in the worker's shared Blender process."""
+    return SharedBlender(installed.home, installed.extra_env, session=session)
+
+
+@pytest.fixture
+def shared_blender(installed, session, tmp_path):
+    """As ``blender``, but its scripts run in the worker's shared Blender process, each after a factory
+    reset: for tests that need no fresh process (``harness.SharedBlender``)."""
+    return SharedBlender(installed.home, {**installed.extra_env, "LE_TEST_CACHE": str(tmp_path / "cache")},
+                         session=session)

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.slow
 DEFAULT_SCENE = script("colour_default_scene")
 
 
-def test_sequencer_render_under_default_agx_matches_the_frames(blender, tmp_path):
-    out = blender.run(DEFAULT_SCENE, str(tmp_path))
+def test_sequencer_render_under_default_agx_matches_the_frames(shared_blender, tmp_path):
+    out = shared_blender.run(DEFAULT_SCENE, str(tmp_path))
     assert out["before"][0] == "AgX"  # Blender's factory setting
     assert out["after"] == ["Standard", "None"]
     for f, path in out["files"].items():

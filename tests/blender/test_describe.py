@@ -6,8 +6,8 @@ from .harness import script
 DESCRIBE = script("describe_describe")
 
 
-def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(blender):
-    out = blender.run(DESCRIBE)
+def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(shared_blender):
+    out = shared_blender.run(DESCRIBE)
     assert out["status"] == ["FINISHED"]
     # 10 fps: smiles over 1 s, held 0.5 s, surprised over 2.5 s ("slowly"), held 0.5 s; from frame 20.
     assert out["joy"] == [[20.0, 0.0], [30.0, 1.0], [35.0, 1.0], [60.0, 0.0], [65.0, 0.0]]
@@ -26,8 +26,8 @@ def test_a_description_is_keyed_from_the_current_frame_and_its_script_kept(blend
 FROM_KEYED = script("describe_from_keyed")
 
 
-def test_describe_starts_from_the_faces_values_at_the_current_frame(blender):
-    out = blender.run(FROM_KEYED)
+def test_describe_starts_from_the_faces_values_at_the_current_frame(shared_blender):
+    out = shared_blender.run(FROM_KEYED)
     assert out["status"] == ["FINISHED"]
     joy = {int(f): v for f, v in out["joy"].items()}
     assert joy[20] == 1.0 and joy[35] == 1.0 and joy[50] == 1.0  # the smile holds until the description starts

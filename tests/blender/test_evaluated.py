@@ -35,9 +35,9 @@ def _expected() -> dict:
     return {f: {"joy": (f - 1) / 2, "anger": -0.5 + (f - 1) / 2, "surprise": f / 20} for f in (1, 2, 3)}
 
 
-def test_driver_nla_and_keys_are_evaluated_in_bake_api_and_render(blender, tmp_path):
+def test_driver_nla_and_keys_are_evaluated_in_bake_api_and_render(shared_blender, tmp_path):
     blend = tmp_path / "scene.blend"
-    made = blender.run(BAKE, str(blend))
+    made = shared_blender.run(BAKE, str(blend))
     for name in ("face", "strip"):
         for f, want in _expected().items():
             got = made["values"][name][str(f)]
@@ -51,7 +51,7 @@ def test_driver_nla_and_keys_are_evaluated_in_bake_api_and_render(blender, tmp_p
 
     # A background render of the saved file: the baked files stay (they hold the right frames) and
     # the rendered frames are those frames.
-    blender.run(RENDER, str(blend), str(tmp_path / "a"))
+    shared_blender.run(RENDER, str(blend), str(tmp_path / "a"))
     for p, stamp in stamps.items():
         assert (os.stat(p).st_ino, os.stat(p).st_mtime_ns) == stamp, f"{p} was rewritten by the render"
     _assert_rendered(tmp_path / "a", baked)
@@ -59,7 +59,7 @@ def test_driver_nla_and_keys_are_evaluated_in_bake_api_and_render(blender, tmp_p
     # From nothing (no face folders): the render makes the same frames.
     for files in made["files"].values():
         shutil.rmtree(os.path.dirname(files["1"]))
-    blender.run(RENDER, str(blend), str(tmp_path / "b"))
+    shared_blender.run(RENDER, str(blend), str(tmp_path / "b"))
     _assert_rendered(tmp_path / "b", baked)
     for name, files in made["files"].items():
         for f, p in files.items():

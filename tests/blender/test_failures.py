@@ -52,6 +52,6 @@ def test_interactive_render_shows_error_frames_and_reports_on_the_panel(blender,
 PREVIEW = SCENE + script("failures_preview")
 
 
-def test_preview_errors_stay_on_the_faces_panel(blender, tmp_path):
-    out = blender.run(PREVIEW, str(tmp_path))
+def test_preview_errors_stay_on_the_faces_panel(shared_blender, tmp_path):
+    out = shared_blender.run(PREVIEW, str(tmp_path))
     assert out["panel"] and "no-such-model.safetensors" in out["panel"]

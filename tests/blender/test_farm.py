@@ -18,7 +18,7 @@ from backend.rendering.video import decode_png
 
 from .harness import PRELUDE_IMPORT, PYTHON, script
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_farm")]  # one worker makes the project
 
 LENGTH = 24
 CHUNKS = ((1, 8), (9, 16), (17, 24))
@@ -63,18 +63,18 @@ def _frames(folder) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def project(installed, tmp_path_factory):
+def project(installed, shared_installed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("farm")
     shared = tmp / "shared" / "project"
     (shared / "models").mkdir(parents=True)
     shutil.copy(installed.extra_env["LE_TEST_MODEL"], shared / "models" / "generator.safetensors")
     shutil.copy(installed.extra_env["LE_TEST_DIRECTIONS"], shared / "models" / "directions.json")
-    made = installed.run(MAKE, str(shared))
+    made = shared_installed.run(MAKE, str(shared))
     # The reference: one process renders the whole shot from its own copy (its own cache, nothing shared).
     single = tmp / "single" / "project"
     shutil.copytree(shared, single)
-    installed.run(WORKER, str(single / "shot.blend"), str(tmp / "single-out"), "1", str(LENGTH), "0",
-                  env={"LE_TEST_CACHE": str(tmp / "pref-cache-single")})
+    shared_installed.run(WORKER, str(single / "shot.blend"), str(tmp / "single-out"), "1", str(LENGTH), "0",
+                         env={"LE_TEST_CACHE": str(tmp / "pref-cache-single")})
     return tmp, shared, made
 
 
@@ -97,7 +97,7 @@ def test_workers_render_disjoint_chunks_from_one_shared_folder_bit_identical_to_
     assert len(frames) == LENGTH and not list((shared / "le-cache").rglob("*.tmp"))
 
 
-def test_a_worker_killed_mid_chunk_is_made_good_by_rerunning_its_chunk(project, installed):
+def test_a_worker_killed_mid_chunk_is_made_good_by_rerunning_its_chunk(project, installed, shared_installed):
     tmp, shared, _made = project
     copy = tmp / "kill" / "project"  # a fresh shot: nothing cached, nothing rendered
     shutil.copytree(shared, copy, ignore=shutil.ignore_patterns("le-cache"))
@@ -112,8 +112,8 @@ def test_a_worker_killed_mid_chunk_is_made_good_by_rerunning_its_chunk(project, 
     worker.wait()
     left = sorted(p.name for p in out.glob("*.png"))
     assert worker.returncode == -signal.SIGKILL and 0 < len(left) < b - a + 1, left  # killed mid-chunk
-    rerun = installed.run(WORKER, str(copy / "shot.blend"), str(out), str(a), str(b), "0",
-                          env={"LE_TEST_CACHE": str(tmp / "pref-cache-kill")})
+    rerun = shared_installed.run(WORKER, str(copy / "shot.blend"), str(out), str(a), str(b), "0",
+                                 env={"LE_TEST_CACHE": str(tmp / "pref-cache-kill")})
     assert rerun["done"]
     reference = _frames(tmp / "single-out")
     assert _frames(out) == {f"{f:04d}.png": reference[f"{f:04d}.png"] for f in range(a, b + 1)}

@@ -6,8 +6,8 @@ from .harness import script
 INBETWEENS = script("frames_inbetweens")
 
 
-def test_keyed_inbetween_frames_are_the_backends_pixels_and_only_changes_are_recomputed(blender):
-    out = blender.run(INBETWEENS)
+def test_keyed_inbetween_frames_are_the_backends_pixels_and_only_changes_are_recomputed(shared_blender):
+    out = shared_blender.run(INBETWEENS)
     assert out["extra"] == ["brow_raise"]
     checks = {int(f): c for f, c in out["checks"].items()}
     for f, c in checks.items():
@@ -28,8 +28,8 @@ def test_keyed_inbetween_frames_are_the_backends_pixels_and_only_changes_are_rec
 DRIVEN_AND_OPERATOR = script("frames_driven_and_operator")
 
 
-def test_bake_operator_evaluates_drivers_and_bakes_the_scene_range(blender):
-    out = blender.run(DRIVEN_AND_OPERATOR)
+def test_bake_operator_evaluates_drivers_and_bakes_the_scene_range(shared_blender):
+    out = shared_blender.run(DRIVEN_AND_OPERATOR)
     assert out["state"] == ["FINISHED"]
     assert out["equal"]
     assert out["frame"] == 1  # the frame stepping for drivers puts the scene back
@@ -39,8 +39,8 @@ def test_bake_operator_evaluates_drivers_and_bakes_the_scene_range(blender):
 MODAL = script("frames_modal")
 
 
-def test_modal_bake_computes_on_the_worker_waits_for_renders_and_esc_cancels_at_once(blender):
-    out = blender.run("import numpy as np\nfrom pathlib import Path\n" + MODAL.replace(
+def test_modal_bake_computes_on_the_worker_waits_for_renders_and_esc_cancels_at_once(shared_blender):
+    out = shared_blender.run("import numpy as np\nfrom pathlib import Path\n" + MODAL.replace(
         "api = enable()", "api = enable()\nrepo_backend()\nfrom backend.rendering.video import decode_png", 1))
     assert out["passthrough"] == "PASS_THROUGH" and not out["poll_while_running"]
     assert out["full"] == "FINISHED" and out["files_right"]

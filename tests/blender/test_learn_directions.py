@@ -14,10 +14,10 @@ from .harness import script
 LEARN = script("learn_directions_learn")
 
 
-def test_learn_directions_writes_new_files_in_the_user_folder_and_never_changes_a_faces_directions(blender, tmp_path):
+def test_learn_directions_writes_new_files_in_the_user_folder_and_never_changes_a_faces_directions(shared_blender, tmp_path):
     model = tmp_path / "mine.safetensors"
-    shutil.copy(blender.env["LE_TEST_MODEL"], model)
-    out = blender.run(LEARN, str(model), str(FEATURES_PROBE))
+    shutil.copy(shared_blender.env["LE_TEST_MODEL"], model)
+    out = shared_blender.run(LEARN, str(model), str(FEATURES_PROBE))
     said = out["_stdout"] + out["_stderr"]
     assert out["cancelled"] is not None and "cancelled" in out["cancelled"]
     assert out["first"][0] == ["FINISHED"], out["first"]

@@ -10,8 +10,8 @@ from .harness import script
 LOWRES = HELPERS + script("lowres_preview_lowres")
 
 
-def test_previews_of_a_bigger_model_stop_early_and_final_frames_do_not(blender):
-    out = blender.run(LOWRES)
+def test_previews_of_a_bigger_model_stop_early_and_final_frames_do_not(shared_blender):
+    out = shared_blender.run(LOWRES)
     assert out["default"] is True
     low = {"size": [16, 16, 3], "lowres": True, "scaled": False, "full": False}
     assert out["bake_preview"] == low  # the 16 px block's own image, not the 32 px frame scaled down

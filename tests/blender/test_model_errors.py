@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 PATHS = script("model_errors_paths")
 
 
-def test_bad_model_paths_say_what_is_wrong_with_the_model(blender, tmp_path):
-    out = blender.run(PATHS, str(tmp_path))["messages"]
+def test_bad_model_paths_say_what_is_wrong_with_the_model(shared_blender, tmp_path):
+    out = shared_blender.run(PATHS, str(tmp_path))["messages"]
     assert "a folder, not a checkpoint file" in out["folder"]
     assert "unknown format" in out["notes.txt"]
     assert "the file is empty" in out["empty.pkl"]

@@ -25,10 +25,10 @@ INVERT = script("photo_face_invert")
 REOPEN = script("photo_face_reopen")
 
 
-def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_without_inverting(blender, photos,
-                                                                                            tmp_path):
+def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_without_inverting(shared_blender, blender,
+                                                                                            photos, tmp_path):
     blend = str(tmp_path / "photo.blend")
-    out = blender.run(INVERT, str(photos / "astronaut.png"), str(photos / "wall.png"), str(photos / "notes.png"),
+    out = shared_blender.run(INVERT, str(photos / "astronaut.png"), str(photos / "wall.png"), str(photos / "notes.png"),
                       blend)
     assert out["status"] == ["FINISHED"]
     assert out["code_size"] == out["num_ws"] * out["w_dim"] and out["use_photo"] and out["fingerprint_ok"]
@@ -48,7 +48,7 @@ def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_withou
     assert ["operator", "latent_emotion.face_from_photo"] in out["drawn"]
     assert out["drawn"].count(["template_icon", "icon"]) == 2, out["drawn"]
 
-    again = blender.run(REOPEN, blend)
+    again = blender.run(REOPEN, blend)  # a fresh process: nothing of the inversion left in memory
     assert again["inverted"] == 0
     assert again["code"] == out["code"] and again["frame"] == out["frame"]
     assert again["seed_frame"] == out["seed_frame"]  # the seed's face is still there, and its cache keys apart
@@ -60,8 +60,8 @@ def test_face_from_photo_starts_the_face_from_the_stored_code_and_reopens_withou
 MODAL = script("photo_face_modal")
 
 
-def test_the_modal_operator_inverts_on_the_worker_and_esc_cancels(blender, photos):
-    out = blender.run(MODAL, str(photos / "astronaut.png"))
+def test_the_modal_operator_inverts_on_the_worker_and_esc_cancels(shared_blender, photos):
+    out = shared_blender.run(MODAL, str(photos / "astronaut.png"))
     assert out["cancelled"] == "CANCELLED" and not out["code_after_cancel"]
     assert out["cancel_reports"][0][0] == "WARNING" and "cancelled" in out["cancel_reports"][0][1]
     assert out["done"] == "FINISHED" and out["use_photo"]

@@ -11,8 +11,8 @@ HELPERS = script("preview_helpers")
 SCRUB = HELPERS + script("preview_scrub")
 
 
-def test_scrubbing_shows_the_backends_frame_latest_request_first(blender):
-    out = blender.run(SCRUB)
+def test_scrubbing_shows_the_backends_frame_latest_request_first(shared_blender):
+    out = shared_blender.run(SCRUB)
     first = out["first"]
     assert first["timer"] and not first["shown_at_once"]
     assert first["shown"] == 4 and first["equal"]
@@ -37,8 +37,8 @@ def test_scrubbing_shows_the_backends_frame_latest_request_first(blender):
 BAD_FACE = HELPERS + script("preview_bad_face")
 
 
-def test_a_face_with_wrong_settings_does_not_stop_the_others(blender):
-    out = blender.run(BAD_FACE)
+def test_a_face_with_wrong_settings_does_not_stop_the_others(shared_blender):
+    out = shared_blender.run(BAD_FACE)
     assert out["good"] == [True, True], out
     assert out["bad"] == [False, False]
     assert any("layer range 6-2" in m for m in out["printed"] + out["later"]), out

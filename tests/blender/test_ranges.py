@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 EXTEND = script("ranges_extend")
 
 
-def test_faces_follow_a_longer_scene_and_a_longer_strip_in_bake_paths_and_renders(blender, tmp_path):
-    out = blender.run(EXTEND, str(tmp_path))
+def test_faces_follow_a_longer_scene_and_a_longer_strip_in_bake_paths_and_renders(shared_blender, tmp_path):
+    out = shared_blender.run(EXTEND, str(tmp_path))
     assert out["paths"]["face"].endswith("frame_00100.png")
     assert out["paths"]["strip"].endswith("frame_00099.png")  # strips number their files from 0
     assert out["baked"] == [100, 100]

@@ -22,7 +22,7 @@ from .conftest import EXTRA_CHANNEL
 
 from .harness import script
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_records")]  # one worker makes the project
 
 SCENE = script("records_scene")
 
@@ -47,7 +47,7 @@ def _frames(folder) -> dict[int, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def project(installed, tmp_path_factory):
+def project(installed, shared_installed, tmp_path_factory):
     """A project folder (shot.blend, models/a.*) made and rendered with generator a, and generator b
     (another person) outside it."""
     tmp = tmp_path_factory.mktemp("records")
@@ -56,7 +56,7 @@ def project(installed, tmp_path_factory):
     shutil.copy(installed.extra_env["LE_TEST_DIRECTIONS"], tmp / "project" / "models" / "a.directions.json")
     (tmp / "b").mkdir()
     b = _generator_files(tmp / "b", seed=2, name="b")
-    made = installed.run(MAKE, str(tmp / "project"), str(tmp / "made"))
+    made = shared_installed.run(MAKE, str(tmp / "project"), str(tmp / "made"))
     return tmp, b, made
 
 
@@ -114,7 +114,7 @@ def test_a_missing_or_different_generator_stops_the_render_naming_the_face_and_f
 RELINK = SCENE + script("records_relink")
 
 
-def test_relink_points_the_face_at_the_file_again_and_records_its_fingerprint(project, installed):
+def test_relink_points_the_face_at_the_file_again_and_records_its_fingerprint(project, shared_installed):
     tmp, _b, made = project
     copy = tmp / "relink" / "project"
     shutil.copytree(tmp / "project", copy)
@@ -122,9 +122,9 @@ def test_relink_points_the_face_at_the_file_again_and_records_its_fingerprint(pr
     original = tmp / "project" / "models" / "a.safetensors"  # the absolute path recorded: gone too
     original.rename(original.with_suffix(".away"))
     try:
-        out = installed.run(RELINK, str(copy / "shot.blend"), str(tmp / "relink" / "kept.safetensors"),
-                            str(copy / "models" / "a.directions.json"), str(tmp / "relink" / "other-folder"),
-                            env={"LE_TEST_CACHE": str(tmp / "cache-relink")})
+        out = shared_installed.run(RELINK, str(copy / "shot.blend"), str(tmp / "relink" / "kept.safetensors"),
+                                   str(copy / "models" / "a.directions.json"), str(tmp / "relink" / "other-folder"),
+                                   env={"LE_TEST_CACHE": str(tmp / "cache-relink")})
     finally:
         original.with_suffix(".away").rename(original)
     assert "found no file there" in out["before"]
@@ -138,10 +138,10 @@ OLD_FILE = SCENE + script("records_old_file")
 OLD_FILE_OPEN = SCENE + script("records_old_file_open")
 
 
-def test_a_file_from_before_the_record_renders_as_before_and_gets_the_record_on_save(blender, tmp_path):
+def test_a_file_from_before_the_record_renders_as_before_and_gets_the_record_on_save(shared_blender, tmp_path):
     blend = str(tmp_path / "old.blend")
-    blender.run(OLD_FILE, blend, str(tmp_path / "out"))
-    out = blender.run(OLD_FILE_OPEN, blend, str(tmp_path / "out"))
+    shared_blender.run(OLD_FILE, blend, str(tmp_path / "out"))
+    out = shared_blender.run(OLD_FILE_OPEN, blend, str(tmp_path / "out"))
     assert out["before"] == ""
     assert out["rendered"] == ["0001.png", "0002.png", "0003.png"]
     assert out["after"].endswith("generator.safetensors") and len(out["fingerprint"]) == 64

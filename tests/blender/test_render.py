@@ -12,9 +12,9 @@ import pytest
 
 from backend.rendering.video import decode_png, read_frames
 
-from .harness import Blender, script
+from .harness import Blender, SharedBlender, script
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("blender_render")]  # one worker saves the file
 
 # Scene set-up shared by the scripts: sequencer output equal to its input (no view transform, no
 # dithering), a strip face keyed with a different value every frame so every frame differs.
@@ -30,8 +30,8 @@ def _png(path) -> np.ndarray:
     return frame
 
 
-def test_sequencer_renders_png_and_mp4_with_the_cached_frames(blender, tmp_path):
-    out = blender.run(PNG_AND_MP4, str(tmp_path))
+def test_sequencer_renders_png_and_mp4_with_the_cached_frames(shared_blender, tmp_path):
+    out = shared_blender.run(PNG_AND_MP4, str(tmp_path))
     expected = {int(f): _png(p) for f, p in out["files"].items()}
     pngs = sorted((tmp_path / "png").glob("*.png"))
     assert [p.name for p in pngs] == [f"{f:04d}.png" for f in range(1, 7)]
@@ -59,11 +59,11 @@ RENDER_RANGE = SCENE + script("render_render_range")
 
 
 @pytest.fixture(scope="module")
-def saved(installed, tmp_path_factory):
+def saved(installed, session, tmp_path_factory):
     folder = tmp_path_factory.mktemp("saved")
-    blender = Blender(installed.home, {**installed.extra_env, "LE_TEST_CACHE": str(folder / "cache0")})
-    out = blender.run(SAVE, str(folder / "scene.blend"))
-    return blender, folder, out
+    env = {**installed.extra_env, "LE_TEST_CACHE": str(folder / "cache0")}
+    blender = SharedBlender(installed.home, env, session=session)
+    return blender, folder, blender.run(SAVE, str(folder / "scene.blend"))
 
 
 def test_saved_file_keeps_faces_channels_keys_and_image_sequence(saved):
@@ -102,8 +102,8 @@ def test_split_render_in_two_processes_is_bit_identical_on_the_overlap(saved):
 PLANE = script("render_plane")
 
 
-def test_plane_face_shows_each_frames_own_image_in_a_cycles_render(blender, tmp_path):
-    out = blender.run(PLANE, str(tmp_path))
+def test_plane_face_shows_each_frames_own_image_in_a_cycles_render(shared_blender, tmp_path):
+    out = shared_blender.run(PLANE, str(tmp_path))
     expected = {int(f): _png(p).astype(int) for f, p in out["files"].items()}
     for f in (1, 2, 3):
         rendered = _png(tmp_path / f"{f:04d}.png").astype(int)

@@ -10,8 +10,8 @@ from .harness import script
 IMPORT = script("scripts_import")
 
 
-def test_imported_script_keys_the_parsers_frames_and_values(blender):
-    out = blender.run(IMPORT, FIG7_VIDEO1)
+def test_imported_script_keys_the_parsers_frames_and_values(shared_blender):
+    out = shared_blender.run(IMPORT, FIG7_VIDEO1)
     clip = parse_script(FIG7_VIDEO1).clips[0]
     frames = [k.frame for k in clip.keyframes]
     assert frames == [0, 33, 66, 99, 132, 165]

@@ -12,8 +12,8 @@ NOT_UNDOABLE = {"latent_emotion.bake", "latent_emotion.learn_directions", "laten
                 "latent_emotion.cancel_install"}
 
 
-def test_operators_that_change_the_blend_are_undoable_and_the_others_say_why(blender):
-    out = blender.run(OPERATORS)
+def test_operators_that_change_the_blend_are_undoable_and_the_others_say_why(shared_blender):
+    out = shared_blender.run(OPERATORS)
     options = out["options"]
     assert {"latent_emotion.relink", "latent_emotion.describe", "latent_emotion.import_script",
             "latent_emotion.face_from_photo", "latent_emotion.key_from_video", "latent_emotion.add_face",

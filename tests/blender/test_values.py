@@ -6,8 +6,8 @@ from .harness import script
 VALUES = script("values_values")
 
 
-def test_channel_properties_and_api_refuse_values_outside_the_policy(blender):
-    out = blender.run(VALUES)
+def test_channel_properties_and_api_refuse_values_outside_the_policy(shared_blender):
+    out = shared_blender.run(VALUES)
     limit = out["limit"]
     for name, r in out["ranges"].items():
         assert r[:2] == [-limit, limit], name

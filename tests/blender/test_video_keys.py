@@ -24,8 +24,8 @@ def videos(tmp_path_factory):
 KEYS = script("video_keys_keys")
 
 
-def test_video_keys_land_on_the_scene_frames_from_the_start_frame(blender, videos):
-    out = blender.run(KEYS, str(videos / "performance.mp4"), str(videos / "wall.mp4"), str(videos / "notes.mp4"))
+def test_video_keys_land_on_the_scene_frames_from_the_start_frame(shared_blender, videos):
+    out = shared_blender.run(KEYS, str(videos / "performance.mp4"), str(videos / "wall.mp4"), str(videos / "notes.mp4"))
     assert out["status"] == ["FINISHED"], out["error"]
     assert out["keyed"] == list(range(5, 18))  # 13 video frames at 10 fps, from frame 5
     v = {int(f): values for f, values in out["every"].items()}
@@ -57,8 +57,8 @@ def test_video_keys_land_on_the_scene_frames_from_the_start_frame(blender, video
 MODAL = script("video_keys_modal")
 
 
-def test_the_modal_operator_reads_on_the_worker_and_esc_cancels(blender, videos):
-    out = blender.run(MODAL, str(videos / "performance.mp4"))
+def test_the_modal_operator_reads_on_the_worker_and_esc_cancels(shared_blender, videos):
+    out = shared_blender.run(MODAL, str(videos / "performance.mp4"))
     assert out["cancelled"] == "CANCELLED" and not out["keyed_after_cancel"]
     assert out["cancel_reports"][0][0] == "WARNING" and "cancelled" in out["cancel_reports"][0][1]
     assert out["done"] == "FINISHED"

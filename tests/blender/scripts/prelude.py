@@ -1,8 +1,9 @@
 """What every Blender test script starts with (``from prelude import *``): enable the installed
 extension, point its preferences at the test rig, print results for the test to read.
 
-The harness (``tests/blender/harness.py``) runs each script in a fresh Blender process with this
-folder on ``sys.path`` and ``LE_MODULE`` / ``LE_ROOT`` / ``LE_RESULT`` in the environment.
+The harness (``tests/blender/harness.py``) runs each script in a fresh Blender process, or in the
+test worker's shared one after a factory reset (``session.py``), with this folder on ``sys.path``
+and ``LE_MODULE`` / ``LE_ROOT`` / ``LE_RESULT`` in the environment.
 """
 
 import json
