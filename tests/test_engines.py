@@ -62,6 +62,15 @@ def test_a_second_engine_reuses_the_cached_graph(G, exported):
     assert np.array_equal(again.frames(codes(G)), first.frames(codes(G)))
 
 
+def test_a_cached_graph_is_touched_when_used_so_pruning_keeps_it(G, exported, tmp_path):
+    folder, first = exported
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / first.graph_path(G.config.img_resolution).name
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    assert OnnxEngine(G, fingerprint(G), tmp_path).exports == 0
+    assert path.stat().st_mtime > 1_000_000_000  # used now: the last the pruning removes
+
+
 def test_a_damaged_cached_graph_is_exported_again(G, exported, tmp_path):
     folder, first = exported
     shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
