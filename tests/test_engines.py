@@ -5,6 +5,7 @@ One export (seconds) is shared by the module; the damaged-graph test pays for a 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
