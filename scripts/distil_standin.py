@@ -7,7 +7,7 @@ StyleGAN2 generators (``lab.standin``). Research only: the teacher was trained o
     python scripts/distil_standin.py --out runs/standin --resume --more-minutes 40 --threads 1
     python scripts/distil_standin.py --out runs/standin --init models/standin/generator.safetensors \\
         --more-minutes 40 --threads 1                                                     # run folder gone
-    python scripts/distil_standin.py --out runs/sharp --init lab/runs/standin-continue/generator.safetensors \
+    python scripts/distil_standin.py --out runs/sharp --init models/standin/generator.safetensors \
         --feature-weight 5 --more-minutes 30 --threads 1                                  # the sharpening phase
     python scripts/distil_standin.py --out runs/standin --measure MODEL.safetensors        # measure only
 
