@@ -25,7 +25,7 @@ LAB_RECORD = ROOT / "tests" / "lab-tier.txt"
 # tests marked ``lab``).
 LAB_PATHS = ("lab", "scripts/train_default_model.py", "scripts/train_probe.py", "scripts/make_default_directions.py",
              "scripts/eval_default_model.py", "scripts/fit_fidelity.py", "tests/test_fit_generator.py",
-             "tests/test_probe.py", "tests/test_default_model.py")
+             "tests/test_probe.py", "tests/test_default_model.py", "tests/test_real_face_loop.py", "models/standin")
 
 
 def _tree_ids() -> str | None:

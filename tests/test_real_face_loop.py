@@ -1,6 +1,6 @@
 """The real-face path end to end on realistic faces (issue 32): learn -> eval -> invert -> capture
 with the shipped photoreal stand-in (``models/standin``, research only, 64 px) and the real face
-readers, small enough for the CI tier.
+readers, small enough for the CI tier (the loop itself in the lab tier while it fails).
 
 The whole loop does not hold yet on the shipped stand-in. Its first fit drew blurred average faces
 on which face-api's landmark net scattered its 68 points, so the readers refused them
@@ -41,7 +41,10 @@ NOT_YET = ("the shipped stand-in (10,128 steps, models/standin/MODEL_CARD.md) is
            "joy on held-out faces (reading 0.37 at 0, 0.26 at 1; Spearman -0.1 over 3 faces)")
 
 
-@pytest.mark.slow
+# In the lab tier while it fails (41 s): scripts/test.py runs the tier whenever the stand-in or this
+# file changes, so a stand-in that makes the loop hold turns the strict xfail into a failure there.
+# Passing, it belongs in the CI tier: drop both marks.
+@pytest.mark.lab
 @pytest.mark.xfail(strict=True, reason=NOT_YET)
 def test_captured_joy_rises_where_performed_joy_rises_on_the_standin(tmp_path):
     G, info = load_generator(STANDIN)
