@@ -227,9 +227,8 @@ def _quiet():
     filters, and the add-on exports on a worker thread while Blender's main thread runs.
     (``verbose=False`` keeps the exporter off stdout: no redirect of ``sys.stdout``, which in
     Blender would swallow the main thread's prints while the worker exports.)"""
-    for spec in _EXPORTER_WARNINGS:
-        if not any(_is_filter(f, spec) for f in warnings.filters):
-            warnings.filterwarnings("ignore", **spec)  # type: ignore[arg-type]
+    for spec in _EXPORTER_WARNINGS:  # filterwarnings replaces an identical filter: never a duplicate
+        warnings.filterwarnings("ignore", **spec)  # type: ignore[arg-type]
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript", "torch._dynamo")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -239,14 +238,6 @@ def _quiet():
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
-
-
-def _is_filter(f: tuple, spec: dict) -> bool:
-    """Whether ``warnings.filters`` entry ``f`` is the ignore filter ``spec`` adds."""
-    action, message, category, module, _ = f
-    text = lambda r: r.pattern if r is not None else None  # noqa: E731
-    return (action == "ignore" and text(message) == spec.get("message") and text(module) == spec.get("module")
-            and category is spec.get("category", Warning))
 
 
 _warned: set[str] = set()
