@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Learn the default model's nine channel directions, both ways, and write them.
+"""Learn the default model's nine channel directions, both ways, and write them: the three sets
+below, made in the five steps it prints ([1/5] inverting renders ... [5/5] choosing).
 
     python scripts/make_default_directions.py [--model models/default/generator.safetensors]
         [--probe models/default/probe_features.safetensors] [--model-dir models/default]
@@ -70,8 +71,9 @@ def _rows(text: str) -> list[tuple[int, int]]:
 
 
 def _choose(G, read, sets: dict[str, DirectionSet], args: argparse.Namespace, model_dir: Path) -> dict[str, object]:
-    """Step 3: score both recipes' directions with the features probe on neutral faces and write
-    the shipped set, ``MODEL_DIR/directions.json``; returns the report's ``choice`` section."""
+    """Set 3 of the module docstring (step [5/5]): score both recipes' directions with the
+    features probe on neutral faces and write the shipped set, ``MODEL_DIR/directions.json``;
+    returns the report's ``choice`` section."""
     print(f"[5/5] choosing per channel on {args.choose_faces} neutral faces (features probe)")
     faces = neutral_faces(G, model_prior(args.model, G.config.z_dim), args.choose_faces, seed=args.seed)
     scores = {}
