@@ -238,28 +238,38 @@ class FaceReaders:
         detections ``refusal`` turns down are left out (and, with a ``refused`` list, put there with why)."""
         rgb = as_rgb(image)
         faces = self.detect(rgb, refused=refused) if faces is None else faces
+        faces, landmarks, expression = self._accepted(rgb, faces, refused)
         if not faces:
             return []
-        landmarks, expression = self.landmarks_expression([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces],
-                                                          [f.box for f in faces])
         ids = faceapi_input(self._batch([square_crop(rgb, f.box, IDENTITY_SIZE) for f in faces]))
         identity = identity_embedding(self.recognition_net, ids).cpu().numpy()
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         greys = fer_input(self._batch([square_crop(grey, f.box, FER_SIZE, FER_MARGIN) for f in faces]))
         fer = self.fer_net(greys).softmax(1).cpu().numpy()
-        out = []
+        return [FaceReading(
+            box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks[k],
+            aligned=align_face(rgb, FacePoints.from_68(landmarks[k]), self.crop_size),
+            expression=expression[k], fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
+            identity=identity[k], geometry=face_geometry(landmarks[k])) for k, face in enumerate(faces)]
+
+    def _accepted(self, rgb: np.ndarray, faces: list[DetectedFace],
+                  refused: list[tuple[DetectedFace, str]] | None = None
+                  ) -> tuple[list[DetectedFace], np.ndarray, list[Probabilities]]:
+        """The detections ``refusal`` accepts once their landmarks are read, with those landmarks and
+        face-api's expression (the refused go to ``refused`` with why): the one check ``read`` and
+        ``identities`` share."""
+        if not faces:
+            return [], np.zeros((0, 68, 2)), []
+        landmarks, expression = self.landmarks_expression([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces],
+                                                          [f.box for f in faces])
+        keep = []
         for k, face in enumerate(faces):
             why = refusal(face, landmarks[k])
-            if why is not None:
-                if refused is not None:
-                    refused.append((face, why))
-                continue
-            out.append(FaceReading(
-                box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks[k],
-                aligned=align_face(rgb, FacePoints.from_68(landmarks[k]), self.crop_size),
-                expression=expression[k], fer_expression=Probabilities(FER_LABELS, tuple(float(v) for v in fer[k])),
-                identity=identity[k], geometry=face_geometry(landmarks[k])))
-        return out
+            if why is None:
+                keep.append(k)
+            elif refused is not None:
+                refused.append((face, why))
+        return [faces[k] for k in keep], landmarks[keep], [expression[k] for k in keep]
 
     @torch.no_grad()
     def landmarks_expression(self, crops: list[np.ndarray], boxes: list[tuple[float, float, float, float]]
@@ -287,14 +297,9 @@ class FaceReaders:
         crops, rows = [], []
         for i, frame in enumerate(frames):
             rgb = as_rgb(frame)
-            faces = self.detect(rgb)
-            if not faces:
-                continue
-            landmarks, _ = self.landmarks_expression([square_crop(rgb, f.box, FACEAPI_SIZE) for f in faces],
-                                                     [f.box for f in faces])
-            face = next((f for f, points in zip(faces, landmarks, strict=True) if refusal(f, points) is None), None)
-            if face is not None:
-                crops.append(square_crop(rgb, face.box, IDENTITY_SIZE))
+            faces = self._accepted(rgb, self.detect(rgb))[0]
+            if faces:
+                crops.append(square_crop(rgb, faces[0].box, IDENTITY_SIZE))
                 rows.append(i)
         if crops:
             out[rows] = identity_embedding(self.recognition_net, faceapi_input(self._batch(crops))).cpu().numpy()
