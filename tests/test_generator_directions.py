@@ -22,6 +22,7 @@ from backend.learning.from_photos import labelled_photos, learn_photo_directions
 from backend.learning.labels import Reading, Shares
 from backend.learning.self_labelled import (
     CHUNK,
+    PROBABILITY_CEILING,
     LearnSettings,
     SampleKey,
     SampleStore,
@@ -29,6 +30,7 @@ from backend.learning.self_labelled import (
     learn_generator_directions,
     mapped,
     orthogonalise_where_entangled,
+    reachable_targets,
     row_candidates,
     sample_readings,
 )
@@ -209,10 +211,10 @@ def test_labelled_photos_the_papers_way(planted, tmp_path):
                                    steps=40, aligned=True, features=False)
     assert first.directions.names == ("joy",) and float(first.directions["joy"].vector @ u) >= 0.7
     assert first.made == first.samples == 30
-    # Value 1.0 reads as the joy photos do.
-    assert first.calibration[0].target == pytest.approx(planted_reader(
-        np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
-                  for p in sorted((tmp_path / "photos" / "joy").iterdir())])).values[:, JOY].mean(), abs=1e-6)
+    # Value 1.0 reads as the joy photos do (0.98 here), an emotion at most PROBABILITY_CEILING.
+    photos = planted_reader(np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+                                      for p in sorted((tmp_path / "photos" / "joy").iterdir())])).values[:, JOY].mean()
+    assert first.calibration[0].target == pytest.approx(min(photos, PROBABILITY_CEILING), abs=1e-6)
     again = learn_photo_directions(G, FINGERPRINT, tmp_path / "photos", planted_reader, tmp_path / "work", settings,
                                    steps=40, aligned=True, features=False)
     assert again.made == 0 and again.directions == first.directions  # the stored inversions are reused
@@ -256,6 +258,18 @@ def test_orthogonalisation_only_where_it_lowers_entanglement():
                                              Direction("anger", unit(a + 0.1 * b), (0, 2), 1.0, "t", "l")))
     kept, report = orthogonalise_where_entangled(twin)
     assert all(r.against == () for r in report) and kept == twin
+
+
+def test_an_emotions_target_stays_below_where_probabilities_saturate():
+    # face-api's happy reads 1.00 on the strongest samples; calibrating to a mean of 1.0 pushed the
+    # stand-in's joy to caricature. Geometry (eye, mouth, turn) is not a probability: left alone.
+    targets = np.full(len(CHANNEL_NAMES), 1.0)
+    targets[CHANNEL_NAMES.index("fear")] = np.nan
+    targets[CHANNEL_NAMES.index("sadness")] = 0.4
+    out = reachable_targets(targets)
+    assert out[JOY] == PROBABILITY_CEILING < 1.0 and out[CHANNEL_NAMES.index("sadness")] == 0.4
+    assert np.isnan(out[CHANNEL_NAMES.index("fear")])
+    assert (out[[CHANNEL_NAMES.index(n) for n in ("eye_close", "mouth_open", "head_turn")]] == 1.0).all()
 
 
 def test_targets_are_the_strongest_samples_reading():

@@ -67,6 +67,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("head_turn", "Head Turn", "Head pose: -1 turns left, +1 turns right (the paper's turning-left/right)."),
 )
 CHANNEL_NAMES: tuple[str, ...] = tuple(c.name for c in CHANNELS)
+EMOTION_NAMES: tuple[str, ...] = CHANNEL_NAMES[:6]  # the six a reader gives as class probabilities
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..animation.channels import EMOTION_NAMES
+
 DEFAULT_RAMP_S = 1.0
 DEFAULT_HOLD_S = 0.5
 HOLD_IT_S = 1.5  # "holds it" without a duration
 WAIT_S = 1.0  # "waits", "a moment later" without a duration
 MAX_DURATION_S = 300.0  # one duration; longer is no facial expression
 MAX_TEXT_CHARS = 4000  # a description, not a book
-EMOTIONS = ("joy", "sadness", "anger", "fear", "surprise", "disgust")
+EMOTIONS = EMOTION_NAMES
 
 
 class LanguageError(ValueError):

@@ -26,7 +26,7 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
    (``orthogonalise_where_entangled``);
 6. calibration on ``faces`` held-out faces (their own z stream): per channel, the strength at
    which value 1.0 reads as the generator's strongest faces do (``channel_targets``: the 98th
-   percentile of the samples' readings), and the fewest W+ rows that read within 10 % of the best
+   percentile of the samples' readings; an emotion's at most ``PROBABILITY_CEILING``), and the fewest W+ rows that read within 10 % of the best
    rows (``calibration.calibrate_directions``), drawn as the samples are.
 """
 
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..animation.channels import CHANNEL_NAMES
+from ..animation.channels import CHANNEL_NAMES, EMOTION_NAMES
 from ..animation.directions import DirectionSet
 from ..files import FileError, load_array, write_atomic
 from ..jobs import Cancel, Progress, check_cancel
@@ -200,6 +200,21 @@ def held_out_faces(G: Generator, n: int, truncation: float = DEFAULT_TRUNCATION,
     return mapped(G, rng.standard_normal((n, G.config.z_dim)).astype(np.float32), truncation)
 
 
+# An emotion reads as a class probability, which saturates: the strongest faces read ~1.0, and a
+# mean of 1.0 over the calibration faces is reached only far past the expression. On the photoreal
+# stand-in, face-api's happy target of 1.00 put joy's strength at a whole W spread: a dark,
+# stretched grin that fer read as less happy than the face at half that strength (issue 32).
+PROBABILITY_CEILING = 0.9
+
+
+def reachable_targets(targets: np.ndarray) -> np.ndarray:
+    """``targets`` (9,) with each emotion's lowered to ``PROBABILITY_CEILING`` where above it."""
+    out = np.array(targets, dtype=np.float64)
+    emotions = [CHANNEL_NAMES.index(n) for n in EMOTION_NAMES]
+    out[emotions] = np.where(out[emotions] > PROBABILITY_CEILING, PROBABILITY_CEILING, out[emotions])
+    return out
+
+
 def channel_targets(values: np.ndarray, shares: Shares, quantile: float = TARGET_QUANTILE) -> np.ndarray:
     """(9,) what value 1.0 should read as: per channel, the ``quantile`` of the readings (head
     turn: toward the right), or the mean reading of the channel's positives where that is higher.
@@ -318,8 +333,10 @@ def fit_and_calibrate(G: Generator, fingerprint: str, data: LabeledLatents, clas
                       drawn: int, made: int, reader_name: str, target_name: str,
                       progress: Progress | None = None,
                       cancel: Cancel | None = None) -> GeneratorDirections:
-    """Steps 4-6 of the recipe on labelled latents: fit, orthogonalise, calibrate."""
+    """Steps 4-6 of the recipe on labelled latents: fit, orthogonalise, calibrate (to
+    ``reachable_targets``)."""
     s = settings
+    targets = reachable_targets(targets)
     t = time.perf_counter()
     learned = learn_directions(data, generator_fingerprint=fingerprint, num_ws=G.num_ws, thresholds=classes,
                                method=s.method, seed=s.seed, C=s.C, min_examples=s.min_examples)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.stats import rankdata
 
-from ..animation.channels import CHANNEL_NAMES
+from ..animation.channels import CHANNEL_NAMES, EMOTION_NAMES
 from ..animation.directions import DirectionSet
 from ..animation.latent import compose_latent
 from ..learning.calibration import finite_mean
@@ -34,7 +34,7 @@ from ..learning.labels import MEASURE_BATCH, Reader
 from ..model.generator import synthesize_frames
 from .acd import content_distance
 
-EMOTIONS = CHANNEL_NAMES[:6]
+EMOTIONS = EMOTION_NAMES
 
 SPEARMAN_TARGET = 0.9
 DOMINANT_TARGET = 0.8
