@@ -59,6 +59,10 @@ CAPTURE_R = 0.8
 STEPS = ("learn", "paper", "photos", "capture", "combine", "fig7", "pictures")
 
 
+class CommandFailed(Exception):
+    """A command line exited with an error; its output is the message."""
+
+
 def backend(*args: object, log: Path) -> str:
     """One command line of ``python -m backend``; its output is kept in ``log`` and returned."""
     cmd = [sys.executable, "-m", "backend", *map(str, args)]
@@ -68,7 +72,7 @@ def backend(*args: object, log: Path) -> str:
     with open(log, "a") as f:
         f.write(text)
     if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}):\n{text}")
+        raise CommandFailed(f"failed ({done.returncode}):\n{text}")
     return done.stdout + done.stderr
 
 
@@ -201,7 +205,12 @@ def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespa
     for name, photo, extra in photos:
         code = out / f"{name}.npz"
         if not code.exists():
-            backend("invert", photo, "--model", model, "--out", code, "--steps", args.invert_steps, *extra, log=log)
+            try:
+                backend("invert", photo, "--model", model, "--out", code, "--steps", args.invert_steps, *extra,
+                        log=log)
+            except CommandFailed as e:  # e.g. no face the readers accept: counted, not fatal
+                results[name] = {"error": str(e).splitlines()[-2]}
+                continue
         rendered = out / f"{name}_render"
         if not rendered.exists():
             backend("render", "--model", model, "--directions", directions, "--w", code, "--values", values,
@@ -229,12 +238,13 @@ def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespa
             row[channel] = {"rise": float(rise),
                             "identity_to_neutral": float(np.linalg.norm(face.identity - base.identity))}
         results[name] = row
-    teacher_rows = [r for n, r in results.items() if n.startswith("teacher")]
+    teacher_rows = [r for n, r in results.items() if n.startswith("teacher") and "error" not in r]
 
     def share(test) -> float:
         return float(np.mean([bool(test(r)) for r in teacher_rows]))
 
     summary = {
+        "teacher_inverted": len(teacher_rows),
         "teacher_identity_distance_median": float(np.median([r["identity_distance"] for r in teacher_rows])),
         "teacher_fer_distance_median": float(np.median([r["fer_distance"] for r in teacher_rows])),
         "teacher_identity_within_target": share(lambda r: r["identity_distance"] <= PHOTO_IDENTITY),
@@ -321,7 +331,8 @@ def fig7_step(model: Path, directions: Path, work: Path, args: argparse.Namespac
 
 def pictures(model: Path, directions: Path, work: Path, args: argparse.Namespace, log: Path,
              cards: Path) -> list[str]:
-    """The sheet (faces x channels at 1.0) and a strip of Fig. 7 frames for the model card."""
+    """The sheet (faces x channels at 1.0), a strip of Fig. 7 frames and the photos' reconstructions
+    and renders, for the model card."""
     import cv2
 
     sheet = cards / "real_face_sheet.png"
@@ -337,7 +348,17 @@ def pictures(model: Path, directions: Path, work: Path, args: argparse.Namespace
                                      for i in pick], axis=1))
     path = cards / "real_face_fig7.png"
     write_png(path, np.concatenate(strip, axis=0))
-    return [str(sheet), str(path)]
+    # Photos: each row the aligned photo, its reconstruction, then the rendered frames (neutral and
+    # each channel turned to 1), for the astronaut and the first teacher faces that were inverted.
+    rows = []
+    for code in sorted((work / "photos").glob("*.npz"))[:7]:
+        with np.load(code) as f:
+            cells = [f["aligned"], f["reconstruction"]]
+        cells += list(read_frames(code.with_name(f"{code.stem}_render")))
+        rows.append(np.concatenate([cv2.resize(c, (96, 96), interpolation=cv2.INTER_AREA) for c in cells], axis=1))
+    photos = cards / "real_face_photos.png"
+    write_png(photos, np.concatenate(rows, axis=0))
+    return [str(sheet), str(path), str(photos)]
 
 
 def main() -> None:
@@ -407,4 +428,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except CommandFailed as e:
+        raise SystemExit(str(e)) from None
