@@ -43,15 +43,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
+from backend.animation.channels import CHANNEL_NAMES, EMOTION_NAMES  # noqa: E402
+from backend.animation.directions import load_directions  # noqa: E402
+from backend.learning.readers import FER_EMOTIONS  # noqa: E402
 
 STANDIN = ROOT / "models" / "standin" / "generator.safetensors"
 FIG7 = ROOT / "examples" / "fig7.txt"
 TEACHER_STREAM = 0x52454146  # "REAF": teacher z for photos, apart from every stream the fit draws
 # fer's class for each emotion channel (eval's reading), and what the photo step turns up.
-FER_CLASS = {"joy": "happy", "sadness": "sad", "anger": "angry", "fear": "fear", "surprise": "surprise",
-             "disgust": "disgust"}
+FER_CLASS = dict(zip(EMOTION_NAMES, FER_EMOTIONS, strict=True))
 PHOTO_CHANNELS = ("joy", "surprise", "head_turn")
+TURN = CHANNEL_NAMES.index("head_turn")
 # Targets (issue 32).
 SPEARMAN, DOMINANT, DRIFT = 0.8, 0.6, 0.45
 PHOTO_IDENTITY, PHOTO_RISE, PHOTO_KEEP = 0.4, 0.3, 0.6
@@ -76,16 +78,12 @@ def backend(*args: object, log: Path) -> str:
     return done.stdout + done.stderr
 
 
-def channel_rows(eval_path: Path) -> dict[str, dict]:
-    with open(eval_path) as f:
-        return {c["name"]: c for c in json.load(f)["channels"]}
-
-
 def directions_summary(eval_path: Path) -> dict[str, object]:
     """Per channel Spearman, dominant and identity drift, and how many meet the issue's targets."""
     with open(eval_path) as f:
-        between = json.load(f)["summary"]["identity_distance_between_faces"]
-    rows = channel_rows(eval_path)
+        scores = json.load(f)
+    between = scores["summary"]["identity_distance_between_faces"]
+    rows = {c["name"]: c for c in scores["channels"]}
     per = {n: {"spearman": r["spearman"], "dominant": r["dominant"], "identity_drift": r["drift_masked"],
                "reading_at_0": r["reading_at_0"], "reading_at_1": r["reading_at_1"]} for n, r in rows.items()}
     meets = [n for n, r in per.items() if r["spearman"] >= SPEARMAN and r["dominant"] >= DOMINANT]
@@ -113,7 +111,7 @@ def learn_and_eval(model: Path, work: Path, name: str, extra: list[object], args
 def combine(work: Path) -> dict[str, object]:
     """The set the later steps animate with: the self-labelled direction of each channel it learned,
     the paper's way's for the channels it did not (rare expressions the labeller found too few of)."""
-    from backend.animation.directions import DirectionSet, load_directions, save_directions
+    from backend.animation.directions import DirectionSet, save_directions
 
     found = {n: load_directions(work / n / "directions.json") for n in ("self", "paper")
              if (work / n / "directions.json").exists()}
@@ -177,6 +175,7 @@ def sort_photos(args: argparse.Namespace, folder: Path) -> dict[str, int]:
 
 def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespace, log: Path) -> dict[str, object]:
     """Invert the astronaut and teacher samples, then turn each code's joy, surprise and head-turn to 1."""
+    from backend.readers.capture import reading_channels
     from backend.readers.reading import FaceReaders
     from backend.rendering.video import read_frames
     from lab.standin import upscaled
@@ -186,15 +185,13 @@ def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespa
     astronaut = out / "astronaut.png"
     if not astronaut.exists():
         write_png(astronaut, np.load(args.fixtures / "inputs" / "astronaut_rgb512.npy"))
-    photos = [("astronaut", astronaut, [])]
+    photos = [("astronaut", astronaut)]
     teachers = teacher_pool(args, args.teacher_faces, 2)
     for i, img in enumerate(teachers):
         path = out / f"teacher_{i:02d}.png"
         if not path.exists():
             write_png(path, upscaled(img[None])[0])  # a photo of the face, the border replicated around it
-        photos.append((f"teacher_{i:02d}", path, []))
-    from backend.animation.directions import load_directions
-
+        photos.append((f"teacher_{i:02d}", path))
     turned = [c for c in PHOTO_CHANNELS if c in load_directions(directions)]  # the others: not learned
     frames = len(turned) + 1
     values = out / "values.json"
@@ -202,12 +199,11 @@ def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespa
         c: [1.0 if f == k + 1 else 0.0 for f in range(frames)] for k, c in enumerate(turned)}}))
     readers = FaceReaders()
     results = {}
-    for name, photo, extra in photos:
+    for name, photo in photos:
         code = out / f"{name}.npz"
         if not code.exists():
             try:
-                backend("invert", photo, "--model", model, "--out", code, "--steps", args.invert_steps, *extra,
-                        log=log)
+                backend("invert", photo, "--model", model, "--out", code, "--steps", args.invert_steps, log=log)
             except CommandFailed as e:  # e.g. no face the readers accept: counted, not fatal
                 results[name] = {"error": str(e).splitlines()[-2]}
                 continue
@@ -230,8 +226,8 @@ def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespa
                 row[channel] = None
                 continue
             face = faces[0]
-            if channel == "head_turn":
-                rise = (face.geometry.yaw - base.geometry.yaw) / readers_yaw_full()
+            if channel == "head_turn":  # the landmarks' yaw as capture makes it a channel value
+                rise = reading_channels(face)[TURN] - reading_channels(base)[TURN]
             else:
                 label = FER_CLASS[channel]
                 rise = face.fer_expression[label] - base.fer_expression[label]
@@ -258,12 +254,6 @@ def photo_step(model: Path, directions: Path, work: Path, args: argparse.Namespa
     return {"photos": results, "channels": turned, "summary": summary}
 
 
-def readers_yaw_full() -> float:
-    from backend.readers.capture import ChannelCalibration
-
-    return ChannelCalibration().yaw_full
-
-
 def performance(channels: list[str], ramp: int) -> tuple[list[int], dict[str, list[float]]]:
     """Each channel ramped 0 -> 1 -> 0 in turn, then neighbouring pairs together, with rests between."""
     up = np.linspace(0, 1, ramp)
@@ -280,8 +270,6 @@ def performance(channels: list[str], ramp: int) -> tuple[list[int], dict[str, li
 
 def capture_step(model: Path, directions: Path, work: Path, args: argparse.Namespace, log: Path) -> dict[str, object]:
     """Faces perform known values; capture reads them back; per-channel correlation."""
-    from backend.animation.directions import load_directions
-
     out = work / "capture"
     out.mkdir(parents=True, exist_ok=True)
     channels = [c for c in CHANNEL_NAMES if c in load_directions(directions)]
@@ -307,8 +295,6 @@ def capture_step(model: Path, directions: Path, work: Path, args: argparse.Names
 
 
 def fig7_step(model: Path, directions: Path, work: Path, args: argparse.Namespace, log: Path) -> dict[str, object]:
-    from backend.animation.directions import load_directions
-
     missing = [c for c in CHANNEL_NAMES if c not in load_directions(directions)]
     if missing:
         return {"skipped": f"no direction for {', '.join(missing)}: Fig. 7 uses every channel"}

@@ -36,7 +36,7 @@ Role = Literal["labeller", "evaluator"]
 
 READ_SIZE = 256  # images are read at most this large: the nets' crops are 112 and 150 px
 # fer's class names for the six emotion channels, in CHANNEL_NAMES order.
-_FER_EMOTIONS = ("happy", "sad", "angry", "fear", "surprise", "disgust")
+FER_EMOTIONS = ("happy", "sad", "angry", "fear", "surprise", "disgust")
 READER_VERSION = "3"  # bump when what a reader returns changes: stored samples are keyed by it
 # (3: the face readers refuse tiny faces, low detector scores and landmarks that are not a face)
 
@@ -99,5 +99,5 @@ def face_channel_values(face, labeller: bool = True) -> np.ndarray:
 
     values = reading_channels(face)
     if not labeller:
-        values[:len(_FER_EMOTIONS)] = [face.fer_expression[n] for n in _FER_EMOTIONS]
+        values[:len(FER_EMOTIONS)] = [face.fer_expression[n] for n in FER_EMOTIONS]
     return values

@@ -26,8 +26,9 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
    (``orthogonalise_where_entangled``);
 6. calibration on ``faces`` held-out faces (their own z stream): per channel, the strength at
    which value 1.0 reads as the generator's strongest faces do (``channel_targets``: the 98th
-   percentile of the samples' readings; an emotion's at most ``PROBABILITY_CEILING``), and the fewest W+ rows that read within 10 % of the best
-   rows (``calibration.calibrate_directions``), drawn as the samples are.
+   percentile of the samples' readings; an emotion's at most ``PROBABILITY_CEILING``), and the
+   fewest W+ rows that read within 10 % of the best rows (``calibration.calibrate_directions``),
+   drawn as the samples are.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def reachable_targets(targets: np.ndarray) -> np.ndarray:
     """``targets`` (9,) with each emotion's lowered to ``PROBABILITY_CEILING`` where above it."""
     out = np.array(targets, dtype=np.float64)
     emotions = [CHANNEL_NAMES.index(n) for n in EMOTION_NAMES]
-    out[emotions] = np.where(out[emotions] > PROBABILITY_CEILING, PROBABILITY_CEILING, out[emotions])
+    out[emotions] = np.minimum(out[emotions], PROBABILITY_CEILING)  # NaN (no positives) stays NaN
     return out
 
 
