@@ -36,11 +36,26 @@ from .test_face_readers import astronaut
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 STANDIN = ROOT / "models" / "standin" / "generator.safetensors"
-JOY, TURN = CHANNEL_NAMES.index("joy"), CHANNEL_NAMES.index("head_turn")
 NOT_YET = ("the shipped stand-in (11,640 steps, models/standin/MODEL_CARD.md) is still blurred: learn-directions "
            "finds faces to learn from, but with 128 samples its joy direction does not raise fer's joy on held-out "
            "faces (reading 0.34 at 0, 0.25 at 1; Spearman 0.03 over 3 faces); with 2,000 (scripts/eval_standin.py) "
            "it does, not yet monotonically on every face (Spearman 0.65)")
+
+
+def invert_perform_capture(G, face: np.ndarray, channel: str, directions, steps: int, size: int | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, float]:
+    """A face the generator drew (W+ code ``face``) is inverted (the independent measure must call it
+    the same face), performs ``channel`` 0 -> 1 -> 0 in 13 frames (drawn at ``size``) and is
+    captured: (performed, captured channel values, share of frames the face was read in)."""
+    photo = synthesize_frames(G, face[None])[0]
+    inverted = invert_aligned(G, photo, steps=steps, features=FaceFeatures(central_box(G.config.img_resolution)))
+    assert likeness_warning(inverted) is None
+    performed = np.concatenate([np.linspace(0, 1, 7), np.linspace(1, 0, 7)[1:]])
+    frames = synthesize_frames(G, compose_latent(inverted.w_plus, {channel: performed}, directions))
+    captured = capture([f if size is None else resize(f, size) for f in frames], 25.0, FaceReaders(), smoothing=None)
+    values = captured.values[:, CHANNEL_NAMES.index(channel)]
+    print("captured", channel, np.round(values, 3).tolist(), "found", int(captured.found.sum()))
+    return performed, values, float(captured.found.mean())
 
 
 def test_the_loop_holds_for_head_turn_on_the_standin(tmp_path):
@@ -59,19 +74,11 @@ def test_the_loop_holds_for_head_turn_on_the_standin(tmp_path):
     print("eval head turn", turn)
     assert turn.spearman > 0.8 and turn.reading_at_1 > turn.reading_at_0 + 0.3
 
-    photo = synthesize_frames(G, faces[:1])[0]
-    inverted = invert_aligned(G, photo, steps=30, features=FaceFeatures(central_box(G.config.img_resolution)))
-    assert likeness_warning(inverted) is None
-
-    performed = np.concatenate([np.linspace(0, 1, 7), np.linspace(1, 0, 7)[1:]])
-    frames = synthesize_frames(G, compose_latent(inverted.w_plus, {"head_turn": performed}, learned.directions))
     # At 256 px, as `render --size 256` makes them: on the 64 px frames MTCNN found 9 of 13.
-    captured = capture([resize(f, 256) for f in frames], 25.0, FaceReaders(), smoothing=None)
-    values = captured.values[:, TURN]
-    print("captured head turn", np.round(values, 3).tolist(), "found", int(captured.found.sum()))
+    performed, values, found = invert_perform_capture(G, faces[0], "head_turn", learned.directions, 30, size=256)
     # Measured: the face read in 10 of 13 frames (the three most turned refused, filled between
     # their neighbours); captured turn -1.1 on average where performed <= 0.2, +0.9 where >= 0.6; r 0.76.
-    assert captured.found.mean() >= 0.7
+    assert found >= 0.7
     assert values[performed >= 0.6].mean() > values[performed <= 0.2].mean() + 0.5
     assert np.corrcoef(performed, values)[0, 1] > 0.5
 
@@ -102,18 +109,10 @@ def test_captured_joy_rises_where_performed_joy_rises_on_the_standin(tmp_path):
     print("eval joy (fer happy)", joy)
     assert joy.reading_at_1 > joy.reading_at_0 and joy.spearman > 0.3
 
-    # invert: a face the generator drew comes back, and the independent measure says so.
-    photo = synthesize_frames(G, faces[:1])[0]
-    inverted = invert_aligned(G, photo, steps=60, features=FaceFeatures(central_box(G.config.img_resolution)))
-    assert likeness_warning(inverted) is None
-
-    # capture: the inverted face performs joy 0 -> 1 -> 0; captured joy rises where performed joy rises.
-    performed = np.concatenate([np.linspace(0, 1, 7), np.linspace(1, 0, 7)[1:]])
-    frames = synthesize_frames(G, compose_latent(inverted.w_plus, {"joy": performed}, learned.directions))
-    captured = capture(list(frames), 25.0, FaceReaders(), smoothing=None)
-    values = captured.values[:, JOY]
-    print("captured joy", np.round(values, 3).tolist(), "found", int(captured.found.sum()))
-    assert captured.found.mean() >= 0.8
+    # invert, then capture: the inverted face performs joy 0 -> 1 -> 0; captured joy rises where
+    # performed joy rises.
+    performed, values, found = invert_perform_capture(G, faces[0], "joy", learned.directions, 60)
+    assert found >= 0.8
     assert values[performed >= 0.6].mean() > values[performed <= 0.2].mean() + 0.1
     assert np.corrcoef(performed, values)[0, 1] > 0.5
 
