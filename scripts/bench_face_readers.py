@@ -31,9 +31,11 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from backend.model.allocator import keep_freed_memory  # noqa: E402
 from backend.model.threads import limit_other_pools, prepare_openmp  # noqa: E402
 
 prepare_openmp()  # as the CLI does, before torch starts: 2-thread rows with waiting threads asleep
+KEPT_FREED = keep_freed_memory()  # as the CLI runs; LATENT_EMOTION_KEEP_FREED=0 for malloc's default
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -108,7 +110,7 @@ def main() -> None:
         "identity": (readers.recognition_net,
                      faceapi_input(torch.from_numpy(square_crop(image, box, IDENTITY_SIZE)))),
     }
-    print(f"image {image.shape[1]}x{image.shape[0]}, {len(faces)} face(s), torch threads {args.threads}, "
+    print(f"image {image.shape[1]}x{image.shape[0]}, {len(faces)} face(s), torch threads {args.threads}, freed memory kept {KEPT_FREED}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'reader':>14} {'batch':>5} {'best ms/face':>13} {'mean ms/face':>13}")
     with torch.inference_mode():
@@ -158,7 +160,7 @@ def moving(image: np.ndarray, i: int, size: int) -> np.ndarray:
 def capture_table(readers: FaceReaders, image: np.ndarray, n: int, runs: int = 2) -> None:
     """The capture rows (see the module docstring); restores the thread count it found."""
     threads = torch.get_num_threads()
-    print(f"capture, {n} frames at 25 fps, decode to CSV text")
+    print(f"capture, {n} frames at 25 fps, decode to CSV text; freed memory kept {KEPT_FREED}")
     print(f"{'px':>4} {'threads':>7} {'detector':>15} {'frames/s':>8} {'cpu ms/frame':>12} {'detect/frame':>12} "
           f"{'max |diff|':>10} {'load':>5}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,9 +43,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from backend.model.allocator import keep_freed_memory  # noqa: E402
 from backend.model.threads import prepare_openmp  # noqa: E402
 
 prepare_openmp()  # as the CLI and the add-on run: waiting OpenMP (and ONNX Runtime) threads sleep
+KEPT_FREED = keep_freed_memory()  # as the CLI runs; LATENT_EMOTION_KEEP_FREED=0 for malloc's default
 
 import torch  # noqa: E402
 
@@ -270,7 +272,7 @@ def main() -> None:
             run_engines(args.one, threads, args.repeat)
             return
         configs = args.configs if args.configs != p.get_default("configs") else "default,p256"
-        print(f"torch {torch.__version__}, load average at start {os.getloadavg()[0]:.2f}; * the engine 'auto' "
+        print(f"torch {torch.__version__}, freed memory kept {KEPT_FREED}, load average at start {os.getloadavg()[0]:.2f}; * the engine 'auto' "
               f"exports; ratio: best / torch's best; diff: largest uint8 difference to torch's frame")
         print(f"{'config':>8} {'threads':>7} {'engine':>14} {'best ms/f':>10} {'mean ms/f':>10} {'ratio':>8} "
               f"{'diff':>8} {'load':>6}", flush=True)
@@ -293,7 +295,7 @@ def main() -> None:
             reference_networks(args.reference)  # a bad folder fails here, once, with one line
         except ReferenceUnusable as e:
             sys.exit(f"error: {e}")
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, freed memory kept {KEPT_FREED}, "
           f"load average at start {os.getloadavg()[0]:.2f}")
     if args.reference:
         print(f"reference: {args.reference}")

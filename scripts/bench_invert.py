@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from backend.model.allocator import keep_freed_memory  # noqa: E402
 from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import images_from_uint8, images_to_uint8  # noqa: E402
 from backend.photos.face_code import COARSE_SIZE, FaceFeatures, central_box, invert_aligned  # noqa: E402
@@ -32,6 +33,8 @@ from backend.photos.inversion import stop_resolution, w_statistics  # noqa: E402
 # The bench times coarse steps wherever synthesis can stop lower (the CLI: only where they are at
 # most a quarter of the side, ``face_code.coarse_resolution``).
 from backend.readers.probe import load_probe  # noqa: E402
+
+KEPT_FREED = keep_freed_memory()  # as the CLI runs; LATENT_EMOTION_KEEP_FREED=0 for malloc's default
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     coarse = stop_resolution(G, need)
     _, _, w_std = w_statistics(G)
     print(f"{args.model.name}: {res} px; features {args.features} (needs {need} px) -> coarse steps at "
-          f"{coarse or res} px; {args.steps} W + {args.steps // 2} W+ steps; {args.threads} thread(s)")
+          f"{coarse or res} px; {args.steps} W + {args.steps // 2} W+ steps; {args.threads} thread(s); freed memory kept {KEPT_FREED}")
     for seed in (int(s) for s in args.seeds.split(",")):
         w_true = G.w_from_seed(seed, truncation_psi=0.7)
         target = images_to_uint8(G.synthesize(w_true))[0]

@@ -28,7 +28,10 @@ joy anger
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from backend.model.allocator import keep_freed_memory  # noqa: E402
 from backend.model.generator import Generator, GeneratorConfig  # noqa: E402
+
+keep_freed_memory()  # as the CLI runs: large freed blocks are reused, not faulted in afresh
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,7 @@
   ``torch.onnx.export(dynamo=True)``. Measured on the default model (``scripts/bench_generator.py
   --engines``, docs/speed.md): about half torch's time a frame, within 1/255 of its frames.
 
-``pick_engine(..., "auto")`` gives ``onnx`` on the CPU for models up to 1024 px (where it was
+``pick_engine(..., "auto")`` gives ``onnx`` on the CPU for models up to 256 px (where it was
 measured to pay) when onnxruntime imports and the export works, ``torch`` otherwise (with the
 reason in ``Engine.note``). Exported graphs are cached as
 ``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed by the weights, the export
@@ -40,9 +40,10 @@ MAX_FRAME_DIFFERENCE = 1
 # The graphs folder's size past which the least recently used graphs are removed (a 1024 px
 # config-F graph is ~120 MB; the default model's ~6 MB).
 GRAPH_CACHE_BYTES = 2 * 1024 ** 3
-# 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md: the default
-# model, 128 px, 256 px, and config-F 1024: 0.54-0.59x torch's time a frame, exported in 20 s).
-AUTO_ONNX_MAX_RESOLUTION = 1024
+# 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md, with malloc
+# keeping freed blocks, ``allocator.py``: the default model 0.33-0.56x torch's time a frame, 256 px
+# 0.85-0.89x; config-F 1024 1.05-1.09x, slower than torch).
+AUTO_ONNX_MAX_RESOLUTION = 256
 
 
 class EngineError(ValueError):

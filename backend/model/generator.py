@@ -278,7 +278,8 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, flip_weight=(self.up == 1), fused=fused)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias.to(x.dtype), self.activation, gain=self.act_gain * gain, clamp=clamp)
+        return bias_act(x, self.bias.to(x.dtype), self.activation, gain=self.act_gain * gain, clamp=clamp,
+                        inplace=True)
 
 
 class ToRGBLayer(nn.Module):
@@ -295,7 +296,7 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
-        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, inplace=True)
 
 
 class Conv2dLayer(nn.Module):
@@ -318,7 +319,7 @@ class Conv2dLayer(nn.Module):
         x = conv2d_resample(x, w.to(x.dtype), f=self.resample_filter, up=self.up, padding=self.padding,
                             flip_weight=(self.up == 1))
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, b, self.activation, gain=self.act_gain * gain, clamp=clamp)
+        return bias_act(x, b, self.activation, gain=self.act_gain * gain, clamp=clamp, inplace=True)
 
 
 class SynthesisBlock(nn.Module):

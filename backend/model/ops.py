@@ -43,15 +43,20 @@ def bias_act(
     activation: str = "linear",
     gain: float | None = None,
     clamp: float | None = None,
+    inplace: bool = False,
 ) -> torch.Tensor:
-    """Add bias (along dim 1), activate, scale by gain, clamp: in that order."""
+    """Add bias (along dim 1), activate, scale by gain, clamp: in that order.
+
+    ``inplace``: x is the caller's fresh output, free to overwrite (outside autograd); a 1024 px
+    layer's output is 128 MB, and each temporary of that size costs as much as the arithmetic.
+    """
     default_gain = activation_gain(activation)  # also rejects unknown activations
     gain = default_gain if gain is None else gain
+    # After the bias add x is a fresh tensor: outside autograd, update it in place.
+    fresh = (inplace or b is not None) and _owned(x)
     if b is not None:
-        x = x + b.reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
-    # After the bias add x is a fresh tensor: outside autograd, update it in place and spare
-    # the full-size temporaries.
-    fresh = b is not None and _owned(x)
+        b = b.reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
+        x = x.add_(b) if inplace and fresh else x + b
     if activation == "lrelu":
         x = F.leaky_relu(x, 0.2, inplace=fresh)
     elif activation == "relu":
@@ -79,15 +84,23 @@ def upfirdn2d(
     """Upsample by zero insertion, pad (negative crops), convolve with ``f``, downsample."""
     batch, channels, height, width = x.shape
     px0, px1, py0, py1 = padding
-    if up > 1:
-        x = x.reshape(batch, channels, height, 1, width, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(batch, channels, height * up, width * up)
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     # A true convolution: conv2d correlates, so flip the filter.
     f = (f * gain ** (f.ndim / 2)).to(x.dtype).flip([0, 1])
-    x = F.conv2d(x, f[None, None].expand(channels, 1, *f.shape), groups=channels)
+    f = f[None, None].expand(channels, 1, *f.shape)
+    if up == 1 and px0 == px1 >= 0 and py0 == py1 >= 0:
+        # Even zero padding is conv2d's own: no padded copy of x (the same sums, the same bits).
+        x = F.conv2d(x, f, padding=(py0, px0), groups=channels)
+        return x[:, :, ::down, ::down]
+    if up > 1:
+        # Zero insertion and the positive padding in one buffer, written once.
+        out = x.new_zeros(batch, channels, height * up + max(py0, 0) + max(py1, 0),
+                          width * up + max(px0, 0) + max(px1, 0))
+        out[:, :, max(py0, 0):max(py0, 0) + height * up:up, max(px0, 0):max(px0, 0) + width * up:up] = x
+        x = out
+    else:
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    x = F.conv2d(x, f, groups=channels)
     return x[:, :, ::down, ::down]
 
 
