@@ -110,7 +110,8 @@ def main() -> None:
         "identity": (readers.recognition_net,
                      faceapi_input(torch.from_numpy(square_crop(image, box, IDENTITY_SIZE)))),
     }
-    print(f"image {image.shape[1]}x{image.shape[0]}, {len(faces)} face(s), torch threads {args.threads}, freed memory kept {KEPT_FREED}, "
+    print(f"image {image.shape[1]}x{image.shape[0]}, {len(faces)} face(s), torch threads {args.threads}, "
+          f"freed memory kept {KEPT_FREED}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'reader':>14} {'batch':>5} {'best ms/face':>13} {'mean ms/face':>13}")
     with torch.inference_mode():

@@ -272,7 +272,8 @@ def main() -> None:
             run_engines(args.one, threads, args.repeat)
             return
         configs = args.configs if args.configs != p.get_default("configs") else "default,p256"
-        print(f"torch {torch.__version__}, freed memory kept {KEPT_FREED}, load average at start {os.getloadavg()[0]:.2f}; * the engine 'auto' "
+        print(f"torch {torch.__version__}, freed memory kept {KEPT_FREED}, "
+              f"load average at start {os.getloadavg()[0]:.2f}; * the engine 'auto' "
               f"exports; ratio: best / torch's best; diff: largest uint8 difference to torch's frame")
         print(f"{'config':>8} {'threads':>7} {'engine':>14} {'best ms/f':>10} {'mean ms/f':>10} {'ratio':>8} "
               f"{'diff':>8} {'load':>6}", flush=True)
@@ -295,7 +296,8 @@ def main() -> None:
             reference_networks(args.reference)  # a bad folder fails here, once, with one line
         except ReferenceUnusable as e:
             sys.exit(f"error: {e}")
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, freed memory kept {KEPT_FREED}, "
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+          f"freed memory kept {KEPT_FREED}, "
           f"load average at start {os.getloadavg()[0]:.2f}")
     if args.reference:
         print(f"reference: {args.reference}")

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     coarse = stop_resolution(G, need)
     _, _, w_std = w_statistics(G)
     print(f"{args.model.name}: {res} px; features {args.features} (needs {need} px) -> coarse steps at "
-          f"{coarse or res} px; {args.steps} W + {args.steps // 2} W+ steps; {args.threads} thread(s); freed memory kept {KEPT_FREED}")
+          f"{coarse or res} px; {args.steps} W + {args.steps // 2} W+ steps; {args.threads} thread(s); "
+          f"freed memory kept {KEPT_FREED}")
     for seed in (int(s) for s in args.seeds.split(",")):
         w_true = G.w_from_seed(seed, truncation_psi=0.7)
         target = images_to_uint8(G.synthesize(w_true))[0]

@@ -11,7 +11,9 @@ The same happens to the face readers, inversion and capture at their sizes.
 freed memory for reuse. The cost is that a process holds on to its peak memory (up to that much
 freed) until it exits, plus what the heap's fragments waste: config-F's peak resident memory was
 1010 MB against 950 MB, and a bare loop of one 64 MB block at a time grew the heap by 3-6 blocks
-before it settled (layer-like work, tests/test_threads.py, settles at once). Elsewhere than glibc (macOS, Windows, musl) it does nothing, and
+before it settled (layer-like work, tests/test_threads.py, settles at once).
+
+Elsewhere than glibc (macOS, Windows, musl) it does nothing, and
 ``LATENT_EMOTION_KEEP_FREED=0`` in the environment leaves malloc as it was (benchmarks' "before").
 It is applied by the CLI at start and by ``threads.use_threads``, which every heavy job of the
 CLI and the add-on calls first.
@@ -37,7 +39,8 @@ def keep_freed_memory() -> bool:
     """Make glibc's malloc reuse large freed blocks (once per process); True where it applies."""
     global _kept
     if _kept is None:
-        _kept = os.environ.get("LATENT_EMOTION_KEEP_FREED", "1") != "0" and _mallopt(M_MMAP_MAX, 0) and _mallopt(M_TRIM_THRESHOLD, TRIM_BYTES)
+        wanted = os.environ.get("LATENT_EMOTION_KEEP_FREED", "1") != "0"
+        _kept = wanted and _mallopt(M_MMAP_MAX, 0) and _mallopt(M_TRIM_THRESHOLD, TRIM_BYTES)
     return _kept
 
 
