@@ -14,7 +14,7 @@ import torch
 
 from backend.model.checkpoints import CheckpointError
 from backend.readers.align import FacePoints, align_face
-from backend.readers.nets.densenet import faceapi_input
+from backend.readers.nets.densenet import FACEAPI_SIZE, faceapi_input
 from backend.readers.nets.expression import EXPRESSION_LABELS, load_expression_net
 from backend.readers.nets.fer import FER_LABELS, MiniXception, fer_input, load_fer
 from backend.readers.nets.identity import identity_embedding, load_recognition_net
@@ -28,6 +28,7 @@ from backend.readers.reading import (
     face_geometry,
     point_disagreement,
     refusal,
+    square_crop,
 )
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "face_readers"
@@ -381,3 +382,24 @@ def test_no_face_is_read_in_regions_of_the_photo_without_one(region):
     crop = np.ascontiguousarray(fixture_input("astronaut_rgb512")[y1:y2, x1:x2])
     assert readers().read(crop) == []
     assert readers().read(cv2.resize(crop, (256, 256), interpolation=cv2.INTER_CUBIC)) == []
+
+
+
+def test_two_nets_at_once_read_exactly_what_one_after_the_other_reads(monkeypatch):
+    """Where a second CPU is free, read runs identity beside fer and capture landmarks beside
+    expression, on a helper thread: the same nets on one thread each, so the same numbers."""
+    from backend.readers import reading
+
+    image = fixture_input("astronaut_rgb512")
+    monkeypatch.setattr(reading, "_HELPER", None)
+    runs = {}
+    for free in (1, 2):
+        monkeypatch.setattr(reading, "free_cpus", lambda free=free: free)
+        face = readers().read(image)[0]
+        crops = [square_crop(image, face.box, FACEAPI_SIZE)] * 3
+        runs[free] = (face, *readers().landmarks_expression(crops, [face.box] * 3))
+        assert (reading._HELPER is not None) == (free == 2)  # the helper thread ran only with a CPU free
+    (one, l1, e1), (two, l2, e2) = runs[1], runs[2]
+    assert np.array_equal(one.identity, two.identity) and one.fer_expression == two.fer_expression
+    assert np.array_equal(one.landmarks, two.landmarks) and one.expression == two.expression
+    assert np.array_equal(l1, l2) and e1 == e2

