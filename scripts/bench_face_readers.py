@@ -11,7 +11,8 @@ The frame is the 512x512 astronaut photo of the tests' fixtures unless ``--image
 disturbed by other work on the machine; the mean is printed beside it.
 
 Capture is timed end to end on an H.264 video of the frame moving, turning and scaling
-(``--capture-frames`` frames at 25 fps) at 256 and 512 px, on 1 and 2 threads: decoding (ffmpeg,
+(``--capture-frames`` frames at 25 fps) at 256 and 512 px, with torch on 1 and 2 threads (on 1, as
+capture runs, the readers put a second net on a helper thread where another CPU is free): decoding (ffmpeg,
 its own process), reading every frame, following the face, smoothing and the CSV text; detector
 every frame (``detect_every=1``, capture before tracking) against tracking (the default). Each
 row: frames/s (best of 2), this process's CPU ms per frame (``time.process_time``, all its
