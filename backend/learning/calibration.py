@@ -57,10 +57,12 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
     """Each direction's strength and W+ rows, by measurement on ``faces`` (W+ codes of start faces).
 
     For every candidate row range, the channel's mean reading is measured at the strengths
-    ``strength_grid`` × ``w_spread`` (default: W's total std); the strength at value 1.0 is where
-    that curve first reaches the channel's ``targets`` entry (linear between grid points), or the
-    grid's best when it never does. The rows are then picked by ``choose_rows``; every trial's
-    identity drift (embedding distance between value 0 and 1) is kept in the report. Faces a
+    ``strength_grid`` × ``w_spread`` (default: W's total std), weakest first, until it reaches the
+    channel's ``targets`` entry; the strength at value 1.0 is where that curve first reaches it
+    (linear between grid points), or the grid's best when it never does. The strengths past the
+    first that reaches it are never drawn: nothing is chosen from them. The rows are then picked by
+    ``choose_rows``; every trial's identity drift (embedding distance between value 0 and 1) is kept
+    in the report. Faces a
     reader could not read (NaN, e.g. no face detected) are left out of the means. ``stop_at``:
     the faces are drawn at that lower resolution (``Generator.synthesize``), the reader's own.
     """
@@ -86,11 +88,15 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
             trial_dir = replace(d, layers=tuple(layers), strength=1.0)
             trial_set = replace(directions, directions=(trial_dir,))
             strengths = grid * w_spread
-            ws = np.concatenate([compose_latent(faces, {d.name: s}, trial_set) for s in strengths])
-            reading = read(synthesize_frames(G, ws, MEASURE_BATCH, stop_at=stop_at))
-            curve = finite_mean(reading.values[:, c].reshape(len(grid), len(faces)))
-            emb = reading.embedding.reshape(len(grid), len(faces), -1)
-            drift = finite_mean(np.linalg.norm(emb - base.embedding[None], axis=2))
+            curve, drift = np.full(len(grid), np.nan), np.full(len(grid), np.nan)
+            for k, s in enumerate(strengths):  # weakest first: nothing past the first that reaches the target counts
+                reading = read(synthesize_frames(G, compose_latent(faces, {d.name: s}, trial_set), MEASURE_BATCH,
+                                                 stop_at=stop_at))
+                curve[k] = finite_mean(reading.values[:, c])
+                drift[k] = finite_mean(np.linalg.norm(reading.embedding - base.embedding, axis=1))
+                if curve[k] >= targets[c]:
+                    strengths, curve, drift = strengths[:k + 1], curve[:k + 1], drift[:k + 1]
+                    break
             strength, at, reached = _first_crossing(strengths, curve, float(targets[c]))
             trials.append(RowsTrial(tuple(layers), strength, at, reached, float(np.interp(strength, strengths, drift))))
             if progress is not None:
