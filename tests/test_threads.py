@@ -36,8 +36,7 @@ REUSE = """
 import json, resource, torch
 from torch.nn.functional import conv2d, leaky_relu
 from backend.model.allocator import keep_freed_memory
-from backend.model.threads import use_threads
-use_threads(1e6)  # what every heavy job calls first
+keep_freed_memory()  # as python -m backend does at start
 x, w = torch.randn(1, 16, 1024, 1024), torch.randn(16, 16, 3, 3)  # 64 MB: over glibc's largest mmap threshold
 def layer():  # three 64 MB blocks a call, as a 1024 px layer makes them
     return leaky_relu(conv2d(x, w, padding=1) + 1.0)
@@ -54,7 +53,7 @@ print(json.dumps({"kept": keep_freed_memory(), "faults": faults() - before}))
 
 def test_a_frames_large_blocks_are_reused_not_faulted_in_afresh():
     """A 1024 px layer's 128 MB output was a fresh mmap each time: 5.2 s of page faults in three
-    config-F frames. Once use_threads has run, freed blocks are reused without faults; with
+    config-F frames. Once keep_freed_memory has run, freed blocks are reused without faults; with
     LATENT_EMOTION_KEEP_FREED=0 malloc is left alone and every block's 16,384 pages fault again."""
     runs = {}
     for keep in ("1", "0"):

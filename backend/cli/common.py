@@ -176,7 +176,7 @@ def model_options(s: argparse.ArgumentParser, *, directions: bool = False, engin
         s.add_argument("--engine", choices=("auto", "torch", "onnx"),  # model.engines.ENGINE_CHOICES (no torch here)
                        help="what makes the frames: onnx (ONNX Runtime on the CPU, 0.3-0.6x torch's time a frame on "
                             "the default model; the generator is exported once and cached beside the frame cache), "
-                            "torch (the generator itself), auto (onnx on the CPU for models up to 256 px where it "
+                            "torch (the generator itself), auto (onnx on the CPU for models up to 256 px, where it "
                             "loads, else torch). "
                             "Default auto ($LATENT_EMOTION_ENGINE, where set, decides it). Frames of onnx are cached "
                             "apart from torch's")

@@ -5,7 +5,8 @@ fresh ``mmap`` and unmaps it on ``free``. A 1024 px frame's activations are 128-
 every layer's output arrived as fresh pages that the kernel had to fault in and zero: measured on
 config-F 1024 on one thread (scripts/bench_generator.py, random weights), 5.2 s of system time in
 three frames, 3.9 s a frame; with the blocks kept, 2.2 s a frame and no system time to speak of.
-The same happens to the face readers, inversion and capture at their sizes.
+The same happens to inversion and learning at 1024 px, and to batches of smaller frames (the
+default model's 16 a call).
 
 ``keep_freed_memory`` has malloc take large blocks from the heap and keep up to ``TRIM_BYTES`` of
 freed memory for reuse. The cost is that a process holds on to its peak memory (up to that much
@@ -15,8 +16,11 @@ before it settled (layer-like work, tests/test_threads.py, settles at once).
 
 Elsewhere than glibc (macOS, Windows, musl) it does nothing, and
 ``LATENT_EMOTION_KEEP_FREED=0`` in the environment leaves malloc as it was (benchmarks' "before").
-It is applied by the CLI at start and by ``threads.use_threads``, which every heavy job of the
-CLI and the add-on calls first.
+The CLI (``python -m backend``) applies it at start, where its work runs on the main thread; so
+do the tests and the benchmarks. The add-on does not: its work runs on a worker thread, and glibc
+serves a thread other than the main one blocks over 64 MB (its arenas' largest heap) from a fresh
+``mmap`` whatever is set (ten layer-like calls in a thread: 409,625 faults either way), so Blender
+would only keep its own freed memory for nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ def keep_freed_memory() -> bool:
         wanted = os.environ.get("LATENT_EMOTION_KEEP_FREED", "1") != "0"
         _kept = wanted and _mallopt(M_MMAP_MAX, 0) and _mallopt(M_TRIM_THRESHOLD, TRIM_BYTES)
     return _kept
+
+
+def freed_memory_kept() -> bool:
+    """Whether ``keep_freed_memory`` has made malloc keep freed blocks in this process."""
+    return bool(_kept)
 
 
 def _mallopt(param: int, value: int) -> bool:

@@ -5,12 +5,12 @@
   ``torch.onnx.export(dynamo=True)``. Measured on the default model (``scripts/bench_generator.py
   --engines``, docs/speed.md): about half torch's time a frame, within 1/255 of its frames.
 
-``pick_engine(..., "auto")`` gives ``onnx`` on the CPU for models up to 256 px (where it was
-measured to pay) when onnxruntime imports and the export works, ``torch`` otherwise (with the
-reason in ``Engine.note``). Exported graphs are cached as
-``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed by the weights, the export
-settings and the torch/onnxruntime versions, written atomically; a cached graph that does not
-load is exported again; a graph is touched when used, and after an export the least recently
+``pick_engine(..., "auto")`` gives ``onnx`` on the CPU for models up to 256 px in the CLI and
+1024 px in the add-on (``auto_onnx_max_resolution``: where it was measured to pay) when
+onnxruntime imports and the export works, ``torch`` otherwise (with the reason in ``Engine.note``).
+Exported graphs are cached as ``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed
+by the weights, the export settings and the torch/onnxruntime versions, written atomically; a
+cached graph that does not load is exported again; a graph is touched when used, and after an export the least recently
 used are removed while the folder's graphs exceed ``GRAPH_CACHE_BYTES``. ORT sessions get the thread count the one policy (``threads.py``) gave
 torch, rebuilt when it changes.
 """
@@ -40,10 +40,20 @@ MAX_FRAME_DIFFERENCE = 1
 # The graphs folder's size past which the least recently used graphs are removed (a 1024 px
 # config-F graph is ~120 MB; the default model's ~6 MB).
 GRAPH_CACHE_BYTES = 2 * 1024 ** 3
-# 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md, with malloc
-# keeping freed blocks, ``allocator.py``: the default model 0.33-0.56x torch's time a frame, 256 px
-# 0.85-0.89x; config-F 1024 1.05-1.09x, slower than torch).
-AUTO_ONNX_MAX_RESOLUTION = 256
+# 'auto' picks onnx up to this resolution: where it was measured to pay (docs/speed.md). ONNX Runtime
+# has its own memory arena; torch's 1024 px frames are faster where malloc keeps freed blocks
+# (``allocator.keep_freed_memory``: the CLI) than where it does not (the add-on's worker thread).
+# Kept: the default model 0.33-0.56x torch's time a frame, 256 px 0.85-0.89x, config-F 1024
+# 1.05-1.09x (slower). Not kept: config-F 1024 0.54-0.59x.
+AUTO_ONNX_MAX_RESOLUTION = 1024
+AUTO_ONNX_MAX_RESOLUTION_KEPT = 256
+
+
+def auto_onnx_max_resolution() -> int:
+    """The largest model 'auto' gives onnx in this process (see above)."""
+    from .allocator import freed_memory_kept
+
+    return AUTO_ONNX_MAX_RESOLUTION_KEPT if freed_memory_kept() else AUTO_ONNX_MAX_RESOLUTION
 
 
 class EngineError(ValueError):
@@ -277,8 +287,9 @@ def pick_engine(G: Generator, fingerprint: str, choice: str | None = None, *, gr
             return TorchEngine(G, noise_mode, note="random noise")
         if graphs is None:
             return TorchEngine(G, noise_mode, note="no folder for exported graphs")
-        if G.config.img_resolution > AUTO_ONNX_MAX_RESOLUTION:
-            return TorchEngine(G, noise_mode, note=f"onnx is not measured to pay above {AUTO_ONNX_MAX_RESOLUTION} px")
+        limit = auto_onnx_max_resolution()
+        if G.config.img_resolution > limit:
+            return TorchEngine(G, noise_mode, note=f"onnx is not measured to pay above {limit} px here")
     if graphs is None:
         raise EngineError("the onnx engine needs a folder for its exported graphs")
     try:

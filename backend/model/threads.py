@@ -68,9 +68,6 @@ def use_threads(flops: float) -> int:
     returns the count in use."""
     import torch
 
-    from .allocator import keep_freed_memory
-
-    keep_freed_memory()  # the heavy work follows: large blocks reused, not faulted in afresh
     if not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(choose_threads(flops, free_cpus()))
         limit_other_pools(torch.get_num_threads())
