@@ -384,7 +384,6 @@ def test_no_face_is_read_in_regions_of_the_photo_without_one(region):
     assert readers().read(cv2.resize(crop, (256, 256), interpolation=cv2.INTER_CUBIC)) == []
 
 
-
 def test_two_nets_at_once_read_exactly_what_one_after_the_other_reads(monkeypatch):
     """Where a second CPU is free, read runs identity beside fer and capture landmarks beside
     expression, on a helper thread: the same nets on one thread each, so the same numbers."""

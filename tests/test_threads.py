@@ -31,7 +31,6 @@ def test_a_small_models_one_thread_holds_for_blas_and_opencv_too():
     assert got["blas"] and set(got["blas"]) == {1}
 
 
-
 REUSE = """
 import json, resource, torch
 from torch.nn.functional import conv2d, leaky_relu

@@ -62,9 +62,9 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
     (linear between grid points), or the grid's best when it never does. The strengths past the
     first that reaches it are never drawn: nothing is chosen from them. The rows are then picked by
     ``choose_rows``; every trial's identity drift (embedding distance between value 0 and 1) is kept
-    in the report. Faces a
-    reader could not read (NaN, e.g. no face detected) are left out of the means. ``stop_at``:
-    the faces are drawn at that lower resolution (``Generator.synthesize``), the reader's own.
+    in the report. Faces a reader could not read (NaN, e.g. no face detected) are left out of the
+    means. ``stop_at``: the faces are drawn at that lower resolution (``Generator.synthesize``), the
+    reader's own.
     """
     if not row_candidates:
         raise ValueError("row_candidates must name at least one (start, stop) range")
@@ -88,15 +88,15 @@ def calibrate_directions(G: Generator, directions: DirectionSet, read: Reader, f
             trial_dir = replace(d, layers=tuple(layers), strength=1.0)
             trial_set = replace(directions, directions=(trial_dir,))
             strengths = grid * w_spread
-            curve, drift = np.full(len(grid), np.nan), np.full(len(grid), np.nan)
-            for k, s in enumerate(strengths):  # weakest first: nothing past the first that reaches the target counts
+            curve, drift = [], []
+            for s in strengths:  # weakest first: nothing past the first that reaches the target counts
                 reading = read(synthesize_frames(G, compose_latent(faces, {d.name: s}, trial_set), MEASURE_BATCH,
                                                  stop_at=stop_at))
-                curve[k] = finite_mean(reading.values[:, c])
-                drift[k] = finite_mean(np.linalg.norm(reading.embedding - base.embedding, axis=1))
-                if curve[k] >= targets[c]:
-                    strengths, curve, drift = strengths[:k + 1], curve[:k + 1], drift[:k + 1]
+                curve.append(finite_mean(reading.values[:, c]))
+                drift.append(finite_mean(np.linalg.norm(reading.embedding - base.embedding, axis=1)))
+                if curve[-1] >= targets[c]:
                     break
+            strengths, curve = strengths[:len(curve)], np.array(curve)
             strength, at, reached = _first_crossing(strengths, curve, float(targets[c]))
             trials.append(RowsTrial(tuple(layers), strength, at, reached, float(np.interp(strength, strengths, drift))))
             if progress is not None:

@@ -10,9 +10,10 @@
 onnxruntime imports and the export works, ``torch`` otherwise (with the reason in ``Engine.note``).
 Exported graphs are cached as ``<folder>/synthesis-<fingerprint>-<settings digest>.onnx``, keyed
 by the weights, the export settings and the torch/onnxruntime versions, written atomically; a
-cached graph that does not load is exported again; a graph is touched when used, and after an export the least recently
-used are removed while the folder's graphs exceed ``GRAPH_CACHE_BYTES``. ORT sessions get the thread count the one policy (``threads.py``) gave
-torch, rebuilt when it changes.
+cached graph that does not load is exported again; a graph is touched when used, and after an
+export the least recently used are removed while the folder's graphs exceed ``GRAPH_CACHE_BYTES``.
+ORT sessions get the thread count the one policy (``threads.py``) gave torch, rebuilt when it
+changes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from .allocator import freed_memory_kept
 from .generator import Generator, NoiseMode, images_to_uint8, synthesize_frames
 
 ENGINE_CHOICES = ("auto", "torch", "onnx")
@@ -51,8 +53,6 @@ AUTO_ONNX_MAX_RESOLUTION_KEPT = 256
 
 def auto_onnx_max_resolution() -> int:
     """The largest model 'auto' gives onnx in this process (see above)."""
-    from .allocator import freed_memory_kept
-
     return AUTO_ONNX_MAX_RESOLUTION_KEPT if freed_memory_kept() else AUTO_ONNX_MAX_RESOLUTION
 
 
