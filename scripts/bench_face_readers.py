@@ -33,7 +33,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.model.allocator import keep_freed_memory  # noqa: E402
-from backend.model.threads import limit_other_pools, prepare_openmp  # noqa: E402
+from backend.model.threads import prepare_openmp, set_threads  # noqa: E402
 
 prepare_openmp()  # as the CLI does, before torch starts: 2-thread rows with waiting threads asleep
 KEPT_FREED = keep_freed_memory()  # as the CLI runs; LATENT_EMOTION_KEEP_FREED=0 for malloc's default
@@ -88,8 +88,7 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, nargs="+", metavar="VIDEO",
                     help="only compare tracking's readings with the detector's on every frame, on these videos")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    limit_other_pools(args.threads)
+    set_threads(args.threads)
     readers = FaceReaders()
     if args.compare:
         for path in args.compare:
@@ -170,8 +169,7 @@ def capture_table(readers: FaceReaders, image: np.ndarray, n: int, runs: int = 2
             path = Path(tmp) / f"clip{size}.mp4"
             write_video((moving(image, i, size) for i in range(n)), path, 25)
             for count in (1, 2):
-                torch.set_num_threads(count)
-                limit_other_pools(count)
+                set_threads(count)
                 every_frame = None
                 for label, every in (("every frame", 1), ("tracking", DETECT_EVERY)):
                     result: list = []
@@ -192,8 +190,7 @@ def capture_table(readers: FaceReaders, image: np.ndarray, n: int, runs: int = 2
                     print(f"{size:>4} {count:>7} {label:>15} {n / best:8.1f} {cpu / n * 1000:12.1f} "
                           f"{result[0].detector_runs / n:12.2f} {np.abs(values - every_frame).max():10.3f} "
                           f"{os.getloadavg()[0]:5.2f}")
-    torch.set_num_threads(threads)
-    limit_other_pools(threads)
+    set_threads(threads)
 
 
 if __name__ == "__main__":

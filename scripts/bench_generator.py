@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.model.allocator import keep_freed_memory  # noqa: E402
-from backend.model.threads import prepare_openmp  # noqa: E402
+from backend.model.threads import prepare_openmp, set_threads  # noqa: E402
 
 prepare_openmp()  # as the CLI and the add-on run: waiting OpenMP (and ONNX Runtime) threads sleep
 KEPT_FREED = keep_freed_memory()  # as the CLI runs; LATENT_EMOTION_KEEP_FREED=0 for malloc's default
@@ -129,7 +129,7 @@ def run_engines(name: str, threads: list[int], repeat: int) -> None:
         engines[f"onnx-{'fused' if fused else 'unfused'}"] = e
     rule = "onnx-fused" if export_fused(G) else "onnx-unfused"
     for n in threads:
-        torch.set_num_threads(n)
+        set_threads(n)
         t: dict[str, list[float]] = {k: [] for k in engines}
         loads = []
         diff = {k: int(np.abs(e.frames(ws[:1]).astype(int) - synthesize_frames(G, ws[:1])).max())

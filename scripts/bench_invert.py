@@ -27,6 +27,7 @@ import torch  # noqa: E402
 from backend.model.allocator import keep_freed_memory  # noqa: E402
 from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import images_from_uint8, images_to_uint8  # noqa: E402
+from backend.model.threads import set_threads  # noqa: E402
 from backend.photos.face_code import COARSE_SIZE, FaceFeatures, central_box, invert_aligned  # noqa: E402
 from backend.photos.inversion import stop_resolution, w_statistics  # noqa: E402
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="1", help="comma-separated seeds of the target faces")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     G, _ = load_generator(args.model)
     G.eval().requires_grad_(False)
     res = G.config.img_resolution

@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
-"""Time per self-labelled sample of ``learn-directions``: measured at 128 px, extrapolated to 1024 px.
+"""Time per self-labelled sample of ``learn-directions``, measured on this machine.
 
     .venv/bin/python scripts/bench_learn_directions.py [--samples 64] [--threads 1]
+    .venv/bin/python scripts/bench_learn_directions.py --per-frame MODEL|config-f [--size N]
     .venv/bin/python scripts/bench_learn_directions.py --recipe MODEL [--reader probe:PATH] [--samples 2000] [--faces 8]
+
+Default: the default model (128 px) drawing a sample (batch 16) and the features probe reading
+it; the face readers (the ``faces`` labeller) reading a 1024 px face (the fixtures' astronaut
+photo, upscaled); the upstream 1024 px slim fixture drawing a frame. ``--per-frame``: one
+generator's face drawn and read, at full and at the reader's resolution, and the default recipe's
+time projected from it (``config-f``: FFHQ's 1024 px architecture with random weights, what the
+README's estimate for a 1024 px model comes from). Least CPU time of three rounds: with one thread,
+the time on an idle core (the wall time on a shared machine is longer by its load).
 
 ``--recipe``: the whole recipe twice on MODEL, faces drawn at the generator's full resolution and
 at the reader's (``LearnSettings.draw_size``): wall and CPU time per stage with the load average,
-and per channel the cosine between the two directions and their strengths and rows; the two
-directions files are left in ``--work`` (full.json, reader.json) for ``eval-directions``.
-
-Measured on this machine: the default model (128 px) drawing a sample (batch 16) and the features
-probe reading it; the face readers (the ``faces`` labeller) reading a 1024 px face (the fixtures'
-astronaut photo, upscaled); the upstream 1024 px slim fixture drawing a frame (its convolution
-work is known, ``threads.synthesis_flops``). Extrapolated, and printed as such: a config-F
-StyleGAN2 at 1024 px (FFHQ's, 32768/512 channels) drawing a frame at the slim fixture's
-throughput per GFLOP, plus the face readers. Least CPU time of three rounds: with one thread,
-the time on an idle core (the wall time on a shared machine is longer by its load).
+and per channel the cosine between the two directions and their strengths and rows, beside the
+cosine between directions fitted on either half of the full-resolution samples (how far the
+recipe's own fit moves with the faces it is given); the two directions files are left in
+``--work`` (full.json, reader.json) for ``eval-directions``.
 """
 
 from __future__ import annotations
@@ -34,14 +37,23 @@ import torch  # noqa: E402
 
 from backend.animation.channels import CHANNEL_NAMES  # noqa: E402
 from backend.animation.directions import save_directions  # noqa: E402
-from backend.learning.labels import probe_reader  # noqa: E402
+from backend.learning.fitting import learn_directions  # noqa: E402
+from backend.learning.labels import LabeledLatents, probe_reader  # noqa: E402
 from backend.learning.readers import face_reader, reader_from_spec  # noqa: E402
-from backend.learning.self_labelled import LearnSettings, learn_generator_directions, mapped  # noqa: E402
+from backend.learning.self_labelled import (  # noqa: E402
+    LearnSettings,
+    SampleKey,
+    SampleStore,
+    learn_generator_directions,
+    mapped,
+    orthogonalise_where_entangled,
+    sample_readings,
+)
 from backend.photos.inversion import stop_resolution  # noqa: E402
 from backend.model.allocator import keep_freed_memory  # noqa: E402
 from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import GeneratorConfig, synthesize_frames  # noqa: E402
-from backend.model.threads import synthesis_flops  # noqa: E402
+from backend.model.threads import set_threads  # noqa: E402
 from backend.readers.probe import load_probe  # noqa: E402
 
 KEPT_FREED = keep_freed_memory()  # as the CLI runs; LATENT_EMOTION_KEEP_FREED=0 for malloc's default
@@ -75,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                    "time projected from it")
     p.add_argument("--size", type=int, help="--per-frame: draw for this many pixels instead of the reader's size")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.recipe is not None:
         return recipe(args)
     if args.per_frame is not None:
@@ -95,23 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     slim.eval().requires_grad_(False)
     w1 = mapped(slim, np.random.default_rng(0).standard_normal((2, slim.config.z_dim)), 0.7)
     slim_frame = best(lambda: synthesize_frames(slim, w1, 2)) / 2
-    gflop_s = synthesis_flops(slim.config) / 1e9 / slim_frame
-    default_gflop_s = synthesis_flops(G.config) / 1e9 / draw
-    f_gflop = synthesis_flops(CONFIG_F) / 1e9
     print(f"{args.threads} thread(s), CPU time, least of 3 rounds; freed memory kept {KEPT_FREED}")
-    print(f"measured  128 px default model: draw {draw * 1e3:.1f} ms + probe read {read_probe * 1e3:.1f} ms "
+    print(f"128 px default model: draw {draw * 1e3:.1f} ms + probe read {read_probe * 1e3:.1f} ms "
           f"= {(draw + read_probe) * 1e3:.1f} ms per sample")
-    print(f"measured  face readers (labeller) on a 1024 px face: {read_faces * 1e3:.0f} ms per sample")
-    print(f"measured  1024 px slim fixture: {slim_frame * 1e3:.0f} ms per frame, "
-          f"{synthesis_flops(slim.config) / 1e9:.1f} GFLOP, {gflop_s:.1f} GFLOP/s")
-    print(f"measured  128 px default model: {synthesis_flops(G.config) / 1e9:.2f} GFLOP, {default_gflop_s:.1f} GFLOP/s")
-    # Config-F's layers are wide at low resolution (like the default model's) and narrow at high
-    # resolution (like the slim fixture's): its throughput lies between the two.
-    fast, slow = f_gflop / default_gflop_s + read_faces, f_gflop / gflop_s + read_faces
-    print(f"EXTRAPOLATED 1024 px config-F ({f_gflop:.0f} GFLOP a frame) with the face readers: "
-          f"{fast:.0f}-{slow:.0f} s per sample (at the default model's and the slim fixture's GFLOP/s); "
-          f"2000 samples: {fast * 2000 / 3600:.0f}-{slow * 2000 / 3600:.0f} h on one thread")
-    print("(measured rather than extrapolated, on random weights: --per-frame config-f)")
+    print(f"face readers (labeller) on a 1024 px face: {read_faces * 1e3:.0f} ms per sample")
+    print(f"1024 px slim fixture: {slim_frame * 1e3:.0f} ms per frame")
+    print("a 1024 px FFHQ-sized generator (config-F, random weights), drawn and read: --per-frame config-f")
     return 0
 
 
@@ -137,19 +138,42 @@ def recipe(args: argparse.Namespace) -> int:
         results[name] = (r, wall, cpu)
         save_directions(r.directions, args.work / f"{name.split()[0]}.json")  # for eval-directions
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
-        print(f"{name:18s} wall {wall:7.1f} s, CPU {cpu:7.1f} s (load {load:.2f} -> {os.getloadavg()[0]:.2f}); {stages}",
-              flush=True)
+        print(f"{name:18s} wall {wall:7.1f} s, CPU {cpu:7.1f} s (load {load:.2f} -> {os.getloadavg()[0]:.2f}); "
+              f"{stages}", flush=True)
     (a, wa, ca), (b, wb, cb) = results.values()
     print(f"reader resolution: {wa / wb:.2f}x less wall time, {ca / cb:.2f}x less CPU time")
-    print(f"{'channel':<11}{'cosine':>8}{'strength full':>15}{'reader':>8}{'rows full':>11}{'reader':>8}")
+    halves = half_cosines(G, info.fingerprint, reader, args.work / "full resolution", args.samples)
+    print(f"{'channel':<11}{'cosine':>8}{'halves':>8}{'strength full':>15}{'reader':>8}{'rows full':>11}{'reader':>8}")
     for d in a.directions:
         e = b.directions[d.name] if d.name in b.directions else None
         if e is None:
             print(f"{d.name:<11}  only at full resolution")
             continue
-        cos = float(d.vector @ e.vector / np.linalg.norm(d.vector) / np.linalg.norm(e.vector))
-        print(f"{d.name:<11}{cos:8.3f}{d.strength:15.3f}{e.strength:8.3f}{str(d.layers):>11}{str(e.layers):>8}")
+        print(f"{d.name:<11}{cosine(d.vector, e.vector):8.3f}{halves.get(d.name, float('nan')):8.3f}"
+              f"{d.strength:15.3f}{e.strength:8.3f}{str(d.layers):>11}{str(e.layers):>8}")
+    print("(halves: the cosine between directions fitted on either half of the full-resolution samples)")
     return 0
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def half_cosines(G, fingerprint: str, reader, work: Path, samples: int) -> dict[str, float]:
+    """Per channel, the cosine between the directions the recipe fits and orthogonalises (before
+    calibration, which leaves them be) on the first and on the second half of the stored
+    full-resolution samples."""
+    settings = LearnSettings()
+    data = sample_readings(G, reader.read, samples, SampleStore(work, SampleKey(fingerprint, reader.key,
+                                                                                 settings.truncation, settings.seed)))
+    half = len(data.latents) // 2
+    fits = []
+    for part in (slice(None, half), slice(half, None)):
+        learned = learn_directions(LabeledLatents(data.latents[part], data.values[part], data.source, None),
+                                   generator_fingerprint=fingerprint, num_ws=G.num_ws, thresholds=settings.shares,
+                                   min_examples=settings.min_examples)
+        fits.append(orthogonalise_where_entangled(learned.directions)[0])
+    return {d.name: cosine(d.vector, fits[1][d.name].vector) for d in fits[0] if d.name in fits[1]}
 
 
 def per_frame(args: argparse.Namespace) -> int:

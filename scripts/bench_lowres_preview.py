@@ -28,6 +28,7 @@ from bench_generator import CONFIGS  # noqa: E402
 
 from backend.model.checkpoints import load_generator  # noqa: E402
 from backend.model.generator import Generator, synthesize_frames  # noqa: E402
+from backend.model.threads import set_threads  # noqa: E402
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "generator.safetensors"
 
@@ -61,7 +62,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.2f}")
     if DEFAULT_MODEL.is_file():

@@ -68,7 +68,9 @@ def test_reference_runs_on_identical_weights_and_prints_the_ratio(tmp_path, benc
     assert [row[:2] for row in rows] == [["s64", "1"], ["s64", "2"]]
     for row in rows:
         ours, ref, ratio, diff, load = map(float, row[2:])
-        assert ours > 0 and ref > 0 and ratio == pytest.approx(ours / ref, rel=0.01)
+        assert ours > 0 and ref > 0
+        # ms are printed to 0.1, the ratio to 0.001 of the unrounded times: within what the rounding allows
+        assert (ours - 0.05) / (ref + 0.05) - 0.0005 <= ratio <= (ours + 0.05) / (ref - 0.05) + 0.0005
         assert diff == 0.0  # the same weights and codes: the same image
         assert load >= 0
 

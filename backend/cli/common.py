@@ -155,8 +155,9 @@ def reader_resolution_option(s: argparse.ArgumentParser, what: str) -> None:
     s.add_argument("--reader-resolution", action="store_true",
                    help=f"experimental, faster on big generators: draw {what} at the lowest resolution synthesis "
                    "can stop at that still gives the reader the pixels it looks at, instead of full size; the "
-                   "stopped image is not the full frame scaled down, and on the default model the directions "
-                   "came out different (docs/speed.md), so off unless asked")
+                   "stopped image is not the full frame scaled down (on the default model the directions came "
+                   "out worse by eval-directions: docs/speed.md), so off unless asked, and the first 64 faces "
+                   "are also read full size to print how the two readings rank (a warning where they part)")
 
 
 def draw_size(args: argparse.Namespace, size: int | None) -> int | None:

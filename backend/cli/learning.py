@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import (
     DEFAULT_DIRECTIONS,
@@ -18,6 +19,9 @@ from .common import (
     number_in,
     progress_line,
 )
+
+if TYPE_CHECKING:
+    from ..learning.self_labelled import ReadingAgreement
 
 
 def cmd_train_directions(args: argparse.Namespace) -> None:
@@ -47,12 +51,19 @@ def cmd_train_directions(args: argparse.Namespace) -> None:
 
 
 def cmd_learn_directions(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
     from ..animation.directions import save_directions
     from ..files import check_output, json_text, write_atomic
     from ..learning.from_photos import learn_photo_directions
     from ..learning.labels import Shares
     from ..learning.readers import reader_from_spec
-    from ..learning.self_labelled import LearnSettings, learn_generator_directions, learning_report
+    from ..learning.self_labelled import (
+        LearnSettings,
+        learn_generator_directions,
+        learning_report,
+        reading_agreement,
+    )
     from ..photos.inversion import stop_resolution
 
     report_path = args.out.with_name(args.out.name.removesuffix(".json") + ".report.json")
@@ -74,12 +85,18 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
         result = learn_photo_directions(G, info.fingerprint, args.photos, reader.read, work, settings,
                                         steps=args.steps, aligned=args.aligned, features=args.features == "faces",
                                         reader_name=args.reader, progress=progress_line())
+        agreement = None
     else:
+        agreement = reading_agreement(G, info.fingerprint, reader.read, reader.key, work, settings,
+                                      progress=progress_line())
+        if agreement is not None:
+            print_agreement(agreement)
         result = learn_generator_directions(G, info.fingerprint, reader.read, reader.key, work, settings,
                                             reader_name=args.reader, progress=progress_line())
     save_directions(result.directions, args.out)
     report = learning_report(result, settings, model=str(info.path), generator_fingerprint=info.fingerprint,
-                             reader=reader.description, device=str(G.device), work=str(work))
+                             reader=reader.description, device=str(G.device), work=str(work),
+                             **({"reader_resolution_check": asdict(agreement)} if agreement else {}))
     write_atomic(report_path, json_text(report))
     print(f"{result.readable} of {result.samples} {'photos' if args.photos else 'samples'} used "
           f"({result.made} made now); "
@@ -93,6 +110,21 @@ def cmd_learn_directions(args: argparse.Namespace) -> None:
     for name, why in result.learned.skipped:
         print(f"{name:<11}no direction: {why}")
     print(f"wrote {args.out} and {report_path}")
+
+
+def print_agreement(agreement: ReadingAgreement) -> None:
+    """The ``--reader-resolution`` check on stderr, with a warning where the ranks part."""
+    from ..learning.self_labelled import AGREEMENT_WARN
+
+    a = agreement
+    ranks = ", ".join(f"{n} {r:.2f}" for n, r in a.spearman.items())
+    print(f"readings of {a.faces} faces drawn at {a.resolution} px against the same faces at {a.full_resolution} px, "
+          f"Spearman: {ranks}", file=sys.stderr)
+    if low := a.below(AGREEMENT_WARN):
+        print(f"warning: at {a.resolution} px {', '.join(low)} rank unlike the full frame's (below {AGREEMENT_WARN}), "
+              f"so these channels' classes, and directions, will differ from a full-size run's (on the default "
+              f"model, Spearman 0.5-0.9 cost emotion quality by eval-directions: docs/speed.md); drop "
+              f"--reader-resolution for them", file=sys.stderr)
 
 
 def cmd_eval_directions(args: argparse.Namespace) -> None:

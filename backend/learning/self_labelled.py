@@ -12,7 +12,9 @@ self-labelled as InterFaceGAN does; Shen et al. 2020):
 2. read: G(w) in batches, read by the labeller (``backend.learning.readers``) — full size, or
    with ``LearnSettings.draw_size`` at the lowest resolution synthesis can stop at that still
    gives the reader its pixels (cheaper on big generators, but the stopped image is not the
-   full frame scaled down: on the default model the directions came out different); each chunk's W
+   full frame scaled down: on the default model the directions came out worse by eval-directions;
+   ``reading_agreement`` reads the first chunk both ways to say how far the readings part on a
+   given generator, for one chunk of full-size faces); each chunk's W
    codes and readings go to ``WORK/samples-KEY/chunk-NNNNN.npz`` as soon as they exist, KEY
    naming the generator, reader, ψ and seed, so an interrupted run resumes and a larger N reuses
    what is there; faces the reader could not read (no face found) are left out of the fit;
@@ -37,12 +39,14 @@ import hashlib
 import io
 import json
 import time
+from math import nan
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from scipy import stats
 
 from ..animation.channels import CHANNEL_NAMES, EMOTION_NAMES
 from ..animation.directions import DirectionSet
@@ -79,6 +83,9 @@ KEEP_COSINE = 0.5  # a projected direction must keep at least this cosine with t
 
 
 TARGET_QUANTILE = 0.98  # value 1.0 reads as strongly as the generator's own strongest 2 % of faces
+
+
+AGREEMENT_WARN = 0.9  # rank correlation of stopped and full-size readings below which a stopped run warns
 
 
 ROW_FRACTIONS = (4, 6, 8, 12)  # row ranges tried, (0, round(k · num_ws / 18)): the paper's 8 of 18 among them
@@ -308,6 +315,55 @@ class GeneratorDirections:
     seconds: dict[str, float]
 
 
+def sample_key(G: Generator, fingerprint: str, reader_key: str, settings: LearnSettings,
+               full_size: bool = False) -> SampleKey:
+    """The key of a run's samples: drawn as ``settings.draw_size`` asks, or at full size."""
+    return SampleKey(fingerprint, reader_key, float(settings.truncation), int(settings.seed),
+                     resolution=None if full_size else stop_resolution(G, settings.draw_size))
+
+
+@dataclass(frozen=True)
+class ReadingAgreement:
+    """How the readings of faces drawn at ``resolution`` rank against those of the same faces drawn
+    full size: a stopped image is not the full frame scaled down, and the classes are cut by rank."""
+
+    resolution: int
+    full_resolution: int
+    faces: int  # faces read at both sizes
+    spearman: dict[str, float]  # per channel; NaN where a channel's readings do not vary (nothing to rank)
+
+    def below(self, bar: float = AGREEMENT_WARN) -> dict[str, float]:
+        """The channels whose readings rank below ``bar``."""
+        return {n: r for n, r in self.spearman.items() if r < bar}
+
+
+def reading_agreement(G: Generator, fingerprint: str, read: Reader, reader_key: str, work: str | Path,
+                      settings: LearnSettings, *, progress: Progress | None = None,
+                      cancel: Cancel | None = None) -> ReadingAgreement | None:
+    """The first chunk of samples read both as ``settings`` draws them and full size (None: they are
+    drawn full size anyway). Both are stored, so the run that follows, or a full-size one, reuses them:
+    the check costs one chunk of full-size faces."""
+    low = sample_key(G, fingerprint, reader_key, settings)
+    if low.resolution is None:
+        return None
+    count = min(CHUNK, settings.samples)
+    stores = [SampleStore(work, low), SampleStore(work, sample_key(G, fingerprint, reader_key, settings, True))]
+    chunks = []
+    for store in stores:
+        sample_readings(G, read, count, store, batch=settings.batch, progress=progress, cancel=cancel)
+        chunk = store.load(0, count)
+        if chunk is None:
+            raise FileError(f"the samples just stored in {store.path(0)} could not be read back")
+        chunks.append(chunk[1].astype(np.float64))
+    a, b = chunks
+    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    spearman = {}
+    for i, name in enumerate(CHANNEL_NAMES):
+        x, y = a[both, i], b[both, i]
+        spearman[name] = float(stats.spearmanr(x, y).statistic) if both.sum() > 2 and x.std() and y.std() else nan
+    return ReadingAgreement(low.resolution, G.config.img_resolution, int(both.sum()), spearman)
+
+
 def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, reader_key: str, work: str | Path,
                                settings: LearnSettings = LearnSettings(), *, reader_name: str = "labeller",
                                progress: Progress | None = None,
@@ -315,8 +371,7 @@ def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, rea
     """The whole recipe of the module docstring; ``Cancelled`` once ``cancel()``."""
     s = settings
     t = time.perf_counter()
-    store = SampleStore(work, SampleKey(fingerprint, reader_key, float(s.truncation), int(s.seed),
-                                        resolution=stop_resolution(G, s.draw_size)))
+    store = SampleStore(work, sample_key(G, fingerprint, reader_key, s))
     data = sample_readings(G, read, s.samples, store, batch=s.batch, progress=progress, cancel=cancel)
     seconds = {"sampling": time.perf_counter() - t}
     if len(data.latents) < 2:

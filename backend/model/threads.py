@@ -69,9 +69,18 @@ def use_threads(flops: float) -> int:
     import torch
 
     if not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(choose_threads(flops, free_cpus()))
-        limit_other_pools(torch.get_num_threads())
+        set_threads(choose_threads(flops, free_cpus()))
     return torch.get_num_threads()
+
+
+def set_threads(count: int) -> None:
+    """Torch's intra-op threads and every other pool (``limit_other_pools``) at ``count``: a
+    script's ``--threads`` too, or numpy's BLAS and OpenCV run a thread per CPU beside it (the face
+    readers took 194 ms of CPU a 1024 px face with torch alone at one thread, 104 with all at one)."""
+    import torch
+
+    torch.set_num_threads(count)
+    limit_other_pools(count)
 
 
 # (threads, modules loaded) when the pools were last limited: threadpoolctl scans the loaded
