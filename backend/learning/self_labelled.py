@@ -39,19 +39,18 @@ import hashlib
 import io
 import json
 import time
-from math import nan
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from ..animation.channels import CHANNEL_NAMES, EMOTION_NAMES
 from ..animation.directions import DirectionSet
 from ..files import FileError, load_array, write_atomic
 from ..jobs import Cancel, Progress, check_cancel
+from ..metrics.evaluation import spearman_rows
 from ..model.generator import Generator, synthesize_frames
 from ..photos.inversion import stop_resolution
 from .calibration import ChannelCalibration, RowsTrial, calibrate_directions
@@ -355,13 +354,11 @@ def reading_agreement(G: Generator, fingerprint: str, read: Reader, reader_key: 
         if chunk is None:
             raise FileError(f"the samples just stored in {store.path(0)} could not be read back")
         chunks.append(chunk[1].astype(np.float64))
-    a, b = chunks
-    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
-    spearman = {}
-    for i, name in enumerate(CHANNEL_NAMES):
-        x, y = a[both, i], b[both, i]
-        spearman[name] = float(stats.spearmanr(x, y).statistic) if both.sum() > 2 and x.std() and y.std() else nan
-    return ReadingAgreement(low.resolution, G.config.img_resolution, int(both.sum()), spearman)
+    both = np.isfinite(chunks[0]).all(axis=1) & np.isfinite(chunks[1]).all(axis=1)
+    a, b = chunks[0][both].T, chunks[1][both].T  # (channels, faces)
+    rho = np.where((a.std(axis=1) > 0) & (b.std(axis=1) > 0), spearman_rows(a, b), np.nan)
+    return ReadingAgreement(low.resolution, G.config.img_resolution, int(both.sum()),
+                            {name: float(r) for name, r in zip(CHANNEL_NAMES, rho)})
 
 
 def learn_generator_directions(G: Generator, fingerprint: str, read: Reader, reader_key: str, work: str | Path,
