@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 
 from ..animation.channels import CHANNEL_NAMES
 from ..jobs import Cancel, Progress
@@ -153,3 +154,11 @@ def self_labeled_latents(G: Generator, read: Reader, n: int = 1500, *, batch: in
     return LabeledLatents(np.concatenate(latents) if latents else np.zeros((0, w_dim), np.float32),
                           np.concatenate(values).astype(np.float32) if values else np.zeros((0, len(CHANNEL_NAMES)), np.float32),
                           "self-labeled", None, cancelled)
+
+
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row pair of (V, T) arrays (ties get average ranks; a constant row 0)."""
+    rx, ry = rankdata(x, axis=1), rankdata(y, axis=1)
+    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx ** 2).sum(axis=1) * (ry ** 2).sum(axis=1))
+    return np.where(den > 0, (rx * ry).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)

@@ -50,13 +50,21 @@ from ..animation.channels import CHANNEL_NAMES, EMOTION_NAMES
 from ..animation.directions import DirectionSet
 from ..files import FileError, load_array, write_atomic
 from ..jobs import Cancel, Progress, check_cancel
-from ..metrics.evaluation import spearman_rows
 from ..model.generator import Generator, synthesize_frames
 from ..photos.inversion import stop_resolution
 from .calibration import ChannelCalibration, RowsTrial, calibrate_directions
 from .classifiers import Method, project_orthogonal
 from .fitting import LearnedDirections, channel_classes, learn_directions
-from .labels import MEASURE_BATCH, SIGNED_CHANNEL, LabeledLatents, Reader, Shares, Thresholds, run_in_batches
+from .labels import (
+    MEASURE_BATCH,
+    SIGNED_CHANNEL,
+    LabeledLatents,
+    Reader,
+    Shares,
+    Thresholds,
+    run_in_batches,
+    spearman_rows,
+)
 
 CHUNK = 64  # samples per stored chunk
 

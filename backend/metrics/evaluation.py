@@ -24,13 +24,12 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..animation.channels import CHANNEL_NAMES, EMOTION_NAMES
 from ..animation.directions import DirectionSet
 from ..animation.latent import compose_latent
 from ..learning.calibration import finite_mean
-from ..learning.labels import MEASURE_BATCH, Reader
+from ..learning.labels import MEASURE_BATCH, Reader, spearman_rows
 from ..model.generator import synthesize_frames
 from .acd import content_distance
 
@@ -61,14 +60,6 @@ class ChannelScores:
     acd_consecutive: float
     acd_pairwise: float
     layers: tuple[int, int]
-
-
-def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row pair of (V, T) arrays (ties get average ranks; a constant row 0)."""
-    rx, ry = rankdata(x, axis=1), rankdata(y, axis=1)
-    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
-    den = np.sqrt((rx ** 2).sum(axis=1) * (ry ** 2).sum(axis=1))
-    return np.where(den > 0, (rx * ry).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
 
 
 def dominant(readings: np.ndarray, name: str) -> np.ndarray:
