@@ -31,6 +31,18 @@ def test_a_small_models_one_thread_holds_for_blas_and_opencv_too():
     assert got["blas"] and set(got["blas"]) == {1}
 
 
+def test_a_users_omp_num_threads_is_the_count_for_every_pool():
+    # A big model would get every free core; the user's OMP_NUM_THREADS=1 wins, for OpenCV too.
+    check = CHECK.replace('os.environ.pop("OMP_NUM_THREADS", None)', 'os.environ["OMP_NUM_THREADS"] = "1"')
+    check = check.replace("use_threads(1e6)", "use_threads(1e15)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["torch"] == 1 and got["cv2"] == 1
+    assert got["blas"] and set(got["blas"]) == {1}
+
+
 REUSE = """
 import json, resource, torch
 from torch.nn.functional import conv2d, leaky_relu

@@ -5,7 +5,7 @@ default model (1 GFLOP a frame) took 24 ms a frame on one thread and 112 ms on t
 waiting for each other; config-F 1024 (284 GFLOP) 2.7 s on one and 6.6 s on two. Small models
 therefore always get one thread; big ones get the cores nobody else is using, and OpenMP's
 waiting threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, set before torch starts
-by ``prepare_openmp``). A user's own ``OMP_NUM_THREADS`` always wins.
+by ``prepare_openmp``). A user's own ``OMP_NUM_THREADS`` always wins, for every pool below.
 
 The same count goes to the other thread pools a frame or a face reading may wake: numpy's and
 scipy's BLAS (OpenBLAS/MKL, through threadpoolctl, which scikit-learn brings) and OpenCV's. Left
@@ -64,11 +64,14 @@ def use_threads_for(cfg: GeneratorConfig) -> int:
 
 
 def use_threads(flops: float) -> int:
-    """Set torch's intra-op threads for work of ``flops`` a frame (unless OMP_NUM_THREADS is set);
+    """Set torch's intra-op threads for work of ``flops`` a frame, and the other pools to the same
+    (a user's OMP_NUM_THREADS chooses the count instead: OpenBLAS reads it, OpenCV would not);
     returns the count in use."""
     import torch
 
-    if not os.environ.get("OMP_NUM_THREADS"):
+    if os.environ.get("OMP_NUM_THREADS"):
+        limit_other_pools(torch.get_num_threads())
+    else:
         set_threads(choose_threads(flops, free_cpus()))
     return torch.get_num_threads()
 
