@@ -42,11 +42,11 @@ from backend.learning.labels import LabeledLatents, probe_reader  # noqa: E402
 from backend.learning.readers import face_reader, reader_from_spec  # noqa: E402
 from backend.learning.self_labelled import (  # noqa: E402
     LearnSettings,
-    SampleKey,
     SampleStore,
     learn_generator_directions,
     mapped,
     orthogonalise_where_entangled,
+    sample_key,
     sample_readings,
 )
 from backend.photos.inversion import stop_resolution  # noqa: E402
@@ -164,8 +164,7 @@ def half_cosines(G, fingerprint: str, reader, work: Path, samples: int) -> dict[
     calibration, which leaves them be) on the first and on the second half of the stored
     full-resolution samples."""
     settings = LearnSettings()
-    data = sample_readings(G, reader.read, samples, SampleStore(work, SampleKey(fingerprint, reader.key,
-                                                                                 settings.truncation, settings.seed)))
+    data = sample_readings(G, reader.read, samples, SampleStore(work, sample_key(G, fingerprint, reader.key, settings)))
     half = len(data.latents) // 2
     fits = []
     for part in (slice(None, half), slice(half, None)):

@@ -22,11 +22,15 @@ print(json.dumps({"torch": n, "blas": blas, "cv2": cv2.getNumThreads()}))
 """
 
 
-def test_a_small_models_one_thread_holds_for_blas_and_opencv_too():
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    r = subprocess.run([sys.executable, "-c", CHECK], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+def run_json(script: str, env: dict[str, str]) -> dict:
+    """The JSON of the last line ``script`` prints, run in a fresh interpreter from the repository root."""
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_small_models_one_thread_holds_for_blas_and_opencv_too():
+    got = run_json(CHECK, {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"})
     assert got["torch"] == 1 and got["cv2"] == 1
     assert got["blas"] and set(got["blas"]) == {1}
 
@@ -35,10 +39,7 @@ def test_a_users_omp_num_threads_is_the_count_for_every_pool():
     # A big model would get every free core; the user's OMP_NUM_THREADS=1 wins, for OpenCV too.
     check = CHECK.replace('os.environ.pop("OMP_NUM_THREADS", None)', 'os.environ["OMP_NUM_THREADS"] = "1"')
     check = check.replace("use_threads(1e6)", "use_threads(1e15)")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0, r.stderr
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = run_json(check, {**os.environ, "OMP_NUM_THREADS": "1"})
     assert got["torch"] == 1 and got["cv2"] == 1
     assert got["blas"] and set(got["blas"]) == {1}
 
@@ -68,10 +69,6 @@ def test_a_frames_large_blocks_are_reused_not_faulted_in_afresh():
     LATENT_EMOTION_KEEP_FREED=0 malloc is left alone and every block's 16,384 pages fault again."""
     runs = {}
     for keep in ("1", "0"):
-        env = {**os.environ, "LATENT_EMOTION_KEEP_FREED": keep}
-        r = subprocess.run([sys.executable, "-c", REUSE], cwd=ROOT, capture_output=True, text=True, env=env,
-                           timeout=120)
-        assert r.returncode == 0, r.stderr
-        runs[keep] = json.loads(r.stdout.strip().splitlines()[-1])
+        runs[keep] = run_json(REUSE, {**os.environ, "LATENT_EMOTION_KEEP_FREED": keep})
     assert runs["1"]["kept"] and not runs["0"]["kept"]
     assert runs["1"]["faults"] < 16_384 < 5 * 16_384 < runs["0"]["faults"]

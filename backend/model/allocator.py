@@ -10,9 +10,10 @@ default model's 16 a call).
 
 ``keep_freed_memory`` has malloc take large blocks from the heap and keep up to ``TRIM_BYTES`` of
 freed memory for reuse. The cost is that a process holds on to its peak memory (up to that much
-freed) until it exits, plus what the heap's fragments waste: config-F's peak resident memory was
-1010 MB against 950 MB, and a bare loop of one 64 MB block at a time grew the heap by 3-6 blocks
-before it settled (layer-like work, tests/test_threads.py, settles at once).
+freed) until it exits, plus what the heap's fragments waste: config-F's peak resident memory
+(scripts/bench_generator.py) was 1321 MB against 1102 MB at batch 1 and 8639 against 5231 MB at
+batch 8, and a bare loop of one 64 MB block at a time grew the heap by 3-6 blocks before it settled
+(layer-like work, tests/test_threads.py, settles at once).
 
 Elsewhere than glibc (macOS, Windows, musl) it does nothing, and
 ``LATENT_EMOTION_KEEP_FREED=0`` in the environment leaves malloc as it was (benchmarks' "before").
